@@ -1,0 +1,264 @@
+//! `Alert`: what a detection produces, as one ECS document.
+//!
+//! The primary triggering event's `host`, `user` and `process` are copied to the top
+//! level (as Elastic's own alerts do) so dashboards and `picket alerts` read them
+//! directly; further events of a correlation are kept whole in `picket.related_events`.
+
+use crate::event::{Host, Process, ProcessEvent, User};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Alert severity, in Elastic's four steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Low: worth a look in context.
+    Low,
+    /// Medium.
+    Medium,
+    /// High.
+    High,
+    /// Critical.
+    Critical,
+}
+
+impl Severity {
+    /// ECS `event.severity` number (1–4).
+    pub fn number(self) -> u8 {
+        match self {
+            Severity::Low => 1,
+            Severity::Medium => 2,
+            Severity::High => 3,
+            Severity::Critical => 4,
+        }
+    }
+
+    /// Elastic's default risk score for the severity.
+    pub fn default_risk_score(self) -> f64 {
+        match self {
+            Severity::Low => 21.0,
+            Severity::Medium => 47.0,
+            Severity::High => 73.0,
+            Severity::Critical => 99.0,
+        }
+    }
+
+    /// One step up (critical stays critical).
+    pub fn raised(self) -> Severity {
+        match self {
+            Severity::Low => Severity::Medium,
+            Severity::Medium => Severity::High,
+            Severity::High | Severity::Critical => Severity::Critical,
+        }
+    }
+
+    /// Lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl std::str::FromStr for Severity {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "low" => Ok(Severity::Low),
+            "medium" => Ok(Severity::Medium),
+            "high" => Ok(Severity::High),
+            "critical" => Ok(Severity::Critical),
+            other => Err(format!(
+                "expected low, medium, high or critical, found {other:?}"
+            )),
+        }
+    }
+}
+
+/// One alert.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    /// When the alert was raised.
+    #[serde(rename = "@timestamp")]
+    pub timestamp: DateTime<Utc>,
+    /// `event.*` of the alert itself (`kind: alert`).
+    pub event: AlertEvent,
+    /// `message`: one human line — who ran what, and why it counts.
+    pub message: String,
+    /// `rule.*`.
+    pub rule: Rule,
+    /// `threat.*`: MITRE ATT&CK mapping.
+    pub threat: Threat,
+    /// `host.*` of the triggering event.
+    #[serde(default)]
+    pub host: Host,
+    /// `user.*` of the triggering event.
+    #[serde(default)]
+    pub user: User,
+    /// `process.*` of the triggering event.
+    #[serde(default)]
+    pub process: Process,
+    /// `picket.*`: analytic, mutable element, fold count, config hash, related events.
+    pub picket: AlertPicket,
+}
+
+/// `event.*` of an alert.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertEvent {
+    /// Always `alert`.
+    pub kind: String,
+    /// `["process"]`.
+    pub category: Vec<String>,
+    /// `["info"]`.
+    #[serde(rename = "type")]
+    pub kind_type: Vec<String>,
+    /// Unique alert id.
+    pub id: String,
+    /// 1 (low) to 4 (critical).
+    pub severity: u8,
+    /// 0–100.
+    pub risk_score: f64,
+    /// When the triggering event happened (its `@timestamp`).
+    pub created: DateTime<Utc>,
+}
+
+/// `rule.*`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Rule {
+    /// Rule id: the Elastic `rule_id` for Elastic rules, `picket-AN0904` style for analytics.
+    pub id: String,
+    /// Rule name.
+    pub name: String,
+    /// URL describing the rule.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reference: String,
+    /// `picket` or `elastic`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub ruleset: String,
+}
+
+/// `threat.*`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Threat {
+    /// `MITRE ATT&CK`.
+    pub framework: String,
+    /// Techniques (T1049, ...).
+    pub technique: Vec<Technique>,
+    /// Tactic (TA0007 Discovery).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tactic: Option<Technique>,
+}
+
+/// A technique or tactic reference.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Technique {
+    /// `T1049`.
+    pub id: String,
+    /// `System Network Connections Discovery`.
+    pub name: String,
+    /// `https://attack.mitre.org/techniques/T1049/`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reference: String,
+}
+
+/// `picket.*` of an alert.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct AlertPicket {
+    /// `AN0903`, `AN0904`, `AN0905`, or empty for Elastic rules.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub analytic: String,
+    /// Severity word (`low` ... `critical`), matching `event.severity`.
+    pub severity: Option<Severity>,
+    /// The mutable element that fired (`UtilityNameList`, ...).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub mutable_element: String,
+    /// The value of that element that matched (`ss`, `Get-NetTCPConnection`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub matched_value: String,
+    /// Identical alerts folded into this one (1 = no folding).
+    #[serde(default = "one")]
+    pub count: u64,
+    /// First and last time the folded alert was seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_seen: Option<DateTime<Utc>>,
+    /// Last time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seen: Option<DateTime<Utc>>,
+    /// Hash of the config that produced the alert.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub config_hash: String,
+    /// Other events of a correlated alert (the discovery before lateral movement, ...).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub related_events: Vec<ProcessEvent>,
+    /// Extra analytic-specific facts.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub details: serde_json::Map<String, Value>,
+}
+
+fn one() -> u64 {
+    1
+}
+
+impl Alert {
+    /// A new alert for `event` with everything but the rule-specific parts filled in.
+    pub fn for_event(event: &ProcessEvent, rule: Rule, threat: Threat, severity: Severity) -> Alert {
+        Alert {
+            timestamp: Utc::now(),
+            event: AlertEvent {
+                kind: "alert".into(),
+                category: vec!["process".into()],
+                kind_type: vec!["info".into()],
+                id: new_alert_id(),
+                severity: severity.number(),
+                risk_score: severity.default_risk_score(),
+                created: event.timestamp,
+            },
+            message: String::new(),
+            rule,
+            threat,
+            host: event.host.clone(),
+            user: event.user.clone(),
+            process: event.process.clone(),
+            picket: AlertPicket {
+                severity: Some(severity),
+                count: 1,
+                ..AlertPicket::default()
+            },
+        }
+    }
+
+    /// Severity as the enum (falls back to `event.severity`).
+    pub fn severity(&self) -> Severity {
+        self.picket.severity.unwrap_or(match self.event.severity {
+            0 | 1 => Severity::Low,
+            2 => Severity::Medium,
+            3 => Severity::High,
+            _ => Severity::Critical,
+        })
+    }
+
+    /// Sets severity in both places and the matching risk score.
+    pub fn set_severity(&mut self, severity: Severity) {
+        self.picket.severity = Some(severity);
+        self.event.severity = severity.number();
+        self.event.risk_score = severity.default_risk_score();
+    }
+
+    /// One JSON line (no trailing newline).
+    pub fn to_json_line(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// A unique alert id: time in ns plus a process-wide counter (no RNG dependency).
+pub fn new_alert_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let t = Utc::now().timestamp_nanos_opt().unwrap_or_default();
+    format!("{t:x}-{:x}-{n:x}", std::process::id())
+}

@@ -1,0 +1,143 @@
+//! The collector seam: each OS crate implements [`Collector`]; the pipeline runs it.
+
+use crate::event::ProcessEvent;
+use crate::health::{Counter, Health};
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use tokio::sync::{mpsc, watch};
+
+/// Boxed future a collector runs as.
+pub type CollectorFuture = Pin<Box<dyn Future<Output = Result<(), CollectorError>> + Send>>;
+
+/// A source of process events: live (eBPF, eslogger, ETW) or recorded (replay).
+pub trait Collector: Send {
+    /// Short name recorded in `picket.collector` (`linux-ebpf`, `replay-ecs`, ...).
+    fn name(&self) -> &'static str;
+
+    /// Runs until the source ends or `shutdown` fires, sending events to `out`. Loss
+    /// counters are registered through `out.health()`.
+    fn run(self: Box<Self>, out: EventSender, shutdown: Shutdown) -> CollectorFuture;
+}
+
+/// Why a collector stopped or could not start.
+#[derive(Debug)]
+pub enum CollectorError {
+    /// This collector does not run on this OS.
+    Unsupported {
+        /// The collector.
+        collector: &'static str,
+        /// The OS it needs.
+        needs: &'static str,
+    },
+    /// Missing privilege, capability, kernel feature or tool, with how to fix it.
+    Prerequisite(String),
+    /// The input could not be read.
+    Io {
+        /// What was being read.
+        what: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// Any other failure, described.
+    Failed(String),
+}
+
+impl fmt::Display for CollectorError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CollectorError::Unsupported { collector, needs } => write!(
+                f,
+                "the {collector} collector is unsupported on this OS ({}); it runs on {needs}",
+                std::env::consts::OS
+            ),
+            CollectorError::Prerequisite(msg) | CollectorError::Failed(msg) => f.write_str(msg),
+            CollectorError::Io { what, source } => write!(f, "cannot read {what}: {source}"),
+        }
+    }
+}
+
+impl std::error::Error for CollectorError {}
+
+/// The sending end of the bounded event channel, with the health registry.
+#[derive(Debug, Clone)]
+pub struct EventSender {
+    tx: mpsc::Sender<ProcessEvent>,
+    health: Arc<Health>,
+    dropped: Counter,
+}
+
+impl EventSender {
+    /// Wraps a channel sender.
+    pub fn new(tx: mpsc::Sender<ProcessEvent>, health: Arc<Health>) -> Self {
+        let dropped = health.loss_counter("event_channel");
+        Self {
+            tx,
+            health,
+            dropped,
+        }
+    }
+
+    /// Sends, waiting for room (backpressure). Returns false when the pipeline is gone.
+    pub async fn send(&self, event: ProcessEvent) -> bool {
+        self.tx.send(event).await.is_ok()
+    }
+
+    /// Sends without waiting, for contexts that must not block (a reader thread that
+    /// would otherwise stall a kernel buffer). A full channel counts the event as lost
+    /// in `event_channel`; returns false then.
+    pub fn try_send(&self, event: ProcessEvent) -> bool {
+        match self.tx.try_send(event) {
+            Ok(()) => true,
+            Err(_) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+                false
+            }
+        }
+    }
+
+    /// Sends from a plain (non-async) thread, blocking for room.
+    pub fn blocking_send(&self, event: ProcessEvent) -> bool {
+        self.tx.blocking_send(event).is_ok()
+    }
+
+    /// The health registry, to register loss counters and notes.
+    pub fn health(&self) -> &Arc<Health> {
+        &self.health
+    }
+}
+
+/// A shutdown signal shared by every task; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Shutdown(watch::Receiver<bool>);
+
+/// Triggers a [`Shutdown`].
+#[derive(Debug)]
+pub struct ShutdownTrigger(watch::Sender<bool>);
+
+impl Shutdown {
+    /// A new signal and its trigger.
+    pub fn new() -> (ShutdownTrigger, Shutdown) {
+        let (tx, rx) = watch::channel(false);
+        (ShutdownTrigger(tx), Shutdown(rx))
+    }
+
+    /// True once triggered.
+    pub fn is_triggered(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// Resolves when triggered (at once if it already was, or if the trigger is gone).
+    pub async fn wait(&mut self) {
+        let _ = self.0.wait_for(|v| *v).await;
+    }
+}
+
+impl ShutdownTrigger {
+    /// Fires the signal.
+    pub fn trigger(&self) {
+        let _ = self.0.send(true);
+    }
+}

@@ -1,0 +1,469 @@
+//! Picket's configuration: `picket.toml`.
+//!
+//! Two stages, as ripgrep and vector do it: the raw serde structs below
+//! (`deny_unknown_fields`, every field defaulted) and then [`Config::validate`], which
+//! checks meaning (ranges, paths, patterns). Both stages report **every** problem at once,
+//! each with file, line, column and field path: see [`ConfigErrors`].
+//!
+//! The embedded default ([`DEFAULT_TOML`]) turns every analytic on; a test proves it equals
+//! [`Config::default`] and round-trips.
+
+pub mod analytics;
+mod errors;
+
+pub use analytics::AnalyticsConfig;
+pub use errors::{ConfigError, ConfigErrors};
+
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The default configuration, embedded in the binary; documented field by field.
+pub const DEFAULT_TOML: &str = include_str!("default.toml");
+
+/// The whole configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// `[general]`: logging and host identity.
+    pub general: GeneralConfig,
+    /// `[pipeline]`: channel sizes and the process table.
+    pub pipeline: PipelineConfig,
+    /// `[collector]`: per-OS collector settings.
+    pub collector: CollectorConfig,
+    /// `[sinks]`: where alerts go.
+    pub sinks: SinksConfig,
+    /// `[rules]`: Elastic detection rules to run.
+    pub rules: RulesConfig,
+    /// `[analytics]`: DET0320 analytics and their mutable elements.
+    pub analytics: AnalyticsConfig,
+}
+
+/// `[general]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GeneralConfig {
+    /// tracing filter (`info`, `picket=debug`, ...); `RUST_LOG` wins when set.
+    pub log_level: String,
+    /// Log format: `text` or `json`.
+    pub log_format: String,
+    /// Overrides `host.name`; empty means the system host name.
+    pub host_name: String,
+    /// Directory for the health status file; empty means `/var/lib/picket` when root,
+    /// `./picket-state` otherwise.
+    pub state_dir: String,
+}
+
+impl Default for GeneralConfig {
+    fn default() -> Self {
+        Self {
+            log_level: "info".into(),
+            log_format: "text".into(),
+            host_name: String::new(),
+            state_dir: String::new(),
+        }
+    }
+}
+
+/// `[pipeline]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PipelineConfig {
+    /// Capacity of the bounded channel between collector and analytics, in events.
+    pub channel_capacity: usize,
+    /// Most processes the process table keeps (oldest exited ones are evicted first).
+    pub process_table_capacity: usize,
+    /// Seed the process table from the processes already running at start-up.
+    pub seed_process_table: bool,
+    /// Capacity of the bounded alert queue in front of the sinks, in alerts.
+    pub alert_queue_capacity: usize,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        Self {
+            channel_capacity: 65_536,
+            process_table_capacity: 65_536,
+            seed_process_table: true,
+            alert_queue_capacity: 16_384,
+        }
+    }
+}
+
+/// `[collector]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct CollectorConfig {
+    /// `[collector.linux]`.
+    pub linux: LinuxCollectorConfig,
+    /// `[collector.macos]`.
+    pub macos: MacosCollectorConfig,
+    /// `[collector.windows]`.
+    pub windows: WindowsCollectorConfig,
+}
+
+/// `[collector.linux]`: the eBPF exec tracer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LinuxCollectorConfig {
+    /// Bytes of argv captured per exec (larger argv is flagged `picket.args_truncated`).
+    pub max_args_bytes: usize,
+    /// Size of the kernel ring buffer in bytes (a power of two, multiple of the page size).
+    pub ring_buffer_bytes: usize,
+}
+
+impl Default for LinuxCollectorConfig {
+    fn default() -> Self {
+        Self {
+            max_args_bytes: 32 * 1024,
+            ring_buffer_bytes: 16 * 1024 * 1024,
+        }
+    }
+}
+
+/// `[collector.macos]`: Endpoint Security through `eslogger`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MacosCollectorConfig {
+    /// `spawn` runs eslogger and reads its output; `tail` follows a file eslogger writes.
+    pub source: String,
+    /// Path of the eslogger binary (`spawn`).
+    pub eslogger_path: String,
+    /// File to follow (`tail`).
+    pub tail_path: String,
+}
+
+impl Default for MacosCollectorConfig {
+    fn default() -> Self {
+        Self {
+            source: "spawn".into(),
+            eslogger_path: "/usr/bin/eslogger".into(),
+            tail_path: String::new(),
+        }
+    }
+}
+
+/// `[collector.windows]`: ETW process events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WindowsCollectorConfig {
+    /// ETW session name.
+    pub session_name: String,
+}
+
+impl Default for WindowsCollectorConfig {
+    fn default() -> Self {
+        Self {
+            session_name: "Picket-Process".into(),
+        }
+    }
+}
+
+/// `[sinks]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct SinksConfig {
+    /// `[sinks.file]`: the local JSON-lines alert log.
+    pub file: FileSinkConfig,
+    /// `[sinks.stdout]`: alerts as JSON lines on stdout.
+    pub stdout: StdoutSinkConfig,
+}
+
+/// When the file sink calls fsync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FsyncPolicy {
+    /// After every alert: survives power loss, costs a disk flush per alert.
+    Always,
+    /// Never explicitly: survives a crash of Picket (data is in the page cache) but not
+    /// of the machine.
+    Never,
+}
+
+/// `[sinks.file]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FileSinkConfig {
+    /// Write the alert log.
+    pub enabled: bool,
+    /// Path; empty means `/var/log/picket/alerts.jsonl` when root, `./picket-alerts.jsonl`
+    /// otherwise.
+    pub path: String,
+    /// Rotate when the file would grow past this many bytes.
+    pub max_bytes: u64,
+    /// Rotated files to keep (`alerts.jsonl.1` ... `.N`).
+    pub keep_files: u32,
+    /// `always` or `never`.
+    pub fsync: FsyncPolicy,
+}
+
+impl Default for FileSinkConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            path: String::new(),
+            max_bytes: 50 * 1024 * 1024,
+            keep_files: 5,
+            fsync: FsyncPolicy::Always,
+        }
+    }
+}
+
+/// `[sinks.stdout]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct StdoutSinkConfig {
+    /// Print each alert as one JSON line on stdout.
+    pub enabled: bool,
+}
+
+/// `[rules]`: Elastic detection rules (TOML files from elastic/detection-rules).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RulesConfig {
+    /// Run the built-in "Windows System Network Connections Discovery" rule.
+    pub builtin: bool,
+    /// Extra rule files or directories of `*.toml` rule files.
+    pub paths: Vec<String>,
+}
+
+impl Default for RulesConfig {
+    fn default() -> Self {
+        Self {
+            builtin: true,
+            paths: Vec::new(),
+        }
+    }
+}
+
+/// Running as root (Unix) — decides default paths.
+pub fn running_as_root() -> bool {
+    #[cfg(unix)]
+    {
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        unsafe { libc::geteuid() == 0 }
+    }
+    #[cfg(not(unix))]
+    {
+        false
+    }
+}
+
+impl Config {
+    /// The embedded default configuration.
+    pub fn embedded_default() -> Config {
+        Config::default()
+    }
+
+    /// Parses and validates TOML text; `origin` names it in errors (a path or `<embedded>`).
+    pub fn from_toml_str(text: &str, origin: &str) -> Result<Config, ConfigErrors> {
+        let config: Config = errors::deserialize_all_errors(text, origin)?;
+        let problems = config.validate();
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(errors::locate(text, origin, problems))
+        }
+    }
+
+    /// Reads, parses and validates a config file.
+    pub fn load_file(path: &Path) -> Result<Config, ConfigErrors> {
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigErrors(vec![ConfigError {
+                file: origin.clone(),
+                line: 0,
+                column: 0,
+                field: String::new(),
+                message: format!("cannot read the config file: {e}"),
+            }])
+        })?;
+        Config::from_toml_str(&text, &origin)
+    }
+
+    /// Semantic checks: every problem as (field path, message).
+    pub fn validate(&self) -> Vec<(String, String)> {
+        let mut problems = Vec::new();
+        let mut check = |ok: bool, field: &str, msg: String| {
+            if !ok {
+                problems.push((field.to_string(), msg));
+            }
+        };
+        let level_ok = tracing_filter_is_valid(&self.general.log_level);
+        check(
+            level_ok,
+            "general.log_level",
+            format!(
+                "expected a tracing filter such as \"info\" or \"picket=debug\", found {:?}",
+                self.general.log_level
+            ),
+        );
+        check(
+            matches!(self.general.log_format.as_str(), "text" | "json"),
+            "general.log_format",
+            format!("expected \"text\" or \"json\", found {:?}", self.general.log_format),
+        );
+        let p = &self.pipeline;
+        check(
+            (16..=16_777_216).contains(&p.channel_capacity),
+            "pipeline.channel_capacity",
+            format!("expected 16 to 16777216 events, found {}", p.channel_capacity),
+        );
+        check(
+            (1024..=16_777_216).contains(&p.process_table_capacity),
+            "pipeline.process_table_capacity",
+            format!("expected 1024 to 16777216 processes, found {}", p.process_table_capacity),
+        );
+        check(
+            (16..=16_777_216).contains(&p.alert_queue_capacity),
+            "pipeline.alert_queue_capacity",
+            format!("expected 16 to 16777216 alerts, found {}", p.alert_queue_capacity),
+        );
+        let l = &self.collector.linux;
+        check(
+            (256..=1024 * 1024).contains(&l.max_args_bytes),
+            "collector.linux.max_args_bytes",
+            format!("expected 256 to 1048576 bytes, found {}", l.max_args_bytes),
+        );
+        check(
+            l.ring_buffer_bytes.is_power_of_two()
+                && (64 * 1024..=1024 * 1024 * 1024).contains(&l.ring_buffer_bytes),
+            "collector.linux.ring_buffer_bytes",
+            format!(
+                "expected a power of two from 65536 to 1073741824 bytes, found {}",
+                l.ring_buffer_bytes
+            ),
+        );
+        check(
+            matches!(self.collector.macos.source.as_str(), "spawn" | "tail"),
+            "collector.macos.source",
+            format!("expected \"spawn\" or \"tail\", found {:?}", self.collector.macos.source),
+        );
+        check(
+            self.collector.macos.source != "tail" || !self.collector.macos.tail_path.is_empty(),
+            "collector.macos.tail_path",
+            "expected a file path when collector.macos.source is \"tail\"".into(),
+        );
+        let f = &self.sinks.file;
+        check(
+            f.max_bytes >= 4096,
+            "sinks.file.max_bytes",
+            format!("expected at least 4096 bytes, found {}", f.max_bytes),
+        );
+        check(
+            f.keep_files <= 1000,
+            "sinks.file.keep_files",
+            format!("expected 0 to 1000 files, found {}", f.keep_files),
+        );
+        for (i, p) in self.rules.paths.iter().enumerate() {
+            check(
+                !p.trim().is_empty(),
+                &format!("rules.paths[{i}]"),
+                "expected a file or directory path, found an empty string".into(),
+            );
+        }
+        self.analytics.validate(&mut problems);
+        problems
+    }
+
+    /// Where the alert log goes: the configured path, or the documented default.
+    pub fn alert_log_path(&self) -> PathBuf {
+        if !self.sinks.file.path.is_empty() {
+            PathBuf::from(&self.sinks.file.path)
+        } else if running_as_root() {
+            PathBuf::from("/var/log/picket/alerts.jsonl")
+        } else {
+            PathBuf::from("./picket-alerts.jsonl")
+        }
+    }
+
+    /// Where the health status file goes.
+    pub fn state_dir(&self) -> PathBuf {
+        if !self.general.state_dir.is_empty() {
+            PathBuf::from(&self.general.state_dir)
+        } else if running_as_root() {
+            PathBuf::from("/var/lib/picket")
+        } else {
+            PathBuf::from("./picket-state")
+        }
+    }
+
+    /// A stable hash of the effective configuration (hex SHA-256 of its canonical TOML),
+    /// so a fleet tool can tell which config is live and every alert can name it.
+    pub fn hash(&self) -> String {
+        let canonical = toml::to_string(self).unwrap_or_default();
+        hex_sha256(canonical.as_bytes())
+    }
+
+    /// The effective configuration as TOML.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).unwrap_or_default()
+    }
+}
+
+/// Lower-case hex SHA-256.
+pub fn hex_sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Accepts the subset of `EnvFilter` syntax Picket documents: comma-separated
+/// `level` or `target=level` directives.
+fn tracing_filter_is_valid(filter: &str) -> bool {
+    const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
+    !filter.trim().is_empty()
+        && filter.split(',').all(|directive| {
+            let level = directive.rsplit('=').next().unwrap_or("").trim();
+            LEVELS.contains(&level.to_ascii_lowercase().as_str())
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_default_parses_and_equals_code_defaults() {
+        let parsed = Config::from_toml_str(DEFAULT_TOML, "<embedded>").expect("default parses");
+        assert_eq!(parsed, Config::default());
+    }
+
+    #[test]
+    fn default_round_trips_serialize_parse_equal() {
+        let parsed = Config::from_toml_str(DEFAULT_TOML, "<embedded>").expect("default parses");
+        let text = parsed.to_toml();
+        let again = Config::from_toml_str(&text, "<serialized>").expect("serialized parses");
+        assert_eq!(parsed, again);
+        assert_eq!(parsed.hash(), again.hash());
+    }
+
+    #[test]
+    fn every_error_is_reported_with_its_line() {
+        let text = "[general]\nlog_level = \"info\"\nbogus = 1\n\n[pipeline]\nchannel_capacity = \"big\"\n\n[sinks.file]\nmax_bytes = 10\n";
+        let errs = Config::from_toml_str(text, "t.toml").expect_err("three errors");
+        let lines: Vec<usize> = errs.0.iter().map(|e| e.line).collect();
+        assert!(lines.contains(&3), "unknown field on line 3: {errs}");
+        assert!(lines.contains(&6), "wrong type on line 6: {errs}");
+        let fields: Vec<&str> = errs.0.iter().map(|e| e.field.as_str()).collect();
+        assert!(fields.contains(&"general.bogus"), "{errs}");
+        assert!(fields.contains(&"pipeline.channel_capacity"), "{errs}");
+        assert!(errs.0.iter().all(|e| e.file == "t.toml"));
+    }
+
+    #[test]
+    fn semantic_errors_are_located() {
+        let text = "[general]\nlog_format = \"xml\"\n\n[sinks.file]\nmax_bytes = 10\n";
+        let errs = Config::from_toml_str(text, "t.toml").expect_err("two errors");
+        assert_eq!(errs.0.len(), 2, "{errs}");
+        assert_eq!((errs.0[0].line, errs.0[0].field.as_str()), (2, "general.log_format"));
+        assert_eq!((errs.0[1].line, errs.0[1].field.as_str()), (5, "sinks.file.max_bytes"));
+    }
+
+    #[test]
+    fn syntax_errors_are_reported() {
+        let errs = Config::from_toml_str("[general\nlog_level = 1\n", "t.toml").expect_err("bad");
+        assert_eq!(errs.0[0].line, 1, "{errs}");
+    }
+}

@@ -1,0 +1,29 @@
+//! The detector seam: `analytics` implements [`Detector`]; the pipeline calls it.
+
+use crate::alert::Alert;
+use crate::event::ProcessEvent;
+use chrono::{DateTime, Utc};
+use std::any::Any;
+
+/// Something that looks at enriched events and raises alerts. Runs on one task; gets
+/// every event in order. Must not block or do I/O.
+pub trait Detector: Send + 'static {
+    /// Looks at one enriched event; pushes any alerts to `alerts`.
+    fn on_event(&mut self, event: &ProcessEvent, alerts: &mut Vec<Alert>);
+
+    /// Called about once a second (and once at shutdown with `final_flush`): emit
+    /// folded-alert summaries and expire window state. `now` is the event clock in
+    /// replay and the wall clock live.
+    fn on_tick(&mut self, now: DateTime<Utc>, final_flush: bool, alerts: &mut Vec<Alert>) {
+        let _ = (now, final_flush, alerts);
+    }
+
+    /// Lets a replacement detector (after a config reload) take over state that still
+    /// applies: frequency counters, correlation windows, fold state.
+    fn take_state_from(&mut self, previous: &mut dyn Any) {
+        let _ = previous;
+    }
+
+    /// `self` as `Any`, for [`Detector::take_state_from`].
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+}

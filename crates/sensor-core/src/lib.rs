@@ -1,0 +1,25 @@
+//! # sensor-core: the spine of Picket
+//!
+//! The room every other crate walks through: the ECS [`event::ProcessEvent`] model, the
+//! [`alert::Alert`] shape, the [`collector::Collector`] and [`detect::Detector`] traits that
+//! the OS crates and `analytics` implement, the config model with validation, the
+//! pipeline with its process table, the alert sinks and the health counters.
+//!
+//! May touch: files (config, alert log, state), the process list (via `sysinfo`, to
+//! seed the process table), tokio tasks and channels. It knows no OS collector and no
+//! analytic: those depend on it, never the reverse.
+#![deny(missing_docs)]
+
+pub mod alert;
+pub mod collector;
+pub mod config;
+pub mod detect;
+pub mod event;
+pub mod health;
+
+pub use alert::{Alert, Severity};
+pub use collector::{Collector, CollectorError, EventSender, Shutdown};
+pub use config::Config;
+pub use detect::Detector;
+pub use event::ProcessEvent;
+pub use health::Health;
