@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what Picket's build and tests need on a fresh Debian machine. Idempotent:
+# packages already present are not fetched again.
+set -euo pipefail
+
+packages=(
+  clang llvm libbpf-dev bpftool   # eBPF programs: CO-RE C compiled with clang -target bpf
+  net-tools iproute2 lsof procps  # the discovery tools the real-collector tests run
+  rsyslog                         # real syslog receiver for the forwarding tests
+  systemd                         # systemd-analyze verify for the unit file
+  passwd                          # useradd for the end-to-end test user
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# Cross targets so CI proves the macOS and Windows crates compile.
+targets=(x86_64-pc-windows-gnu aarch64-apple-darwin)
+installed=$(rustup target list --installed)
+for t in "${targets[@]}"; do
+  grep -qx "$t" <<<"$installed" || rustup target add "$t"
+done
+rustup component list --installed | grep -q '^clippy' || rustup component add clippy rustfmt
