@@ -205,7 +205,12 @@ fn one() -> u64 {
 
 impl Alert {
     /// A new alert for `event` with everything but the rule-specific parts filled in.
-    pub fn for_event(event: &ProcessEvent, rule: Rule, threat: Threat, severity: Severity) -> Alert {
+    pub fn for_event(
+        event: &ProcessEvent,
+        rule: Rule,
+        threat: Threat,
+        severity: Severity,
+    ) -> Alert {
         Alert {
             timestamp: Utc::now(),
             event: AlertEvent {

@@ -456,8 +456,10 @@ pub fn join_command_line(args: &[String]) -> String {
         if i > 0 {
             out.push(' ');
         }
-        let needs_quotes =
-            arg.is_empty() || arg.chars().any(|c| c.is_whitespace() || c == '"' || c == '\'');
+        let needs_quotes = arg.is_empty()
+            || arg
+                .chars()
+                .any(|c| c.is_whitespace() || c == '"' || c == '\'');
         if needs_quotes {
             out.push('\'');
             out.push_str(&arg.replace('\'', "'\\''"));
@@ -586,11 +588,13 @@ impl ProcessEvent {
             "process.working_directory" => s(&p.working_directory),
             "process.interactive" => p.interactive.map_or(Missing, Bool),
             "process.pe.original_file_name" => {
-                p.pe.as_ref().map_or(Missing, |pe| s(&pe.original_file_name))
+                p.pe.as_ref()
+                    .map_or(Missing, |pe| s(&pe.original_file_name))
             }
-            "process.code_signature.signing_id" => {
-                p.code_signature.as_ref().map_or(Missing, |c| s(&c.signing_id))
-            }
+            "process.code_signature.signing_id" => p
+                .code_signature
+                .as_ref()
+                .map_or(Missing, |c| s(&c.signing_id)),
             "process.code_signature.team_id" => {
                 p.code_signature.as_ref().map_or(Missing, |c| s(&c.team_id))
             }

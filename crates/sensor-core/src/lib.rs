@@ -16,6 +16,7 @@ pub mod config;
 pub mod detect;
 pub mod event;
 pub mod health;
+pub mod process_table;
 pub mod replay;
 
 pub use alert::{Alert, Severity};

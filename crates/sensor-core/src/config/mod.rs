@@ -300,23 +300,35 @@ impl Config {
         check(
             matches!(self.general.log_format.as_str(), "text" | "json"),
             "general.log_format",
-            format!("expected \"text\" or \"json\", found {:?}", self.general.log_format),
+            format!(
+                "expected \"text\" or \"json\", found {:?}",
+                self.general.log_format
+            ),
         );
         let p = &self.pipeline;
         check(
             (16..=16_777_216).contains(&p.channel_capacity),
             "pipeline.channel_capacity",
-            format!("expected 16 to 16777216 events, found {}", p.channel_capacity),
+            format!(
+                "expected 16 to 16777216 events, found {}",
+                p.channel_capacity
+            ),
         );
         check(
             (1024..=16_777_216).contains(&p.process_table_capacity),
             "pipeline.process_table_capacity",
-            format!("expected 1024 to 16777216 processes, found {}", p.process_table_capacity),
+            format!(
+                "expected 1024 to 16777216 processes, found {}",
+                p.process_table_capacity
+            ),
         );
         check(
             (16..=16_777_216).contains(&p.alert_queue_capacity),
             "pipeline.alert_queue_capacity",
-            format!("expected 16 to 16777216 alerts, found {}", p.alert_queue_capacity),
+            format!(
+                "expected 16 to 16777216 alerts, found {}",
+                p.alert_queue_capacity
+            ),
         );
         let l = &self.collector.linux;
         check(
@@ -336,7 +348,10 @@ impl Config {
         check(
             matches!(self.collector.macos.source.as_str(), "spawn" | "tail"),
             "collector.macos.source",
-            format!("expected \"spawn\" or \"tail\", found {:?}", self.collector.macos.source),
+            format!(
+                "expected \"spawn\" or \"tail\", found {:?}",
+                self.collector.macos.source
+            ),
         );
         check(
             self.collector.macos.source != "tail" || !self.collector.macos.tail_path.is_empty(),
@@ -457,8 +472,14 @@ mod tests {
         let text = "[general]\nlog_format = \"xml\"\n\n[sinks.file]\nmax_bytes = 10\n";
         let errs = Config::from_toml_str(text, "t.toml").expect_err("two errors");
         assert_eq!(errs.0.len(), 2, "{errs}");
-        assert_eq!((errs.0[0].line, errs.0[0].field.as_str()), (2, "general.log_format"));
-        assert_eq!((errs.0[1].line, errs.0[1].field.as_str()), (5, "sinks.file.max_bytes"));
+        assert_eq!(
+            (errs.0[0].line, errs.0[0].field.as_str()),
+            (2, "general.log_format")
+        );
+        assert_eq!(
+            (errs.0[1].line, errs.0[1].field.as_str()),
+            (5, "sinks.file.max_bytes")
+        );
     }
 
     #[test]

@@ -1,0 +1,356 @@
+//! The process table: what Picket knows about every live (and recently exited) process,
+//! built from fork/exec/exit events and seeded from the processes already running.
+//!
+//! It fills `process.parent.*` and `picket.ancestors` on each event from earlier events, so
+//! the analytics can tell who launched a tool even when the collector only reports pids.
+
+use crate::event::{Ancestor, Lifecycle, ParentProcess, ProcessEvent};
+use chrono::{DateTime, Utc};
+use std::collections::{HashMap, VecDeque};
+
+/// How many ancestors an event carries in `picket.ancestors`.
+pub const MAX_ANCESTORS: usize = 12;
+
+/// What the table remembers of one process.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProcessInfo {
+    /// pid.
+    pub pid: u32,
+    /// parent pid (0 when unknown).
+    pub ppid: u32,
+    /// process name.
+    pub name: Option<String>,
+    /// executable path.
+    pub executable: Option<String>,
+    /// argv.
+    pub args: Vec<String>,
+    /// command line.
+    pub command_line: Option<String>,
+    /// entity id.
+    pub entity_id: Option<String>,
+    /// start time.
+    pub start: Option<DateTime<Utc>>,
+    /// Exited (kept for a while so late children still find their parent).
+    pub exited: bool,
+}
+
+/// Process table keyed by pid.
+#[derive(Debug)]
+pub struct ProcessTable {
+    procs: HashMap<u32, ProcessInfo>,
+    exited: VecDeque<u32>,
+    capacity: usize,
+}
+
+impl ProcessTable {
+    /// An empty table holding at most `capacity` processes.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            procs: HashMap::with_capacity(capacity.min(65_536)),
+            exited: VecDeque::new(),
+            capacity: capacity.max(16),
+        }
+    }
+
+    /// Number of processes known.
+    pub fn len(&self) -> usize {
+        self.procs.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.procs.is_empty()
+    }
+
+    /// Looks a process up.
+    pub fn get(&self, pid: u32) -> Option<&ProcessInfo> {
+        self.procs.get(&pid)
+    }
+
+    /// Adds or replaces a process (seeding, tests).
+    pub fn insert(&mut self, info: ProcessInfo) {
+        self.make_room();
+        self.procs.insert(info.pid, info);
+    }
+
+    /// Seeds the table from the processes running now (via `sysinfo`). Returns how many.
+    pub fn seed_from_system(&mut self) -> usize {
+        use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind};
+        let mut system = System::new();
+        system.refresh_processes_specifics(
+            ProcessesToUpdate::All,
+            true,
+            ProcessRefreshKind::nothing()
+                .with_exe(UpdateKind::Always)
+                .with_cmd(UpdateKind::Always),
+        );
+        let mut n = 0;
+        for (pid, p) in system.processes() {
+            // Threads show up as processes on Linux; the table wants thread-group leaders.
+            if p.thread_kind()
+                .is_some_and(|k| k == sysinfo::ThreadKind::Userland)
+            {
+                continue;
+            }
+            let args: Vec<String> = p
+                .cmd()
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect();
+            let executable = p.exe().map(|e| e.display().to_string());
+            let start = DateTime::<Utc>::from_timestamp(p.start_time() as i64, 0);
+            self.insert(ProcessInfo {
+                pid: pid.as_u32(),
+                ppid: p.parent().map_or(0, |pp| pp.as_u32()),
+                name: Some(p.name().to_string_lossy().into_owned()),
+                executable,
+                command_line: (!args.is_empty()).then(|| crate::event::join_command_line(&args)),
+                args,
+                entity_id: None,
+                start,
+                exited: false,
+            });
+            n += 1;
+        }
+        n
+    }
+
+    /// Enriches `event` from the table (filling only what the collector left empty),
+    /// then records what the event teaches the table.
+    pub fn observe(&mut self, event: &mut ProcessEvent) {
+        let Some(pid) = event.process.pid else {
+            return;
+        };
+        let lifecycle = event.lifecycle();
+        let known_ppid = event.process.parent.as_ref().and_then(|p| p.pid);
+        let ppid = known_ppid
+            .or_else(|| self.procs.get(&pid).map(|p| p.ppid).filter(|&p| p != 0))
+            .unwrap_or(0);
+        if ppid != 0 {
+            self.fill_parent(event, ppid);
+            self.fill_ancestors(event, ppid);
+        }
+        match lifecycle {
+            Lifecycle::Start => self.record_image(event, pid, ppid),
+            Lifecycle::Fork => self.record_fork(event, pid, ppid),
+            Lifecycle::End => self.record_exit(pid),
+            Lifecycle::Other => {}
+        }
+    }
+
+    fn fill_parent(&self, event: &mut ProcessEvent, ppid: u32) {
+        let Some(parent) = self.procs.get(&ppid) else {
+            let p = event.process.parent.get_or_insert_with(Box::default);
+            p.pid = Some(ppid);
+            return;
+        };
+        let p: &mut ParentProcess = event.process.parent.get_or_insert_with(Box::default);
+        p.pid = Some(ppid);
+        if p.name.is_none() {
+            p.name.clone_from(&parent.name);
+        }
+        if p.executable.is_none() {
+            p.executable.clone_from(&parent.executable);
+        }
+        if p.args.is_empty() {
+            p.args.clone_from(&parent.args);
+        }
+        if p.command_line.is_none() {
+            p.command_line.clone_from(&parent.command_line);
+        }
+        if p.entity_id.is_none() {
+            p.entity_id.clone_from(&parent.entity_id);
+        }
+        if p.start.is_none() {
+            p.start = parent.start;
+        }
+    }
+
+    fn fill_ancestors(&self, event: &mut ProcessEvent, ppid: u32) {
+        if !event.picket.ancestors.is_empty() {
+            return;
+        }
+        let mut chain = Vec::new();
+        let mut cur = ppid;
+        while cur != 0 && chain.len() < MAX_ANCESTORS {
+            let Some(info) = self.procs.get(&cur) else {
+                chain.push(Ancestor {
+                    pid: Some(cur),
+                    ..Ancestor::default()
+                });
+                break;
+            };
+            chain.push(Ancestor {
+                pid: Some(cur),
+                name: info.name.clone(),
+                executable: info.executable.clone(),
+            });
+            if info.ppid == cur {
+                break;
+            }
+            cur = info.ppid;
+        }
+        event.picket.ancestors = chain;
+    }
+
+    fn record_image(&mut self, event: &ProcessEvent, pid: u32, ppid: u32) {
+        let p = &event.process;
+        let start = p
+            .start
+            .or_else(|| self.procs.get(&pid).and_then(|old| old.start))
+            .or(Some(event.timestamp));
+        self.insert(ProcessInfo {
+            pid,
+            ppid,
+            name: p.name.clone(),
+            executable: p.executable.clone(),
+            args: p.args.clone(),
+            command_line: p.command_line.clone(),
+            entity_id: p.entity_id.clone(),
+            start,
+            exited: false,
+        });
+    }
+
+    fn record_fork(&mut self, event: &ProcessEvent, pid: u32, ppid: u32) {
+        // A fork child runs its parent's image until it execs.
+        let mut info = self.procs.get(&ppid).cloned().unwrap_or_default();
+        info.pid = pid;
+        info.ppid = ppid;
+        info.exited = false;
+        info.entity_id = event.process.entity_id.clone();
+        info.start = event.process.start.or(Some(event.timestamp));
+        if let Some(name) = &event.process.name {
+            info.name = Some(name.clone());
+        }
+        if let Some(exe) = &event.process.executable {
+            info.executable = Some(exe.clone());
+        }
+        self.insert(info);
+    }
+
+    fn record_exit(&mut self, pid: u32) {
+        if let Some(info) = self.procs.get_mut(&pid) {
+            info.exited = true;
+            self.exited.push_back(pid);
+        }
+        // Exited entries stay for a while: children that outlive their parent (and
+        // events that arrive slightly out of order) still find it.
+        let keep = (self.capacity / 8).max(64);
+        while self.exited.len() > keep {
+            if let Some(old) = self.exited.pop_front() {
+                if self.procs.get(&old).is_some_and(|p| p.exited) {
+                    self.procs.remove(&old);
+                }
+            }
+        }
+    }
+
+    fn make_room(&mut self) {
+        if self.procs.len() < self.capacity {
+            return;
+        }
+        while let Some(old) = self.exited.pop_front() {
+            if self.procs.get(&old).is_some_and(|p| p.exited) {
+                self.procs.remove(&old);
+                if self.procs.len() < self.capacity {
+                    return;
+                }
+            }
+        }
+        // Still full of live processes (pid churn without exit events): drop the
+        // oldest tenth so the table stays bounded.
+        let mut by_start: Vec<(Option<DateTime<Utc>>, u32)> =
+            self.procs.values().map(|p| (p.start, p.pid)).collect();
+        by_start.sort_unstable();
+        for (_, pid) in by_start.into_iter().take(self.capacity / 10 + 1) {
+            self.procs.remove(&pid);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exec(pid: u32, ppid: u32, path: &str, args: &[&str]) -> ProcessEvent {
+        let mut ev = ProcessEvent::exec(Utc::now());
+        ev.process.pid = Some(pid);
+        ev.process.parent = Some(Box::new(ParentProcess {
+            pid: Some(ppid),
+            ..Default::default()
+        }));
+        ev.set_executable(path);
+        ev.set_argv(args.iter().map(|s| s.to_string()).collect());
+        ev
+    }
+
+    #[test]
+    fn fork_exec_chain_fills_parent_and_ancestors() {
+        let mut t = ProcessTable::new(1024);
+        let mut term = exec(
+            10,
+            1,
+            "/Applications/Utilities/Terminal.app/Contents/MacOS/Terminal",
+            &["Terminal"],
+        );
+        t.observe(&mut term);
+        let mut zsh = exec(11, 10, "/bin/zsh", &["-zsh"]);
+        t.observe(&mut zsh);
+        let mut fork = ProcessEvent::fork(Utc::now());
+        fork.process.pid = Some(12);
+        fork.process.parent = Some(Box::new(ParentProcess {
+            pid: Some(11),
+            ..Default::default()
+        }));
+        t.observe(&mut fork);
+        assert_eq!(t.get(12).and_then(|p| p.name.as_deref()), Some("zsh"));
+        let mut lsof = exec(12, 11, "/usr/sbin/lsof", &["lsof", "-i", "-nP"]);
+        t.observe(&mut lsof);
+        let parent = lsof.process.parent.as_ref().expect("parent");
+        assert_eq!(parent.name.as_deref(), Some("zsh"));
+        assert_eq!(parent.args, vec!["-zsh".to_string()]);
+        let names: Vec<_> = lsof
+            .picket
+            .ancestors
+            .iter()
+            .map(|a| a.name.as_deref())
+            .collect();
+        assert_eq!(names, vec![Some("zsh"), Some("Terminal"), None]);
+        let mut exit = ProcessEvent::exit(Utc::now());
+        exit.process.pid = Some(12);
+        t.observe(&mut exit);
+        assert!(t.get(12).is_some_and(|p| p.exited));
+    }
+
+    #[test]
+    fn collector_supplied_parent_fields_win() {
+        let mut t = ProcessTable::new(1024);
+        t.observe(&mut exec(20, 1, "/bin/bash", &["bash"]));
+        let mut ev = exec(21, 20, "/usr/bin/ss", &["ss"]);
+        if let Some(p) = ev.process.parent.as_mut() {
+            p.name = Some("from-collector".into());
+        }
+        t.observe(&mut ev);
+        let parent = ev.process.parent.as_ref().expect("parent");
+        assert_eq!(parent.name.as_deref(), Some("from-collector"));
+        assert_eq!(parent.executable.as_deref(), Some("/bin/bash"));
+    }
+
+    #[test]
+    fn table_stays_bounded() {
+        let mut t = ProcessTable::new(100);
+        for pid in 1..1000 {
+            t.observe(&mut exec(pid, 1, "/bin/true", &["true"]));
+        }
+        assert!(t.len() <= 100, "{}", t.len());
+    }
+
+    #[test]
+    fn seeding_finds_this_process() {
+        let mut t = ProcessTable::new(65_536);
+        assert!(t.seed_from_system() > 0);
+        let me = t.get(std::process::id()).expect("own pid seeded");
+        assert!(me.executable.is_some());
+    }
+}
