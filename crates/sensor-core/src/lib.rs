@@ -16,8 +16,10 @@ pub mod config;
 pub mod detect;
 pub mod event;
 pub mod health;
+pub mod pipeline;
 pub mod process_table;
 pub mod replay;
+pub mod sink;
 
 pub use alert::{Alert, Severity};
 pub use collector::{Collector, CollectorError, EventSender, Shutdown};

@@ -1,0 +1,444 @@
+//! The pipeline: collector → bounded channel → process table → detector → alert queue →
+//! sinks.
+//!
+//! Backpressure is explicit: the collector waits when the event channel is full (the
+//! kernel ring buffer, which counts its own drops, absorbs bursts), and the detector
+//! waits when the alert queue is full, so an alert once produced is never dropped here.
+//! On shutdown (or when a replay ends) the channel drains, the detector flushes its
+//! pending state and every sink is flushed before [`run`] returns.
+
+use crate::alert::Alert;
+use crate::collector::{Collector, CollectorError, EventSender, Shutdown};
+use crate::detect::Detector;
+use crate::event::{HostOs, ProcessEvent};
+use crate::health::Health;
+use crate::process_table::ProcessTable;
+use crate::sink::AlertSink;
+use chrono::{DateTime, Utc};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// Which clock drives detector ticks (fold windows, correlation expiry).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Clock {
+    /// Wall clock, one tick a second: live collection.
+    Wall,
+    /// The events' own timestamps: replay, so a replay gives the alerts the live run gave.
+    Event,
+}
+
+/// How to run the pipeline.
+#[derive(Debug, Clone)]
+pub struct PipelineOptions {
+    /// Bounded event channel capacity.
+    pub channel_capacity: usize,
+    /// Bounded alert queue capacity.
+    pub alert_queue_capacity: usize,
+    /// Process table capacity.
+    pub process_table_capacity: usize,
+    /// Seed the process table from running processes.
+    pub seed_process_table: bool,
+    /// Tick clock.
+    pub clock: Clock,
+    /// Fill missing `host.*` with this host's identity (live); replays keep theirs.
+    pub host: Option<HostIdentity>,
+    /// Hash of the config in force, stamped on every alert.
+    pub config_hash: String,
+}
+
+/// This host's identity for `host.*`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostIdentity {
+    /// `host.name`.
+    pub name: String,
+    /// `host.id`.
+    pub id: Option<String>,
+    /// `host.os.*`.
+    pub os: HostOs,
+}
+
+impl HostIdentity {
+    /// This machine, with an optional name override.
+    pub fn this_host(name_override: &str) -> Self {
+        let name = if name_override.is_empty() {
+            sysinfo::System::host_name().unwrap_or_else(|| "unknown".into())
+        } else {
+            name_override.to_string()
+        };
+        let os_type = match std::env::consts::OS {
+            "macos" => "macos",
+            "windows" => "windows",
+            _ => "linux",
+        };
+        HostIdentity {
+            name,
+            id: read_machine_id(),
+            os: HostOs {
+                os_type: Some(os_type.into()),
+                family: sysinfo::System::distribution_id().into(),
+                version: sysinfo::System::os_version(),
+                ..HostOs::default()
+            },
+        }
+    }
+}
+
+fn read_machine_id() -> Option<String> {
+    ["/etc/machine-id", "/var/lib/dbus/machine-id"]
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+/// A change pushed into a running pipeline.
+pub enum Control {
+    /// Swap in a new detector (and optionally new sinks) built from a reloaded config.
+    /// The new detector takes over the old one's state; events in flight are not lost
+    /// because the swap happens between two events on the detector task.
+    Reload {
+        /// The new detector.
+        detector: Box<dyn Detector>,
+        /// New sinks, or `None` to keep the current ones.
+        sinks: Option<Vec<Box<dyn AlertSink>>>,
+        /// Hash of the new config.
+        config_hash: String,
+    },
+}
+
+impl std::fmt::Debug for Control {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Control::Reload { config_hash, .. } => {
+                write!(f, "Control::Reload({config_hash})")
+            }
+        }
+    }
+}
+
+/// What a finished run reports.
+#[derive(Debug, Default, Clone)]
+pub struct RunReport {
+    /// Events processed.
+    pub events: u64,
+    /// Alerts sent to sinks, per `rule.name` (in order of first appearance).
+    pub alerts_by_rule: Vec<(String, u64)>,
+    /// Why the collector stopped, if it failed.
+    pub collector_error: Option<String>,
+}
+
+enum SinkMsg {
+    Alert(Box<Alert>),
+    Swap(Vec<Box<dyn AlertSink>>),
+}
+
+/// Runs collector → detector → sinks until the collector ends or `shutdown` fires,
+/// then drains and flushes. Returns an error only if the collector failed to start or
+/// failed before delivering anything; a collector that fails later is reported in the
+/// [`RunReport`] after the drain.
+pub async fn run(
+    collector: Box<dyn Collector>,
+    mut detector: Box<dyn Detector>,
+    sinks: Vec<Box<dyn AlertSink>>,
+    health: Arc<Health>,
+    shutdown: Shutdown,
+    mut controls: mpsc::Receiver<Control>,
+    options: PipelineOptions,
+) -> Result<RunReport, CollectorError> {
+    let (event_tx, mut event_rx) = mpsc::channel::<ProcessEvent>(options.channel_capacity);
+    let (alert_tx, alert_rx) = mpsc::channel::<SinkMsg>(options.alert_queue_capacity);
+
+    let mut table = ProcessTable::new(options.process_table_capacity);
+    if options.seed_process_table {
+        let n = table.seed_from_system();
+        tracing::info!(processes = n, "Seeded the process table");
+    }
+
+    let sink_health = health.clone();
+    let sink_thread = std::thread::Builder::new()
+        .name("picket-sinks".into())
+        .spawn(move || sink_loop(sinks, alert_rx, &sink_health))
+        .map_err(|e| CollectorError::Failed(format!("cannot start the sink thread: {e}")))?;
+
+    let collector_name = collector.name();
+    let sender = EventSender::new(event_tx, health.clone());
+    let collector_task = tokio::spawn(collector.run(sender, shutdown.clone()));
+    let loss_logger = tokio::spawn(log_losses(health.clone(), shutdown.clone()));
+
+    let mut report = RunReport::default();
+    let mut config_hash = options.config_hash.clone();
+    let mut alerts = Vec::new();
+    let mut last_tick: Option<DateTime<Utc>> = None;
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut controls_open = true;
+
+    loop {
+        tokio::select! {
+            biased;
+            control = controls.recv(), if controls_open => match control {
+                Some(Control::Reload { detector: mut new, sinks, config_hash: hash }) => {
+                    new.take_state_from(detector.as_any_mut());
+                    detector = new;
+                    config_hash = hash;
+                    if let Some(s) = sinks {
+                        if alert_tx.send(SinkMsg::Swap(s)).await.is_err() {
+                            tracing::error!("Sink thread is gone; cannot swap sinks");
+                        }
+                    }
+                    tracing::info!(config_hash = %config_hash, "Swapped in the reloaded configuration");
+                }
+                None => controls_open = false,
+            },
+            event = event_rx.recv() => {
+                let Some(mut event) = event else { break };
+                health.events_seen.fetch_add(1, Ordering::Relaxed);
+                report.events += 1;
+                if let Some(host) = &options.host {
+                    fill_host(&mut event, host);
+                }
+                table.observe(&mut event);
+                if options.clock == Clock::Event {
+                    let due = last_tick.is_none_or(|t| event.timestamp - t >= chrono::TimeDelta::seconds(1));
+                    if due {
+                        last_tick = Some(event.timestamp);
+                        detector.on_tick(event.timestamp, false, &mut alerts);
+                    }
+                }
+                detector.on_event(&event, &mut alerts);
+                forward(&mut alerts, &config_hash, &health, &alert_tx, &mut report).await;
+            }
+            _ = ticker.tick(), if options.clock == Clock::Wall => {
+                detector.on_tick(Utc::now(), false, &mut alerts);
+                forward(&mut alerts, &config_hash, &health, &alert_tx, &mut report).await;
+            }
+        }
+    }
+
+    let final_time = match options.clock {
+        Clock::Wall => Utc::now(),
+        Clock::Event => last_tick.unwrap_or_else(Utc::now),
+    };
+    detector.on_tick(final_time, true, &mut alerts);
+    forward(&mut alerts, &config_hash, &health, &alert_tx, &mut report).await;
+    drop(alert_tx);
+    loss_logger.abort();
+
+    match collector_task.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            if report.events == 0 {
+                let _ = tokio::task::spawn_blocking(move || sink_thread.join()).await;
+                return Err(e);
+            }
+            tracing::error!(collector = collector_name, error = %e, "Collector stopped with an error");
+            report.collector_error = Some(e.to_string());
+        }
+        Err(e) => report.collector_error = Some(format!("collector task panicked: {e}")),
+    }
+    let _ = tokio::task::spawn_blocking(move || sink_thread.join()).await;
+    log_loss_totals(&health);
+    Ok(report)
+}
+
+async fn forward(
+    alerts: &mut Vec<Alert>,
+    config_hash: &str,
+    health: &Health,
+    alert_tx: &mpsc::Sender<SinkMsg>,
+    report: &mut RunReport,
+) {
+    for mut alert in alerts.drain(..) {
+        if alert.picket.config_hash.is_empty() {
+            alert.picket.config_hash = config_hash.to_string();
+        }
+        health.alerts_raised.fetch_add(1, Ordering::Relaxed);
+        match report
+            .alerts_by_rule
+            .iter_mut()
+            .find(|(n, _)| *n == alert.rule.name)
+        {
+            Some((_, c)) => *c += 1,
+            None => report.alerts_by_rule.push((alert.rule.name.clone(), 1)),
+        }
+        if alert_tx
+            .send(SinkMsg::Alert(Box::new(alert)))
+            .await
+            .is_err()
+        {
+            // Only if the sink thread died: count it, never silently.
+            health.add_loss("alert_queue", 1);
+            tracing::error!("Alert queue closed: the sink thread stopped; alert counted as lost");
+        }
+    }
+}
+
+fn fill_host(event: &mut ProcessEvent, host: &HostIdentity) {
+    if event.host.name.is_none() {
+        event.host.name = Some(host.name.clone());
+    }
+    if event.host.id.is_none() {
+        event.host.id.clone_from(&host.id);
+    }
+    if event.host.os.is_none() {
+        event.host.os = Some(host.os.clone());
+    }
+}
+
+fn sink_loop(mut sinks: Vec<Box<dyn AlertSink>>, mut rx: mpsc::Receiver<SinkMsg>, health: &Health) {
+    static WARN: crate::health::RateLimitedWarn =
+        crate::health::RateLimitedWarn::new(Duration::from_secs(10));
+    while let Some(msg) = rx.blocking_recv() {
+        match msg {
+            SinkMsg::Alert(alert) => {
+                let line = alert.to_json_line();
+                let mut ok = true;
+                for sink in sinks.iter_mut() {
+                    if let Err(e) = sink.write(&alert, &line) {
+                        ok = false;
+                        health.add_loss(&format!("sink.{}", sink.name()), 1);
+                        health.note(&format!("sink.{}", sink.name()), e.to_string());
+                        if let Some(suppressed) = WARN.check() {
+                            tracing::error!(sink = sink.name(), error = %e, suppressed, "Alert sink write failed; alert counted as lost for this sink");
+                        }
+                    }
+                }
+                if ok {
+                    health.alerts_written.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            SinkMsg::Swap(new) => {
+                for sink in sinks.iter_mut() {
+                    let _ = sink.flush();
+                }
+                sinks = new;
+            }
+        }
+    }
+    for sink in sinks.iter_mut() {
+        if let Err(e) = sink.flush() {
+            tracing::error!(sink = sink.name(), error = %e, "Flushing alert sink failed");
+        }
+    }
+}
+
+/// Logs loss counters that moved, at most every 10 s.
+async fn log_losses(health: Arc<Health>, mut shutdown: Shutdown) {
+    let mut last = health.snapshot().losses;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(10)) => {}
+            _ = shutdown.wait() => return,
+        }
+        let now = health.snapshot().losses;
+        for (stage, n) in &now {
+            let before = last.get(stage).copied().unwrap_or(0);
+            if *n > before {
+                tracing::warn!(stage = %stage, lost = n - before, total = n, "Events or alerts lost");
+            }
+        }
+        last = now;
+    }
+}
+
+fn log_loss_totals(health: &Health) {
+    for (stage, n) in health.snapshot().losses {
+        if n > 0 {
+            tracing::warn!(stage = %stage, total = n, "Losses during this run");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alert::{Rule, Severity, Threat};
+    use crate::event::FieldValue;
+    use crate::replay::{EcsParser, LineReplay};
+    use crate::sink::JsonlFileSink;
+    use std::any::Any;
+
+    /// Alerts on every `ss` start, folding nothing: enough to see events flow.
+    struct SsDetector;
+
+    impl Detector for SsDetector {
+        fn on_event(&mut self, event: &ProcessEvent, alerts: &mut Vec<Alert>) {
+            if event.field("process.name") == FieldValue::Str("ss") {
+                let rule = Rule {
+                    id: "t".into(),
+                    name: "ss seen".into(),
+                    ..Rule::default()
+                };
+                alerts.push(Alert::for_event(
+                    event,
+                    rule,
+                    Threat::default(),
+                    Severity::Low,
+                ));
+            }
+        }
+        fn as_any_mut(&mut self) -> &mut dyn Any {
+            self
+        }
+    }
+
+    #[tokio::test]
+    async fn replay_flows_to_the_file_sink_and_skips_malformed_lines() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let input = dir.path().join("events.ndjson");
+        std::fs::write(
+            &input,
+            concat!(
+                r#"{"@timestamp":"2024-05-01T10:00:00Z","event":{"type":["start"]},"process":{"pid":100,"name":"bash","executable":"/bin/bash","parent":{"pid":1}}}"#, "\n",
+                "{not json\n",
+                r#"{"@timestamp":"2024-05-01T10:00:01Z","event":{"type":["start"]},"process":{"pid":101,"name":"ss","args":["ss","-tan"],"parent":{"pid":100}}}"#, "\n",
+            ),
+        )
+        .expect("write input");
+        let log = dir.path().join("alerts.jsonl");
+        let sink =
+            JsonlFileSink::open(&log, &crate::config::FileSinkConfig::default()).expect("sink");
+        let replay = LineReplay::new(vec![input], EcsParser);
+        let stats = replay.stats();
+        let health = Health::new();
+        let (_trigger, shutdown) = Shutdown::new();
+        let (_ctl_tx, ctl_rx) = mpsc::channel(1);
+        let options = PipelineOptions {
+            channel_capacity: 16,
+            alert_queue_capacity: 16,
+            process_table_capacity: 1024,
+            seed_process_table: false,
+            clock: Clock::Event,
+            host: None,
+            config_hash: "abc".into(),
+        };
+        let report = run(
+            Box::new(replay),
+            Box::new(SsDetector),
+            vec![Box::new(sink)],
+            health.clone(),
+            shutdown,
+            ctl_rx,
+            options,
+        )
+        .await
+        .expect("run");
+        assert_eq!(report.events, 2);
+        assert_eq!(stats.malformed.load(Ordering::Relaxed), 1);
+        assert_eq!(health.snapshot().losses.get("malformed_input"), Some(&1));
+        let text = std::fs::read_to_string(&log).expect("log");
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("json"))
+            .collect();
+        assert_eq!(lines.len(), 1);
+        assert_eq!(
+            lines[0]["process"]["parent"]["name"], "bash",
+            "parent filled from the table"
+        );
+        assert_eq!(lines[0]["picket"]["config_hash"], "abc");
+        assert_eq!(health.snapshot().alerts_written, 1);
+    }
+}
