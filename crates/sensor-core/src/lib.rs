@@ -19,6 +19,7 @@ pub mod health;
 pub mod pipeline;
 pub mod process_table;
 pub mod replay;
+pub mod review;
 pub mod sink;
 
 pub use alert::{Alert, Severity};

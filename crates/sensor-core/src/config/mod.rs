@@ -235,6 +235,62 @@ impl Default for RulesConfig {
     }
 }
 
+/// One Elastic rule file's text, read from `rules.paths`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleFile {
+    /// The file's path, for error messages.
+    pub origin: String,
+    /// Its TOML text.
+    pub text: String,
+}
+
+impl RulesConfig {
+    /// Reads every rule file named by `paths`: files as given, directories as their
+    /// `*.toml` files in name order. A path that cannot be read is an error naming it;
+    /// the others are still read.
+    pub fn read_files(&self) -> (Vec<RuleFile>, Vec<ConfigError>) {
+        let mut files = Vec::new();
+        let mut errors = Vec::new();
+        let mut fail = |path: &Path, what: String| {
+            errors.push(ConfigError {
+                file: path.display().to_string(),
+                line: 0,
+                column: 0,
+                field: "rules.paths".into(),
+                message: what,
+            })
+        };
+        for path in self.paths.iter().map(Path::new) {
+            let mut candidates = Vec::new();
+            if path.is_dir() {
+                match std::fs::read_dir(path) {
+                    Ok(entries) => {
+                        candidates.extend(
+                            entries
+                                .filter_map(|e| e.ok().map(|e| e.path()))
+                                .filter(|p| p.extension().is_some_and(|x| x == "toml")),
+                        );
+                        candidates.sort();
+                    }
+                    Err(e) => fail(path, format!("cannot list the rule directory: {e}")),
+                }
+            } else {
+                candidates.push(path.to_path_buf());
+            }
+            for file in candidates {
+                match std::fs::read_to_string(&file) {
+                    Ok(text) => files.push(RuleFile {
+                        origin: file.display().to_string(),
+                        text,
+                    }),
+                    Err(e) => fail(&file, format!("cannot read the rule file: {e}")),
+                }
+            }
+        }
+        (files, errors)
+    }
+}
+
 /// Running as root (Unix) — decides default paths.
 pub fn running_as_root() -> bool {
     #[cfg(unix)]
