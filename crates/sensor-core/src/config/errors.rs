@@ -74,9 +74,12 @@ const MAX_ERRORS: usize = 64;
 /// Parses `text` into `T`, reporting every syntax error, then every type or
 /// unknown-field error: after each serde error the offending entry is removed from the
 /// parsed tree and deserialization runs again, so one mistake does not hide the next.
+/// With `strip_append`, keys ending in `_append` (the layering's list-append form) are
+/// taken out before deserializing; the merge step checks them.
 pub(crate) fn deserialize_all_errors<T: DeserializeOwned>(
     text: &str,
     origin: &str,
+    strip_append: bool,
 ) -> Result<T, ConfigErrors> {
     let (tree, syntax) = DeTable::parse_recoverable(text);
     if !syntax.is_empty() {
@@ -88,6 +91,9 @@ pub(crate) fn deserialize_all_errors<T: DeserializeOwned>(
         ));
     }
     let mut tree = tree;
+    if strip_append {
+        strip_append_keys(tree.get_mut());
+    }
     let mut errors = Vec::new();
     loop {
         let attempt = T::deserialize(toml::de::Deserializer::from(tree.clone()));
@@ -110,7 +116,31 @@ pub(crate) fn deserialize_all_errors<T: DeserializeOwned>(
     Err(ConfigErrors(errors))
 }
 
-fn error_at(
+fn strip_append_keys(table: &mut DeTable<'_>) {
+    let appends: Vec<String> = table
+        .iter()
+        .map(|(k, _)| k.get_ref().to_string())
+        .filter(|k| k.ends_with(super::layered::APPEND_SUFFIX))
+        .collect();
+    for key in appends {
+        table.remove(key.as_str());
+    }
+    for (_, value) in table.iter_mut() {
+        match value.get_mut() {
+            DeValue::Table(inner) => strip_append_keys(inner),
+            DeValue::Array(items) => {
+                for item in items.iter_mut() {
+                    if let DeValue::Table(inner) = item.get_mut() {
+                        strip_append_keys(inner);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+pub(crate) fn error_at(
     text: &str,
     origin: &str,
     span: Option<Range<usize>>,

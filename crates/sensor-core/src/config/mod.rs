@@ -10,9 +10,11 @@
 
 pub mod analytics;
 mod errors;
+pub mod layered;
 
 pub use analytics::AnalyticsConfig;
 pub use errors::{ConfigError, ConfigErrors};
+pub use layered::{load_layered, ConfigSource, LoadedConfig};
 
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -312,7 +314,7 @@ impl Config {
 
     /// Parses and validates TOML text; `origin` names it in errors (a path or `<embedded>`).
     pub fn from_toml_str(text: &str, origin: &str) -> Result<Config, ConfigErrors> {
-        let config: Config = errors::deserialize_all_errors(text, origin)?;
+        let config: Config = errors::deserialize_all_errors(text, origin, false)?;
         let problems = config.validate();
         if problems.is_empty() {
             Ok(config)

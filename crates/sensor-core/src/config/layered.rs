@@ -1,0 +1,435 @@
+//! Layered configuration as a fleet pushes it: the main file, then `conf.d/*.toml`
+//! beside it in lexical order, later files winning.
+//!
+//! Merge rule: tables merge key by key; any other value, lists included, is *replaced*
+//! by the later file. To add to a list instead, write the key with an `_append` suffix:
+//! `utility_name_list_append = ["mytool"]` adds to whatever the earlier layers (or the
+//! built-in default) set. Every file is checked on its own first, so each error names
+//! the file, line and column it is in; semantic errors found on the merged result point
+//! at the last file that set the field.
+//!
+//! On Unix a config file or `conf.d` that is writable by group or others, or owned by a
+//! user other than root or the one running Picket, is refused: whoever can write the
+//! config can switch detection off.
+
+use super::errors::{self, error_at, find_span};
+use super::{Config, ConfigError, ConfigErrors};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use toml::de::DeTable;
+
+/// Suffix that turns a list setting into an append.
+pub const APPEND_SUFFIX: &str = "_append";
+
+/// One file that went into the effective config.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConfigSource {
+    /// Its path.
+    pub path: String,
+    /// SHA-256 of its bytes.
+    pub sha256: String,
+}
+
+/// The effective configuration and where it came from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LoadedConfig {
+    /// The merged, validated config.
+    pub config: Config,
+    /// Files merged, in order (empty for the embedded default).
+    pub sources: Vec<ConfigSource>,
+    /// Hash of the effective config.
+    pub hash: String,
+    /// When it was loaded.
+    pub loaded_at: DateTime<Utc>,
+}
+
+impl LoadedConfig {
+    /// The embedded default, with no files.
+    pub fn embedded_default() -> Self {
+        let config = Config::embedded_default();
+        LoadedConfig {
+            hash: config.hash(),
+            config,
+            sources: Vec::new(),
+            loaded_at: Utc::now(),
+        }
+    }
+}
+
+/// The main config file's standard place on this OS.
+pub fn default_config_path() -> PathBuf {
+    if cfg!(target_os = "macos") {
+        PathBuf::from("/Library/Application Support/Picket/picket.toml")
+    } else if cfg!(windows) {
+        let base = std::env::var_os("ProgramData").unwrap_or_else(|| "C:\\ProgramData".into());
+        PathBuf::from(base).join("Picket").join("picket.toml")
+    } else {
+        PathBuf::from("/etc/picket/picket.toml")
+    }
+}
+
+/// `conf.d` beside the main file.
+pub fn conf_d_dir(main: &Path) -> PathBuf {
+    main.parent()
+        .unwrap_or_else(|| Path::new("."))
+        .join("conf.d")
+}
+
+/// The files that make up the config, in merge order.
+pub fn layer_files(main: &Path) -> Vec<PathBuf> {
+    let mut files = vec![main.to_path_buf()];
+    if let Ok(entries) = std::fs::read_dir(conf_d_dir(main)) {
+        let mut extra: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        extra.sort();
+        files.extend(extra);
+    }
+    files
+}
+
+struct Layer {
+    origin: String,
+    text: String,
+}
+
+fn plain_error(file: &str, field: &str, message: String) -> ConfigError {
+    ConfigError {
+        file: file.to_string(),
+        line: 0,
+        column: 0,
+        field: field.to_string(),
+        message,
+    }
+}
+
+/// Loads the main file and its `conf.d`, checks each, merges, validates the result.
+pub fn load_layered(main: &Path) -> Result<LoadedConfig, ConfigErrors> {
+    let mut errors = Vec::new();
+    let dir = conf_d_dir(main);
+    if dir.is_dir() {
+        if let Err(e) = check_permissions(&dir) {
+            errors.push(e);
+        }
+    }
+    let mut layers = Vec::new();
+    for path in layer_files(main) {
+        let origin = path.display().to_string();
+        if let Err(e) = check_permissions(&path) {
+            errors.push(e);
+            continue;
+        }
+        match std::fs::read_to_string(&path) {
+            Ok(text) => layers.push(Layer { origin, text }),
+            Err(e) => errors.push(plain_error(
+                &origin,
+                "",
+                format!("cannot read the config file: {e}"),
+            )),
+        }
+    }
+    for layer in &layers {
+        if let Err(e) = errors::deserialize_all_errors::<Config>(&layer.text, &layer.origin, true) {
+            errors.extend(e.0);
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ConfigErrors(errors));
+    }
+
+    let mut merged = match toml::Table::try_from(Config::default()) {
+        Ok(t) => t,
+        Err(e) => {
+            return Err(ConfigErrors(vec![plain_error(
+                "<default>",
+                "",
+                e.to_string(),
+            )]))
+        }
+    };
+    for layer in &layers {
+        let table: toml::Table = match layer.text.parse() {
+            Ok(t) => t,
+            Err(e) => {
+                errors.push(plain_error(&layer.origin, "", e.to_string()));
+                continue;
+            }
+        };
+        merge(&mut merged, table, "", layer, &mut errors);
+    }
+    if !errors.is_empty() {
+        return Err(ConfigErrors(errors));
+    }
+    let config: Config = match toml::Value::Table(merged).try_into() {
+        Ok(c) => c,
+        Err(e) => {
+            let origin = layers.last().map_or("<merged>", |l| l.origin.as_str());
+            return Err(ConfigErrors(vec![plain_error(
+                origin,
+                "",
+                format!("merged config: {e}"),
+            )]));
+        }
+    };
+    let problems = config.validate();
+    if !problems.is_empty() {
+        return Err(locate_in_layers(&layers, problems));
+    }
+    let sources = layers
+        .iter()
+        .map(|l| ConfigSource {
+            path: l.origin.clone(),
+            sha256: super::hex_sha256(l.text.as_bytes()),
+        })
+        .collect();
+    Ok(LoadedConfig {
+        hash: config.hash(),
+        config,
+        sources,
+        loaded_at: Utc::now(),
+    })
+}
+
+fn join(prefix: &str, key: &str) -> String {
+    if prefix.is_empty() {
+        key.to_string()
+    } else {
+        format!("{prefix}.{key}")
+    }
+}
+
+fn merge(
+    base: &mut toml::Table,
+    layer_table: toml::Table,
+    prefix: &str,
+    layer: &Layer,
+    errors: &mut Vec<ConfigError>,
+) {
+    for (key, value) in layer_table {
+        if let Some(target_key) = key.strip_suffix(APPEND_SUFFIX) {
+            let path = join(prefix, &key);
+            match (base.get_mut(target_key), value) {
+                (Some(toml::Value::Array(existing)), toml::Value::Array(more)) => {
+                    existing.extend(more)
+                }
+                (Some(toml::Value::Array(_)), _) => {
+                    errors.push(located(layer, &path, "expected a list to append".into()))
+                }
+                _ => errors.push(located(
+                    layer,
+                    &path,
+                    format!(
+                        "`{target_key}` is not a list setting here, so `{key}` cannot append to it"
+                    ),
+                )),
+            }
+            continue;
+        }
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(existing)), toml::Value::Table(inner)) => {
+                merge(existing, inner, &join(prefix, &key), layer, errors)
+            }
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
+fn located(layer: &Layer, field: &str, message: String) -> ConfigError {
+    let span = DeTable::parse(&layer.text)
+        .ok()
+        .and_then(|t| find_span(t.get_ref(), field));
+    error_at(
+        &layer.text,
+        &layer.origin,
+        span,
+        field.to_string(),
+        &message,
+    )
+}
+
+/// Points each semantic problem at the last layer that sets the field (or appends to it).
+fn locate_in_layers(layers: &[Layer], problems: Vec<(String, String)>) -> ConfigErrors {
+    let trees: Vec<Option<DeTable<'_>>> = layers
+        .iter()
+        .map(|l| DeTable::parse(&l.text).ok().map(|t| t.into_inner()))
+        .collect();
+    let errors = problems
+        .into_iter()
+        .map(|(field, message)| {
+            let base = field.split('[').next().unwrap_or(&field);
+            let found = layers.iter().zip(&trees).rev().find_map(|(layer, tree)| {
+                let tree = tree.as_ref()?;
+                let span = exact_span(tree, &field)
+                    .or_else(|| exact_span(tree, &format!("{base}{APPEND_SUFFIX}")))?;
+                Some(error_at(
+                    &layer.text,
+                    &layer.origin,
+                    Some(span),
+                    field.clone(),
+                    &message,
+                ))
+            });
+            found.unwrap_or_else(|| {
+                let origin = layers
+                    .last()
+                    .map_or("<embedded default>", |l| l.origin.as_str());
+                plain_error(origin, &field, message)
+            })
+        })
+        .collect();
+    ConfigErrors(errors)
+}
+
+/// Span of `path` only if the table really sets that leaf (not just a parent).
+fn exact_span(tree: &DeTable<'_>, path: &str) -> Option<std::ops::Range<usize>> {
+    let leaf = path.rsplit('.').next()?.split('[').next()?;
+    let parent = path.rsplit_once('.').map(|(p, _)| p);
+    let table = match parent {
+        Some(p) => find_table(tree, p)?,
+        None => tree,
+    };
+    table.get(leaf)?;
+    find_span(tree, path)
+}
+
+fn find_table<'a, 'i>(tree: &'a DeTable<'i>, path: &str) -> Option<&'a DeTable<'i>> {
+    let mut t = tree;
+    for part in path.split('.') {
+        t = t.get(part)?.get_ref().as_table()?;
+    }
+    Some(t)
+}
+
+/// Refuses files anyone but root or the running user could have written.
+#[cfg(unix)]
+pub fn check_permissions(path: &Path) -> Result<(), ConfigError> {
+    use std::os::unix::fs::MetadataExt;
+    let origin = path.display().to_string();
+    let meta = std::fs::metadata(path)
+        .map_err(|e| plain_error(&origin, "", format!("cannot read the config file: {e}")))?;
+    let mode = meta.mode() & 0o7777;
+    let what = if meta.is_dir() {
+        "config directory"
+    } else {
+        "config file"
+    };
+    if mode & 0o022 != 0 {
+        return Err(plain_error(
+            &origin,
+            "",
+            format!(
+                "refusing the {what}: it is writable by group or others (mode {mode:04o}); whoever can write it can switch detection off. Fix with: chmod go-w '{origin}'"
+            ),
+        ));
+    }
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let euid = unsafe { libc::geteuid() };
+    if meta.uid() != 0 && meta.uid() != euid {
+        return Err(plain_error(
+            &origin,
+            "",
+            format!(
+                "refusing the {what}: it is owned by uid {}, not root or the user running picket (uid {euid}). Fix with: chown root '{origin}'",
+                meta.uid()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Windows relies on the ACLs of %ProgramData%\Picket set by the installer.
+#[cfg(not(unix))]
+pub fn check_permissions(_path: &Path) -> Result<(), ConfigError> {
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn write(path: &Path, text: &str) {
+        fs::write(path, text).expect("write");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(path, fs::Permissions::from_mode(0o644)).expect("chmod");
+        }
+    }
+
+    #[test]
+    fn conf_d_layers_merge_in_order_with_replace_and_append() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let main = dir.path().join("picket.toml");
+        write(
+            &main,
+            "[rules]\npaths = [\"/a\"]\n[sinks.file]\nkeep_files = 3\n",
+        );
+        fs::create_dir(dir.path().join("conf.d")).expect("mkdir");
+        write(
+            &dir.path().join("conf.d/20-b.toml"),
+            "[sinks.file]\nkeep_files = 9\n[rules]\npaths_append = [\"/c\"]\n",
+        );
+        write(
+            &dir.path().join("conf.d/10-a.toml"),
+            "[rules]\npaths = [\"/b\"]\n",
+        );
+        let loaded = load_layered(&main).expect("loads");
+        assert_eq!(loaded.config.sinks.file.keep_files, 9, "later file wins");
+        assert_eq!(
+            loaded.config.rules.paths,
+            vec!["/b".to_string(), "/c".to_string()],
+            "10-a replaces, 20-b appends"
+        );
+        assert_eq!(loaded.sources.len(), 3);
+        assert!(loaded.sources[1].path.ends_with("10-a.toml"));
+    }
+
+    #[test]
+    fn errors_name_the_conf_d_file_and_line() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let main = dir.path().join("picket.toml");
+        write(&main, "[general]\nlog_level = \"info\"\n");
+        fs::create_dir(dir.path().join("conf.d")).expect("mkdir");
+        write(
+            &dir.path().join("conf.d/50-bad.toml"),
+            "\n[general]\nlog_format = \"xml\"\n",
+        );
+        let errs = load_layered(&main).expect_err("bad");
+        assert_eq!(errs.0.len(), 1, "{errs}");
+        assert!(errs.0[0].file.ends_with("conf.d/50-bad.toml"), "{errs}");
+        assert_eq!(
+            (errs.0[0].line, errs.0[0].field.as_str()),
+            (3, "general.log_format")
+        );
+    }
+
+    #[test]
+    fn append_to_a_non_list_is_an_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let main = dir.path().join("picket.toml");
+        write(&main, "[general]\nlog_level_append = [\"x\"]\n");
+        let errs = load_layered(&main).expect_err("bad");
+        assert_eq!(errs.0[0].line, 2, "{errs}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn group_writable_config_is_refused_by_name() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let main = dir.path().join("picket.toml");
+        write(&main, "");
+        fs::set_permissions(&main, fs::Permissions::from_mode(0o664)).expect("chmod");
+        let errs = load_layered(&main).expect_err("refused");
+        assert!(errs.0[0].file.ends_with("picket.toml"));
+        assert!(
+            errs.0[0].message.contains("writable by group or others"),
+            "{errs}"
+        );
+    }
+}
