@@ -1,14 +1,654 @@
 //! `[analytics]`: DET0320's analytics AN0903/AN0904/AN0905 and their mutable elements.
 //! (Owned by the analytics work; the pipeline only passes it through.)
+//!
+//! Every mutable element DET0320 names is one sub-table whose key is the element's name in
+//! snake case (`UtilityNameList` → `[analytics.an0904.utility_name_list]`), so an alert's
+//! `picket.mutable_element` leads straight to the setting that fired. The TimeWindow
+//! correlation is AN0903's element, offered to all three platforms as
+//! `[analytics.time_window]`.
+//!
+//! Name lists (`utilities`, `names`, `terminal_apps`, ...) take case-insensitive glob
+//! patterns (`*` any run, `?` one character); regex lists take Rust `regex` syntax and
+//! match case-insensitively.
 
+use crate::alert::Severity;
 use serde::{Deserialize, Serialize};
 
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
 /// `[analytics]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct AnalyticsConfig {}
+pub struct AnalyticsConfig {
+    /// Identical alerts (same rule, mutable element, host, user and command line) within
+    /// this many seconds fold into one: the first is sent at once, and when the window
+    /// closes one summary alert carries `picket.count`, `first_seen` and `last_seen`.
+    /// 0 turns folding off (every alert is sent).
+    pub fold_window_secs: u64,
+    /// `[analytics.an0903]`: Windows.
+    pub an0903: An0903Config,
+    /// `[analytics.an0904]`: Linux.
+    pub an0904: An0904Config,
+    /// `[analytics.an0905]`: macOS.
+    pub an0905: An0905Config,
+    /// `[analytics.time_window]`: discovery followed by lateral movement or credential
+    /// access (AN0903's TimeWindow, for every platform).
+    pub time_window: TimeWindowConfig,
+}
+
+impl Default for AnalyticsConfig {
+    fn default() -> Self {
+        Self {
+            fold_window_secs: 60,
+            an0903: An0903Config::default(),
+            an0904: An0904Config::default(),
+            an0905: An0905Config::default(),
+            time_window: TimeWindowConfig::default(),
+        }
+    }
+}
+
+/// `[analytics.an0903]`: command-line discovery of network connections on Windows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct An0903Config {
+    /// Run AN0903 on Windows events.
+    pub enabled: bool,
+    /// Severity of a plain match.
+    pub severity: Severity,
+    /// `CommandPatternList`.
+    pub command_pattern_list: CommandPatternList,
+    /// `SuspiciousParentProcesses`.
+    pub suspicious_parent_processes: SuspiciousParentProcesses,
+}
+
+impl Default for An0903Config {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            severity: Severity::Low,
+            command_pattern_list: CommandPatternList::default(),
+            suspicious_parent_processes: SuspiciousParentProcesses::default(),
+        }
+    }
+}
+
+/// `[analytics.an0903.command_pattern_list]`: `CommandPatternList`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CommandPatternList {
+    /// Keywords matched case-insensitively as whole words in the normalised command line
+    /// (lower case, `"` and `^` removed, whitespace collapsed, `.exe` dropped from words)
+    /// and in `process.pe.original_file_name`. Several words must follow each other.
+    pub keywords: Vec<String>,
+    /// Case-insensitive regexes matched against the command line with `"` and `^` removed
+    /// and whitespace collapsed (case and `.exe` kept).
+    pub regexes: Vec<String>,
+    /// Decode PowerShell `-EncodedCommand` payloads (UTF-16LE base64) and match them too.
+    pub decode_encoded_powershell: bool,
+}
+
+impl Default for CommandPatternList {
+    fn default() -> Self {
+        Self {
+            keywords: strings(&[
+                "netstat",
+                "get-nettcpconnection",
+                "get-netudpendpoint",
+                "win32_networkconnection",
+                "msft_nettcpconnection",
+                "msft_netudpendpoint",
+                "wmic netuse",
+                "qwinsta",
+                "quser",
+                "query session",
+                "query user",
+                "sharpview",
+                "get-netsession",
+                "get-netloggedon",
+            ]),
+            regexes: strings(&[
+                r"\bnet1?(\.exe)?\s+(use|sessions?|config|view)\b",
+                r"\bnbtstat(\.exe)?\s+(.*\s)?[-/]s\b",
+            ]),
+            decode_encoded_powershell: true,
+        }
+    }
+}
+
+/// `[analytics.an0903.suspicious_parent_processes]`: `SuspiciousParentProcesses`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SuspiciousParentProcesses {
+    /// Process names (globs) that should never launch discovery.
+    pub names: Vec<String>,
+    /// Look at the whole ancestor chain (`winword.exe → cmd.exe → netstat.exe`), not just
+    /// the parent.
+    pub check_ancestors: bool,
+    /// Severity when one of them is the parent or an ancestor.
+    pub severity: Severity,
+}
+
+impl Default for SuspiciousParentProcesses {
+    fn default() -> Self {
+        Self {
+            names: strings(&[
+                "winword.exe",
+                "excel.exe",
+                "powerpnt.exe",
+                "outlook.exe",
+                "msaccess.exe",
+                "mspub.exe",
+                "onenote.exe",
+                "visio.exe",
+                "wscript.exe",
+                "cscript.exe",
+                "mshta.exe",
+                "w3wp.exe",
+                "httpd.exe",
+                "nginx.exe",
+                "tomcat*.exe",
+                "php-cgi.exe",
+                "sqlservr.exe",
+                "sqlagent.exe",
+                "postgres.exe",
+                "mysqld.exe",
+            ]),
+            check_ancestors: true,
+            severity: Severity::High,
+        }
+    }
+}
+
+/// Which users AN0904 watches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UserScope {
+    /// Everyone but administrators: regular users and service accounts (DET0320's
+    /// default). A user Picket cannot classify (no uid) counts as in scope.
+    NonAdmin,
+    /// Service accounts only.
+    ServiceAccounts,
+    /// Every user, root included.
+    All,
+}
+
+/// `[analytics.an0904]`: network-connection discovery on Linux.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct An0904Config {
+    /// Run AN0904 on Linux events.
+    pub enabled: bool,
+    /// Severity of a plain match.
+    pub severity: Severity,
+    /// `UtilityNameList`.
+    pub utility_name_list: UtilityNameList,
+    /// `UserContextScope`.
+    pub user_context_scope: UserContextScope,
+    /// `ExecutionFrequencyThreshold`.
+    pub execution_frequency_threshold: ExecutionFrequencyThreshold,
+}
+
+impl Default for An0904Config {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            severity: Severity::Low,
+            utility_name_list: UtilityNameList::default(),
+            user_context_scope: UserContextScope::default(),
+            execution_frequency_threshold: ExecutionFrequencyThreshold::default(),
+        }
+    }
+}
+
+/// `[analytics.an0904.utility_name_list]`: `UtilityNameList`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UtilityNameList {
+    /// Utilities: a name glob, optionally followed by one flag that must be present
+    /// (`"lsof -i"` matches `lsof -i`, `lsof -i4`, `lsof -nPi`, not `lsof /var/log/x`).
+    /// `busybox`/`toybox` applets count under their applet name.
+    pub utilities: Vec<String>,
+    /// Programs (globs) that count when their command line reads a `/proc/net` table.
+    pub proc_net_readers: Vec<String>,
+    /// The `/proc/net/<file>` tables that count (also via `/proc/self/net` and
+    /// `/proc/<pid>/net`).
+    pub proc_net_files: Vec<String>,
+}
+
+impl Default for UtilityNameList {
+    fn default() -> Self {
+        Self {
+            utilities: strings(&[
+                "netstat",
+                "ss",
+                "lsof -i",
+                "who",
+                "w",
+                "last",
+                "sockstat",
+                "conntrack",
+            ]),
+            proc_net_readers: strings(&[
+                "cat", "head", "tail", "less", "more", "awk", "gawk", "mawk", "grep", "egrep",
+                "sed", "cut", "strings", "xxd", "od", "python*", "perl*", "ruby*", "php*", "node",
+            ]),
+            proc_net_files: strings(&["tcp", "tcp6", "udp", "udp6", "unix", "raw", "raw6"]),
+        }
+    }
+}
+
+/// `[analytics.an0904.user_context_scope]`: `UserContextScope`. Decided on the effective
+/// user (`user.effective.*`, else `user.*`); the login uid is recorded in the alert.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UserContextScope {
+    /// `non_admin`, `service_accounts` or `all`.
+    pub scope: UserScope,
+    /// First uid of regular users (`UID_MIN` of `/etc/login.defs`); uids from 1 up to
+    /// this are service accounts.
+    pub uid_min: u32,
+    /// Members of these groups are administrators (as is uid 0).
+    pub admin_groups: Vec<String>,
+    /// Accounts that are service accounts whatever their uid.
+    pub service_account_names: Vec<String>,
+    /// Login shells (globs) that mark a service account.
+    pub service_shells: Vec<String>,
+}
+
+impl Default for UserContextScope {
+    fn default() -> Self {
+        Self {
+            scope: UserScope::NonAdmin,
+            uid_min: 1000,
+            admin_groups: strings(&["sudo", "wheel", "admin"]),
+            service_account_names: strings(&[
+                "www-data", "nobody", "nginx", "apache", "httpd", "postgres", "mysql", "redis",
+                "tomcat", "jenkins", "git",
+            ]),
+            service_shells: strings(&["*/nologin", "*/false"]),
+        }
+    }
+}
+
+/// `[analytics.an0904.execution_frequency_threshold]`: `ExecutionFrequencyThreshold`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExecutionFrequencyThreshold {
+    /// Executions by one user on one host that make a burst; 0 turns bursts off.
+    pub count: u32,
+    /// ... within this many seconds.
+    pub window_secs: u64,
+    /// Severity of the burst alert.
+    pub severity: Severity,
+}
+
+impl Default for ExecutionFrequencyThreshold {
+    fn default() -> Self {
+        Self {
+            count: 5,
+            window_secs: 60,
+            severity: Severity::High,
+        }
+    }
+}
+
+/// `[analytics.an0905]`: network-connection discovery on macOS.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct An0905Config {
+    /// Run AN0905 on macOS events.
+    pub enabled: bool,
+    /// Severity of a plain match (launched from Terminal.app or iTerm2).
+    pub severity: Severity,
+    /// `ShellCommandWatchlist`.
+    pub shell_command_watchlist: ShellCommandWatchlist,
+    /// `TerminalBinaryDenylist`.
+    pub terminal_binary_denylist: TerminalBinaryDenylist,
+}
+
+impl Default for An0905Config {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            severity: Severity::Low,
+            shell_command_watchlist: ShellCommandWatchlist::default(),
+            terminal_binary_denylist: TerminalBinaryDenylist::default(),
+        }
+    }
+}
+
+/// `[analytics.an0905.shell_command_watchlist]`: `ShellCommandWatchlist`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ShellCommandWatchlist {
+    /// Commands: a name glob, optionally followed by one required flag (as in AN0904's
+    /// `utilities`).
+    pub commands: Vec<String>,
+    /// AppleScript runners whose `do shell script "…"` text is checked against `commands`.
+    pub applescript_hosts: Vec<String>,
+    /// Automator processes (globs on ancestor name or path): a watched command below one
+    /// of them is reported as issued through Automator.
+    pub automator_apps: Vec<String>,
+}
+
+impl Default for ShellCommandWatchlist {
+    fn default() -> Self {
+        Self {
+            commands: strings(&["lsof -i", "netstat", "nettop", "who", "last"]),
+            applescript_hosts: strings(&["osascript"]),
+            automator_apps: strings(&[
+                "Automator",
+                "Automator Runner",
+                "Automator Application Stub",
+                "automator",
+                "*/Automator.app/*",
+            ]),
+        }
+    }
+}
+
+/// `[analytics.an0905.terminal_binary_denylist]`: `TerminalBinaryDenylist`, decided from the
+/// whole ancestor chain (`picket.ancestors`), not just the parent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TerminalBinaryDenylist {
+    /// Terminal applications (globs on ancestor name or executable path). A watched command
+    /// with none of them among its ancestors was launched by some other application.
+    pub terminal_apps: Vec<String>,
+    /// Severity when no terminal application is an ancestor.
+    pub outside_terminal_severity: Severity,
+    /// Applications (globs on ancestor name or path) that must never launch discovery.
+    pub denylisted_apps: Vec<String>,
+    /// Severity when one of them is an ancestor.
+    pub denylisted_app_severity: Severity,
+}
+
+impl Default for TerminalBinaryDenylist {
+    fn default() -> Self {
+        Self {
+            terminal_apps: strings(&["Terminal", "iTerm2", "*/Terminal.app/*", "*/iTerm.app/*"]),
+            outside_terminal_severity: Severity::Medium,
+            denylisted_apps: strings(&[
+                "Microsoft Word",
+                "Microsoft Excel",
+                "Microsoft PowerPoint",
+                "Microsoft Outlook",
+                "Mail",
+                "Safari",
+                "Google Chrome*",
+                "firefox",
+                "Microsoft Edge*",
+                "Preview",
+                "*/Microsoft Word.app/*",
+                "*/Microsoft Excel.app/*",
+                "*/Microsoft PowerPoint.app/*",
+                "*/Microsoft Outlook.app/*",
+                "*/Mail.app/*",
+                "*/Safari.app/*",
+                "*/Google Chrome.app/*",
+                "*/Firefox.app/*",
+                "*/Microsoft Edge.app/*",
+                "*/Preview.app/*",
+            ]),
+            denylisted_app_severity: Severity::High,
+        }
+    }
+}
+
+/// `[analytics.time_window]`: AN0903's `TimeWindow`, for every platform.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TimeWindowConfig {
+    /// Correlate discovery with what follows it.
+    pub enabled: bool,
+    /// Platforms it runs on: `windows`, `linux`, `macos`.
+    pub platforms: Vec<String>,
+    /// A follow-up within this many seconds of a discovery alert by the same user on the
+    /// same host gives one correlated alert.
+    pub window_secs: u64,
+    /// Severity of the correlated alert.
+    pub severity: Severity,
+    /// Lateral movement: case-insensitive regexes on the command line (with `"` and `^`
+    /// removed and whitespace collapsed, as for `command_pattern_list.regexes`).
+    pub lateral_movement_patterns: Vec<String>,
+    /// Credential access: case-insensitive regexes on the command line (cleaned the same
+    /// way).
+    pub credential_access_patterns: Vec<String>,
+}
+
+impl Default for TimeWindowConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            platforms: strings(&["windows", "linux", "macos"]),
+            window_secs: 900,
+            severity: Severity::High,
+            lateral_movement_patterns: strings(&[
+                r"\bpsexe(c|svc)(64)?(\.exe)?\b",
+                r"\bwmic(\.exe)?\b.*\s/node:",
+                r"\bwinrs(\.exe)?\b",
+                r"\binvoke-command\b.*\s-computername\b",
+                r"\benter-pssession\b",
+                r"\bnet1?(\.exe)?\s+use\s+\\\\[^\s\\]+\\[a-z]\$",
+                r"\bnet1?(\.exe)?\s+use\s+\\\\[^\s\\]+\\admin\$",
+                r"\bsc(\.exe)?\s+\\\\\S+\s+(create|config|start)\b",
+                r"\bschtasks(\.exe)?\b.*\s/s\s",
+                r"(^|[\s/])(ssh|scp)\s+\S",
+            ]),
+            credential_access_patterns: strings(&[
+                r"\bprocdump(64)?(\.exe)?\b.*\blsass",
+                r"\bcomsvcs(\.dll)?\b.*\bminidump\b",
+                r"\breg(\.exe)?\s+save\s+hklm\\(sam|security|system)\b",
+                r"\bvssadmin(\.exe)?\s+create\s+shadow\b",
+                r"\bwmic(\.exe)?\s+shadowcopy\s+call\s+create\b",
+                r"harddiskvolumeshadowcopy",
+                r"\bntdsutil(\.exe)?\b.*\bifm\b",
+                r"/etc/(g)?shadow\b",
+            ]),
+        }
+    }
+}
+
+const PLATFORMS: [&str; 3] = ["windows", "linux", "macos"];
 
 impl AnalyticsConfig {
     /// Semantic checks, appended as (field path, message).
-    pub fn validate(&self, _problems: &mut Vec<(String, String)>) {}
+    pub fn validate(&self, problems: &mut Vec<(String, String)>) {
+        let mut push = |field: String, msg: String| problems.push((field, msg));
+        let regexes = |field: &str, list: &[String], push: &mut dyn FnMut(String, String)| {
+            for (i, re) in list.iter().enumerate() {
+                if let Err(e) = regex::RegexBuilder::new(re).case_insensitive(true).build() {
+                    let first = e.to_string().lines().last().unwrap_or_default().to_string();
+                    push(
+                        format!("{field}[{i}]"),
+                        format!("invalid regex {re:?}: {first}"),
+                    );
+                }
+            }
+        };
+        let non_empty = |field: &str, list: &[String], push: &mut dyn FnMut(String, String)| {
+            for (i, item) in list.iter().enumerate() {
+                if item.trim().is_empty() {
+                    push(
+                        format!("{field}[{i}]"),
+                        "expected a name or pattern, found an empty string".into(),
+                    );
+                }
+            }
+        };
+
+        if self.fold_window_secs > 86_400 {
+            push(
+                "analytics.fold_window_secs".into(),
+                format!(
+                    "expected 0 to 86400 seconds, found {}",
+                    self.fold_window_secs
+                ),
+            );
+        }
+
+        let c = &self.an0903.command_pattern_list;
+        let f = "analytics.an0903.command_pattern_list";
+        non_empty(&format!("{f}.keywords"), &c.keywords, &mut push);
+        regexes(&format!("{f}.regexes"), &c.regexes, &mut push);
+        non_empty(
+            "analytics.an0903.suspicious_parent_processes.names",
+            &self.an0903.suspicious_parent_processes.names,
+            &mut push,
+        );
+
+        let u = &self.an0904.utility_name_list;
+        let f = "analytics.an0904.utility_name_list";
+        non_empty(&format!("{f}.utilities"), &u.utilities, &mut push);
+        for (i, item) in u.utilities.iter().enumerate() {
+            if item.split_whitespace().count() > 2 {
+                push(
+                    format!("{f}.utilities[{i}]"),
+                    format!("expected a name and at most one flag (\"lsof -i\"), found {item:?}"),
+                );
+            }
+        }
+        non_empty(
+            &format!("{f}.proc_net_readers"),
+            &u.proc_net_readers,
+            &mut push,
+        );
+        for (i, item) in u.proc_net_files.iter().enumerate() {
+            let ok = !item.is_empty()
+                && item
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            if !ok {
+                push(
+                    format!("{f}.proc_net_files[{i}]"),
+                    format!("expected a /proc/net file name such as \"tcp6\", found {item:?}"),
+                );
+            }
+        }
+        let s = &self.an0904.user_context_scope;
+        let f = "analytics.an0904.user_context_scope";
+        if s.uid_min == 0 {
+            push(
+                format!("{f}.uid_min"),
+                "expected a uid above 0 (uid 0 is root)".into(),
+            );
+        }
+        non_empty(&format!("{f}.admin_groups"), &s.admin_groups, &mut push);
+        non_empty(
+            &format!("{f}.service_account_names"),
+            &s.service_account_names,
+            &mut push,
+        );
+        non_empty(&format!("{f}.service_shells"), &s.service_shells, &mut push);
+        let t = &self.an0904.execution_frequency_threshold;
+        let f = "analytics.an0904.execution_frequency_threshold";
+        if t.count == 1 || t.count > 100_000 {
+            push(
+                format!("{f}.count"),
+                format!(
+                    "expected 0 (off) or 2 to 100000 executions, found {}",
+                    t.count
+                ),
+            );
+        }
+        if t.count > 0 && !(1..=86_400).contains(&t.window_secs) {
+            push(
+                format!("{f}.window_secs"),
+                format!("expected 1 to 86400 seconds, found {}", t.window_secs),
+            );
+        }
+
+        let w = &self.an0905.shell_command_watchlist;
+        let f = "analytics.an0905.shell_command_watchlist";
+        non_empty(&format!("{f}.commands"), &w.commands, &mut push);
+        for (i, item) in w.commands.iter().enumerate() {
+            if item.split_whitespace().count() > 2 {
+                push(
+                    format!("{f}.commands[{i}]"),
+                    format!("expected a name and at most one flag (\"lsof -i\"), found {item:?}"),
+                );
+            }
+        }
+        non_empty(
+            &format!("{f}.applescript_hosts"),
+            &w.applescript_hosts,
+            &mut push,
+        );
+        non_empty(&format!("{f}.automator_apps"), &w.automator_apps, &mut push);
+        let d = &self.an0905.terminal_binary_denylist;
+        let f = "analytics.an0905.terminal_binary_denylist";
+        non_empty(&format!("{f}.terminal_apps"), &d.terminal_apps, &mut push);
+        non_empty(
+            &format!("{f}.denylisted_apps"),
+            &d.denylisted_apps,
+            &mut push,
+        );
+
+        let t = &self.time_window;
+        let f = "analytics.time_window";
+        for (i, p) in t.platforms.iter().enumerate() {
+            if !PLATFORMS.contains(&p.as_str()) {
+                push(
+                    format!("{f}.platforms[{i}]"),
+                    format!("expected \"windows\", \"linux\" or \"macos\", found {p:?}"),
+                );
+            }
+        }
+        if !(1..=86_400).contains(&t.window_secs) {
+            push(
+                format!("{f}.window_secs"),
+                format!("expected 1 to 86400 seconds, found {}", t.window_secs),
+            );
+        }
+        regexes(
+            &format!("{f}.lateral_movement_patterns"),
+            &t.lateral_movement_patterns,
+            &mut push,
+        );
+        regexes(
+            &format!("{f}.credential_access_patterns"),
+            &t.credential_access_patterns,
+            &mut push,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    #[test]
+    fn default_analytics_config_is_valid() {
+        let mut problems = Vec::new();
+        AnalyticsConfig::default().validate(&mut problems);
+        assert!(problems.is_empty(), "{problems:?}");
+    }
+
+    #[test]
+    fn bad_analytics_settings_are_located() {
+        let text = "[analytics.an0903.command_pattern_list]\nregexes = ['ok', '(unclosed']\n\n[analytics.an0904.user_context_scope]\nscope = \"non_admin\"\nuid_min = 0\n\n[analytics.time_window]\nplatforms = [\"linux\", \"plan9\"]\n";
+        let errs = Config::from_toml_str(text, "t.toml").expect_err("three problems");
+        let got: Vec<(usize, &str)> = errs.0.iter().map(|e| (e.line, e.field.as_str())).collect();
+        assert_eq!(
+            got,
+            vec![
+                (2, "analytics.an0903.command_pattern_list.regexes[1]"),
+                (6, "analytics.an0904.user_context_scope.uid_min"),
+                (9, "analytics.time_window.platforms[1]"),
+            ],
+            "{errs}"
+        );
+    }
+
+    #[test]
+    fn unknown_scope_is_a_typed_error() {
+        let text = "[analytics.an0904.user_context_scope]\nscope = \"admins\"\n";
+        let errs = Config::from_toml_str(text, "t.toml").expect_err("bad scope");
+        assert_eq!(errs.0[0].line, 2, "{errs}");
+        assert!(errs.0[0].message.contains("non_admin"), "{errs}");
+    }
 }
