@@ -43,10 +43,27 @@ enum Command {
     },
     /// Review the alert log: a table, filters, follow, summary, or the exact JSON lines.
     Alerts(alerts_cmd::AlertsArgs),
-    /// Validate a config file: prints OK and the config hash, or every error (exit 1).
+    /// Validate a config file and its conf.d: prints OK and the config hash, or every
+    /// error with file:line:column (exit 1).
     CheckConfig {
-        /// The file to check.
+        /// The main config file to check.
         file: PathBuf,
+        /// Also print the effective (merged) config.
+        #[arg(long)]
+        print: bool,
+    },
+    /// Show the running daemon's health: config in force, last reload error, collector
+    /// state, events, losses, alerts.
+    Status {
+        /// Config file that names the state directory.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// State directory (overrides the config).
+        #[arg(long)]
+        state_dir: Option<PathBuf>,
+        /// Print the status file's JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Print the version.
     Version,
@@ -74,7 +91,12 @@ fn main() -> ExitCode {
             files,
         } => wiring::replay(format, config.as_deref(), output.as_deref(), files),
         Command::Alerts(args) => alerts_cmd::run(args),
-        Command::CheckConfig { file } => wiring::check_config(&file),
+        Command::CheckConfig { file, print } => wiring::check_config(&file, print),
+        Command::Status {
+            config,
+            state_dir,
+            json,
+        } => wiring::status(config.as_deref(), state_dir.as_deref(), json),
         Command::Version => {
             println!("picket {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)

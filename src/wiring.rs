@@ -4,7 +4,10 @@
 use crate::{CliResult, ReplayFormat};
 use anyhow::{anyhow, bail, Context, Result};
 use sensor_core::collector::{Collector, Shutdown};
-use sensor_core::config::Config;
+use sensor_core::config::layered::default_config_path;
+use sensor_core::config::{load_layered, Config, LoadedConfig};
+use sensor_core::reload::Reloader;
+use sensor_core::status::StatusBoard;
 use sensor_core::pipeline::{self, Clock, Control, HostIdentity, PipelineOptions};
 use sensor_core::replay::{EcsParser, LineReplay, ReplayStats};
 use sensor_core::sink::{AlertSink, JsonlFileSink, StdoutSink};
@@ -13,14 +16,23 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::mpsc;
 
-/// Loads the config file, or the embedded default.
-pub fn load_config(path: Option<&Path>) -> Result<Config> {
-    match path {
-        Some(p) => Config::load_file(p).map_err(|e| anyhow!("invalid configuration:\n{e}")),
-        None => Ok(Config::embedded_default()),
-    }
+/// Loads the layered config (the file and its `conf.d`); without a path, the standard
+/// file if it exists, else the embedded default.
+pub fn load_config(path: Option<&Path>) -> Result<LoadedConfig> {
+    let main = match path {
+        Some(p) => p.to_path_buf(),
+        None => {
+            let standard = default_config_path();
+            if !standard.exists() {
+                return Ok(LoadedConfig::embedded_default());
+            }
+            standard
+        }
+    };
+    load_layered(&main).map_err(|e| anyhow!("invalid configuration:\n{e}"))
 }
 
 fn init_logging(config: &Config) {
@@ -40,7 +52,7 @@ fn init_logging(config: &Config) {
 
 /// Builds the detector (all analytics plus the Elastic rules) from the config. Rule
 /// files that fail to load are reported and skipped; the rest still run.
-fn build_detector(config: &Config) -> Result<Box<dyn Detector>> {
+fn build_detector(config: &Config) -> Box<dyn Detector> {
     let (files, read_errors) = config.rules.read_files();
     for e in &read_errors {
         tracing::error!(error = %e, "Skipping rule file");
@@ -56,7 +68,7 @@ fn build_detector(config: &Config) -> Result<Box<dyn Detector>> {
     for e in &rule_errors {
         tracing::error!(error = %e, "Skipping rule that does not load");
     }
-    Ok(Box::new(engine))
+    Box::new(engine)
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -106,7 +118,7 @@ fn host_collector(config: &Config) -> Result<Box<dyn Collector>> {
     }
 }
 
-fn file_sinks(config: &Config) -> Result<Vec<Box<dyn AlertSink>>> {
+fn file_sinks(config: &Config) -> std::io::Result<Vec<Box<dyn AlertSink>>> {
     let mut sinks: Vec<Box<dyn AlertSink>> = Vec::new();
     if config.sinks.file.enabled {
         let path = config.alert_log_path();
@@ -145,32 +157,52 @@ async fn termination_signal() {
 
 /// `picket run`.
 pub fn run(config_path: Option<&Path>) -> CliResult {
-    let config = load_config(config_path)?;
+    let loaded = load_config(config_path)?;
+    let config = loaded.config.clone();
     init_logging(&config);
-    let detector = build_detector(&config)?;
+    let detector = build_detector(&config);
     let sinks = file_sinks(&config)?;
     let collector = host_collector(&config)?;
     let host = HostIdentity::this_host(&config.general.host_name);
     let opts = options(&config, Clock::Wall, Some(host));
+    let sources: Vec<&str> = loaded.sources.iter().map(|s| s.path.as_str()).collect();
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
         collector = collector.name(),
-        config_hash = %opts.config_hash,
-        config = %config_path.map_or("<embedded default>".into(), |p| p.display().to_string()),
+        config_hash = %loaded.hash,
+        config = %if sources.is_empty() { "<embedded default>".to_string() } else { sources.join(", ") },
         "Picket starting"
     );
     let health = Health::new();
+    let board = StatusBoard::new(health.clone(), collector.name(), &loaded);
+    let state_dir = config.state_dir();
     let rt = runtime()?;
     let report = rt.block_on(async {
         let (trigger, shutdown) = Shutdown::new();
-        let (_control_tx, control_rx) = mpsc::channel::<Control>(4);
+        let (control_tx, control_rx) = mpsc::channel::<Control>(4);
         tokio::spawn(async move {
             termination_signal().await;
             tracing::info!("Shutting down: draining events and flushing alerts");
             trigger.trigger();
         });
+        if let Some(main) = loaded.sources.first().map(|s| PathBuf::from(&s.path)) {
+            let reloader = Reloader {
+                main,
+                current: loaded.clone(),
+                board: board.clone(),
+                state_dir: state_dir.clone(),
+                controls: control_tx,
+                build_detector: Box::new(build_detector),
+                build_sinks: Box::new(file_sinks),
+            };
+            tokio::spawn(reloader.run(shutdown.clone()));
+        }
+        tokio::spawn(service_status(board.clone(), state_dir.clone(), health.clone(), shutdown.clone()));
         pipeline::run(collector, detector, sinks, health.clone(), shutdown, control_rx, opts).await
     });
+    if let Err(e) = board.write(&state_dir) {
+        tracing::warn!(error = %e, "Cannot write the status file");
+    }
     let report = report.map_err(|e| anyhow!("{e}"))?;
     let snap = health.snapshot();
     tracing::info!(
@@ -185,6 +217,122 @@ pub fn run(config_path: Option<&Path>) -> CliResult {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Keeps the status file fresh and talks to the service manager: READY once the
+/// collector runs, WATCHDOG while the pipeline is alive, STOPPING at shutdown.
+async fn service_status(board: Arc<StatusBoard>, state_dir: PathBuf, health: Arc<Health>, mut shutdown: Shutdown) {
+    let mut ready = false;
+    let mut since_write = Duration::MAX;
+    let watchdog = service_notify::watchdog_interval();
+    let mut since_ping = Duration::ZERO;
+    let step = Duration::from_millis(250);
+    loop {
+        if !ready && health.collector_state() == "running" {
+            ready = true;
+            service_notify::ready();
+            tracing::info!("Collector running");
+        }
+        if since_write >= Duration::from_secs(5) {
+            if let Err(e) = board.write(&state_dir) {
+                tracing::warn!(error = %e, dir = %state_dir.display(), "Cannot write the status file");
+            }
+            since_write = Duration::ZERO;
+        }
+        if let Some(interval) = watchdog {
+            if ready && since_ping >= interval {
+                service_notify::watchdog();
+                since_ping = Duration::ZERO;
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(step) => {}
+            _ = shutdown.wait() => {
+                service_notify::stopping();
+                return;
+            }
+        }
+        since_write = since_write.saturating_add(step);
+        since_ping += step;
+    }
+}
+
+/// systemd notifications (no-ops elsewhere or when not started by systemd).
+mod service_notify {
+    use std::time::Duration;
+
+    #[cfg(target_os = "linux")]
+    pub fn ready() {
+        let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
+    }
+    #[cfg(target_os = "linux")]
+    pub fn watchdog() {
+        let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Watchdog]);
+    }
+    #[cfg(target_os = "linux")]
+    pub fn stopping() {
+        let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
+    }
+    /// Half the watchdog timeout systemd set, if any.
+    #[cfg(target_os = "linux")]
+    pub fn watchdog_interval() -> Option<Duration> {
+        let mut usec = 0u64;
+        sd_notify::watchdog_enabled(false, &mut usec).then(|| Duration::from_micros(usec / 2))
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    pub fn ready() {}
+    #[cfg(not(target_os = "linux"))]
+    pub fn watchdog() {}
+    #[cfg(not(target_os = "linux"))]
+    pub fn stopping() {}
+    #[cfg(not(target_os = "linux"))]
+    pub fn watchdog_interval() -> Option<Duration> {
+        None
+    }
+}
+
+/// `picket status`.
+pub fn status(config_path: Option<&Path>, state_dir: Option<&Path>, json: bool) -> CliResult {
+    let dir = match state_dir {
+        Some(d) => d.to_path_buf(),
+        None => load_config(config_path)?.config.state_dir(),
+    };
+    let status = sensor_core::status::read_status(&dir)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&status)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("picket {} (pid {}), up {}s, status written {}", status.version, status.pid, status.uptime_secs, status.updated_at);
+    println!("collector: {} ({})", status.collector.name, status.collector.state);
+    println!("config: {} loaded {}", status.config.hash, status.config.loaded_at);
+    if status.config.sources.is_empty() {
+        println!("  <embedded default>");
+    }
+    for s in &status.config.sources {
+        println!("  {}", s.path);
+    }
+    match &status.last_reload_error {
+        Some(e) => {
+            println!("last reload error ({}): keeping the config above", e.at);
+            for line in &e.errors {
+                println!("  {line}");
+            }
+        }
+        None => println!("last reload error: none"),
+    }
+    println!(
+        "events seen: {}, alerts raised: {}, written: {}, folded: {}",
+        status.events_seen, status.alerts_raised, status.alerts_written, status.alerts_folded
+    );
+    println!("losses:");
+    for (stage, n) in &status.losses {
+        println!("  {stage}: {n}");
+    }
+    for (topic, note) in &status.notes {
+        println!("note {topic}: {note}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `picket replay`.
 pub fn replay(
     format: ReplayFormat,
@@ -192,14 +340,14 @@ pub fn replay(
     output: Option<&Path>,
     files: Vec<PathBuf>,
 ) -> CliResult {
-    let config = load_config(config_path)?;
+    let config = load_config(config_path)?.config;
     init_logging(&config);
     for f in &files {
         if !f.is_file() {
             bail!("cannot read {}: no such file", f.display());
         }
     }
-    let detector = build_detector(&config)?;
+    let detector = build_detector(&config);
     let sink: Box<dyn AlertSink> = match output {
         Some(path) => Box::new(JsonlFileSink::open(path, &config.sinks.file)?),
         None => Box::new(StdoutSink),
@@ -249,20 +397,20 @@ pub fn replay(
     Ok(ExitCode::SUCCESS)
 }
 
-/// `picket check-config`.
-pub fn check_config(file: &Path) -> CliResult {
-    let config = match Config::load_file(file) {
+/// `picket check-config`: the whole layered set (the file and its `conf.d`).
+pub fn check_config(file: &Path, print: bool) -> CliResult {
+    let loaded = match load_layered(file) {
         Ok(c) => c,
         Err(errors) => {
             for e in &errors.0 {
                 println!("{e}");
             }
-            eprintln!("{} error(s) in {}", errors.0.len(), file.display());
+            eprintln!("{} error(s)", errors.0.len());
             return Ok(ExitCode::FAILURE);
         }
     };
-    let (files, mut problems) = config.rules.read_files();
-    let mut messages: Vec<String> = problems.drain(..).map(|e| e.to_string()).collect();
+    let (files, problems) = loaded.config.rules.read_files();
+    let mut messages: Vec<String> = problems.iter().map(ToString::to_string).collect();
     for f in &files {
         if let Err(e) = analytics::validate_rule_text(&f.origin, &f.text) {
             messages.push(e.to_string());
@@ -275,6 +423,13 @@ pub fn check_config(file: &Path) -> CliResult {
         eprintln!("{} error(s)", messages.len());
         return Ok(ExitCode::FAILURE);
     }
-    println!("OK {}", config.hash());
+    if print {
+        println!("# Effective configuration, merged from:");
+        for s in &loaded.sources {
+            println!("#   {}", s.path);
+        }
+        println!("{}", loaded.config.to_toml());
+    }
+    println!("OK {}", loaded.hash);
     Ok(ExitCode::SUCCESS)
 }

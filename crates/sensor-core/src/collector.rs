@@ -103,6 +103,13 @@ impl EventSender {
         self.tx.blocking_send(event).is_ok()
     }
 
+    /// Tells the pipeline the source is attached and delivering (after the eBPF programs
+    /// attached, eslogger started, the ETW session opened). Drives `READY=1` for systemd
+    /// and `collector.state` in the status file.
+    pub fn mark_running(&self) {
+        self.health.set_collector_state("running");
+    }
+
     /// The health registry, to register loss counters and notes.
     pub fn health(&self) -> &Arc<Health> {
         &self.health

@@ -25,6 +25,7 @@ pub struct Health {
     pub alerts_folded: AtomicU64,
     losses: Mutex<BTreeMap<String, Counter>>,
     notes: Mutex<BTreeMap<String, String>>,
+    collector_state: Mutex<String>,
 }
 
 /// A point-in-time copy of the counters.
@@ -72,6 +73,22 @@ impl Health {
     pub fn note(&self, topic: &str, message: impl Into<String>) {
         let mut map = self.notes.lock().unwrap_or_else(|p| p.into_inner());
         map.insert(topic.to_string(), message.into());
+    }
+
+    /// Records the collector's state (`starting`, `running`, `stopped`, `failed: ...`).
+    pub fn set_collector_state(&self, state: impl Into<String>) {
+        *self
+            .collector_state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = state.into();
+    }
+
+    /// The collector's state.
+    pub fn collector_state(&self) -> String {
+        self.collector_state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Copies every counter.

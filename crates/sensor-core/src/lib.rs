@@ -18,9 +18,11 @@ pub mod event;
 pub mod health;
 pub mod pipeline;
 pub mod process_table;
+pub mod reload;
 pub mod replay;
 pub mod review;
 pub mod sink;
+pub mod status;
 
 pub use alert::{Alert, Severity};
 pub use collector::{Collector, CollectorError, EventSender, Shutdown};

@@ -163,6 +163,7 @@ pub async fn run(
         .map_err(|e| CollectorError::Failed(format!("cannot start the sink thread: {e}")))?;
 
     let collector_name = collector.name();
+    health.set_collector_state("starting");
     let sender = EventSender::new(event_tx, health.clone());
     let collector_task = tokio::spawn(collector.run(sender, shutdown.clone()));
     let loss_logger = tokio::spawn(log_losses(health.clone(), shutdown.clone()));
@@ -194,6 +195,10 @@ pub async fn run(
             },
             event = event_rx.recv() => {
                 let Some(mut event) = event else { break };
+                if report.events == 0 && health.collector_state() == "starting" {
+                    // A collector that delivers is running even if it never said so.
+                    health.set_collector_state("running");
+                }
                 health.events_seen.fetch_add(1, Ordering::Relaxed);
                 report.events += 1;
                 if let Some(host) = &options.host {
@@ -226,7 +231,13 @@ pub async fn run(
     drop(alert_tx);
     loss_logger.abort();
 
-    match collector_task.await {
+    let outcome = collector_task.await;
+    health.set_collector_state(match &outcome {
+        Ok(Ok(())) => "stopped".to_string(),
+        Ok(Err(e)) => format!("failed: {e}"),
+        Err(e) => format!("failed: {e}"),
+    });
+    match outcome {
         Ok(Ok(())) => {}
         Ok(Err(e)) => {
             if report.events == 0 {

@@ -1,0 +1,197 @@
+//! Hot reload: watch the config files (notify) and SIGHUP, then validate the whole
+//! layered set and swap detector and sinks atomically in the running pipeline.
+//!
+//! An invalid push never stops Picket: every error is logged with its file and line,
+//! recorded in the status file, and the last good config stays in force.
+
+use crate::collector::Shutdown;
+use crate::config::{load_layered, Config, LoadedConfig};
+use crate::detect::Detector;
+use crate::pipeline::Control;
+use crate::sink::AlertSink;
+use crate::status::StatusBoard;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// Builds a detector from a config (all analytics and rules).
+pub type DetectorFactory = Box<dyn Fn(&Config) -> Box<dyn Detector> + Send + Sync>;
+/// Builds the sinks from a config.
+pub type SinkFactory =
+    Box<dyn Fn(&Config) -> std::io::Result<Vec<Box<dyn AlertSink>>> + Send + Sync>;
+
+/// Watches the config and pushes reloads into the pipeline.
+pub struct Reloader {
+    /// The main config file (its `conf.d` is watched too).
+    pub main: PathBuf,
+    /// The config in force.
+    pub current: LoadedConfig,
+    /// Status to update.
+    pub board: Arc<StatusBoard>,
+    /// Where the status file goes.
+    pub state_dir: PathBuf,
+    /// The pipeline's control channel.
+    pub controls: mpsc::Sender<Control>,
+    /// Detector builder.
+    pub build_detector: DetectorFactory,
+    /// Sink builder.
+    pub build_sinks: SinkFactory,
+}
+
+impl std::fmt::Debug for Reloader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reloader")
+            .field("main", &self.main)
+            .field("hash", &self.current.hash)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Quiet time after a file event before reloading: config tools write several files.
+const DEBOUNCE: Duration = Duration::from_millis(200);
+
+impl Reloader {
+    /// Runs until shutdown.
+    pub async fn run(mut self, mut shutdown: Shutdown) {
+        let (tx, mut rx) = mpsc::unbounded_channel::<()>();
+        let _watcher = match watch_config(&self.main, tx) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                tracing::warn!(error = %e, path = %self.main.display(), "Cannot watch the config files; reload with SIGHUP");
+                None
+            }
+        };
+        let mut hangup = hangup_signal();
+        loop {
+            tokio::select! {
+                _ = shutdown.wait() => return,
+                Some(()) = rx.recv() => {
+                    // Let a burst of writes settle, then reload once.
+                    tokio::time::sleep(DEBOUNCE).await;
+                    while rx.try_recv().is_ok() {}
+                    tracing::info!("Config files changed; reloading");
+                }
+                () = next_hangup(&mut hangup) => tracing::info!("SIGHUP; reloading the config"),
+            }
+            self.reload().await;
+            if let Err(e) = self.board.write(&self.state_dir) {
+                tracing::warn!(error = %e, "Cannot write the status file");
+            }
+        }
+    }
+
+    /// Loads, validates and, if valid and changed, swaps in the new config.
+    pub async fn reload(&mut self) {
+        let loaded = match tokio::task::block_in_place(|| load_layered(&self.main)) {
+            Ok(l) => l,
+            Err(errors) => {
+                for e in &errors.0 {
+                    tracing::error!(file = %e.file, line = e.line, column = e.column, field = %e.field, message = %e.message, "Config error; keeping the last good config");
+                }
+                self.board
+                    .reload_failed(errors.0.iter().map(ToString::to_string).collect());
+                return;
+            }
+        };
+        if loaded.hash == self.current.hash {
+            tracing::info!(config_hash = %loaded.hash, "Config unchanged");
+            self.board.config_loaded(&loaded);
+            self.current = loaded;
+            return;
+        }
+        let new = &loaded.config;
+        let old = &self.current.config;
+        if new.collector != old.collector || new.pipeline != old.pipeline {
+            tracing::warn!("Changes to [collector] and [pipeline] take effect at the next restart");
+        }
+        let sinks = if new.sinks != old.sinks {
+            match (self.build_sinks)(new) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    tracing::error!(error = %e, "Cannot open the new sinks; keeping the last good config");
+                    self.board.reload_failed(vec![format!("sinks: {e}")]);
+                    return;
+                }
+            }
+        } else {
+            None
+        };
+        let detector = (self.build_detector)(new);
+        let control = Control::Reload {
+            detector,
+            sinks,
+            config_hash: loaded.hash.clone(),
+        };
+        if self.controls.send(control).await.is_err() {
+            return;
+        }
+        tracing::info!(config_hash = %loaded.hash, files = loaded.sources.len(), "Config reloaded");
+        self.board.config_loaded(&loaded);
+        self.current = loaded;
+    }
+}
+
+fn watch_config(
+    main: &Path,
+    tx: mpsc::UnboundedSender<()>,
+) -> notify::Result<notify::RecommendedWatcher> {
+    use notify::{RecursiveMode, Watcher};
+    let dir = main
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or_else(|| Path::new("."))
+        .to_path_buf();
+    let main_name = main.file_name().map(|n| n.to_os_string());
+    let conf_d = dir.join("conf.d");
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        let Ok(event) = event else { return };
+        if matches!(event.kind, notify::EventKind::Access(_)) {
+            return;
+        }
+        let relevant = event.paths.iter().any(|p| {
+            p.file_name().map(|n| n.to_os_string()) == main_name && p.parent() == Some(&dir)
+                || p.starts_with(&conf_d)
+        });
+        if relevant {
+            let _ = tx.send(());
+        }
+    })?;
+    let watch_dir = main
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or_else(|| Path::new("."));
+    watcher.watch(watch_dir, RecursiveMode::Recursive)?;
+    Ok(watcher)
+}
+
+#[cfg(unix)]
+type Hangup = Option<tokio::signal::unix::Signal>;
+#[cfg(not(unix))]
+type Hangup = ();
+
+fn hangup_signal() -> Hangup {
+    #[cfg(unix)]
+    {
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok()
+    }
+}
+
+async fn next_hangup(hangup: &mut Hangup) {
+    #[cfg(unix)]
+    {
+        match hangup {
+            Some(s) => {
+                if s.recv().await.is_none() {
+                    std::future::pending::<()>().await;
+                }
+            }
+            None => std::future::pending::<()>().await,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = hangup;
+        std::future::pending::<()>().await
+    }
+}

@@ -1,0 +1,242 @@
+//! The health status file: how a fleet tool (or `picket status`) checks which config is
+//! live on a host, whether the collector runs, and what was lost.
+//!
+//! Written as `status.json` in the state directory (created 0700) every few seconds and
+//! on every config change, atomically (write to a temporary file, then rename), so a
+//! reader never sees half a file.
+
+use crate::config::{ConfigSource, LoadedConfig};
+use crate::health::Health;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// File name inside the state directory.
+pub const STATUS_FILE: &str = "status.json";
+
+/// What the status file holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    /// Picket version.
+    pub version: String,
+    /// Process id of the daemon.
+    pub pid: u32,
+    /// When the daemon started.
+    pub started_at: DateTime<Utc>,
+    /// When this status was written.
+    pub updated_at: DateTime<Utc>,
+    /// Seconds since start.
+    pub uptime_secs: u64,
+    /// The config in force.
+    pub config: ConfigStatus,
+    /// The last reload that failed (cleared by a successful one).
+    pub last_reload_error: Option<ReloadError>,
+    /// The collector.
+    pub collector: CollectorStatus,
+    /// Events received from the collector.
+    pub events_seen: u64,
+    /// Alerts raised by detectors.
+    pub alerts_raised: u64,
+    /// Alerts written by every sink.
+    pub alerts_written: u64,
+    /// Alerts folded into earlier identical ones.
+    pub alerts_folded: u64,
+    /// Losses per stage (0 where a stage lost nothing).
+    pub losses: BTreeMap<String, u64>,
+    /// Latest warning per topic.
+    pub notes: BTreeMap<String, String>,
+}
+
+/// The config part of the status.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConfigStatus {
+    /// Hash of the effective config (also stamped on every alert).
+    pub hash: String,
+    /// Files merged, in order; empty for the embedded default.
+    pub sources: Vec<SourceStatus>,
+    /// When it was loaded.
+    pub loaded_at: DateTime<Utc>,
+}
+
+/// One config file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceStatus {
+    /// Path.
+    pub path: String,
+    /// SHA-256 of its bytes.
+    pub sha256: String,
+}
+
+/// A failed reload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReloadError {
+    /// When it failed.
+    pub at: DateTime<Utc>,
+    /// Every error, `file:line:column: field ...: message`.
+    pub errors: Vec<String>,
+}
+
+/// The collector part of the status.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CollectorStatus {
+    /// `linux-ebpf`, `macos-eslogger`, `windows-etw`.
+    pub name: String,
+    /// `starting`, `running`, `stopped`, `failed: ...`.
+    pub state: String,
+}
+
+fn sources(list: &[ConfigSource]) -> Vec<SourceStatus> {
+    list.iter()
+        .map(|s| SourceStatus {
+            path: s.path.clone(),
+            sha256: s.sha256.clone(),
+        })
+        .collect()
+}
+
+/// Live status, shared by the pipeline, the reloader and the writer task.
+#[derive(Debug)]
+pub struct StatusBoard {
+    health: Arc<Health>,
+    started_at: DateTime<Utc>,
+    collector: String,
+    inner: Mutex<(ConfigStatus, Option<ReloadError>)>,
+}
+
+impl StatusBoard {
+    /// A board for a daemon that just started with `config`.
+    pub fn new(health: Arc<Health>, collector: &str, config: &LoadedConfig) -> Arc<Self> {
+        Arc::new(StatusBoard {
+            health,
+            started_at: Utc::now(),
+            collector: collector.to_string(),
+            inner: Mutex::new((Self::config_status(config), None)),
+        })
+    }
+
+    fn config_status(config: &LoadedConfig) -> ConfigStatus {
+        ConfigStatus {
+            hash: config.hash.clone(),
+            sources: sources(&config.sources),
+            loaded_at: config.loaded_at,
+        }
+    }
+
+    /// Records a successful reload (and clears the last error).
+    pub fn config_loaded(&self, config: &LoadedConfig) {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        *inner = (Self::config_status(config), None);
+    }
+
+    /// Records a failed reload.
+    pub fn reload_failed(&self, errors: Vec<String>) {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        inner.1 = Some(ReloadError {
+            at: Utc::now(),
+            errors,
+        });
+    }
+
+    /// The status now.
+    pub fn status(&self) -> Status {
+        let now = Utc::now();
+        let snap = self.health.snapshot();
+        let (config, last_reload_error) =
+            self.inner.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        Status {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            pid: std::process::id(),
+            started_at: self.started_at,
+            updated_at: now,
+            uptime_secs: (now - self.started_at).num_seconds().max(0) as u64,
+            config,
+            last_reload_error,
+            collector: CollectorStatus {
+                name: self.collector.clone(),
+                state: self.health.collector_state(),
+            },
+            events_seen: snap.events_seen,
+            alerts_raised: snap.alerts_raised,
+            alerts_written: snap.alerts_written,
+            alerts_folded: snap.alerts_folded,
+            losses: snap.losses,
+            notes: snap.notes,
+        }
+    }
+
+    /// Writes the status file into `dir` atomically.
+    pub fn write(&self, dir: &Path) -> io::Result<PathBuf> {
+        create_state_dir(dir)?;
+        let path = dir.join(STATUS_FILE);
+        let tmp = dir.join(format!(".{STATUS_FILE}.tmp"));
+        let text = serde_json::to_string_pretty(&self.status()).map_err(io::Error::other)?;
+        std::fs::write(&tmp, text + "\n")?;
+        std::fs::rename(&tmp, &path)?;
+        Ok(path)
+    }
+}
+
+/// Creates the state directory, 0700 on Unix (it says what Picket watches and lost).
+pub fn create_state_dir(dir: &Path) -> io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+/// Reads a status file.
+pub fn read_status(dir: &Path) -> io::Result<Status> {
+    let path = dir.join(STATUS_FILE);
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot read {}: {e}", path.display())))?;
+    serde_json::from_str(&text).map_err(|e| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{} is not a Picket status file: {e}", path.display()),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_round_trips_and_dir_is_private() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = dir.path().join("state");
+        let health = Health::new();
+        health.add_loss("kernel_ringbuf", 0);
+        let board = StatusBoard::new(
+            health.clone(),
+            "linux-ebpf",
+            &LoadedConfig::embedded_default(),
+        );
+        board.reload_failed(vec!["/etc/picket/conf.d/x.toml:3:1: bad".into()]);
+        board.write(&state).expect("write");
+        let read = read_status(&state).expect("read");
+        assert_eq!(read.collector.name, "linux-ebpf");
+        assert_eq!(read.losses.get("kernel_ringbuf"), Some(&0));
+        assert_eq!(read.last_reload_error.map(|e| e.errors.len()), Some(1));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&state)
+                .expect("meta")
+                .permissions()
+                .mode()
+                & 0o777;
+            assert_eq!(mode, 0o700);
+        }
+    }
+}
