@@ -10,10 +10,12 @@
 
 pub mod analytics;
 mod errors;
+pub mod syslog;
 pub mod layered;
 
 pub use analytics::AnalyticsConfig;
 pub use errors::{ConfigError, ConfigErrors};
+pub use syslog::SyslogSinkConfig;
 pub use layered::{load_layered, ConfigSource, LoadedConfig};
 
 use serde::{Deserialize, Serialize};
@@ -168,6 +170,8 @@ pub struct SinksConfig {
     pub file: FileSinkConfig,
     /// `[sinks.stdout]`: alerts as JSON lines on stdout.
     pub stdout: StdoutSinkConfig,
+    /// `[sinks.syslog]`: alerts forwarded to a syslog collector.
+    pub syslog: SyslogSinkConfig,
 }
 
 /// When the file sink calls fsync.
@@ -434,6 +438,7 @@ impl Config {
                 "expected a file or directory path, found an empty string".into(),
             );
         }
+        self.sinks.syslog.validate(&mut problems);
         self.analytics.validate(&mut problems);
         problems
     }
