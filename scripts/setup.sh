@@ -7,6 +7,8 @@ packages=(
   clang llvm libbpf-dev bpftool   # eBPF programs: CO-RE C compiled with clang -target bpf
   net-tools iproute2 lsof procps  # the discovery tools the real-collector tests run
   rsyslog                         # real syslog receiver for the forwarding tests
+  rsyslog-openssl openssl         # TLS (ossl netstream driver) for the syslog-over-TLS test; certs made with openssl
+  libssl-dev pkg-config           # native-tls (syslog TLS) links the system OpenSSL
   systemd                         # systemd-analyze verify for the unit file
   passwd                          # useradd for the end-to-end test user
 )
