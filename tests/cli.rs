@@ -1,0 +1,162 @@
+//! The `picket` binary, end to end: replay of ECS NDJSON with a malformed line, the
+//! replay summary, check-config on good and bad files, alerts and version.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Output};
+
+const PICKET: &str = env!("CARGO_BIN_EXE_picket");
+
+fn picket(args: &[&str]) -> Output {
+    Command::new(PICKET)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run picket")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn write_config(path: &Path, text: &str) {
+    std::fs::write(path, text).expect("write");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+}
+
+/// An exec event as a Linux collector would record it.
+fn linux_exec(pid: u32, ppid: u32, uid: &str, exe: &str, args: &[&str]) -> String {
+    serde_json::json!({
+        "@timestamp": "2026-11-20T10:00:00.000Z",
+        "event": {"kind": "event", "category": ["process"], "type": ["start"], "action": "exec"},
+        "host": {"name": "web-1", "os": {"type": "linux"}},
+        "process": {"pid": pid, "executable": exe, "name": exe.rsplit('/').next(), "args": args,
+                    "command_line": args.join(" "), "parent": {"pid": ppid}},
+        "user": {"id": uid, "name": "alice", "effective": {"id": uid, "name": "alice"}},
+        "picket": {"user_groups": ["alice"], "user_shell": "/bin/bash"}
+    })
+    .to_string()
+}
+
+#[test]
+fn replay_reports_malformed_lines_and_processes_the_rest() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("events.ndjson");
+    let lines = [
+        linux_exec(100, 1, "1000", "/bin/bash", &["bash"]),
+        "{\"@timestamp\": \"2026-11-20T10:00:01Z\", truncated".to_string(),
+        linux_exec(101, 100, "1000", "/usr/bin/ss", &["ss", "-antp"]),
+        String::new(),
+        linux_exec(
+            102,
+            100,
+            "1000",
+            "/usr/bin/lsof",
+            &["lsof", "/var/log/syslog"],
+        ),
+    ];
+    std::fs::write(&input, lines.join("\n") + "\n").expect("write");
+    let out = picket(&["replay", "--format", "ecs", input.to_str().expect("utf8")]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "replay succeeds: {stderr}");
+    assert!(
+        stderr.contains("events.ndjson") && stderr.contains("line=2"),
+        "malformed line 2 named: {stderr}"
+    );
+    assert!(
+        stderr.contains("4 records read, 3 events, 1 malformed skipped"),
+        "summary: {stderr}"
+    );
+    let alerts: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("NDJSON alert"))
+        .collect();
+    assert_eq!(
+        alerts.len(),
+        1,
+        "only ss alerts, lsof on a file is benign: {alerts:?}"
+    );
+    assert_eq!(alerts[0]["picket"]["analytic"], "AN0904");
+    assert_eq!(
+        alerts[0]["process"]["parent"]["name"], "bash",
+        "parent from the process table"
+    );
+    assert!(
+        stderr.contains("1 alerts"),
+        "alerts per rule in the summary: {stderr}"
+    );
+}
+
+#[test]
+fn replay_output_file_then_alerts_table_and_json() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("events.ndjson");
+    std::fs::write(
+        &input,
+        linux_exec(7, 1, "1000", "/usr/bin/netstat", &["netstat", "-ant"]) + "\n",
+    )
+    .expect("write");
+    let log = dir.path().join("alerts.jsonl");
+    let out = picket(&[
+        "replay",
+        "--output",
+        log.to_str().expect("utf8"),
+        input.to_str().expect("utf8"),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(out.stdout.is_empty(), "alerts went to the file");
+    let table = picket(&["alerts", "--file", log.to_str().expect("utf8")]);
+    let shown = text(&table.stdout);
+    assert!(
+        shown.contains("netstat -ant") && shown.contains("AN0904"),
+        "{shown}"
+    );
+    let json = picket(&["alerts", "--json", "--file", log.to_str().expect("utf8")]);
+    assert_eq!(
+        text(&json.stdout),
+        std::fs::read_to_string(&log).expect("log"),
+        "--json is byte-exact"
+    );
+}
+
+#[test]
+fn check_config_reports_every_error_with_lines_and_exits_1() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad = dir.path().join("bad.toml");
+    write_config(
+        &bad,
+        "[general]\nlog_format = \"xml\"\n\n[pipeline]\nchanel_capacity = 10\n",
+    );
+    let out = picket(&["check-config", bad.to_str().expect("utf8")]);
+    assert_eq!(out.status.code(), Some(1));
+    let report = text(&out.stdout);
+    assert!(
+        report.contains("bad.toml:2:") && report.contains("general.log_format"),
+        "{report}"
+    );
+    assert!(
+        report.contains("bad.toml:5:") && report.contains("chanel_capacity"),
+        "{report}"
+    );
+}
+
+#[test]
+fn check_config_accepts_the_embedded_default() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let good = dir.path().join("picket.toml");
+    write_config(&good, sensor_core::config::DEFAULT_TOML);
+    let out = picket(&["check-config", good.to_str().expect("utf8")]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    let hash = sensor_core::Config::default().hash();
+    assert_eq!(stdout.trim(), format!("OK {hash}"));
+}
+
+#[test]
+fn version_is_printed() {
+    let out = picket(&["--version"]);
+    assert_eq!(
+        text(&out.stdout).trim(),
+        format!("picket {}", env!("CARGO_PKG_VERSION"))
+    );
+}
