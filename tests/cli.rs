@@ -1,5 +1,6 @@
 //! The `picket` binary, end to end: replay of ECS NDJSON with a malformed line, the
 //! replay summary, check-config on good and bad files, alerts and version.
+#![cfg(unix)]
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
