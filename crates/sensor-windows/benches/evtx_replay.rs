@@ -1,0 +1,2 @@
+//! Placeholder, replaced by the EVTX throughput bench.
+fn main() {}

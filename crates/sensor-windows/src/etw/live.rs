@@ -1,0 +1,281 @@
+//! The ETW session (Windows only): a private kernel-logger session with the process
+//! flag, a callback that turns each event into a [`KernelProcessRecord`] using only
+//! `u32` and raw-byte reads, and the Windows look-ups behind [`Enricher`].
+
+use super::{map_kernel_process, opcode, Enricher, KernelProcessRecord, ProcessTracker};
+use crate::pe::OriginalFileNameCache;
+use ferrisetw::parser::Parser;
+use ferrisetw::provider::kernel_providers::PROCESS_PROVIDER;
+use ferrisetw::provider::Provider;
+use ferrisetw::schema_locator::SchemaLocator;
+use ferrisetw::trace::KernelTrace;
+use ferrisetw::EventRecord;
+use sensor_core::collector::{CollectorError, EventSender, Shutdown};
+use sensor_core::config::WindowsCollectorConfig;
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// `EVENT_HEADER_FLAG_32_BIT_HEADER`: the event was logged by a 32-bit machine.
+const EVENT_HEADER_FLAG_32_BIT_HEADER: u16 = 0x0020;
+
+/// Runs the session until `shutdown`.
+pub(super) async fn run(
+    config: WindowsCollectorConfig,
+    out: EventSender,
+    mut shutdown: Shutdown,
+) -> Result<(), CollectorError> {
+    let session = config.session_name.clone();
+    let health = out.health().clone();
+    let lost = health.loss_counter("etw_lost");
+    let unparsed = health.loss_counter("malformed_input");
+    let state = Arc::new(Mutex::new(CallbackState {
+        tracker: ProcessTracker::default(),
+        enricher: WinEnricher::default(),
+    }));
+
+    let callback_out = out.clone();
+    let callback_state = state.clone();
+    let provider = Provider::kernel(&PROCESS_PROVIDER)
+        .add_callback(move |record: &EventRecord, locator: &SchemaLocator| {
+            let Some(raw) = read_record(record, locator) else {
+                unparsed.fetch_add(1, Ordering::Relaxed);
+                return;
+            };
+            let event = {
+                let mut st = callback_state.lock().unwrap_or_else(|p| p.into_inner());
+                let CallbackState { tracker, enricher } = &mut *st;
+                map_kernel_process(&raw, tracker, enricher)
+            };
+            if let Some(event) = event {
+                // Never block the ETW delivery thread: a full channel is counted.
+                callback_out.try_send(event);
+            }
+        })
+        .build();
+
+    // A session of this name left behind by a crashed run would make StartTrace fail.
+    let _ = ferrisetw::trace::stop_trace_by_name(&session);
+    let trace = KernelTrace::new()
+        .named(session.clone())
+        .enable(provider)
+        .start_and_process()
+        .map_err(|e| {
+            CollectorError::Prerequisite(format!(
+                "cannot start the ETW kernel session {session:?}: {e:?}; \
+                 the windows-etw collector must run as Administrator or LocalSystem"
+            ))
+        })?;
+    tracing::info!(session = %session, "ETW kernel process session started");
+
+    let mut seen_lost = 0u64;
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tokio::select! {
+            _ = shutdown.wait() => break,
+            _ = tick.tick() => {
+                if let Some(total) = query_lost_events(&session) {
+                    if total > seen_lost {
+                        lost.fetch_add(total - seen_lost, Ordering::Relaxed);
+                        tracing::warn!(session = %session, lost = total - seen_lost, "ETW session lost events");
+                        seen_lost = total;
+                    }
+                }
+            }
+        }
+    }
+    if let Some(total) = query_lost_events(&session) {
+        if total > seen_lost {
+            lost.fetch_add(total - seen_lost, Ordering::Relaxed);
+        }
+    }
+    trace
+        .stop()
+        .map_err(|e| CollectorError::Failed(format!("stopping the ETW session: {e:?}")))?;
+    tracing::info!(session = %session, "ETW kernel process session stopped");
+    Ok(())
+}
+
+struct CallbackState {
+    tracker: ProcessTracker,
+    enricher: WinEnricher,
+}
+
+/// Reads one kernel process event with only `u32` and `Vec<u8>` property reads (the
+/// ones `ferrisetw` cannot panic on). `None` for events without a schema or a pid.
+fn read_record(record: &EventRecord, locator: &SchemaLocator) -> Option<KernelProcessRecord> {
+    let op = record.opcode();
+    if !matches!(
+        op,
+        opcode::START | opcode::END | opcode::DC_START | opcode::DC_END
+    ) {
+        return None;
+    }
+    let schema = locator.event_schema(record).ok()?;
+    let parser = Parser::create(record, &schema);
+    let pid = parser.try_parse::<u32>("ProcessId").ok()?;
+    let bytes = |name: &str| parser.try_parse::<Vec<u8>>(name).ok();
+    Some(KernelProcessRecord {
+        opcode: op,
+        filetime: record.raw_timestamp(),
+        pointer_size: if record.event_flags() & EVENT_HEADER_FLAG_32_BIT_HEADER != 0 {
+            4
+        } else {
+            8
+        },
+        pid,
+        ppid: parser.try_parse::<u32>("ParentId").ok(),
+        session_id: parser.try_parse::<u32>("SessionId").ok(),
+        exit_status: parser.try_parse::<i32>("ExitStatus").ok(),
+        user_sid: bytes("UserSID"),
+        image_file_name: bytes("ImageFileName"),
+        command_line: bytes("CommandLine"),
+    })
+}
+
+/// Windows look-ups, cached.
+#[derive(Default)]
+struct WinEnricher {
+    accounts: HashMap<String, Option<(String, String)>>,
+    pe: OriginalFileNameCache,
+    host: Option<Option<String>>,
+}
+
+impl Enricher for WinEnricher {
+    fn executable_path(&mut self, pid: u32) -> Option<String> {
+        use windows_sys::Win32::Foundation::CloseHandle;
+        use windows_sys::Win32::System::Threading::{
+            OpenProcess, QueryFullProcessImageNameW, PROCESS_NAME_WIN32,
+            PROCESS_QUERY_LIMITED_INFORMATION,
+        };
+        // SAFETY: OpenProcess has no memory preconditions; a null handle is checked.
+        let handle = unsafe { OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, 0, pid) };
+        if handle.is_null() {
+            return None;
+        }
+        let mut buf = vec![0u16; 32_768];
+        let mut len = buf.len() as u32;
+        // SAFETY: `buf` holds `len` u16s; the call writes at most that many and sets `len`.
+        let ok = unsafe {
+            QueryFullProcessImageNameW(handle, PROCESS_NAME_WIN32, buf.as_mut_ptr(), &mut len)
+        };
+        // SAFETY: `handle` came from OpenProcess and is closed once.
+        unsafe { CloseHandle(handle) };
+        if ok == 0 {
+            return None;
+        }
+        buf.truncate((len as usize).min(buf.len()));
+        Some(String::from_utf16_lossy(&buf))
+    }
+
+    fn account(&mut self, sid: &str) -> Option<(String, String)> {
+        if let Some(hit) = self.accounts.get(sid) {
+            return hit.clone();
+        }
+        let found = lookup_account(sid);
+        if self.accounts.len() > 4096 {
+            self.accounts.clear();
+        }
+        self.accounts.insert(sid.to_string(), found.clone());
+        found
+    }
+
+    fn original_file_name(&mut self, path: &str) -> Option<String> {
+        self.pe.get(Path::new(path)).ok().flatten()
+    }
+
+    fn host_name(&self) -> Option<String> {
+        match &self.host {
+            Some(h) => h.clone(),
+            None => std::env::var("COMPUTERNAME").ok(),
+        }
+    }
+}
+
+/// `LookupAccountSidW` for a SID string: (name, domain).
+fn lookup_account(sid: &str) -> Option<(String, String)> {
+    use windows_sys::Win32::Foundation::{LocalFree, HLOCAL};
+    use windows_sys::Win32::Security::Authorization::ConvertStringSidToSidW;
+    use windows_sys::Win32::Security::{LookupAccountSidW, PSID, SID_NAME_USE};
+
+    let wide: Vec<u16> = sid.encode_utf16().chain([0]).collect();
+    let mut psid: PSID = std::ptr::null_mut();
+    // SAFETY: `wide` is NUL-terminated; on success `psid` is allocated by the system and
+    // freed with LocalFree below.
+    if unsafe { ConvertStringSidToSidW(wide.as_ptr(), &mut psid) } == 0 || psid.is_null() {
+        return None;
+    }
+    let mut name = vec![0u16; 256];
+    let mut domain = vec![0u16; 256];
+    let mut name_len = name.len() as u32;
+    let mut domain_len = domain.len() as u32;
+    let mut use_: SID_NAME_USE = 0;
+    // SAFETY: the buffers hold the lengths passed; `psid` is a valid SID.
+    let ok = unsafe {
+        LookupAccountSidW(
+            std::ptr::null(),
+            psid,
+            name.as_mut_ptr(),
+            &mut name_len,
+            domain.as_mut_ptr(),
+            &mut domain_len,
+            &mut use_,
+        )
+    };
+    // SAFETY: `psid` was allocated by ConvertStringSidToSidW.
+    unsafe { LocalFree(psid as HLOCAL) };
+    if ok == 0 {
+        return None;
+    }
+    name.truncate((name_len as usize).min(name.len()));
+    domain.truncate((domain_len as usize).min(domain.len()));
+    Some((
+        String::from_utf16_lossy(&name),
+        String::from_utf16_lossy(&domain),
+    ))
+}
+
+/// Events the session has lost so far (`EventsLost` + `RealTimeBuffersLost`), from
+/// `ControlTraceW(QUERY)`; `None` when the query fails.
+fn query_lost_events(session: &str) -> Option<u64> {
+    use windows_sys::Win32::System::Diagnostics::Etw::{
+        ControlTraceW, EVENT_TRACE_CONTROL_QUERY, EVENT_TRACE_PROPERTIES,
+    };
+    static WARNED: AtomicU64 = AtomicU64::new(0);
+
+    const NAME_CHARS: usize = 1024;
+    let header = std::mem::size_of::<EVENT_TRACE_PROPERTIES>();
+    let total = header + 2 * NAME_CHARS * 2;
+    // u64 words keep the properties structure aligned.
+    let mut buf = vec![0u64; total.div_ceil(8)];
+    let props = buf.as_mut_ptr().cast::<EVENT_TRACE_PROPERTIES>();
+    let wide: Vec<u16> = session.encode_utf16().chain([0]).collect();
+    // SAFETY: `buf` is zeroed, aligned and `total` bytes long; the name offsets point
+    // inside it; ControlTraceW writes only within BufferSize.
+    let status = unsafe {
+        (*props).Wnode.BufferSize = total as u32;
+        (*props).LoggerNameOffset = header as u32;
+        (*props).LogFileNameOffset = (header + NAME_CHARS * 2) as u32;
+        ControlTraceW(
+            Default::default(),
+            wide.as_ptr(),
+            props,
+            EVENT_TRACE_CONTROL_QUERY,
+        )
+    };
+    if status != 0 {
+        if WARNED.fetch_add(1, Ordering::Relaxed) == 0 {
+            tracing::warn!(
+                session,
+                status,
+                "Cannot query the ETW session's lost-event counts"
+            );
+        }
+        return None;
+    }
+    // SAFETY: ControlTraceW succeeded and filled the structure.
+    let (events, buffers) = unsafe { ((*props).EventsLost, (*props).RealTimeBuffersLost) };
+    Some(u64::from(events) + u64::from(buffers))
+}
