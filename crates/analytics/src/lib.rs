@@ -1,1 +1,419 @@
-//! analytics
+//! # analytics: the detection room of Picket
+//!
+//! Turns enriched process events into alerts, and nothing else: MITRE DET0320's
+//! analytics for T1049 (AN0903 Windows, AN0904 Linux, AN0905 macOS) with every mutable
+//! element a setting of `[analytics]`, the TimeWindow correlation on every platform, a
+//! single-event EQL engine that runs Elastic detection rules verbatim, and alert
+//! folding. [`Engine`] implements [`sensor_core::Detector`]; the pipeline feeds it.
+//!
+//! May touch: `sensor-core` types only. No I/O and no OS calls: rule files are read by
+//! the caller and handed in as [`RuleSource`]s; time comes from events and ticks.
+//!
+//! Which analytic applies to an event is decided by [`platform_of`]: `host.os.type`, then
+//! the collector name, then the executable's path style. Only `start` (exec) events are
+//! analysed; Elastic rules see every event and their queries decide.
+#![deny(missing_docs)]
+
+mod an0903;
+mod an0904;
+mod an0905;
+pub mod common;
+mod correlate;
+pub mod eql;
+pub mod field;
+mod fold;
+pub mod glob;
+mod hit;
+pub mod rules;
+mod utility;
+
+pub use common::{platform_of, Platform};
+pub use eql::{EqlError, Query};
+pub use rules::{
+    load_rules, parse_rule, validate_rule_text, ElasticRule, RuleError, RuleErrorKind, RuleSource,
+    BUILTIN_RULE_ORIGIN, BUILTIN_RULE_TOML,
+};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use correlate::{Correlator, DiscoveryState};
+use fold::{FoldCounts, FoldState, Folder};
+use hit::Hit;
+use regex::{RegexSet, RegexSetBuilder};
+use sensor_core::alert::{Alert, Rule};
+use sensor_core::config::{AnalyticsConfig, RulesConfig};
+use sensor_core::detect::Detector;
+use sensor_core::event::{Lifecycle, ProcessEvent};
+use std::any::Any;
+use std::collections::{HashMap, VecDeque};
+
+/// Reusable buffers, so matching does not allocate per event.
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
+    pub clean: String,
+    pub norm: String,
+}
+
+/// Counters the engine keeps (for health output and tests).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct EngineStats {
+    /// Events seen.
+    pub events: u64,
+    /// Alerts produced by analytics and rules before folding.
+    pub detections: u64,
+    /// Alerts sent (first alerts, summaries, unfolded alerts).
+    pub alerts_sent: u64,
+    /// Repeats counted into a fold instead of being sent.
+    pub alerts_folded: u64,
+    /// Fold summary alerts sent.
+    pub fold_summaries: u64,
+    /// Correlation entries dropped because the state was full (oldest first).
+    pub correlation_evictions: u64,
+}
+
+/// Recent in-scope AN0904 executions of one (host, user), for bursts.
+type BurstState = HashMap<String, HashMap<String, VecDeque<ProcessEvent>>>;
+
+/// Most earlier events a burst alert carries in `picket.related_events`.
+const MAX_BURST_RELATED: usize = 20;
+
+/// The detection engine: every analytic and Elastic rule, with its state.
+#[derive(Debug)]
+pub struct Engine {
+    an0903: Option<an0903::An0903>,
+    an0904: Option<an0904::An0904>,
+    an0905: Option<an0905::An0905>,
+    correlator: Option<Correlator>,
+    rules: Vec<ElasticRule>,
+    folder: Folder,
+    folds: FoldState,
+    discoveries: DiscoveryState,
+    discoveries_len: usize,
+    bursts: BurstState,
+    scratch: Scratch,
+    stats: EngineStats,
+    pending: Vec<Alert>,
+}
+
+pub(crate) fn setting_error(field: &str, message: String) -> RuleError {
+    RuleError {
+        origin: "[analytics]".into(),
+        line: 0,
+        column: 0,
+        kind: RuleErrorKind::Setting {
+            field: field.into(),
+            message,
+        },
+    }
+}
+
+/// Compiles a list of case-insensitive regexes into one set, skipping (and reporting)
+/// any that do not compile. Returns the set and the sources of the patterns in it.
+pub(crate) fn compile_regex_set(
+    field: &str,
+    patterns: &[String],
+    errors: &mut Vec<RuleError>,
+) -> (Option<RegexSet>, Vec<String>) {
+    let mut good = Vec::new();
+    for (i, p) in patterns.iter().enumerate() {
+        match regex::RegexBuilder::new(p).case_insensitive(true).build() {
+            Ok(_) => good.push(p.clone()),
+            Err(e) => errors.push(setting_error(&format!("{field}[{i}]"), e.to_string())),
+        }
+    }
+    if good.is_empty() {
+        return (None, good);
+    }
+    match RegexSetBuilder::new(&good).case_insensitive(true).build() {
+        Ok(set) => (Some(set), good),
+        Err(e) => {
+            errors.push(setting_error(field, e.to_string()));
+            (None, Vec::new())
+        }
+    }
+}
+
+impl Engine {
+    /// Builds the engine from the validated `[analytics]` and `[rules]` settings and the
+    /// rule files the caller read from `rules.paths`. Rules that do not load come back
+    /// as errors (file, line, column) while the others run; so does any setting that
+    /// cannot be compiled (which validation normally prevents).
+    pub fn build(
+        config: &AnalyticsConfig,
+        rules: &RulesConfig,
+        extra_rule_sources: &[RuleSource],
+    ) -> (Engine, Vec<RuleError>) {
+        let mut errors = Vec::new();
+        let an0903 = config
+            .an0903
+            .enabled
+            .then(|| an0903::An0903::build(&config.an0903, &mut errors));
+        let an0904 = config
+            .an0904
+            .enabled
+            .then(|| an0904::An0904::build(&config.an0904, &mut errors));
+        let an0905 = config
+            .an0905
+            .enabled
+            .then(|| an0905::An0905::build(&config.an0905));
+        let correlator = config
+            .time_window
+            .enabled
+            .then(|| Correlator::build(&config.time_window, &mut errors));
+        let (loaded, rule_errors) = load_rules(rules.builtin, extra_rule_sources);
+        errors.extend(rule_errors);
+        let engine = Engine {
+            an0903,
+            an0904,
+            an0905,
+            correlator,
+            rules: loaded,
+            folder: Folder::new(config.fold_window_secs),
+            folds: FoldState::new(),
+            discoveries: DiscoveryState::new(),
+            discoveries_len: 0,
+            bursts: BurstState::new(),
+            scratch: Scratch::default(),
+            stats: EngineStats::default(),
+            pending: Vec::new(),
+        };
+        (engine, errors)
+    }
+
+    /// The Elastic rules that loaded.
+    pub fn rules(&self) -> &[ElasticRule] {
+        &self.rules
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> EngineStats {
+        self.stats
+    }
+
+    fn rule_alert(rule: &ElasticRule, ev: &ProcessEvent) -> Alert {
+        let r = Rule {
+            id: rule.rule_id.clone(),
+            name: rule.name.clone(),
+            reference: rule.reference.clone(),
+            ruleset: "elastic".into(),
+        };
+        let mut a = Alert::for_event(ev, r, rule.threat.clone(), rule.severity);
+        a.event.risk_score = rule.risk_score;
+        let line = common::command_line(ev);
+        a.message = format!(
+            "{} ran `{}` on {}: matches the Elastic rule {:?}{}",
+            common::user_label(ev),
+            common::short(&line),
+            common::host_label(ev),
+            rule.name,
+            if rule.building_block {
+                " (a building-block rule)"
+            } else {
+                ""
+            }
+        );
+        a.picket.matched_value = ev.process.name.clone().unwrap_or_default();
+        a.picket.first_seen = Some(ev.timestamp);
+        a.picket.last_seen = Some(ev.timestamp);
+        a.picket
+            .details
+            .insert("rule_origin".into(), rule.origin.clone().into());
+        if rule.building_block {
+            a.picket
+                .details
+                .insert("building_block".into(), true.into());
+        }
+        a
+    }
+
+    /// AN0904's burst check after an in-scope hit; returns the burst hit, if any.
+    fn burst(&mut self, ev: &ProcessEvent) -> Option<Hit> {
+        let a = self.an0904.as_ref()?;
+        if a.burst_count < 2 {
+            return None;
+        }
+        let window = TimeDelta::seconds(i64::try_from(a.burst_window_secs).unwrap_or(86_400));
+        let user = common::user_key(ev);
+        let q = self
+            .bursts
+            .entry(common::host_key(ev).to_string())
+            .or_default()
+            .entry(user.into_owned())
+            .or_default();
+        while q
+            .front()
+            .is_some_and(|old| ev.timestamp - old.timestamp >= window)
+        {
+            q.pop_front();
+        }
+        q.push_back(ev.clone());
+        if q.len() < a.burst_count as usize {
+            return None;
+        }
+        let count = q.len();
+        let first = q.front().map_or(ev.timestamp, |e| e.timestamp);
+        let related: Vec<ProcessEvent> = q
+            .drain(..)
+            .take(count - 1)
+            .rev()
+            .take(MAX_BURST_RELATED)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        let span = (ev.timestamp - first).num_seconds();
+        let mut hit = Hit::new(
+            "AN0904",
+            "ExecutionFrequencyThreshold",
+            format!("{} executions in {} s", a.burst_count, a.burst_window_secs),
+            a.burst_severity,
+        );
+        hit.message = format!(
+            "{} ran network-connection discovery {count} times within {span} s on {} (ExecutionFrequencyThreshold: {} in {} s); the last was `{}`",
+            common::user_label(ev),
+            common::host_label(ev),
+            a.burst_count,
+            a.burst_window_secs,
+            common::short(&common::command_line(ev)),
+        );
+        hit.detail("burst_count", count);
+        hit.detail("burst_span_secs", span);
+        hit.detail("threshold_count", a.burst_count);
+        hit.detail("threshold_window_secs", a.burst_window_secs);
+        hit.related = related;
+        Some(hit)
+    }
+
+    fn analyse(&mut self, ev: &ProcessEvent, out: &mut Vec<Alert>) {
+        for rule in &self.rules {
+            if rule.matches(ev) {
+                out.push(Self::rule_alert(rule, ev));
+            }
+        }
+        if ev.lifecycle() != Lifecycle::Start {
+            return;
+        }
+        let platform = platform_of(ev);
+        let mut discovery_what: Option<String> = out.first().map(|a| a.rule.name.clone());
+        match platform {
+            Some(Platform::Windows) => {
+                if let Some(a) = &self.an0903 {
+                    if let Some(hit) = a.check(ev, &mut self.scratch) {
+                        discovery_what = Some(format!("AN0903 {}", hit.mutable_element));
+                        out.push(hit.into_alert(ev));
+                    }
+                }
+            }
+            Some(Platform::Linux) => {
+                let hit = self.an0904.as_ref().and_then(|a| a.check(ev));
+                if let Some(hit) = hit {
+                    discovery_what = Some(format!("AN0904 {}", hit.mutable_element));
+                    out.push(hit.into_alert(ev));
+                    if let Some(burst) = self.burst(ev) {
+                        out.push(burst.into_alert(ev));
+                    }
+                }
+            }
+            Some(Platform::Macos) => {
+                if let Some(a) = &self.an0905 {
+                    if let Some(hit) = a.check(ev) {
+                        discovery_what = Some(format!("AN0905 {}", hit.mutable_element));
+                        out.push(hit.into_alert(ev));
+                    }
+                }
+            }
+            None => {}
+        }
+        if let Some(c) = &self.correlator {
+            if c.applies(platform) {
+                if let Some(hit) = c.check(ev, platform, &self.discoveries, &mut self.scratch.clean)
+                {
+                    out.push(hit.into_alert(ev));
+                }
+                if let Some(what) = discovery_what {
+                    if Correlator::record(
+                        ev,
+                        what,
+                        &mut self.discoveries,
+                        &mut self.discoveries_len,
+                    ) {
+                        self.stats.correlation_evictions += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    fn send(&mut self, fresh: Vec<Alert>, at: DateTime<Utc>, alerts: &mut Vec<Alert>) {
+        let before = alerts.len();
+        let mut counts = FoldCounts::default();
+        for a in fresh {
+            self.stats.detections += 1;
+            self.folder
+                .offer(&mut self.folds, a, at, alerts, &mut counts);
+        }
+        self.stats.alerts_folded += counts.folded;
+        self.stats.fold_summaries += counts.summaries;
+        self.stats.alerts_sent += (alerts.len() - before) as u64;
+    }
+}
+
+impl Detector for Engine {
+    fn on_event(&mut self, event: &ProcessEvent, alerts: &mut Vec<Alert>) {
+        self.stats.events += 1;
+        let mut fresh = std::mem::take(&mut self.pending);
+        fresh.clear();
+        self.analyse(event, &mut fresh);
+        if fresh.is_empty() {
+            self.pending = fresh;
+            return;
+        }
+        self.send(fresh, event.timestamp, alerts);
+    }
+
+    fn on_tick(&mut self, now: DateTime<Utc>, final_flush: bool, alerts: &mut Vec<Alert>) {
+        let before = alerts.len();
+        let mut counts = FoldCounts::default();
+        let until = (!final_flush).then_some(now);
+        self.folder
+            .flush(&mut self.folds, until, alerts, &mut counts);
+        self.stats.fold_summaries += counts.summaries;
+        self.stats.alerts_sent += (alerts.len() - before) as u64;
+        if let Some(c) = &self.correlator {
+            self.discoveries_len = c.prune(now, &mut self.discoveries);
+        }
+        if let Some(a) = &self.an0904 {
+            let window = TimeDelta::seconds(i64::try_from(a.burst_window_secs).unwrap_or(86_400));
+            self.bursts.retain(|_, users| {
+                users.retain(|_, q| {
+                    while q.front().is_some_and(|e| now - e.timestamp >= window) {
+                        q.pop_front();
+                    }
+                    !q.is_empty()
+                });
+                !users.is_empty()
+            });
+        }
+    }
+
+    fn take_state_from(&mut self, previous: &mut dyn Any) {
+        let Some(old) = previous.downcast_mut::<Engine>() else {
+            return;
+        };
+        // Open fold windows carry over (the new window length decides when they close).
+        for (k, v) in std::mem::take(&mut old.folds) {
+            self.folds.entry(k).or_insert(v);
+        }
+        if self.correlator.is_some() {
+            self.discoveries = std::mem::take(&mut old.discoveries);
+            self.discoveries_len = old.discoveries_len;
+        }
+        if self.an0904.as_ref().is_some_and(|a| a.burst_count >= 2) {
+            self.bursts = std::mem::take(&mut old.bursts);
+        }
+        self.stats = old.stats;
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}

@@ -1,0 +1,463 @@
+//! Helpers the analytics share: which platform an event is from, command-line forms,
+//! PowerShell `-EncodedCommand` decoding, who and where.
+
+use crate::field::strings;
+use sensor_core::alert::{Technique, Threat};
+use sensor_core::event::{file_name, FieldValue, ProcessEvent};
+use std::borrow::Cow;
+
+/// The platform an event comes from, which decides the analytic that applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Platform {
+    /// Windows: AN0903.
+    Windows,
+    /// Linux: AN0904.
+    Linux,
+    /// macOS: AN0905.
+    Macos,
+}
+
+impl Platform {
+    /// `windows`, `linux`, `macos`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Platform::Windows => "windows",
+            Platform::Linux => "linux",
+            Platform::Macos => "macos",
+        }
+    }
+
+    /// The DET0320 analytic for the platform.
+    pub fn analytic(self) -> &'static str {
+        match self {
+            Platform::Windows => "AN0903",
+            Platform::Linux => "AN0904",
+            Platform::Macos => "AN0905",
+        }
+    }
+
+    fn from_word(w: &str) -> Option<Platform> {
+        match w.to_ascii_lowercase().as_str() {
+            "windows" => Some(Platform::Windows),
+            "linux" | "debian" | "ubuntu" | "rhel" | "redhat" | "centos" | "fedora" | "suse"
+            | "alpine" | "arch" => Some(Platform::Linux),
+            "macos" | "darwin" | "osx" | "mac" => Some(Platform::Macos),
+            _ => None,
+        }
+    }
+}
+
+/// Which platform `ev` is from:
+/// 1. `host.os.type` (`windows`, `linux`, `macos`), then `host.os.family`;
+/// 2. the collector (`picket.collector`): `linux-ebpf` → Linux, `macos-eslogger` and
+///    `replay-eslogger` → macOS, `windows-etw` and `replay-evtx` → Windows;
+/// 3. the executable's path style: a drive letter or backslash, or a name ending in
+///    `.exe` → Windows; `/System/`, `/Applications/`, `/Library/`, `/private/` or a
+///    `.app/` bundle → macOS; any other absolute `/` path → Linux.
+///
+/// `None` when nothing tells; then no platform analytic runs (the Elastic rules and the
+/// TimeWindow correlation still do).
+pub fn platform_of(ev: &ProcessEvent) -> Option<Platform> {
+    if let Some(os) = &ev.host.os {
+        if let Some(p) = os.os_type.as_deref().and_then(Platform::from_word) {
+            return Some(p);
+        }
+        if let Some(p) = os.family.as_deref().and_then(Platform::from_word) {
+            return Some(p);
+        }
+    }
+    if let Some(c) = ev.picket.collector.as_deref() {
+        match c {
+            "linux-ebpf" => return Some(Platform::Linux),
+            "macos-eslogger" | "replay-eslogger" => return Some(Platform::Macos),
+            "windows-etw" | "replay-evtx" => return Some(Platform::Windows),
+            _ => {}
+        }
+    }
+    let path = ev
+        .process
+        .executable
+        .as_deref()
+        .or(ev.process.name.as_deref())?;
+    let b = path.as_bytes();
+    let drive = b.len() >= 3 && b[0].is_ascii_alphabetic() && b[1] == b':' && b[2] == b'\\';
+    if drive || path.contains('\\') || ends_with_ci(path, ".exe") {
+        return Some(Platform::Windows);
+    }
+    if ["/System/", "/Applications/", "/Library/", "/private/"]
+        .iter()
+        .any(|p| path.starts_with(p))
+        || path.contains(".app/")
+    {
+        return Some(Platform::Macos);
+    }
+    path.starts_with('/').then_some(Platform::Linux)
+}
+
+/// ASCII case-insensitive `ends_with`.
+pub fn ends_with_ci(s: &str, suffix: &str) -> bool {
+    s.len() >= suffix.len()
+        && s.as_bytes()[s.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
+}
+
+/// The command line as the event gives it: `process.command_line`, else the joined
+/// args, else the executable or name.
+pub fn command_line(ev: &ProcessEvent) -> Cow<'_, str> {
+    if let Some(c) = ev.process.command_line.as_deref().filter(|c| !c.is_empty()) {
+        return Cow::Borrowed(c);
+    }
+    if !ev.process.args.is_empty() {
+        return Cow::Owned(sensor_core::event::join_command_line(&ev.process.args));
+    }
+    Cow::Borrowed(
+        ev.process
+            .executable
+            .as_deref()
+            .or(ev.process.name.as_deref())
+            .unwrap_or(""),
+    )
+}
+
+/// Writes `s` into `out` with `"` and `^` removed and whitespace runs collapsed to one
+/// space (case kept): the form regex patterns see.
+pub fn clean_into(s: &str, out: &mut String) {
+    out.clear();
+    let mut space = false;
+    for c in s.chars() {
+        match c {
+            '"' | '^' => {}
+            c if c.is_whitespace() => space = true,
+            c => {
+                if space && !out.is_empty() {
+                    out.push(' ');
+                }
+                space = false;
+                out.push(c);
+            }
+        }
+    }
+}
+
+/// Characters that belong to a word for keyword boundaries.
+pub fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'$') || b >= 0x80
+}
+
+/// Writes the keyword form of `s` into `out`: cleaned (see [`clean_into`]), lower case,
+/// and `.exe` dropped where it ends a word (`NET.EXE use` → `net use`).
+pub fn normalize_into(s: &str, clean: &mut String, out: &mut String) {
+    clean_into(s, clean);
+    out.clear();
+    for c in clean.chars() {
+        if c.is_ascii() {
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.extend(c.to_lowercase());
+        }
+    }
+    // Drop ".exe" where it ends a word, in place.
+    let mut from = 0;
+    while let Some(rel) = out[from..].find(".exe") {
+        let at = from + rel;
+        let ends_word = out.as_bytes().get(at + 4).is_none_or(|b| !is_word_byte(*b));
+        if ends_word {
+            out.replace_range(at..at + 4, "");
+            from = at;
+        } else {
+            from = at + 1;
+        }
+    }
+}
+
+/// The arguments of `ev`: `process.args`, or the command line split Windows-style
+/// (whitespace outside double quotes).
+pub fn args_of(ev: &ProcessEvent) -> Cow<'_, [String]> {
+    if !ev.process.args.is_empty() {
+        return Cow::Borrowed(&ev.process.args);
+    }
+    let line = ev.process.command_line.as_deref().unwrap_or("");
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut any = false;
+    for c in line.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                any = true;
+            }
+            c if c.is_whitespace() && !quoted => {
+                if any {
+                    out.push(std::mem::take(&mut cur));
+                    any = false;
+                }
+            }
+            c => {
+                cur.push(c);
+                any = true;
+            }
+        }
+    }
+    if any {
+        out.push(cur);
+    }
+    Cow::Owned(out)
+}
+
+/// Decodes a PowerShell `-EncodedCommand` payload if `ev` is PowerShell with one.
+pub fn encoded_powershell(ev: &ProcessEvent) -> Option<String> {
+    let name = ev
+        .process
+        .name
+        .as_deref()
+        .or(ev.process.executable.as_deref().map(file_name))?
+        .to_ascii_lowercase();
+    let is_ps = name.starts_with("powershell") || name.starts_with("pwsh");
+    let line_mentions = ev.process.command_line.as_deref().is_some_and(|c| {
+        c.to_ascii_lowercase().contains("powershell") || c.to_ascii_lowercase().contains("pwsh")
+    });
+    if !is_ps && !line_mentions {
+        return None;
+    }
+    let args = args_of(ev);
+    let mut iter = args.iter();
+    while let Some(a) = iter.next() {
+        let Some(flag) = a.strip_prefix('-').or_else(|| a.strip_prefix('/')) else {
+            continue;
+        };
+        let flag = flag.to_ascii_lowercase();
+        let is_enc =
+            flag == "ec" || (flag.starts_with('e') && "encodedcommand".starts_with(flag.as_str()));
+        if is_enc {
+            let payload = iter.next()?;
+            return decode_utf16le_base64(payload);
+        }
+    }
+    None
+}
+
+/// Base64 (standard alphabet, padding optional) of UTF-16LE text → the text.
+pub fn decode_utf16le_base64(s: &str) -> Option<String> {
+    let bytes = base64_decode(s.trim().trim_matches(['\'', '"']))?;
+    if bytes.len() < 2 {
+        return None;
+    }
+    let units: Vec<u16> = bytes
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .collect();
+    let text = String::from_utf16_lossy(&units);
+    (!text.trim().is_empty()).then_some(text)
+}
+
+fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let mut acc: u32 = 0;
+    let mut bits = 0u32;
+    for b in s.bytes() {
+        let v = match b {
+            b'A'..=b'Z' => b - b'A',
+            b'a'..=b'z' => b - b'a' + 26,
+            b'0'..=b'9' => b - b'0' + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            b'=' => break,
+            b' ' | b'\n' | b'\r' | b'\t' => continue,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+/// Encodes text as PowerShell's `-EncodedCommand` expects (for tests and fixtures).
+pub fn encode_utf16le_base64(text: &str) -> String {
+    const ALPHA: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let bytes: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = (u32::from(chunk[0]) << 16)
+            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*chunk.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHA[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// The host an event is from, for state keys: `host.id`, else `host.name`.
+pub fn host_key(ev: &ProcessEvent) -> &str {
+    ev.host
+        .id
+        .as_deref()
+        .or(ev.host.name.as_deref())
+        .unwrap_or("")
+}
+
+/// The host's name for messages.
+pub fn host_label(ev: &ProcessEvent) -> &str {
+    ev.host
+        .name
+        .as_deref()
+        .or(ev.host.id.as_deref())
+        .unwrap_or("an unnamed host")
+}
+
+/// The effective user: (`user.effective.id`, `user.effective.name`), each falling back
+/// to `user.id` / `user.name`.
+pub fn effective_user(ev: &ProcessEvent) -> (Option<&str>, Option<&str>) {
+    let eff = ev.user.effective.as_ref();
+    let id = eff.and_then(|u| u.id.as_deref()).or(ev.user.id.as_deref());
+    let name = eff
+        .and_then(|u| u.name.as_deref())
+        .or(ev.user.name.as_deref());
+    (id, name)
+}
+
+/// The user an event runs as, for state keys (effective id, else name, with domain).
+pub fn user_key(ev: &ProcessEvent) -> Cow<'_, str> {
+    let (id, name) = effective_user(ev);
+    match (id, name) {
+        (Some(id), _) => Cow::Borrowed(id),
+        (None, Some(name)) => match ev.user.domain.as_deref() {
+            Some(d) => Cow::Owned(format!("{d}\\{name}")),
+            None => Cow::Borrowed(name),
+        },
+        (None, None) => Cow::Borrowed(""),
+    }
+}
+
+/// The user for messages: `DOMAIN\name (id)`, `name (uid 1000)`, or `an unknown user`.
+pub fn user_label(ev: &ProcessEvent) -> String {
+    let (id, name) = effective_user(ev);
+    let name = name.map(|n| match ev.user.domain.as_deref() {
+        Some(d) if !d.is_empty() => format!("{d}\\{n}"),
+        _ => n.to_string(),
+    });
+    match (name, id) {
+        (Some(n), Some(id)) if id.parse::<u32>().is_ok() => format!("{n} (uid {id})"),
+        (Some(n), Some(id)) => format!("{n} ({id})"),
+        (Some(n), None) => n,
+        (None, Some(id)) if id.parse::<u32>().is_ok() => format!("uid {id}"),
+        (None, Some(id)) => id.to_string(),
+        (None, None) => "an unknown user".to_string(),
+    }
+}
+
+/// The ancestor chain, nearest first, as (name, executable): `picket.ancestors`, or
+/// the parent alone when the process table had nothing.
+pub fn ancestor_chain(ev: &ProcessEvent) -> Vec<(&str, &str)> {
+    if !ev.picket.ancestors.is_empty() {
+        return ev
+            .picket
+            .ancestors
+            .iter()
+            .map(|a| {
+                let exe = a.executable.as_deref().unwrap_or("");
+                let name = a.name.as_deref().unwrap_or_else(|| file_name(exe));
+                (name, exe)
+            })
+            .collect();
+    }
+    match ev.process.parent.as_deref() {
+        Some(p) if p.name.is_some() || p.executable.is_some() => {
+            let exe = p.executable.as_deref().unwrap_or("");
+            let name = p.name.as_deref().unwrap_or_else(|| file_name(exe));
+            vec![(name, exe)]
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// A `picket.*` extension field as strings (`picket.user_groups`).
+pub fn picket_strings<'a>(ev: &'a ProcessEvent, key: &str) -> Vec<&'a str> {
+    match ev.picket.other.get(key) {
+        Some(v) => strings(&FieldValue::Json(v)),
+        None => Vec::new(),
+    }
+}
+
+/// A technique reference.
+pub fn technique(id: &str, name: &str) -> Technique {
+    let path = id.replace('.', "/");
+    Technique {
+        id: id.into(),
+        name: name.into(),
+        reference: format!("https://attack.mitre.org/techniques/{path}/"),
+    }
+}
+
+/// A tactic reference.
+pub fn tactic(id: &str, name: &str) -> Technique {
+    Technique {
+        id: id.into(),
+        name: name.into(),
+        reference: format!("https://attack.mitre.org/tactics/{id}/"),
+    }
+}
+
+/// T1049 under Discovery.
+pub fn t1049() -> Threat {
+    Threat {
+        framework: "MITRE ATT&CK".into(),
+        technique: vec![technique("T1049", "System Network Connections Discovery")],
+        tactic: Some(tactic("TA0007", "Discovery")),
+    }
+}
+
+/// Shortens attacker-controlled text for a one-line message.
+pub fn short(s: &str) -> String {
+    const MAX: usize = 200;
+    let one_line: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if one_line.chars().count() <= MAX {
+        one_line
+    } else {
+        let mut out: String = one_line.chars().take(MAX).collect();
+        out.push('…');
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalisation() {
+        let (mut c, mut n) = (String::new(), String::new());
+        normalize_into(
+            r#""C:\Windows\System32\NET.EXE"   USE  \\srv\c$"#,
+            &mut c,
+            &mut n,
+        );
+        assert_eq!(n, r"c:\windows\system32\net use \\srv\c$");
+        normalize_into("cmd /c set > netstat.txt", &mut c, &mut n);
+        assert_eq!(n, "cmd /c set > netstat.txt");
+        normalize_into("n^e^t^s^t^a^t.exe.exe -ano", &mut c, &mut n);
+        assert_eq!(n, "netstat.exe -ano");
+    }
+
+    #[test]
+    fn encoded_command_round_trip() {
+        let enc = encode_utf16le_base64("Get-NetTCPConnection | Select LocalPort");
+        assert_eq!(
+            decode_utf16le_base64(&enc).as_deref(),
+            Some("Get-NetTCPConnection | Select LocalPort")
+        );
+        assert_eq!(decode_utf16le_base64("!!!"), None);
+    }
+}

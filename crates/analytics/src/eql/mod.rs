@@ -1,0 +1,655 @@
+//! A single-event EQL engine with Elastic's semantics.
+//!
+//! Elastic runs single-event EQL as Query DSL filters; Picket matches that:
+//! - `field : "v"` is case-insensitive, `*`/`?` are wildcards, `field : ("a", "b*")` holds
+//!   when any value matches.
+//! - `==` is exact and case-sensitive; `!=` is `not ==`.
+//! - `in` (case-sensitive) / `in~`, `like` / `like~` (wildcards), `regex` / `regex~`
+//!   (anchored: the whole value must match; Rust regex syntax, `.` matches newlines).
+//! - A comparison against an array field (`process.args`) holds when any element does.
+//! - A comparison against a missing field is false and `not` of it is true (two-valued):
+//!   `field == null` holds exactly when the field is missing.
+//! - Functions: `startsWith`, `endsWith`, `stringContains`, `wildcard`, `cidrMatch` (each
+//!   with a `~` variant for case-insensitivity where it applies) and `length(field) <op> n`.
+//! - `process where` holds for process events: `event.category` contains `process`, or
+//!   the event has no category at all (every event Picket handles is a process event);
+//!   `any where` holds for every event.
+//!
+//! Everything is compiled once: field paths to accessors, wildcards to classified
+//! patterns, value lists to sets and regex lists to a `RegexSet`.
+
+mod lexer;
+mod parser;
+
+use crate::field::{any_scalar, FieldRef, Scalar};
+use crate::glob::{fold, Glob};
+use parser::{Arg, Expr, Lit, Op, Operand};
+use regex::{RegexSet, RegexSetBuilder};
+use sensor_core::event::{FieldValue, ProcessEvent};
+use std::collections::HashSet;
+use std::net::IpAddr;
+
+/// A query that does not parse or compile, with the byte offset of the problem.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("at offset {offset}: {message}")]
+pub struct EqlError {
+    /// Byte offset into the query text.
+    pub offset: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl EqlError {
+    pub(crate) fn new(offset: usize, message: impl Into<String>) -> EqlError {
+        EqlError {
+            offset,
+            message: message.into(),
+        }
+    }
+
+    /// 1-based (line, column) of the problem within `query`.
+    pub fn line_col(&self, query: &str) -> (usize, usize) {
+        let upto = &query[..floor_char_boundary(query, self.offset)];
+        let line = upto.matches('\n').count() + 1;
+        let col = upto.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+        (line, col)
+    }
+}
+
+fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    if i >= s.len() {
+        return s.len();
+    }
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// A compiled single-event EQL query.
+#[derive(Debug, Clone)]
+pub struct Query {
+    root: Node,
+}
+
+impl Query {
+    /// Parses and compiles `text`.
+    pub fn compile(text: &str) -> Result<Query, EqlError> {
+        let ast = parser::parse(text)?;
+        let category = match ast.category.to_ascii_lowercase().as_str() {
+            "any" => Node::Const(true),
+            "process" => Node::Leaf(FieldRef::EventCategory, Test::ProcessCategory),
+            other => Node::Leaf(
+                FieldRef::EventCategory,
+                Test::Str(Box::new(StrMatch::exact(&[other.to_string()], true))),
+            ),
+        };
+        let cond = compile(&ast.condition)?;
+        Ok(Query {
+            root: simplify(Node::And(vec![category, cond].into_boxed_slice())),
+        })
+    }
+
+    /// Does `event` match?
+    #[inline]
+    pub fn matches(&self, event: &ProcessEvent) -> bool {
+        self.root.eval(event)
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Node {
+    And(Box<[Node]>),
+    Or(Box<[Node]>),
+    Not(Box<Node>),
+    Const(bool),
+    Leaf(FieldRef, Test),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ord3 {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl Ord3 {
+    fn holds(self, o: std::cmp::Ordering) -> bool {
+        use std::cmp::Ordering::*;
+        match self {
+            Ord3::Lt => o == Less,
+            Ord3::Le => o != Greater,
+            Ord3::Gt => o == Greater,
+            Ord3::Ge => o != Less,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Test {
+    /// String/number/bool matching, any element.
+    Str(Box<StrMatch>),
+    /// Numeric range comparison.
+    Num(Ord3, f64),
+    /// String range comparison (case-sensitive, byte order).
+    StrOrd(Ord3, String),
+    /// The field is missing.
+    Null,
+    /// `length(field) <op> n` (chars of a string, elements of an array; missing = 0).
+    Length(Option<Ord3>, f64),
+    /// `cidrMatch`.
+    Cidr(Vec<(IpAddr, u8)>),
+    /// `process where`.
+    ProcessCategory,
+}
+
+/// A compiled set of values to compare a field against.
+#[derive(Debug, Clone, Default)]
+struct StrMatch {
+    ci: bool,
+    /// Exact strings (folded when `ci`); a hash set once the list is long.
+    exact: Vec<String>,
+    exact_set: Option<HashSet<String>>,
+    globs: Vec<Glob>,
+    regex: Option<RegexSet>,
+    ints: Vec<i64>,
+    floats: Vec<f64>,
+    bools: Vec<bool>,
+    /// Matches a missing field (`field : null`, `field in (..., null)`).
+    null: bool,
+}
+
+impl StrMatch {
+    fn exact(values: &[String], ci: bool) -> StrMatch {
+        let mut m = StrMatch {
+            ci,
+            ..StrMatch::default()
+        };
+        for v in values {
+            m.push_exact(v);
+        }
+        m.finish();
+        m
+    }
+
+    fn push_exact(&mut self, v: &str) {
+        self.exact.push(if self.ci {
+            fold(v).into_owned()
+        } else {
+            v.to_string()
+        });
+    }
+
+    fn push_lit(&mut self, lit: &Lit, mut string: impl FnMut(&mut StrMatch, &str)) {
+        match lit {
+            Lit::Str(s) => string(self, s),
+            Lit::Int(i) => self.ints.push(*i),
+            Lit::Float(f) => self.floats.push(*f),
+            Lit::Bool(b) => self.bools.push(*b),
+            Lit::Null => self.null = true,
+        }
+    }
+
+    fn finish(&mut self) {
+        if self.exact.len() > 8 {
+            self.exact_set = Some(self.exact.drain(..).collect());
+        }
+    }
+
+    fn str_matches(&self, s: &str) -> bool {
+        if !self.exact.is_empty() || self.exact_set.is_some() {
+            let hit = if self.ci {
+                if let Some(set) = &self.exact_set {
+                    set.contains(fold(s).as_ref())
+                } else if s.is_ascii() {
+                    self.exact.iter().any(|e| e.eq_ignore_ascii_case(s))
+                } else {
+                    let f = fold(s);
+                    self.exact.iter().any(|e| *e == f)
+                }
+            } else if let Some(set) = &self.exact_set {
+                set.contains(s)
+            } else {
+                self.exact.iter().any(|e| e == s)
+            };
+            if hit {
+                return true;
+            }
+        }
+        self.globs.iter().any(|g| g.matches(s))
+            || self.regex.as_ref().is_some_and(|r| r.is_match(s))
+    }
+
+    fn has_strings(&self) -> bool {
+        !self.exact.is_empty()
+            || self.exact_set.is_some()
+            || !self.globs.is_empty()
+            || self.regex.is_some()
+    }
+
+    fn scalar(&self, v: Scalar<'_>) -> bool {
+        match v {
+            Scalar::Str(s) => self.str_matches(s),
+            Scalar::Int(i) => {
+                self.ints.contains(&i)
+                    || self.floats.contains(&(i as f64))
+                    || (self.has_strings() && self.str_matches(&i.to_string()))
+            }
+            Scalar::Float(x) => {
+                self.floats.contains(&x)
+                    || self.ints.iter().any(|i| *i as f64 == x)
+                    || (self.has_strings() && self.str_matches(&x.to_string()))
+            }
+            Scalar::Bool(b) => {
+                self.bools.contains(&b)
+                    || (self.has_strings() && self.str_matches(if b { "true" } else { "false" }))
+            }
+        }
+    }
+}
+
+impl Node {
+    fn eval(&self, ev: &ProcessEvent) -> bool {
+        match self {
+            Node::And(items) => items.iter().all(|n| n.eval(ev)),
+            Node::Or(items) => items.iter().any(|n| n.eval(ev)),
+            Node::Not(inner) => !inner.eval(ev),
+            Node::Const(b) => *b,
+            Node::Leaf(field, test) => test.eval(&field.get(ev)),
+        }
+    }
+}
+
+impl Test {
+    fn eval(&self, v: &FieldValue<'_>) -> bool {
+        match self {
+            Test::Str(m) => {
+                if matches!(v, FieldValue::Missing) {
+                    m.null
+                } else {
+                    any_scalar(v, |s| m.scalar(s))
+                }
+            }
+            Test::Null => matches!(v, FieldValue::Missing),
+            Test::Num(op, n) => any_scalar(v, |s| {
+                let x = match s {
+                    Scalar::Int(i) => i as f64,
+                    Scalar::Float(f) => f,
+                    Scalar::Str(s) => match s.trim().parse::<f64>() {
+                        Ok(f) => f,
+                        Err(_) => return false,
+                    },
+                    Scalar::Bool(_) => return false,
+                };
+                x.partial_cmp(n).is_some_and(|o| op.holds(o))
+            }),
+            Test::StrOrd(op, s) => any_scalar(v, |x| match x {
+                Scalar::Str(x) => op.holds(x.cmp(s.as_str())),
+                _ => false,
+            }),
+            Test::Length(op, n) => {
+                let len = match v {
+                    FieldValue::Missing => 0.0,
+                    FieldValue::Str(s) => s.chars().count() as f64,
+                    FieldValue::Strs(items) => items.len() as f64,
+                    FieldValue::Json(serde_json::Value::Array(a)) => a.len() as f64,
+                    FieldValue::Json(serde_json::Value::String(s)) => s.chars().count() as f64,
+                    _ => return false,
+                };
+                match op {
+                    Some(op) => len.partial_cmp(n).is_some_and(|o| op.holds(o)),
+                    None => len == *n,
+                }
+            }
+            Test::Cidr(nets) => any_scalar(v, |s| match s {
+                Scalar::Str(s) => s
+                    .parse::<IpAddr>()
+                    .is_ok_and(|ip| nets.iter().any(|(net, bits)| in_cidr(ip, *net, *bits))),
+                _ => false,
+            }),
+            Test::ProcessCategory => match v {
+                FieldValue::Missing => true,
+                v => any_scalar(
+                    v,
+                    |s| matches!(s, Scalar::Str(c) if c.eq_ignore_ascii_case("process")),
+                ),
+            },
+        }
+    }
+}
+
+fn in_cidr(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
+    match (ip, net) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => {
+            let mask = if bits == 0 {
+                0
+            } else {
+                u32::MAX << (32 - u32::from(bits))
+            };
+            u32::from(a) & mask == u32::from(b) & mask
+        }
+        (IpAddr::V6(a), IpAddr::V6(b)) => {
+            let mask = if bits == 0 {
+                0
+            } else {
+                u128::MAX << (128 - u32::from(bits))
+            };
+            u128::from(a) & mask == u128::from(b) & mask
+        }
+        _ => false,
+    }
+}
+
+fn parse_cidr(s: &str) -> Option<(IpAddr, u8)> {
+    let (addr, bits) = match s.split_once('/') {
+        Some((a, b)) => (a, Some(b)),
+        None => (s, None),
+    };
+    let ip: IpAddr = addr.trim().parse().ok()?;
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    let bits = match bits {
+        Some(b) => b.trim().parse::<u8>().ok().filter(|b| *b <= max)?,
+        None => max,
+    };
+    Some((ip, bits))
+}
+
+fn field_of(operand: &Operand) -> Option<&str> {
+    match operand {
+        Operand::Field(f) => Some(f),
+        Operand::Func { .. } => None,
+    }
+}
+
+fn compile(e: &Expr) -> Result<Node, EqlError> {
+    Ok(match e {
+        Expr::Or(items) => Node::Or(items.iter().map(compile).collect::<Result<_, _>>()?),
+        Expr::And(items) => Node::And(items.iter().map(compile).collect::<Result<_, _>>()?),
+        Expr::Not(inner) => Node::Not(Box::new(compile(inner)?)),
+        Expr::Bool(b) => Node::Const(*b),
+        Expr::Truthy { operand, at } => match operand {
+            Operand::Field(f) => Node::Leaf(
+                FieldRef::resolve(f),
+                Test::Str(Box::new(StrMatch {
+                    bools: vec![true],
+                    ..StrMatch::default()
+                })),
+            ),
+            Operand::Func { name, ci, args } => function(name, *ci, args, *at)?,
+        },
+        Expr::Cmp { lhs, op, rhs, at } => {
+            match lhs {
+                Operand::Func { name, ci, args } => {
+                    if !name.eq_ignore_ascii_case("length") {
+                        return Err(EqlError::new(
+                        *at,
+                        format!("only length(...) can be compared; `{name}` is a condition by itself"),
+                    ));
+                    }
+                    let field = single_field_arg(name, *ci, args, *at)?;
+                    let n = match rhs.as_slice() {
+                        [Lit::Int(i)] => *i as f64,
+                        [Lit::Float(f)] => *f,
+                        _ => return Err(EqlError::new(*at, "length(...) compares with a number")),
+                    };
+                    let op3 = match op {
+                        Op::Eq | Op::Colon => None,
+                        Op::Ne => {
+                            return Ok(Node::Not(Box::new(Node::Leaf(
+                                field,
+                                Test::Length(None, n),
+                            ))))
+                        }
+                        Op::Lt => Some(Ord3::Lt),
+                        Op::Le => Some(Ord3::Le),
+                        Op::Gt => Some(Ord3::Gt),
+                        Op::Ge => Some(Ord3::Ge),
+                        _ => {
+                            return Err(EqlError::new(
+                                *at,
+                                "length(...) compares with ==, !=, <, <=, > or >=",
+                            ))
+                        }
+                    };
+                    Node::Leaf(field, Test::Length(op3, n))
+                }
+                Operand::Field(_) => {
+                    let field = FieldRef::resolve(field_of(lhs).unwrap_or_default());
+                    compare(field, *op, rhs, *at)?
+                }
+            }
+        }
+    })
+}
+
+fn compare(field: FieldRef, op: Op, rhs: &[Lit], at: usize) -> Result<Node, EqlError> {
+    let leaf = |t: Test| Node::Leaf(field.clone(), t);
+    Ok(match op {
+        Op::Colon => {
+            let mut m = StrMatch {
+                ci: true,
+                ..StrMatch::default()
+            };
+            for lit in rhs {
+                m.push_lit(lit, |m, s| {
+                    let g = Glob::new(s, true);
+                    if g.is_exact() {
+                        m.push_exact(s);
+                    } else {
+                        m.globs.push(g);
+                    }
+                });
+            }
+            m.finish();
+            leaf(Test::Str(Box::new(m)))
+        }
+        Op::Eq | Op::Ne => {
+            let [lit] = rhs else {
+                return Err(EqlError::new(at, "`==` compares with one value"));
+            };
+            let test = match lit {
+                Lit::Null => Test::Null,
+                lit => {
+                    let mut m = StrMatch::default();
+                    m.push_lit(lit, |m, s| m.push_exact(s));
+                    m.finish();
+                    Test::Str(Box::new(m))
+                }
+            };
+            if op == Op::Ne {
+                Node::Not(Box::new(leaf(test)))
+            } else {
+                leaf(test)
+            }
+        }
+        Op::Lt | Op::Le | Op::Gt | Op::Ge => {
+            let o = match op {
+                Op::Lt => Ord3::Lt,
+                Op::Le => Ord3::Le,
+                Op::Gt => Ord3::Gt,
+                _ => Ord3::Ge,
+            };
+            match rhs {
+                [Lit::Int(i)] => leaf(Test::Num(o, *i as f64)),
+                [Lit::Float(f)] => leaf(Test::Num(o, *f)),
+                [Lit::Str(s)] => leaf(Test::StrOrd(o, s.clone())),
+                _ => {
+                    return Err(EqlError::new(
+                        at,
+                        "range comparisons take one number or string",
+                    ))
+                }
+            }
+        }
+        Op::In { ci } => {
+            let mut m = StrMatch {
+                ci,
+                ..StrMatch::default()
+            };
+            for lit in rhs {
+                m.push_lit(lit, |m, s| m.push_exact(s));
+            }
+            m.finish();
+            leaf(Test::Str(Box::new(m)))
+        }
+        Op::Like { ci } => {
+            let mut m = StrMatch {
+                ci,
+                ..StrMatch::default()
+            };
+            for lit in rhs {
+                match lit {
+                    Lit::Str(s) => m.globs.push(Glob::new(s, ci)),
+                    _ => return Err(EqlError::new(at, "`like` takes string patterns")),
+                }
+            }
+            leaf(Test::Str(Box::new(m)))
+        }
+        Op::Regex { ci } => {
+            let mut pats = Vec::new();
+            for lit in rhs {
+                match lit {
+                    Lit::Str(s) => pats.push(format!("^(?:{s})$")),
+                    _ => return Err(EqlError::new(at, "`regex` takes string patterns")),
+                }
+            }
+            let set = RegexSetBuilder::new(&pats)
+                .case_insensitive(ci)
+                .dot_matches_new_line(true)
+                .build()
+                .map_err(|e| {
+                    let msg = e.to_string();
+                    let last = msg.lines().last().unwrap_or("").trim().to_string();
+                    EqlError::new(at, format!("invalid regex: {last}"))
+                })?;
+            leaf(Test::Str(Box::new(StrMatch {
+                ci,
+                regex: Some(set),
+                ..StrMatch::default()
+            })))
+        }
+    })
+}
+
+fn single_field_arg(
+    name: &str,
+    _ci: bool,
+    args: &[(Arg, usize)],
+    at: usize,
+) -> Result<FieldRef, EqlError> {
+    match args {
+        [(Arg::Field(f), _)] => Ok(FieldRef::resolve(f)),
+        _ => Err(EqlError::new(at, format!("{name}(...) takes one field"))),
+    }
+}
+
+/// Boolean functions: `startsWith`, `endsWith`, `stringContains`, `wildcard`, `cidrMatch`.
+fn function(name: &str, ci: bool, args: &[(Arg, usize)], at: usize) -> Result<Node, EqlError> {
+    let lower = name.to_ascii_lowercase();
+    let Some(((Arg::Field(field), _), rest)) = args.split_first() else {
+        return Err(EqlError::new(
+            at,
+            format!("{name}(...) takes a field as its first argument"),
+        ));
+    };
+    if rest.is_empty() {
+        return Err(EqlError::new(
+            at,
+            format!("{name}(...) needs at least one value"),
+        ));
+    }
+    let mut strs = Vec::new();
+    for (arg, off) in rest {
+        match arg {
+            Arg::Lit(Lit::Str(s)) => strs.push(s.as_str()),
+            _ => {
+                return Err(EqlError::new(
+                    *off,
+                    format!("{name}(...) takes string values after the field"),
+                ))
+            }
+        }
+    }
+    let field = FieldRef::resolve(field);
+    let make: fn(&str, bool) -> Glob = match lower.as_str() {
+        "startswith" => Glob::prefix,
+        "endswith" => Glob::suffix,
+        "stringcontains" => Glob::contains,
+        "wildcard" => Glob::new,
+        "cidrmatch" => {
+            let mut nets = Vec::new();
+            for (s, (_, off)) in strs.iter().zip(rest) {
+                nets.push(parse_cidr(s).ok_or_else(|| {
+                    EqlError::new(*off, format!("invalid CIDR block {s:?}"))
+                })?);
+            }
+            return Ok(Node::Leaf(field, Test::Cidr(nets)));
+        }
+        "length" => {
+            return Err(EqlError::new(
+                at,
+                "length(...) is a number; compare it (`length(process.args) > 3`)",
+            ))
+        }
+        _ => {
+            return Err(EqlError::new(
+                at,
+                format!("unsupported function `{name}` (supported: startsWith, endsWith, stringContains, wildcard, cidrMatch, length)"),
+            ))
+        }
+    };
+    let m = StrMatch {
+        ci,
+        globs: strs.iter().map(|s| make(s, ci)).collect(),
+        ..StrMatch::default()
+    };
+    Ok(Node::Leaf(field, Test::Str(Box::new(m))))
+}
+
+/// Flattens nested and/or and folds constants.
+fn simplify(n: Node) -> Node {
+    match n {
+        Node::And(items) => {
+            let mut out = Vec::new();
+            for item in items.into_vec().into_iter().map(simplify) {
+                match item {
+                    Node::Const(true) => {}
+                    Node::Const(false) => return Node::Const(false),
+                    Node::And(inner) => out.extend(inner.into_vec()),
+                    other => out.push(other),
+                }
+            }
+            match out.len() {
+                0 => Node::Const(true),
+                1 => out.remove(0),
+                _ => Node::And(out.into_boxed_slice()),
+            }
+        }
+        Node::Or(items) => {
+            let mut out = Vec::new();
+            for item in items.into_vec().into_iter().map(simplify) {
+                match item {
+                    Node::Const(false) => {}
+                    Node::Const(true) => return Node::Const(true),
+                    Node::Or(inner) => out.extend(inner.into_vec()),
+                    other => out.push(other),
+                }
+            }
+            match out.len() {
+                0 => Node::Const(false),
+                1 => out.remove(0),
+                _ => Node::Or(out.into_boxed_slice()),
+            }
+        }
+        Node::Not(inner) => match simplify(*inner) {
+            Node::Const(b) => Node::Const(!b),
+            Node::Not(x) => *x,
+            other => Node::Not(Box::new(other)),
+        },
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,417 @@
+//! EQL parser: single-event queries (`<category> where <condition>`) into an AST.
+
+use super::lexer::{lex, Tok};
+use super::EqlError;
+
+/// A literal value.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Lit {
+    Str(String),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    Null,
+}
+
+/// Comparison operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Op {
+    /// `:` — case-insensitive, wildcards, lists.
+    Colon,
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    /// `in` / `in~`.
+    In {
+        ci: bool,
+    },
+    /// `like` / `like~`.
+    Like {
+        ci: bool,
+    },
+    /// `regex` / `regex~`.
+    Regex {
+        ci: bool,
+    },
+}
+
+/// A function argument.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Arg {
+    Field(String),
+    Lit(Lit),
+}
+
+/// The left side of a comparison.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Operand {
+    Field(String),
+    Func {
+        name: String,
+        ci: bool,
+        args: Vec<(Arg, usize)>,
+    },
+}
+
+/// The condition AST.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Expr {
+    Or(Vec<Expr>),
+    And(Vec<Expr>),
+    Not(Box<Expr>),
+    Bool(bool),
+    /// `lhs op rhs...` (a list for `:`, `in`, `like`, `regex`).
+    Cmp {
+        lhs: Operand,
+        op: Op,
+        rhs: Vec<Lit>,
+        at: usize,
+    },
+    /// A bare operand used as a condition (boolean field or boolean function).
+    Truthy {
+        operand: Operand,
+        at: usize,
+    },
+}
+
+/// A parsed query.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Ast {
+    /// The event category (`process`, `any`, ...).
+    pub category: String,
+    pub condition: Expr,
+}
+
+struct Parser {
+    toks: Vec<(Tok, usize)>,
+    pos: usize,
+}
+
+/// Parses a whole query.
+pub(crate) fn parse(text: &str) -> Result<Ast, EqlError> {
+    let toks = lex(text)?;
+    let mut p = Parser { toks, pos: 0 };
+    p.query()
+}
+
+fn is_kw(tok: &Tok, kw: &str) -> bool {
+    matches!(tok, Tok::Ident { name, ci: false } if name.eq_ignore_ascii_case(kw))
+}
+
+impl Parser {
+    fn peek(&self) -> &Tok {
+        &self.toks[self.pos.min(self.toks.len() - 1)].0
+    }
+
+    fn peek_at(&self, n: usize) -> &Tok {
+        &self.toks[(self.pos + n).min(self.toks.len() - 1)].0
+    }
+
+    fn offset(&self) -> usize {
+        self.toks[self.pos.min(self.toks.len() - 1)].1
+    }
+
+    fn bump(&mut self) -> (Tok, usize) {
+        let t = self.toks[self.pos.min(self.toks.len() - 1)].clone();
+        if self.pos < self.toks.len() - 1 {
+            self.pos += 1;
+        }
+        t
+    }
+
+    fn expected(&self, what: &str) -> EqlError {
+        EqlError::new(
+            self.offset(),
+            format!("expected {what}, found {}", self.peek().describe()),
+        )
+    }
+
+    fn eat_kw(&mut self, kw: &str) -> bool {
+        if is_kw(self.peek(), kw) {
+            self.bump();
+            true
+        } else {
+            false
+        }
+    }
+
+    fn expect(&mut self, tok: Tok, what: &str) -> Result<usize, EqlError> {
+        if *self.peek() == tok {
+            Ok(self.bump().1)
+        } else {
+            Err(self.expected(what))
+        }
+    }
+
+    fn query(&mut self) -> Result<Ast, EqlError> {
+        for unsupported in ["sequence", "sample", "join"] {
+            if is_kw(self.peek(), unsupported) {
+                return Err(EqlError::new(
+                    self.offset(),
+                    format!(
+                        "`{unsupported}` queries are not supported: Picket runs single-event EQL queries (`<category> where <condition>`)"
+                    ),
+                ));
+            }
+        }
+        let category = match self.peek().clone() {
+            Tok::Ident { name, ci: false } => {
+                self.bump();
+                name
+            }
+            _ => return Err(self.expected("an event category such as `process`")),
+        };
+        if !self.eat_kw("where") {
+            return Err(self.expected("`where`"));
+        }
+        let condition = self.or()?;
+        match self.peek() {
+            Tok::Eof => Ok(Ast {
+                category,
+                condition,
+            }),
+            Tok::Pipe => Err(EqlError::new(
+                self.offset(),
+                "pipes (`| head`, `| filter` ...) are not supported in detection rules",
+            )),
+            _ => Err(self.expected("`and`, `or` or the end of the query")),
+        }
+    }
+
+    fn or(&mut self) -> Result<Expr, EqlError> {
+        let mut items = vec![self.and()?];
+        while self.eat_kw("or") {
+            items.push(self.and()?);
+        }
+        Ok(if items.len() == 1 {
+            items.remove(0)
+        } else {
+            Expr::Or(items)
+        })
+    }
+
+    fn and(&mut self) -> Result<Expr, EqlError> {
+        let mut items = vec![self.not()?];
+        while self.eat_kw("and") {
+            items.push(self.not()?);
+        }
+        Ok(if items.len() == 1 {
+            items.remove(0)
+        } else {
+            Expr::And(items)
+        })
+    }
+
+    fn not(&mut self) -> Result<Expr, EqlError> {
+        if self.eat_kw("not") {
+            return Ok(Expr::Not(Box::new(self.not()?)));
+        }
+        self.predicate()
+    }
+
+    fn predicate(&mut self) -> Result<Expr, EqlError> {
+        let at = self.offset();
+        match self.peek().clone() {
+            Tok::LParen => {
+                self.bump();
+                let e = self.or()?;
+                self.expect(Tok::RParen, "`)`")?;
+                Ok(e)
+            }
+            Tok::Ident {
+                ref name,
+                ci: false,
+            } if name == "true" || name == "false" => {
+                self.bump();
+                Ok(Expr::Bool(name == "true"))
+            }
+            Tok::Ident { name, ci } => {
+                self.bump();
+                let operand = if *self.peek() == Tok::LParen {
+                    self.bump();
+                    let args = self.args()?;
+                    Operand::Func { name, ci, args }
+                } else if ci {
+                    return Err(EqlError::new(
+                        at,
+                        format!("`~` follows a function name or `in`/`like`/`regex`, not the field `{name}`"),
+                    ));
+                } else {
+                    Operand::Field(name)
+                };
+                self.rest(operand, at)
+            }
+            Tok::Str(_) | Tok::Int(_) | Tok::Float(_) => Err(EqlError::new(
+                at,
+                "a comparison starts with a field or function, not a value",
+            )),
+            _ => Err(self.expected("a condition")),
+        }
+    }
+
+    fn args(&mut self) -> Result<Vec<(Arg, usize)>, EqlError> {
+        let mut args = Vec::new();
+        if *self.peek() == Tok::RParen {
+            self.bump();
+            return Ok(args);
+        }
+        loop {
+            let at = self.offset();
+            let arg = match self.peek().clone() {
+                Tok::Ident { name, ci: false }
+                    if !matches!(name.as_str(), "true" | "false" | "null") =>
+                {
+                    self.bump();
+                    if *self.peek() == Tok::LParen {
+                        return Err(EqlError::new(at, "nested function calls are not supported"));
+                    }
+                    Arg::Field(name)
+                }
+                _ => Arg::Lit(self.literal()?),
+            };
+            args.push((arg, at));
+            match self.bump() {
+                (Tok::Comma, _) => continue,
+                (Tok::RParen, _) => return Ok(args),
+                (t, off) => {
+                    return Err(EqlError::new(
+                        off,
+                        format!("expected `,` or `)`, found {}", t.describe()),
+                    ))
+                }
+            }
+        }
+    }
+
+    fn literal(&mut self) -> Result<Lit, EqlError> {
+        let at = self.offset();
+        match self.bump() {
+            (Tok::Str(s), _) => Ok(Lit::Str(s)),
+            (Tok::Int(i), _) => Ok(Lit::Int(i)),
+            (Tok::Float(f), _) => Ok(Lit::Float(f)),
+            (Tok::Minus, _) => match self.bump() {
+                (Tok::Int(i), _) => Ok(Lit::Int(-i)),
+                (Tok::Float(f), _) => Ok(Lit::Float(-f)),
+                (t, off) => Err(EqlError::new(
+                    off,
+                    format!("expected a number after `-`, found {}", t.describe()),
+                )),
+            },
+            (Tok::Ident { name, ci: false }, _) if name == "true" => Ok(Lit::Bool(true)),
+            (Tok::Ident { name, ci: false }, _) if name == "false" => Ok(Lit::Bool(false)),
+            (Tok::Ident { name, ci: false }, _) if name == "null" => Ok(Lit::Null),
+            (Tok::Ident { name, .. }, _) => Err(EqlError::new(
+                at,
+                format!("expected a value, found the field `{name}` (comparing two fields is not supported)"),
+            )),
+            (t, _) => Err(EqlError::new(at, format!("expected a value, found {}", t.describe()))),
+        }
+    }
+
+    /// A value, or a parenthesised list of values.
+    fn values(&mut self, list_ok: bool) -> Result<Vec<Lit>, EqlError> {
+        if *self.peek() != Tok::LParen {
+            return Ok(vec![self.literal()?]);
+        }
+        if !list_ok {
+            return Err(self.expected("a single value"));
+        }
+        self.bump();
+        let mut out = vec![self.literal()?];
+        loop {
+            match self.bump() {
+                (Tok::Comma, _) => out.push(self.literal()?),
+                (Tok::RParen, _) => return Ok(out),
+                (t, off) => {
+                    return Err(EqlError::new(
+                        off,
+                        format!(
+                            "expected `,` or `)` in the value list, found {}",
+                            t.describe()
+                        ),
+                    ))
+                }
+            }
+        }
+    }
+
+    fn rest(&mut self, lhs: Operand, at: usize) -> Result<Expr, EqlError> {
+        let tok = self.peek().clone();
+        let simple = |op: Op| Some(op);
+        let op = match &tok {
+            Tok::Colon => simple(Op::Colon),
+            Tok::EqEq => simple(Op::Eq),
+            Tok::NotEq => simple(Op::Ne),
+            Tok::Lt => simple(Op::Lt),
+            Tok::Le => simple(Op::Le),
+            Tok::Gt => simple(Op::Gt),
+            Tok::Ge => simple(Op::Ge),
+            _ => None,
+        };
+        if let Some(op) = op {
+            self.bump();
+            let rhs = self.values(op == Op::Colon)?;
+            return Ok(Expr::Cmp { lhs, op, rhs, at });
+        }
+        // `not in` / `not like` / `not regex`
+        let negated = is_kw(&tok, "not")
+            && matches!(self.peek_at(1), Tok::Ident { name, .. } if ["in", "like", "regex"].contains(&name.to_ascii_lowercase().as_str()));
+        if negated {
+            self.bump();
+        }
+        let word = match self.peek() {
+            Tok::Ident { name, ci } => Some((name.to_ascii_lowercase(), *ci)),
+            _ => None,
+        };
+        let op = match word.as_ref().map(|(n, ci)| (n.as_str(), *ci)) {
+            Some(("in", ci)) => Some(Op::In { ci }),
+            Some(("like", ci)) => Some(Op::Like { ci }),
+            Some(("regex", ci)) => Some(Op::Regex { ci }),
+            _ => None,
+        };
+        match op {
+            Some(op) => {
+                self.bump();
+                if matches!(op, Op::In { .. }) && *self.peek() != Tok::LParen {
+                    return Err(self.expected("`(` and a list of values after `in`"));
+                }
+                let rhs = self.values(true)?;
+                let cmp = Expr::Cmp { lhs, op, rhs, at };
+                Ok(if negated {
+                    Expr::Not(Box::new(cmp))
+                } else {
+                    cmp
+                })
+            }
+            None => Ok(Expr::Truthy { operand: lhs, at }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn precedence_not_and_or() {
+        let ast =
+            parse("process where a : \"x\" or not b == 1 and c in (\"y\", \"z\")").expect("parses");
+        let Expr::Or(items) = ast.condition else {
+            panic!("or at the top")
+        };
+        assert!(matches!(items[1], Expr::And(_)));
+    }
+
+    #[test]
+    fn errors_have_offsets() {
+        let e = parse("process where process.name : ").expect_err("dangling");
+        assert_eq!(e.offset, 29);
+        let e = parse("sequence by host.id [process where true]").expect_err("seq");
+        assert!(e.message.contains("single-event"), "{e:?}");
+        let e = parse("process where (a : \"x\"").expect_err("paren");
+        assert!(e.message.contains("`)`"), "{e:?}");
+    }
+}

@@ -1,0 +1,167 @@
+//! Alert folding: identical alerts (same rule, mutable element, host, user and command
+//! line) within `fold_window_secs` become one, visibly.
+//!
+//! The first alert of a window is sent at once. Repeats inside the window are counted,
+//! not sent. When the window closes (on a tick, or at the final flush) and repeats came,
+//! one summary alert is sent: the latest repeat, with `picket.count` (all occurrences in
+//! the window, the first included), `first_seen`, `last_seen` and a message saying so.
+//! Nothing is dropped silently: every occurrence is either an alert or in a count.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use sensor_core::alert::{new_alert_id, Alert};
+use std::collections::HashMap;
+
+/// Most open fold windows; past this every open window is flushed early (summaries sent)
+/// so memory stays bounded.
+pub(crate) const MAX_FOLDS: usize = 65_536;
+
+#[derive(Debug, Clone)]
+pub(crate) struct FoldEntry {
+    first_seen: DateTime<Utc>,
+    last_seen: DateTime<Utc>,
+    count: u64,
+    latest: Alert,
+}
+
+/// Fold state, kept across reloads.
+pub(crate) type FoldState = HashMap<String, FoldEntry>;
+
+/// The key of an alert: rule, mutable element, host, user, command line.
+fn key(a: &Alert) -> String {
+    let host = a
+        .host
+        .id
+        .as_deref()
+        .or(a.host.name.as_deref())
+        .unwrap_or("");
+    let user = a
+        .user
+        .effective
+        .as_ref()
+        .and_then(|u| u.id.as_deref().or(u.name.as_deref()))
+        .or(a.user.id.as_deref())
+        .or(a.user.name.as_deref())
+        .unwrap_or("");
+    let cmd = a
+        .process
+        .command_line
+        .clone()
+        .unwrap_or_else(|| a.process.args.join(" "));
+    format!(
+        "{}\u{1f}{}\u{1f}{host}\u{1f}{user}\u{1f}{cmd}",
+        a.rule.id, a.picket.mutable_element
+    )
+}
+
+#[derive(Debug)]
+pub(crate) struct Folder {
+    window: TimeDelta,
+}
+
+/// What folding did, for the engine's counters.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct FoldCounts {
+    pub folded: u64,
+    pub summaries: u64,
+}
+
+impl Folder {
+    pub(crate) fn new(window_secs: u64) -> Folder {
+        Folder {
+            window: TimeDelta::seconds(i64::try_from(window_secs).unwrap_or(86_400)),
+        }
+    }
+
+    fn summary(entry: FoldEntry, window: TimeDelta) -> Alert {
+        let mut a = entry.latest;
+        a.picket.count = entry.count;
+        a.picket.first_seen = Some(entry.first_seen);
+        a.picket.last_seen = Some(entry.last_seen);
+        a.event.id = new_alert_id();
+        a.timestamp = Utc::now();
+        a.picket
+            .details
+            .insert("folded".into(), serde_json::Value::Bool(true));
+        a.message = format!(
+            "{} [folded: {} identical alerts from {} to {} within the {} s fold window; the first was sent on its own]",
+            a.message,
+            entry.count,
+            entry.first_seen.to_rfc3339(),
+            entry.last_seen.to_rfc3339(),
+            window.num_seconds()
+        );
+        a
+    }
+
+    /// Offers a fresh alert (timestamped by its event, `at`); pushes what must be sent.
+    pub(crate) fn offer(
+        &self,
+        state: &mut FoldState,
+        alert: Alert,
+        at: DateTime<Utc>,
+        out: &mut Vec<Alert>,
+        counts: &mut FoldCounts,
+    ) {
+        if self.window <= TimeDelta::zero() {
+            out.push(alert);
+            return;
+        }
+        let k = key(&alert);
+        if let Some(entry) = state.get_mut(&k) {
+            if at >= entry.first_seen && at - entry.first_seen < self.window {
+                entry.count += 1;
+                entry.last_seen = entry.last_seen.max(at);
+                entry.latest = alert;
+                counts.folded += 1;
+                return;
+            }
+            // The window has closed: its summary goes first, then a new window opens.
+            if let Some(old) = state.remove(&k) {
+                if old.count > 1 {
+                    out.push(Self::summary(old, self.window));
+                    counts.summaries += 1;
+                }
+            }
+        }
+        if state.len() >= MAX_FOLDS {
+            self.flush(state, None, out, counts);
+        }
+        state.insert(
+            k,
+            FoldEntry {
+                first_seen: at,
+                last_seen: at,
+                count: 1,
+                latest: alert.clone(),
+            },
+        );
+        out.push(alert);
+    }
+
+    /// Closes windows that ended by `now` (all of them when `now` is `None`), sending a
+    /// summary for each that folded repeats.
+    pub(crate) fn flush(
+        &self,
+        state: &mut FoldState,
+        now: Option<DateTime<Utc>>,
+        out: &mut Vec<Alert>,
+        counts: &mut FoldCounts,
+    ) {
+        let window = self.window;
+        let mut closed: Vec<FoldEntry> = Vec::new();
+        state.retain(|_, e| {
+            let done = now.is_none_or(|n| n - e.first_seen >= window);
+            if done {
+                closed.push(e.clone());
+            }
+            !done
+        });
+        closed.sort_by_key(|e| e.first_seen);
+        for e in closed {
+            if e.count > 1 {
+                out.push(Self::summary(e, window));
+                counts.summaries += 1;
+            }
+        }
+    }
+}
