@@ -11,6 +11,8 @@ packages=(
   libssl-dev pkg-config           # native-tls (syslog TLS) links the system OpenSSL
   systemd                         # systemd-analyze verify for the unit file
   passwd                          # useradd for the end-to-end test user
+  libwine                         # real Windows PE files (with and without version resources) for the PE reader tests
+  binutils-mingw-w64-x86-64 binutils-mingw-w64-i686 cpp  # windres + ld build PE32+/PE32 test images; windres cross-checks OriginalFilename
 )
 
 missing=()
