@@ -23,6 +23,7 @@ pub mod replay;
 pub mod review;
 pub mod sink;
 pub mod status;
+pub mod syslog;
 
 pub use alert::{Alert, Severity};
 pub use collector::{Collector, CollectorError, EventSender, Shutdown};

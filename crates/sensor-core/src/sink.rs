@@ -6,9 +6,11 @@
 
 use crate::alert::Alert;
 use crate::config::{FileSinkConfig, FsyncPolicy};
+use crate::health::Health;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Somewhere alerts go.
 pub trait AlertSink: Send + 'static {
@@ -18,6 +20,11 @@ pub trait AlertSink: Send + 'static {
     fn write(&mut self, alert: &Alert, line: &str) -> io::Result<()>;
     /// Flushes anything buffered (called at shutdown).
     fn flush(&mut self) -> io::Result<()>;
+    /// Gives the sink the run's health registry, for losses it finds on its own (on a
+    /// background thread, or at shutdown) rather than as a failed [`AlertSink::write`],
+    /// which the pipeline counts itself. Call it before the first write; the default
+    /// ignores it.
+    fn attach_health(&mut self, _health: &Arc<Health>) {}
 }
 
 /// Mode of newly created alert logs: analysts in the owning group may read them.

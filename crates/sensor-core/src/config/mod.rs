@@ -10,13 +10,13 @@
 
 pub mod analytics;
 mod errors;
-pub mod syslog;
 pub mod layered;
+pub mod syslog;
 
 pub use analytics::AnalyticsConfig;
 pub use errors::{ConfigError, ConfigErrors};
-pub use syslog::SyslogSinkConfig;
 pub use layered::{load_layered, ConfigSource, LoadedConfig};
+pub use syslog::SyslogSinkConfig;
 
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
