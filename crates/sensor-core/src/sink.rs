@@ -7,10 +7,13 @@
 use crate::alert::Alert;
 use crate::config::{FileSinkConfig, FsyncPolicy};
 use crate::health::Health;
+use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Duration;
 
 /// Somewhere alerts go.
 pub trait AlertSink: Send + 'static {
@@ -31,34 +34,147 @@ pub trait AlertSink: Send + 'static {
 #[cfg(unix)]
 const ALERT_LOG_MODE: u32 = 0o640;
 
+/// Alerts kept in memory while the log cannot be written (disk full, ...), by default.
+pub const DEFAULT_BACKLOG_ALERTS: usize = 10_000;
+/// Bytes kept in memory while the log cannot be written, by default.
+pub const DEFAULT_BACKLOG_BYTES: usize = 64 * 1024 * 1024;
+/// How often kept alerts are retried when no new alert arrives.
+pub const RETRY_INTERVAL: Duration = Duration::from_millis(500);
+/// The torn-tail check reads at most this much from the end of the log.
+const TAIL_SCAN_LIMIT: u64 = 16 * 1024 * 1024;
+/// ... and looks at most at this many trailing lines.
+const TAIL_SCAN_LINES: usize = 64;
+
+/// What [`repair_torn_tail`] found at the end of a log after a crash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TailRepair {
+    /// The last alert was complete but its newline was missing; the newline was added.
+    NewlineAdded,
+    /// Trailing bytes that are not whole alerts (a torn line, zeros from a power loss)
+    /// were cut off the log and saved here.
+    MovedAside {
+        /// The file holding the removed bytes (`alerts.jsonl.torn-<UTC time>`).
+        path: PathBuf,
+        /// How many bytes were removed.
+        bytes: u64,
+        /// The log's length after the cut: every byte before it is untouched.
+        kept_bytes: u64,
+    },
+}
+
 /// The local alert log: one ECS alert per line, size-based rotation keeping N files.
+///
+/// Crash safety: each alert is one `write` of a whole line, and at open a torn last line
+/// (no newline, or not a JSON object) is cut off and saved beside the log
+/// ([`repair_torn_tail`]), so the log never holds a corrupt line and every alert written
+/// before a crash stays.
+///
+/// Disk full (or any write error): the failed line is cut back off the file, and alerts
+/// are kept in memory, in order, up to a bound ([`DEFAULT_BACKLOG_ALERTS`] /
+/// [`DEFAULT_BACKLOG_BYTES`]); a background thread retries every [`RETRY_INTERVAL`] and
+/// writes them once space returns. An alert beyond the bound is refused with an error
+/// (the pipeline counts it as lost, `sink.file`); alerts still kept at shutdown are
+/// counted in the health registry given by [`AlertSink::attach_health`].
 #[derive(Debug)]
 pub struct JsonlFileSink {
+    inner: Arc<Mutex<FileLog>>,
+    retry: Option<(Arc<(Mutex<bool>, Condvar)>, JoinHandle<()>)>,
+    path: PathBuf,
+    repair: Option<TailRepair>,
+}
+
+#[derive(Debug)]
+struct FileLog {
     path: PathBuf,
     file: File,
     size: u64,
     max_bytes: u64,
     keep_files: u32,
     fsync: FsyncPolicy,
+    backlog: VecDeque<Vec<u8>>,
+    backlog_bytes: usize,
+    limit_alerts: usize,
+    limit_bytes: usize,
+    /// The error that started the current outage.
+    failing: Option<String>,
+    /// Alerts refused during the current outage.
+    refused: u64,
+    health: Option<Arc<Health>>,
 }
 
 impl JsonlFileSink {
-    /// Opens (creating it and its directory if needed) the log at `path`.
+    /// Opens (creating it and its directory if needed) the log at `path`, repairing a torn
+    /// last line left by a crash (logged as a warning; see [`JsonlFileSink::repair`]).
     pub fn open(path: &Path, config: &FileSinkConfig) -> io::Result<Self> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             fs::create_dir_all(dir)
                 .map_err(|e| annotate(e, "create the alert log directory", dir))?;
         }
+        let repair = repair_torn_tail(path)?;
+        match &repair {
+            Some(TailRepair::NewlineAdded) => tracing::warn!(
+                path = %path.display(),
+                "Alert log ended without a newline after a crash; added it"
+            ),
+            Some(TailRepair::MovedAside {
+                path: aside,
+                bytes,
+                kept_bytes,
+            }) => tracing::warn!(
+                path = %path.display(),
+                moved_to = %aside.display(),
+                bytes,
+                kept_bytes,
+                "Alert log had a torn last line after a crash; moved it aside"
+            ),
+            None => {}
+        }
         let file = open_append(path)?;
         let size = file.metadata()?.len();
-        Ok(Self {
+        let log = FileLog {
             path: path.to_path_buf(),
             file,
             size,
             max_bytes: config.max_bytes,
             keep_files: config.keep_files,
             fsync: config.fsync,
+            backlog: VecDeque::new(),
+            backlog_bytes: 0,
+            limit_alerts: DEFAULT_BACKLOG_ALERTS,
+            limit_bytes: DEFAULT_BACKLOG_BYTES,
+            failing: None,
+            refused: 0,
+            health: None,
+        };
+        let inner = Arc::new(Mutex::new(log));
+        let stop = Arc::new((Mutex::new(false), Condvar::new()));
+        let retry = {
+            let inner = inner.clone();
+            let thread_stop = stop.clone();
+            std::thread::Builder::new()
+                .name("picket-log-retry".into())
+                .spawn(move || retry_loop(&inner, &thread_stop))
+                .map(|handle| (stop, handle))
+                .map_err(|e| {
+                    io::Error::other(format!("cannot start the alert log retry thread: {e}"))
+                })?
+        };
+        Ok(Self {
+            inner,
+            retry: Some(retry),
+            path: path.to_path_buf(),
+            repair,
         })
+    }
+
+    /// Sets how many alerts (and bytes) are kept in memory while the log cannot be written.
+    pub fn with_backlog_limit(self, alerts: usize, bytes: usize) -> Self {
+        {
+            let mut log = lock(&self.inner);
+            log.limit_alerts = alerts;
+            log.limit_bytes = bytes;
+        }
+        self
     }
 
     /// The log's path.
@@ -66,6 +182,40 @@ impl JsonlFileSink {
         &self.path
     }
 
+    /// What was repaired at open, if anything.
+    pub fn repair(&self) -> Option<&TailRepair> {
+        self.repair.as_ref()
+    }
+
+    /// Alerts kept in memory, waiting for the log to become writable.
+    pub fn backlog_len(&self) -> usize {
+        lock(&self.inner).backlog.len()
+    }
+}
+
+fn lock(m: &Mutex<FileLog>) -> MutexGuard<'_, FileLog> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn retry_loop(inner: &Mutex<FileLog>, stop: &(Mutex<bool>, Condvar)) {
+    let (flag, cond) = stop;
+    let mut stopped = flag.lock().unwrap_or_else(|p| p.into_inner());
+    while !*stopped {
+        stopped = cond
+            .wait_timeout(stopped, RETRY_INTERVAL)
+            .unwrap_or_else(|p| p.into_inner())
+            .0;
+        if *stopped {
+            break;
+        }
+        let mut log = lock(inner);
+        if !log.backlog.is_empty() {
+            let _ = log.drain_backlog();
+        }
+    }
+}
+
+impl FileLog {
     fn rotate(&mut self) -> io::Result<()> {
         let rotated = |n: u32| rotated_path(&self.path, n);
         if self.keep_files == 0 {
@@ -81,6 +231,203 @@ impl JsonlFileSink {
         self.size = 0;
         Ok(())
     }
+
+    /// Writes one whole line (with its newline). On failure the file is cut back to its
+    /// previous length, so a partial line never stays in the log.
+    fn write_line(&mut self, buf: &[u8]) -> io::Result<()> {
+        let len = buf.len() as u64;
+        if self.size > 0 && self.size + len > self.max_bytes {
+            self.rotate()?;
+        }
+        let result = self.file.write_all(buf).and_then(|()| {
+            if self.fsync == FsyncPolicy::Always {
+                self.file.sync_data()
+            } else {
+                Ok(())
+            }
+        });
+        match result {
+            Ok(()) => {
+                self.size += len;
+                Ok(())
+            }
+            Err(e) => {
+                if let Err(cut) = self.file.set_len(self.size) {
+                    tracing::error!(path = %self.path.display(), error = %cut, "Cannot cut a partly written line off the alert log");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Writes kept alerts, oldest first, until one fails.
+    fn drain_backlog(&mut self) -> io::Result<()> {
+        let mut written = 0u64;
+        while let Some(line) = self.backlog.front() {
+            let line = line.clone();
+            if let Err(e) = self.write_line(&line) {
+                if written > 0 {
+                    tracing::info!(path = %self.path.display(), written, left = self.backlog.len(), "Wrote part of the kept alerts");
+                }
+                return Err(e);
+            }
+            self.backlog_bytes -= line.len();
+            self.backlog.pop_front();
+            written += 1;
+        }
+        if let Some(error) = self.failing.take() {
+            tracing::warn!(
+                path = %self.path.display(),
+                written,
+                refused = self.refused,
+                first_error = %error,
+                "Alert log writable again: wrote every alert kept in memory"
+            );
+            if let Some(h) = &self.health {
+                h.note(
+                    "sink.file",
+                    format!("recovered: wrote {written} kept alerts; {} refused while failing ({error})", self.refused),
+                );
+            }
+            self.refused = 0;
+        }
+        Ok(())
+    }
+
+    fn enter_failing(&mut self, e: &io::Error) {
+        if self.failing.is_none() {
+            let what = if e.kind() == io::ErrorKind::StorageFull {
+                "the filesystem is full"
+            } else {
+                "write failed"
+            };
+            let msg = format!(
+                "cannot write the alert log {}: {what}: {e}",
+                self.path.display()
+            );
+            tracing::error!(
+                path = %self.path.display(),
+                error = %e,
+                keep_alerts = self.limit_alerts,
+                keep_bytes = self.limit_bytes,
+                "Cannot write the alert log ({what}); keeping alerts in memory and retrying"
+            );
+            if let Some(h) = &self.health {
+                h.note("sink.file", msg.clone());
+            }
+            self.failing = Some(msg);
+        }
+    }
+
+    fn keep(&mut self, buf: Vec<u8>) -> io::Result<()> {
+        if self.backlog.len() < self.limit_alerts
+            && self.backlog_bytes + buf.len() <= self.limit_bytes
+        {
+            self.backlog_bytes += buf.len();
+            self.backlog.push_back(buf);
+            Ok(())
+        } else {
+            self.refused += 1;
+            Err(io::Error::new(
+                io::ErrorKind::StorageFull,
+                format!(
+                    "{}; {} alerts already kept in memory (the bound): alert dropped",
+                    self.failing
+                        .as_deref()
+                        .unwrap_or("cannot write the alert log"),
+                    self.backlog.len()
+                ),
+            ))
+        }
+    }
+}
+
+/// Checks the end of the log at `path` for a line torn by a crash, power loss or a full
+/// disk: a last line without newline, or trailing lines that are not JSON objects.
+/// A complete JSON object merely missing its newline gets the newline; anything else
+/// is cut off and saved to `<path>.torn-<UTC time>`. Lines before are never touched.
+/// Returns what was done; `None` when the log is fine or absent.
+pub fn repair_torn_tail(path: &Path) -> io::Result<Option<TailRepair>> {
+    let mut file = match OpenOptions::new().read(true).write(true).open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(annotate(e, "open the alert log to check its end", path)),
+    };
+    let len = file.metadata()?.len();
+    let floor = len.saturating_sub(TAIL_SCAN_LIMIT);
+    let mut tail = vec![0u8; usize::try_from(len - floor).unwrap_or(0)];
+    file.seek(SeekFrom::Start(floor))?;
+    file.read_exact(&mut tail)?;
+    // `good`: length of the tail that is whole, valid lines.
+    let mut good = tail.len();
+    let mut first = true;
+    for _ in 0..TAIL_SCAN_LINES {
+        if good == 0 {
+            break;
+        }
+        let ends_nl = tail[good - 1] == b'\n';
+        let body_end = if ends_nl { good - 1 } else { good };
+        let start = tail[..body_end]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |p| p + 1);
+        if start == 0 && floor > 0 {
+            // A line longer than the scan limit: not an alert Picket wrote.
+            good = 0;
+            break;
+        }
+        let line = &tail[start..body_end];
+        let valid = serde_json::from_slice::<serde_json::Value>(line).is_ok_and(|v| v.is_object());
+        if valid && ends_nl {
+            break;
+        }
+        if valid && first {
+            file.seek(SeekFrom::End(0))?;
+            file.write_all(b"\n")?;
+            file.sync_data()?;
+            return Ok(Some(TailRepair::NewlineAdded));
+        }
+        good = start;
+        first = false;
+    }
+    if good == tail.len() {
+        return Ok(None);
+    }
+    let cut = floor + good as u64;
+    let aside = torn_path(path);
+    let mut out = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&aside)
+        .map_err(|e| annotate(e, "save the torn end of the alert log to", &aside))?;
+    out.write_all(&tail[good..])?;
+    out.sync_all()?;
+    file.set_len(cut)?;
+    file.sync_all()?;
+    Ok(Some(TailRepair::MovedAside {
+        path: aside,
+        bytes: len - cut,
+        kept_bytes: cut,
+    }))
+}
+
+/// `alerts.jsonl.torn-20240501T100000Z` (with `-N` if that exists already).
+fn torn_path(path: &Path) -> PathBuf {
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+    let base = {
+        let mut s = path.as_os_str().to_owned();
+        s.push(format!(".torn-{stamp}"));
+        PathBuf::from(s)
+    };
+    let mut candidate = base.clone();
+    let mut n = 1;
+    while candidate.exists() {
+        let mut s = base.as_os_str().to_owned();
+        s.push(format!("-{n}"));
+        candidate = PathBuf::from(s);
+        n += 1;
+    }
+    candidate
 }
 
 /// `alerts.jsonl.N`.
@@ -121,24 +468,72 @@ impl AlertSink for JsonlFileSink {
     }
 
     fn write(&mut self, _alert: &Alert, line: &str) -> io::Result<()> {
-        let len = line.len() as u64 + 1;
-        if self.size > 0 && self.size + len > self.max_bytes {
-            self.rotate()?;
-        }
         let mut buf = Vec::with_capacity(line.len() + 1);
         buf.extend_from_slice(line.as_bytes());
         buf.push(b'\n');
-        self.file.write_all(&buf)?;
-        self.size += len;
-        if self.fsync == FsyncPolicy::Always {
-            self.file.sync_data()?;
+        let mut log = lock(&self.inner);
+        if !log.backlog.is_empty() && log.drain_backlog().is_err() {
+            return log.keep(buf);
         }
-        Ok(())
+        match log.write_line(&buf) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                log.enter_failing(&e);
+                log.keep(buf)
+            }
+        }
     }
 
+    /// Writes kept alerts if it can, then syncs; an error if some are still kept.
     fn flush(&mut self) -> io::Result<()> {
-        self.file.flush()?;
-        self.file.sync_data()
+        let mut log = lock(&self.inner);
+        if !log.backlog.is_empty() {
+            log.drain_backlog().map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!(
+                        "{} alerts kept in memory still cannot be written to {}: {e}",
+                        log.backlog.len(),
+                        log.path.display()
+                    ),
+                )
+            })?;
+        }
+        log.file.flush()?;
+        log.file.sync_data()
+    }
+
+    fn attach_health(&mut self, health: &Arc<Health>) {
+        health.loss_counter("sink.file");
+        lock(&self.inner).health = Some(health.clone());
+    }
+}
+
+impl Drop for JsonlFileSink {
+    /// Stops the retry thread, tries the kept alerts one last time and counts what is
+    /// still kept as lost (`sink.file`).
+    fn drop(&mut self) {
+        if let Some((stop, handle)) = self.retry.take() {
+            *stop.0.lock().unwrap_or_else(|p| p.into_inner()) = true;
+            stop.1.notify_all();
+            let _ = handle.join();
+        }
+        let mut log = lock(&self.inner);
+        if !log.backlog.is_empty() {
+            let _ = log.drain_backlog();
+        }
+        let left = log.backlog.len() as u64;
+        if left > 0 {
+            tracing::error!(path = %log.path.display(), alerts = left, "Alerts kept in memory were lost: the alert log still cannot be written at shutdown");
+            if let Some(h) = &log.health {
+                h.add_loss("sink.file", left);
+                h.note(
+                    "sink.file",
+                    format!("{left} alerts kept in memory were lost at shutdown: the log could not be written"),
+                );
+            }
+            log.backlog.clear();
+        }
     }
 }
 
@@ -243,6 +638,86 @@ mod tests {
         }
         assert!(rotated_path(&path, 2).exists());
         assert!(!rotated_path(&path, 3).exists());
+    }
+
+    fn lines_of(path: &Path) -> Vec<String> {
+        fs::read_to_string(path)
+            .expect("read")
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn torn_last_line_is_moved_aside_and_earlier_lines_kept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("alerts.jsonl");
+        let good = format!("{}\n{}\n", alert(1).to_json_line(), alert(2).to_json_line());
+        let torn = &alert(3).to_json_line()[..40];
+        fs::write(&path, format!("{good}{torn}")).expect("write");
+        let sink = JsonlFileSink::open(&path, &FileSinkConfig::default()).expect("open");
+        let Some(TailRepair::MovedAside {
+            path: aside,
+            bytes,
+            kept_bytes,
+        }) = sink.repair().cloned()
+        else {
+            panic!("expected a repair, got {:?}", sink.repair());
+        };
+        assert_eq!(bytes, 40);
+        assert_eq!(kept_bytes, good.len() as u64);
+        assert_eq!(fs::read_to_string(&aside).expect("aside"), torn);
+        assert!(aside.display().to_string().contains("alerts.jsonl.torn-"));
+        drop(sink);
+        assert_eq!(fs::read_to_string(&path).expect("log"), good);
+    }
+
+    #[test]
+    fn complete_alert_without_newline_gets_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("alerts.jsonl");
+        let line = alert(1).to_json_line();
+        fs::write(&path, &line).expect("write");
+        assert_eq!(
+            repair_torn_tail(&path).expect("repair"),
+            Some(TailRepair::NewlineAdded)
+        );
+        assert_eq!(fs::read_to_string(&path).expect("log"), format!("{line}\n"));
+        assert_eq!(repair_torn_tail(&path).expect("again"), None, "idempotent");
+    }
+
+    #[test]
+    fn zeros_and_garbage_lines_at_the_end_are_moved_aside() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("alerts.jsonl");
+        let good = format!("{}\n", alert(1).to_json_line());
+        // A power loss can leave zeros; an old crash can leave a torn line followed by
+        // a newline.
+        let mut bytes = good.clone().into_bytes();
+        bytes.extend_from_slice(b"{\"@timestamp\":\"2024\n");
+        bytes.extend_from_slice(&[0u8; 4096]);
+        fs::write(&path, &bytes).expect("write");
+        let repair = repair_torn_tail(&path).expect("repair");
+        assert!(
+            matches!(&repair, Some(TailRepair::MovedAside { bytes, .. }) if *bytes == 4096 + 20),
+            "{repair:?}"
+        );
+        assert_eq!(fs::read_to_string(&path).expect("log"), good);
+        assert_eq!(repair_torn_tail(&path).expect("clean"), None);
+    }
+
+    #[test]
+    fn a_clean_or_missing_log_is_left_alone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("alerts.jsonl");
+        assert_eq!(repair_torn_tail(&path).expect("missing"), None);
+        let text = format!("{}\n", alert(1).to_json_line());
+        fs::write(&path, &text).expect("write");
+        assert_eq!(repair_torn_tail(&path).expect("clean"), None);
+        assert_eq!(fs::read_to_string(&path).expect("log"), text);
+        fs::write(&path, "").expect("empty");
+        assert_eq!(repair_torn_tail(&path).expect("empty"), None);
+        assert_eq!(lines_of(&path).len(), 0);
     }
 
     #[cfg(unix)]
