@@ -23,7 +23,7 @@ use sensor_core::alert::Severity;
 use sensor_core::config::analytics::An0903Config;
 use sensor_core::event::{file_name, ProcessEvent};
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct An0903 {
     severity: Severity,
     keywords: Option<AhoCorasick>,

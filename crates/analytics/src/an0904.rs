@@ -41,7 +41,7 @@ impl UserClass {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct An0904 {
     severity: Severity,
     utilities: UtilityList,

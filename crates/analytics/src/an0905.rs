@@ -16,7 +16,13 @@ use sensor_core::alert::Severity;
 use sensor_core::config::analytics::An0905Config;
 use sensor_core::event::{file_name, ProcessEvent};
 
-#[derive(Debug)]
+/// Shells and wrappers skipped when naming the application that launched a command.
+const SHELLS: [&str; 14] = [
+    "sh", "bash", "zsh", "dash", "ksh", "tcsh", "csh", "fish", "login", "env", "sudo", "su",
+    "xargs", "nohup",
+];
+
+#[derive(Debug, Clone)]
 pub(crate) struct An0905 {
     severity: Severity,
     commands: UtilityList,
@@ -174,10 +180,11 @@ impl An0905 {
             hit.message = format!("{who} ran `{shown}` on {host}: {what} (launcher unknown)");
         } else {
             // The launching application: the nearest ancestor inside an .app bundle,
-            // else the parent.
+            // else the nearest that is not a shell, else the parent.
             let app = chain
                 .iter()
                 .find(|(_, exe)| exe.contains(".app/"))
+                .or_else(|| chain.iter().find(|(n, _)| !SHELLS.contains(n)))
                 .or_else(|| chain.first())
                 .map(|(n, _)| n.to_string())
                 .unwrap_or_default();

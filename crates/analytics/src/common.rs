@@ -40,7 +40,9 @@ impl Platform {
         match w.to_ascii_lowercase().as_str() {
             "windows" => Some(Platform::Windows),
             "linux" | "debian" | "ubuntu" | "rhel" | "redhat" | "centos" | "fedora" | "suse"
-            | "alpine" | "arch" => Some(Platform::Linux),
+            | "alpine" | "arch" | "freebsd" | "openbsd" | "netbsd" | "unix" => {
+                Some(Platform::Linux)
+            }
             "macos" | "darwin" | "osx" | "mac" => Some(Platform::Macos),
             _ => None,
         }
@@ -48,7 +50,8 @@ impl Platform {
 }
 
 /// Which platform `ev` is from:
-/// 1. `host.os.type` (`windows`, `linux`, `macos`), then `host.os.family`;
+/// 1. `host.os.type` (`windows`, `linux`, `macos`), then `host.os.family`; other Unix
+///    systems (`freebsd`, `openbsd`, `netbsd`) take the Linux analytic, AN0904;
 /// 2. the collector (`picket.collector`): `linux-ebpf` → Linux, `macos-eslogger` and
 ///    `replay-eslogger` → macOS, `windows-etw` and `replay-evtx` → Windows;
 /// 3. the executable's path style: a drive letter or backslash, or a name ending in

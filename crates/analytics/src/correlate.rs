@@ -35,7 +35,7 @@ pub(crate) type DiscoveryState = HashMap<String, HashMap<String, Discovery>>;
 /// Most (host, user) pairs remembered; the oldest are dropped past this (counted).
 pub(crate) const MAX_DISCOVERIES: usize = 100_000;
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Correlator {
     pub(crate) window: TimeDelta,
     severity: Severity,

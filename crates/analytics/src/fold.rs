@@ -21,6 +21,8 @@ pub(crate) struct FoldEntry {
     last_seen: DateTime<Utc>,
     count: u64,
     latest: Alert,
+    /// Order of opening, so summaries closed together keep a stable order.
+    seq: u64,
 }
 
 /// Fold state, kept across reloads.
@@ -53,9 +55,10 @@ fn key(a: &Alert) -> String {
     )
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Folder {
     window: TimeDelta,
+    next_seq: u64,
 }
 
 /// What folding did, for the engine's counters.
@@ -69,7 +72,13 @@ impl Folder {
     pub(crate) fn new(window_secs: u64) -> Folder {
         Folder {
             window: TimeDelta::seconds(i64::try_from(window_secs).unwrap_or(86_400)),
+            next_seq: 0,
         }
+    }
+
+    /// Keeps the opening order going after a reload.
+    pub(crate) fn continue_from(&mut self, old: &Folder) {
+        self.next_seq = self.next_seq.max(old.next_seq);
     }
 
     fn summary(entry: FoldEntry, window: TimeDelta) -> Alert {
@@ -95,7 +104,7 @@ impl Folder {
 
     /// Offers a fresh alert (timestamped by its event, `at`); pushes what must be sent.
     pub(crate) fn offer(
-        &self,
+        &mut self,
         state: &mut FoldState,
         alert: Alert,
         at: DateTime<Utc>,
@@ -126,6 +135,7 @@ impl Folder {
         if state.len() >= MAX_FOLDS {
             self.flush(state, None, out, counts);
         }
+        self.next_seq += 1;
         state.insert(
             k,
             FoldEntry {
@@ -133,6 +143,7 @@ impl Folder {
                 last_seen: at,
                 count: 1,
                 latest: alert.clone(),
+                seq: self.next_seq,
             },
         );
         out.push(alert);
@@ -156,7 +167,7 @@ impl Folder {
             }
             !done
         });
-        closed.sort_by_key(|e| e.first_seen);
+        closed.sort_by_key(|e| (e.first_seen, e.seq));
         for e in closed {
             if e.count > 1 {
                 out.push(Self::summary(e, window));

@@ -47,7 +47,7 @@ use std::any::Any;
 use std::collections::{HashMap, VecDeque};
 
 /// Reusable buffers, so matching does not allocate per event.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Scratch {
     pub clean: String,
     pub norm: String,
@@ -76,8 +76,10 @@ type BurstState = HashMap<String, HashMap<String, VecDeque<ProcessEvent>>>;
 /// Most earlier events a burst alert carries in `picket.related_events`.
 const MAX_BURST_RELATED: usize = 20;
 
-/// The detection engine: every analytic and Elastic rule, with its state.
-#[derive(Debug)]
+/// The detection engine: every analytic and Elastic rule, with its state. Cloning is
+/// cheap (compiled matchers are shared) and copies the state too, so a freshly built
+/// engine can be cloned for each independent replay.
+#[derive(Debug, Clone)]
 pub struct Engine {
     an0903: Option<an0903::An0903>,
     an0904: Option<an0904::An0904>,
@@ -113,6 +115,14 @@ pub(crate) fn compile_regex_set(
     patterns: &[String],
     errors: &mut Vec<RuleError>,
 ) -> (Option<RegexSet>, Vec<String>) {
+    let build = |list: &[String]| RegexSetBuilder::new(list).case_insensitive(true).build();
+    if patterns.is_empty() {
+        return (None, Vec::new());
+    }
+    if let Ok(set) = build(patterns) {
+        return (Some(set), patterns.to_vec());
+    }
+    // Some pattern is bad: report each bad one and build the set from the rest.
     let mut good = Vec::new();
     for (i, p) in patterns.iter().enumerate() {
         match regex::RegexBuilder::new(p).case_insensitive(true).build() {
@@ -120,11 +130,9 @@ pub(crate) fn compile_regex_set(
             Err(e) => errors.push(setting_error(&format!("{field}[{i}]"), e.to_string())),
         }
     }
-    if good.is_empty() {
-        return (None, good);
-    }
-    match RegexSetBuilder::new(&good).case_insensitive(true).build() {
-        Ok(set) => (Some(set), good),
+    match build(&good) {
+        Ok(set) if !good.is_empty() => (Some(set), good),
+        Ok(_) => (None, Vec::new()),
         Err(e) => {
             errors.push(setting_error(field, e.to_string()));
             (None, Vec::new())
@@ -403,6 +411,7 @@ impl Detector for Engine {
         for (k, v) in std::mem::take(&mut old.folds) {
             self.folds.entry(k).or_insert(v);
         }
+        self.folder.continue_from(&old.folder);
         if self.correlator.is_some() {
             self.discoveries = std::mem::take(&mut old.discoveries);
             self.discoveries_len = old.discoveries_len;
