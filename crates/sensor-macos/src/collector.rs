@@ -1,0 +1,134 @@
+//! [`MacosCollector`]: the live collector `picket run` uses on macOS, and the portable
+//! tail driver it uses for `source = "tail"`.
+
+use crate::error::MacosError;
+use crate::lines::{Chunk, LineHandler};
+use crate::parser::{EsloggerParser, LIVE_COLLECTOR};
+use crate::tail::{follow, TailStart, TailStats};
+use sensor_core::collector::CollectorFuture;
+use sensor_core::config::MacosCollectorConfig;
+use sensor_core::{Collector, CollectorError, EventSender, Shutdown};
+use std::path::PathBuf;
+
+/// Endpoint Security events from Apple's `eslogger`, live.
+///
+/// - `source = "spawn"`: runs `eslogger exec fork exit --format json` (from
+///   `eslogger_path`) and supervises it (see [`crate::spawn::supervise`]). Needs root and
+///   Full Disk Access for the picket binary; without them `run` fails with an error
+///   saying what to grant and where.
+/// - `source = "tail"`: follows `tail_path`, a file eslogger writes, from its current
+///   end, across rotation and truncation (see [`crate::tail`]).
+///
+/// On any OS other than macOS, `run` returns [`CollectorError::Unsupported`].
+#[derive(Debug)]
+#[cfg_attr(not(target_os = "macos"), allow(dead_code))]
+pub struct MacosCollector {
+    config: MacosCollectorConfig,
+    parser: EsloggerParser,
+}
+
+impl MacosCollector {
+    /// A collector for `[collector.macos]`. Fails on a `source` other than `spawn` or
+    /// `tail`, or `tail` without a `tail_path` (the config validation reports these
+    /// too). Nothing is started until [`Collector::run`].
+    pub fn new(config: &MacosCollectorConfig) -> Result<Self, MacosError> {
+        match config.source.as_str() {
+            "spawn" => {}
+            "tail" if !config.tail_path.trim().is_empty() => {}
+            "tail" => return Err(MacosError::NoTailPath),
+            other => return Err(MacosError::UnknownSource(other.to_string())),
+        }
+        Ok(Self {
+            config: config.clone(),
+            parser: EsloggerParser::live(),
+        })
+    }
+
+    /// Uses `parser` (for example one built with [`EsloggerParser::with_user_names`])
+    /// instead of the default live parser.
+    pub fn with_parser(mut self, parser: EsloggerParser) -> Self {
+        self.parser = parser;
+        self
+    }
+}
+
+impl Collector for MacosCollector {
+    fn name(&self) -> &'static str {
+        LIVE_COLLECTOR
+    }
+
+    #[cfg(target_os = "macos")]
+    fn run(self: Box<Self>, out: EventSender, shutdown: Shutdown) -> CollectorFuture {
+        Box::pin(async move {
+            let MacosCollector { config, parser } = *self;
+            match config.source.as_str() {
+                "spawn" => {
+                    if !sensor_core::config::running_as_root() {
+                        return Err(MacosError::NotRoot {
+                            detail: "Picket is not running as root.".into(),
+                        }
+                        .into());
+                    }
+                    let opts = crate::spawn::SpawnOptions::eslogger(&config.eslogger_path);
+                    crate::spawn::supervise(opts, parser, out, shutdown).await
+                }
+                "tail" => {
+                    let path = PathBuf::from(&config.tail_path);
+                    let stats =
+                        tail_eslogger_file(path, TailStart::End, parser, out, shutdown).await?;
+                    tracing::info!(
+                        bytes = stats.bytes,
+                        rotations = stats.rotations,
+                        truncations = stats.truncations,
+                        "Stopped following eslogger output"
+                    );
+                    Ok(())
+                }
+                other => Err(MacosError::UnknownSource(other.to_string()).into()),
+            }
+        })
+    }
+
+    #[cfg(not(target_os = "macos"))]
+    fn run(self: Box<Self>, _out: EventSender, _shutdown: Shutdown) -> CollectorFuture {
+        Box::pin(async {
+            Err(CollectorError::Unsupported {
+                collector: LIVE_COLLECTOR,
+                needs: "macOS 13 (Ventura) or later",
+            })
+        })
+    }
+}
+
+/// Follows a file of eslogger JSON lines until `shutdown` (or until the pipeline goes
+/// away), sending the parsed events to `out` with backpressure. Lines that do not parse
+/// are counted in `malformed_input` (and drift, gaps as the parser reports them).
+///
+/// Portable: this is the `tail` source of [`MacosCollector`], and runs for real on any
+/// OS in tests.
+pub async fn tail_eslogger_file(
+    path: PathBuf,
+    start: TailStart,
+    parser: EsloggerParser,
+    out: EventSender,
+    shutdown: Shutdown,
+) -> Result<TailStats, CollectorError> {
+    let health = out.health().clone();
+    tokio::task::spawn_blocking(move || {
+        let mut handler = LineHandler::new(parser, &health, path.display().to_string());
+        let mut events = Vec::new();
+        let mut on = |chunk: Chunk<'_>| {
+            handler.handle(chunk, &mut events);
+            // Blocking send: this is a blocking thread, and waiting is the backpressure.
+            events.drain(..).all(|ev| out.blocking_send(ev))
+        };
+        follow(&path, start, &shutdown, &mut on).map_err(|source| {
+            CollectorError::from(MacosError::Tail {
+                path: path.display().to_string(),
+                source,
+            })
+        })
+    })
+    .await
+    .map_err(|e| CollectorError::Failed(format!("eslogger tail task failed: {e}")))?
+}
