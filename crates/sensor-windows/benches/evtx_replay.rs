@@ -1,2 +1,159 @@
-//! Placeholder, replaced by the EVTX throughput bench.
-fn main() {}
+//! EVTX → ECS events throughput, against two baselines from the `evtx` crate itself:
+//! - `evtx iterate`: parse every chunk and record (binary XML to the crate's record
+//!   model), no rendering;
+//! - `evtx to JSON`: that plus rendering each record to a `serde_json::Value`, what
+//!   `evtx_dump -o jsonl` does per record;
+//! - `picket replay`: [`sensor_windows::replay::replay_evtx_file`], which renders each
+//!   record, maps Sysmon 1 / 4688 to `ProcessEvent`s and counts the rest.
+//!
+//! Input: the six EVTX-ATTACK-SAMPLES fixtures (206 records, 72 process events), read from
+//! the page cache, in a loop for about two seconds per measurement.
+//! `cargo bench -p sensor-windows --bench evtx_replay` prints records/s, events/s and the
+//! ratio to the JSON baseline. Under `cargo test` (no `--bench` argument) it runs each
+//! measurement once as a smoke test.
+
+use sensor_core::collector::Shutdown;
+use sensor_core::health::Health;
+use sensor_core::replay::ReplayStats;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+const FILES: [&str; 6] = [
+    "LM_typical_IIS_webshell_sysmon_1_10_traces.evtx",
+    "DE_RDP_Tunnel_5156.evtx",
+    "LM_WMI_4624_4688_TargetHost.evtx",
+    "discovery_sysmon_1_iis_pwd_and_config_discovery_appcmd.evtx",
+    "de_portforward_netsh_rdp_sysmon_13_1.evtx",
+    "rundll32_cmd_schtask.evtx",
+];
+
+fn fixtures() -> Vec<PathBuf> {
+    let dir = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/fixtures/windows/evtx/"
+    ));
+    FILES
+        .iter()
+        .map(|f| {
+            let p = dir.join(f);
+            assert!(p.is_file(), "missing fixture {}", p.display());
+            p
+        })
+        .collect()
+}
+
+/// One pass over every file: (records, events).
+type Pass = fn(&[PathBuf]) -> (u64, u64);
+
+fn evtx_iterate(files: &[PathBuf]) -> (u64, u64) {
+    let mut records = 0;
+    for f in files {
+        let mut parser = evtx::EvtxParser::from_path(f).expect("evtx");
+        let settings = std::sync::Arc::new(evtx::ParserSettings::new().num_threads(1));
+        for chunk in parser.chunks() {
+            let mut data = chunk.expect("chunk");
+            let mut chunk = data.parse(settings.clone()).expect("parse");
+            for r in chunk.iter() {
+                std::hint::black_box(r.expect("record").event_record_id);
+                records += 1;
+            }
+        }
+    }
+    (records, 0)
+}
+
+fn evtx_to_json(files: &[PathBuf]) -> (u64, u64) {
+    let mut records = 0;
+    for f in files {
+        let mut parser = evtx::EvtxParser::from_path(f)
+            .expect("evtx")
+            .with_configuration(evtx::ParserSettings::new().num_threads(1));
+        for r in parser.records_json_value() {
+            std::hint::black_box(r.expect("record").data);
+            records += 1;
+        }
+    }
+    (records, 0)
+}
+
+fn picket_replay(files: &[PathBuf]) -> (u64, u64) {
+    let stats = ReplayStats::default();
+    let health = Health::new();
+    let (_trigger, shutdown) = Shutdown::new();
+    let mut emit = |ev| {
+        std::hint::black_box(ev);
+        true
+    };
+    for f in files {
+        sensor_windows::replay::replay_evtx_file(f, &stats, &mut emit, &health, &shutdown)
+            .expect("replay");
+    }
+    assert_eq!(stats.malformed.load(Ordering::Relaxed), 0);
+    (
+        stats.records_read.load(Ordering::Relaxed),
+        stats.events.load(Ordering::Relaxed),
+    )
+}
+
+/// Runs `pass` for about `budget`; returns (records/s, events/s).
+fn measure(files: &[PathBuf], pass: Pass, budget: Duration) -> (f64, f64) {
+    pass(files); // warm-up
+    let start = Instant::now();
+    let (mut records, mut events) = (0u64, 0u64);
+    loop {
+        let (r, e) = pass(files);
+        records += r;
+        events += e;
+        if start.elapsed() >= budget {
+            break;
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    (records as f64 / secs, events as f64 / secs)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() {
+    let full = std::env::args().any(|a| a == "--bench");
+    let files = fixtures();
+    // The machine is shared: interleave the three measurements in rounds and report
+    // medians, so a burst of other load hits all three alike.
+    let (rounds, budget) = if full {
+        (7, Duration::from_secs(1))
+    } else {
+        (1, Duration::ZERO)
+    };
+    let (mut iter, mut json, mut ours, mut ours_events) = (vec![], vec![], vec![], vec![]);
+    let (mut vs_json, mut vs_iter) = (vec![], vec![]);
+    for _ in 0..rounds {
+        let (i, _) = measure(&files, evtx_iterate, budget);
+        let (j, _) = measure(&files, evtx_to_json, budget);
+        let (o, e) = measure(&files, picket_replay, budget);
+        iter.push(i);
+        json.push(j);
+        ours.push(o);
+        ours_events.push(e);
+        vs_json.push(o / j);
+        vs_iter.push(o / i);
+    }
+    if full {
+        println!("median of {rounds} interleaved rounds, 1 thread each:");
+        println!("evtx iterate   {:>10.0} records/s", median(iter));
+        println!("evtx to JSON   {:>10.0} records/s", median(json));
+        println!(
+            "picket replay  {:>10.0} records/s  {:>9.0} events/s",
+            median(ours),
+            median(ours_events)
+        );
+        println!(
+            "ratio picket replay / evtx to JSON: {:.2}; / evtx iterate: {:.2}",
+            median(vs_json),
+            median(vs_iter)
+        );
+    }
+}

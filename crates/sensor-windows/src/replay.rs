@@ -200,7 +200,6 @@ pub fn replay_evtx_file(
             return Ok(());
         }
     };
-    let mut json = Vec::new();
     for chunk in parser.chunks() {
         if shutdown.is_triggered() {
             return Ok(());
@@ -260,12 +259,8 @@ pub fn replay_evtx_file(
                 }
             };
             let record_id = record.event_record_id;
-            json.clear();
             let outcome = match record.into_json_bytes() {
-                Ok(r) => {
-                    json = r.data;
-                    map_json_record(&json, &name)
-                }
+                Ok(r) => map_json_record(&r.data, &name),
                 Err(e) => Err(error_chain(&e)),
             };
             match outcome {
@@ -291,10 +286,59 @@ pub fn replay_evtx_file(
 }
 
 fn map_json_record(json: &[u8], file: &str) -> Result<Mapped, String> {
+    // Most records of a log are other events: read just the event id first (no
+    // allocation), and build the full JSON tree only for the ids that are mapped.
+    match serde_json::from_slice::<Peek>(json) {
+        Ok(peek) if !MAPPED_EVENT_IDS.contains(&peek.event.system.event_id.number()) => {
+            return Ok(Mapped::Ignored)
+        }
+        _ => {}
+    }
     let value: Value =
         serde_json::from_slice(json).map_err(|e| format!("rendered JSON does not parse: {e}"))?;
     let rec = WinRecord::from_evtx_json(&value)?;
     map_record(&rec, Some(file))
+}
+
+/// The event ids [`map_record`] maps (it also checks the provider).
+const MAPPED_EVENT_IDS: [u64; 2] = [1, 4688];
+
+/// `{"Event": {"System": {"EventID": ...}}}`, everything else skipped.
+#[derive(serde::Deserialize)]
+struct Peek {
+    #[serde(rename = "Event")]
+    event: PeekEvent,
+}
+
+#[derive(serde::Deserialize)]
+struct PeekEvent {
+    #[serde(rename = "System")]
+    system: PeekSystem,
+}
+
+#[derive(serde::Deserialize)]
+struct PeekSystem {
+    #[serde(rename = "EventID")]
+    event_id: PeekEventId,
+}
+
+/// `EventID` is a number, or an object with `#text` when it has attributes.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum PeekEventId {
+    Number(u64),
+    WithAttributes {
+        #[serde(rename = "#text")]
+        text: u64,
+    },
+}
+
+impl PeekEventId {
+    fn number(&self) -> u64 {
+        match self {
+            PeekEventId::Number(n) | PeekEventId::WithAttributes { text: n } => *n,
+        }
+    }
 }
 
 /// JSON lines of Windows events: Winlogbeat documents (`winlog.*`, nested or dotted keys)
