@@ -24,6 +24,7 @@ pub mod review;
 pub mod sink;
 pub mod status;
 pub mod syslog;
+pub mod users;
 
 pub use alert::{Alert, Severity};
 pub use collector::{Collector, CollectorError, EventSender, Shutdown};

@@ -1,0 +1,340 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Picket's process tracer: BTF tracepoints on sched_process_exec, sched_process_fork
+ * and sched_process_exit, writing records (events.h) to one BPF ring buffer.
+ *
+ * Compiled by build.rs with `clang -target bpf -O2 -g -DARGS_CAP=<n>`; ARGS_CAP is the
+ * most argv bytes this object can capture (the scratch buffer size). The loader picks
+ * the smallest object whose ARGS_CAP covers the configured `max_args_bytes` and sets
+ * `cfg_max_args` to it. Every failed ring-buffer write is counted in `lost`.
+ */
+#include "kernel_types.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include "events.h"
+
+#ifndef ARGS_CAP
+#define ARGS_CAP 32768
+#endif
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Set by the loader: argv bytes to capture (<= ARGS_CAP). */
+const volatile __u32 cfg_max_args = ARGS_CAP;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 * 1024 * 1024); /* resized by the loader */
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LOST_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} lost SEC(".maps");
+
+/* One exec record under construction, per CPU. Tracepoints run with preemption off,
+ * so a CPU's slot is never shared by two programs at once. */
+struct scratch {
+	struct exec_ev ev;
+	char data[ARGS_CAP + 3 * PATH_BUF]; /* args | filename | cwd | exe */
+	char tmp[2 * PATH_BUF];             /* a path being assembled */
+	const unsigned char *names[PATH_DEPTH];
+	__u32 lens[PATH_DEPTH];
+	__u32 depth;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1); /* set to the number of possible CPUs by the loader */
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch SEC(".maps");
+
+static __always_inline void count_lost(__u32 slot)
+{
+	__u64 *n = bpf_map_lookup_elem(&lost, &slot);
+	if (n)
+		*n += 1;
+}
+
+static __always_inline void fill_hdr(struct ev_hdr *h, struct task_struct *task, __u32 kind)
+{
+	struct task_struct *leader = BPF_CORE_READ(task, group_leader);
+	struct task_struct *parent = BPF_CORE_READ(task, real_parent);
+	const struct cred *cred = BPF_CORE_READ(task, cred);
+
+	h->kind = kind;
+	h->pid = BPF_CORE_READ(task, tgid);
+	h->tid = BPF_CORE_READ(task, pid);
+	h->ppid = BPF_CORE_READ(parent, tgid);
+	h->ts_boot_ns = bpf_ktime_get_boot_ns();
+	h->start_boot_ns = BPF_CORE_READ(leader, start_boottime);
+	h->parent_start_boot_ns = BPF_CORE_READ(parent, group_leader, start_boottime);
+	h->uid = BPF_CORE_READ(cred, uid.val);
+	h->euid = BPF_CORE_READ(cred, euid.val);
+	h->gid = BPF_CORE_READ(cred, gid.val);
+	h->egid = BPF_CORE_READ(cred, egid.val);
+	if (bpf_core_field_exists(task->loginuid)) {
+		h->loginuid = BPF_CORE_READ(task, loginuid.val);
+		h->sessionid = BPF_CORE_READ(task, sessionid);
+	} else {
+		h->loginuid = (__u32)-1;
+		h->sessionid = (__u32)-1;
+	}
+	h->exit_code = 0;
+	h->_pad = 0;
+	bpf_probe_read_kernel_str(h->comm, sizeof(h->comm), &task->comm);
+}
+
+/*
+ * Writes the absolute path of (vfsmnt, dentry) into the CPU's scratch record at
+ * data[pos], crossing mount points up to the root of the mount tree. Returns the bytes
+ * written (no NUL); sets `trunc_flag` when the path was deeper or longer than allowed.
+ *
+ * A global (non-inlined) function, so the verifier checks it once, on its own, rather
+ * than once per state of each caller: that keeps the exec program far below the
+ * verifier's complexity limit. Its arguments are scalars (kernel pointers are only read
+ * through bpf_probe_read_kernel), which global functions accept on every kernel with
+ * BTF tracepoints.
+ *
+ * Shaped for the verifier inside, too: slot i of names/lens is written in iteration i
+ * whichever branch runs (a mount crossing leaves a NULL name); the depth reached goes
+ * through memory, so the second loop is verified for an unknown depth rather than once
+ * per depth; and the write offset is masked, so loop states converge and are pruned.
+ */
+__noinline int write_path(__u64 vfsmnt_addr, __u64 dentry_addr, __u64 pos, __u32 trunc_flag)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct scratch *s = bpf_map_lookup_elem(&scratch, &cpu);
+	if (!s)
+		return 0;
+	struct vfsmount *vfsmnt = (struct vfsmount *)vfsmnt_addr;
+	struct dentry *dentry = (struct dentry *)dentry_addr;
+	__u64 mnt_off = bpf_core_field_offset(struct mount, mnt);
+	struct mount *mnt = (struct mount *)((char *)vfsmnt - mnt_off);
+	__u32 count = PATH_DEPTH;
+	__u32 off = 0;
+	bool wrote = false;
+
+	for (__u32 i = 0; i < PATH_DEPTH; i++) {
+		struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
+		struct dentry *mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
+
+		s->names[i] = NULL;
+		s->lens[i] = 0;
+		if (dentry == mnt_root || dentry == parent) {
+			struct mount *mnt_parent = BPF_CORE_READ(mnt, mnt_parent);
+			if (dentry != mnt_root || mnt_parent == mnt || !mnt_parent) {
+				count = i;
+				break;
+			}
+			dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
+			mnt = mnt_parent;
+			vfsmnt = (struct vfsmount *)((char *)mnt + mnt_off);
+			continue;
+		}
+		s->names[i] = BPF_CORE_READ(dentry, d_name.name);
+		s->lens[i] = BPF_CORE_READ(dentry, d_name.len);
+		dentry = parent;
+	}
+	if (count >= PATH_DEPTH)
+		s->ev.flags |= trunc_flag;
+	s->depth = count;
+	count = *(volatile __u32 *)&s->depth;
+	if (count > PATH_DEPTH)
+		count = PATH_DEPTH;
+
+	for (__u32 j = 0; j < PATH_DEPTH; j++) {
+		if (j >= count)
+			break;
+		__u32 idx = (count - 1 - j) & (PATH_DEPTH - 1);
+		const unsigned char *name = s->names[idx];
+		if (!name)
+			continue;
+		__u32 len = s->lens[idx] & (NAME_CAP - 1);
+		off &= PATH_BUF - 1;
+		s->tmp[off] = '/';
+		if (bpf_probe_read_kernel(&s->tmp[off + 1], len, name) != 0)
+			break;
+		wrote = true;
+		off += len + 1;
+		if (off >= PATH_BUF) {
+			s->ev.flags |= trunc_flag;
+			off = PATH_BUF;
+			break;
+		}
+	}
+	if (!wrote) {
+		s->tmp[0] = '/';
+		off = 1;
+	}
+	__u64 len = off;
+	barrier_var(len);
+	if (len > PATH_BUF)
+		len = PATH_BUF;
+	barrier_var(pos);
+	if (pos > ARGS_CAP + 2 * PATH_BUF)
+		return 0;
+	if (bpf_probe_read_kernel(&s->data[pos], len, s->tmp) != 0)
+		return 0;
+	return len;
+}
+
+SEC("tp_btf/sched_process_exec")
+int handle_exec(__u64 *ctx)
+{
+	struct task_struct *task = (struct task_struct *)ctx[0];
+	struct linux_binprm *bprm = (struct linux_binprm *)ctx[2];
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct scratch *s = bpf_map_lookup_elem(&scratch, &cpu);
+	if (!s) {
+		count_lost(LOST_SCRATCH);
+		return 0;
+	}
+	struct exec_ev *e = &s->ev;
+
+	fill_hdr(&e->h, task, EV_EXEC);
+	e->cgroup_id = bpf_get_current_cgroup_id();
+	e->argc = BPF_CORE_READ(bprm, argc);
+	e->flags = 0;
+	e->args_size = 0;
+	e->args_len = 0;
+	e->filename_len = 0;
+	e->cwd_len = 0;
+	e->exe_len = 0;
+	e->tty_major = 0;
+	e->tty_minor = 0;
+	e->_pad = 0;
+	e->tty_name[0] = 0;
+
+	/* Controlling terminal. */
+	struct tty_struct *tty = BPF_CORE_READ(task, signal, tty);
+	if (tty) {
+		int index = BPF_CORE_READ(tty, index);
+		e->flags |= F_HAS_TTY;
+		e->tty_major = BPF_CORE_READ(tty, driver, major);
+		e->tty_minor = BPF_CORE_READ(tty, driver, minor_start) + index;
+		bpf_probe_read_kernel_str(e->tty_name, sizeof(e->tty_name), &tty->name);
+	}
+
+	/* argv, straight from the new image's argument area. Sizes and offsets are 64-bit
+	 * so the compiler keeps no 32-bit copies whose bounds the verifier cannot link. */
+	__u64 pos = 0;
+	struct mm_struct *mm = BPF_CORE_READ(task, mm);
+	if (mm) {
+		unsigned long start = BPF_CORE_READ(mm, arg_start);
+		unsigned long end = BPF_CORE_READ(mm, arg_end);
+		__u64 size = end > start ? end - start : 0;
+		__u64 len = cfg_max_args;
+		if (len > ARGS_CAP)
+			len = ARGS_CAP;
+		if (size > len)
+			e->flags |= F_ARGS_TRUNCATED;
+		else
+			len = size;
+		e->args_size = size > 0xffffffffULL ? 0xffffffff : (__u32)size;
+		barrier_var(len);
+		if (len > ARGS_CAP)
+			len = ARGS_CAP;
+		if (len > 0) {
+			if (bpf_probe_read_user(s->data, len, (const void *)start) == 0)
+				pos = len;
+			else
+				e->flags |= F_ARGS_UNREADABLE;
+		}
+	} else {
+		e->flags |= F_NO_MM;
+	}
+	e->args_len = pos;
+
+	/* The path execve() was given. */
+	barrier_var(pos);
+	if (pos > ARGS_CAP)
+		pos = ARGS_CAP;
+	const char *filename = BPF_CORE_READ(bprm, filename);
+	long n = bpf_probe_read_kernel_str(&s->data[pos], PATH_BUF, filename);
+	if (n > 0) {
+		__u64 flen = (__u64)n - 1;
+		if (flen >= PATH_BUF - 1)
+			e->flags |= F_FILENAME_TRUNCATED;
+		barrier_var(flen);
+		if (flen > PATH_BUF)
+			flen = PATH_BUF;
+		e->filename_len = flen;
+		pos += flen;
+	}
+
+	/* Working directory. */
+	struct fs_struct *fs = BPF_CORE_READ(task, fs);
+	struct dentry *cwd = fs ? BPF_CORE_READ(fs, pwd.dentry) : NULL;
+	if (cwd) {
+		__u64 w = (__u32)write_path((__u64)BPF_CORE_READ(fs, pwd.mnt), (__u64)cwd, pos,
+					    F_CWD_TRUNCATED);
+		barrier_var(w);
+		if (w > PATH_BUF)
+			w = PATH_BUF;
+		e->cwd_len = w;
+		pos += w;
+	}
+
+	/* The file the kernel actually loaded (symlinks resolved; for a #! script, its
+	 * interpreter). */
+	struct file *file = BPF_CORE_READ(bprm, file);
+	struct dentry *exe = file ? BPF_CORE_READ(file, f_path.dentry) : NULL;
+	if (exe) {
+		__u64 w = (__u32)write_path((__u64)BPF_CORE_READ(file, f_path.mnt), (__u64)exe, pos,
+					    F_EXE_TRUNCATED);
+		barrier_var(w);
+		if (w > PATH_BUF)
+			w = PATH_BUF;
+		e->exe_len = w;
+		pos += w;
+	}
+
+	/* The compiler can prove this clamp redundant; the verifier cannot, so keep it. */
+	barrier_var(pos);
+	if (pos > ARGS_CAP + 3 * PATH_BUF)
+		pos = ARGS_CAP + 3 * PATH_BUF;
+	if (bpf_ringbuf_output(&events, e, sizeof(*e) + pos, 0) != 0)
+		count_lost(LOST_EXEC);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_fork")
+int handle_fork(__u64 *ctx)
+{
+	struct task_struct *child = (struct task_struct *)ctx[1];
+
+	/* A new thread is not a new process. */
+	if (BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid))
+		return 0;
+	struct ev_hdr *h = bpf_ringbuf_reserve(&events, sizeof(*h), 0);
+	if (!h) {
+		count_lost(LOST_FORK);
+		return 0;
+	}
+	fill_hdr(h, child, EV_FORK);
+	bpf_ringbuf_submit(h, 0);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int handle_exit(__u64 *ctx)
+{
+	struct task_struct *task = (struct task_struct *)ctx[0];
+
+	/* Only the last thread of a process ends the process. */
+	if (BPF_CORE_READ(task, signal, live.counter) != 0)
+		return 0;
+	struct ev_hdr *h = bpf_ringbuf_reserve(&events, sizeof(*h), 0);
+	if (!h) {
+		count_lost(LOST_EXIT);
+		return 0;
+	}
+	fill_hdr(h, task, EV_EXIT);
+	h->exit_code = BPF_CORE_READ(task, exit_code);
+	bpf_ringbuf_submit(h, 0);
+	return 0;
+}

@@ -1,0 +1,114 @@
+//! [`LinuxCollector`]: the [`Collector`] the pipeline runs on Linux.
+
+use crate::error::Error;
+use sensor_core::collector::{Collector, CollectorError, CollectorFuture, EventSender, Shutdown};
+use sensor_core::config::LinuxCollectorConfig;
+
+/// The eBPF process collector (`picket.collector = "linux-ebpf"`).
+///
+/// [`LinuxCollector::new`] only checks the configuration; the programs are loaded and
+/// attached by [`LinuxCollector::load`] (explicitly, to learn about failures early and
+/// to know when tracing has begun) or else at the start of [`Collector::run`]. Events
+/// that happen between `load` and `run` wait in the kernel ring buffer.
+#[derive(Debug)]
+pub struct LinuxCollector {
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    config: LinuxCollectorConfig,
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    host_name: Option<String>,
+    #[cfg(target_os = "linux")]
+    loaded: Option<crate::loader::Loaded>,
+}
+
+impl LinuxCollector {
+    /// A collector for `config` (`[collector.linux]`). Fails only on a configuration
+    /// value the tracer cannot use; on other OSes it succeeds, and `run` then returns
+    /// [`CollectorError::Unsupported`].
+    pub fn new(config: &LinuxCollectorConfig) -> Result<LinuxCollector, Error> {
+        #[cfg(target_os = "linux")]
+        crate::loader::validate(config)?;
+        Ok(LinuxCollector {
+            config: config.clone(),
+            host_name: None,
+            #[cfg(target_os = "linux")]
+            loaded: None,
+        })
+    }
+
+    /// Overrides `host.name` (`[general] host_name`); by default the kernel's host name.
+    pub fn with_host_name(mut self, name: impl Into<String>) -> Self {
+        let name = name.into();
+        self.host_name = (!name.is_empty()).then_some(name);
+        self
+    }
+
+    /// Loads the eBPF programs and attaches them to the scheduler tracepoints. Calling
+    /// it again once loaded does nothing.
+    ///
+    /// Errors: [`Error::NotPrivileged`], [`Error::NoBtf`], [`Error::Verifier`] (with the
+    /// verifier log), [`Error::Attach`], [`Error::Load`]; [`Error::Unsupported`] off Linux.
+    pub fn load(&mut self) -> Result<(), Error> {
+        #[cfg(target_os = "linux")]
+        {
+            if self.loaded.is_none() {
+                self.loaded = Some(crate::loader::load(&self.config)?);
+            }
+            Ok(())
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            Err(Error::Unsupported)
+        }
+    }
+
+    /// True once [`LinuxCollector::load`] succeeded.
+    pub fn is_loaded(&self) -> bool {
+        #[cfg(target_os = "linux")]
+        {
+            self.loaded.is_some()
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            false
+        }
+    }
+
+    /// The argv capacity of the loaded object (bytes), once loaded.
+    pub fn args_capacity(&self) -> Option<u32> {
+        #[cfg(target_os = "linux")]
+        {
+            self.loaded.as_ref().map(|l| l.args_cap)
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            None
+        }
+    }
+}
+
+impl Collector for LinuxCollector {
+    fn name(&self) -> &'static str {
+        crate::convert::COLLECTOR_NAME
+    }
+
+    fn run(self: Box<Self>, out: EventSender, shutdown: Shutdown) -> CollectorFuture {
+        Box::pin(async move {
+            #[cfg(target_os = "linux")]
+            {
+                let mut me = *self;
+                me.load().map_err(CollectorError::from)?;
+                let Some(loaded) = me.loaded.take() else {
+                    return Err(CollectorError::Failed("the tracer did not load".into()));
+                };
+                crate::reader::run(loaded, me.host_name, out, shutdown)
+                    .await
+                    .map_err(CollectorError::from)
+            }
+            #[cfg(not(target_os = "linux"))]
+            {
+                let _ = (self, out, shutdown);
+                Err(CollectorError::from(Error::Unsupported))
+            }
+        })
+    }
+}

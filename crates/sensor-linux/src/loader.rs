@@ -1,0 +1,370 @@
+//! Loading and attaching the eBPF programs with aya, and reading what they write.
+//!
+//! Order of checks, so a failure names its cause: privileges (root, or CAP_BPF +
+//! CAP_PERFMON), kernel BTF, then the object load (map creation), then each program
+//! through the verifier, then attachment. RLIMIT_MEMLOCK is raised when possible; a
+//! refusal is not an error because kernels >= 5.11 account BPF memory to the cgroup
+//! instead (it is logged, and a warning on older kernels).
+
+use crate::error::{chain, Error};
+use crate::record::lost_slot;
+use aya::maps::{MapData, PerCpuArray, RingBuf};
+use aya::programs::{BtfTracePoint, ProgramError};
+use aya::{Btf, Ebpf, EbpfError, EbpfLoader};
+use sensor_core::config::LinuxCollectorConfig;
+use std::path::Path;
+
+/// argv capacities compiled by build.rs; the loader takes the smallest that fits.
+pub(crate) const ARGS_CAPS: [u32; 3] = [32 * 1024, 256 * 1024, 1024 * 1024];
+
+static OBJ_32K: &[u8] =
+    aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/picket-32768.bpf.o"));
+static OBJ_256K: &[u8] =
+    aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/picket-262144.bpf.o"));
+static OBJ_1M: &[u8] =
+    aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/picket-1048576.bpf.o"));
+
+/// (program, tracepoint), in attach order: exit and fork before exec, so that by the
+/// time an exec can be seen the lifecycle around it is seen too.
+const PROGRAMS: [(&str, &str); 3] = [
+    ("handle_exit", "sched_process_exit"),
+    ("handle_fork", "sched_process_fork"),
+    ("handle_exec", "sched_process_exec"),
+];
+
+/// Verifier log lines kept in an error.
+const LOG_TAIL: usize = 120;
+
+const BTF_PATH: &str = "/sys/kernel/btf/vmlinux";
+
+/// The loaded, attached tracer.
+pub(crate) struct Loaded {
+    /// The ring buffer the programs write to.
+    pub(crate) ring: RingBuf<MapData>,
+    /// The programs (dropping them detaches) and the loss counters.
+    pub(crate) kernel: Kernel,
+    /// The argv capacity of the object in use.
+    pub(crate) args_cap: u32,
+}
+
+/// What stays in the kernel: programs, links and the `lost` counters.
+pub(crate) struct Kernel {
+    /// Owns the programs and their links: dropping it detaches everything.
+    _ebpf: Ebpf,
+    lost: PerCpuArray<MapData, u64>,
+}
+
+impl std::fmt::Debug for Loaded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Loaded")
+            .field("args_cap", &self.args_cap)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Kernel {
+    /// Sum over CPUs of each `lost` slot: [exec, fork, exit, scratch].
+    pub(crate) fn lost(&self) -> [u64; lost_slot::COUNT as usize] {
+        let mut out = [0u64; lost_slot::COUNT as usize];
+        for (slot, total) in out.iter_mut().enumerate() {
+            if let Ok(values) = self.lost.get(&(slot as u32), 0) {
+                *total = values.iter().copied().fold(0u64, u64::wrapping_add);
+            }
+        }
+        out
+    }
+}
+
+/// The effective capability set of this process (`CapEff` in /proc/self/status).
+fn effective_caps() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("CapEff:"))?;
+    u64::from_str_radix(line.trim_start_matches("CapEff:").trim(), 16).ok()
+}
+
+const CAP_SYS_ADMIN: u32 = 21;
+const CAP_PERFMON: u32 = 38;
+const CAP_BPF: u32 = 39;
+
+fn check_privileges() -> Result<(), Error> {
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc::geteuid() };
+    let Some(caps) = effective_caps() else {
+        return if euid == 0 {
+            Ok(())
+        } else {
+            Err(Error::NotPrivileged {
+                detail: format!("running as uid {euid} and /proc/self/status is unreadable"),
+            })
+        };
+    };
+    let has = |c: u32| caps & (1u64 << c) != 0;
+    if (has(CAP_BPF) && has(CAP_PERFMON)) || has(CAP_SYS_ADMIN) {
+        return Ok(());
+    }
+    let mut missing = Vec::new();
+    if !has(CAP_BPF) {
+        missing.push("CAP_BPF");
+    }
+    if !has(CAP_PERFMON) {
+        missing.push("CAP_PERFMON");
+    }
+    Err(Error::NotPrivileged {
+        detail: format!(
+            "running as uid {euid} without {} (effective capabilities {caps:#x})",
+            missing.join(" and ")
+        ),
+    })
+}
+
+/// `(major, minor)` of the running kernel.
+fn kernel_version() -> Option<(u32, u32)> {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").ok()?;
+    let mut parts = release.trim().split(['.', '-']);
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
+}
+
+fn raise_memlock() {
+    let unlimited = libc::rlimit {
+        rlim_cur: libc::RLIM_INFINITY,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: a valid rlimit struct is passed by reference.
+    let rc = unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &unlimited) };
+    if rc == 0 {
+        return;
+    }
+    let err = std::io::Error::last_os_error();
+    match kernel_version() {
+        Some(v) if v < (5, 11) => tracing::warn!(
+            error = %err,
+            "Cannot raise RLIMIT_MEMLOCK; kernels before 5.11 charge BPF maps to it, so loading may fail"
+        ),
+        _ => tracing::debug!(
+            error = %err,
+            "Cannot raise RLIMIT_MEMLOCK; not needed on kernels >= 5.11 (memory cgroup accounting)"
+        ),
+    }
+}
+
+/// Highest possible CPU id + 1 (`/sys/devices/system/cpu/possible`, e.g. `0-3,8-11`).
+fn possible_cpu_slots() -> u32 {
+    let text = std::fs::read_to_string("/sys/devices/system/cpu/possible").unwrap_or_default();
+    let max = text
+        .trim()
+        .split(',')
+        .filter_map(|range| range.rsplit('-').next()?.trim().parse::<u32>().ok())
+        .max();
+    match max {
+        Some(m) => m + 1,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
+    }
+}
+
+fn is_eperm(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            if io.raw_os_error() == Some(libc::EPERM) {
+                return true;
+            }
+        }
+        cur = err.source();
+    }
+    let text = chain(e);
+    text.contains("Operation not permitted") || text.contains("code -1, io error: EPERM")
+}
+
+fn object_for(max_args: u32) -> Result<(&'static [u8], u32), Error> {
+    let objs: [&'static [u8]; 3] = [OBJ_32K, OBJ_256K, OBJ_1M];
+    ARGS_CAPS
+        .iter()
+        .zip(objs)
+        .find(|(cap, _)| **cap >= max_args)
+        .map(|(cap, obj)| (obj, *cap))
+        .ok_or(Error::InvalidConfig {
+            field: "max_args_bytes",
+            message: format!(
+                "{max_args} is above the largest capacity built in ({} bytes)",
+                ARGS_CAPS[ARGS_CAPS.len() - 1]
+            ),
+        })
+}
+
+/// Checks the configuration values the loader depends on.
+pub(crate) fn validate(config: &LinuxCollectorConfig) -> Result<(), Error> {
+    let max_args = u32::try_from(config.max_args_bytes).map_err(|_| Error::InvalidConfig {
+        field: "max_args_bytes",
+        message: format!("{} is too large", config.max_args_bytes),
+    })?;
+    object_for(max_args)?;
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as usize;
+    let ring = config.ring_buffer_bytes;
+    if !ring.is_power_of_two() || ring < page || u32::try_from(ring).is_err() {
+        return Err(Error::InvalidConfig {
+            field: "ring_buffer_bytes",
+            message: format!(
+                "{ring} must be a power of two, at least the page size ({page}) and below 4 GiB"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Loads the tracer into the kernel and attaches it. From the moment this returns,
+/// every exec, fork and exit is written to the ring buffer (or counted as lost).
+pub(crate) fn load(config: &LinuxCollectorConfig) -> Result<Loaded, Error> {
+    validate(config)?;
+    check_privileges()?;
+    if !Path::new(BTF_PATH).exists() {
+        return Err(Error::NoBtf {
+            detail: format!("{BTF_PATH} does not exist"),
+        });
+    }
+    let btf = Btf::from_sys_fs().map_err(|e| Error::NoBtf {
+        detail: format!("cannot parse {BTF_PATH}: {}", chain(&e)),
+    })?;
+    raise_memlock();
+
+    let max_args = config.max_args_bytes as u32;
+    let (object, args_cap) = object_for(max_args)?;
+    let ring_bytes = config.ring_buffer_bytes as u32;
+    let cpus = possible_cpu_slots();
+    let mut ebpf = EbpfLoader::new()
+        .btf(Some(&btf))
+        .set_max_entries("events", ring_bytes)
+        .set_max_entries("scratch", cpus)
+        .set_global("cfg_max_args", &max_args, true)
+        .load(object)
+        .map_err(|e| load_error(&e))?;
+
+    for (program, tracepoint) in PROGRAMS {
+        let prog: &mut BtfTracePoint = ebpf
+            .program_mut(program)
+            .ok_or_else(|| Error::Load(format!("program {program} missing from the object")))?
+            .try_into()
+            .map_err(|e: ProgramError| Error::Load(chain(&e)))?;
+        prog.load(tracepoint, &btf)
+            .map_err(|e| program_error(program, tracepoint, e))?;
+        prog.attach().map_err(|e| Error::Attach {
+            program,
+            tracepoint,
+            detail: chain(&e),
+        })?;
+    }
+
+    let ring_map = ebpf
+        .take_map("events")
+        .ok_or_else(|| Error::Load("map `events` missing from the object".into()))?;
+    let ring = RingBuf::try_from(ring_map).map_err(|e| Error::Load(chain(&e)))?;
+    let lost_map = ebpf
+        .take_map("lost")
+        .ok_or_else(|| Error::Load("map `lost` missing from the object".into()))?;
+    let lost = PerCpuArray::try_from(lost_map).map_err(|e| Error::Load(chain(&e)))?;
+    tracing::info!(
+        ring_buffer_bytes = ring_bytes,
+        max_args_bytes = max_args,
+        args_capacity = args_cap,
+        cpu_slots = cpus,
+        "Attached the eBPF process tracer (sched_process_exec, sched_process_fork, sched_process_exit)"
+    );
+    Ok(Loaded {
+        ring,
+        kernel: Kernel { _ebpf: ebpf, lost },
+        args_cap,
+    })
+}
+
+fn load_error(e: &EbpfError) -> Error {
+    if is_eperm(e) {
+        return Error::NotPrivileged {
+            detail: format!("the kernel refused: {}", chain(e)),
+        };
+    }
+    if let EbpfError::BtfRelocationError(_) | EbpfError::BtfError(_) = e {
+        return Error::NoBtf {
+            detail: format!(
+                "CO-RE relocation against the kernel's BTF failed: {}",
+                chain(e)
+            ),
+        };
+    }
+    Error::Load(chain(e))
+}
+
+fn program_error(program: &'static str, tracepoint: &'static str, e: ProgramError) -> Error {
+    if let ProgramError::LoadError {
+        io_error,
+        verifier_log,
+    } = &e
+    {
+        if io_error.raw_os_error() == Some(libc::EPERM) {
+            return Error::NotPrivileged {
+                detail: format!("loading {program}: {io_error}"),
+            };
+        }
+        let full = verifier_log.to_string();
+        let lines: Vec<&str> = full.lines().collect();
+        let tail = lines.len().saturating_sub(LOG_TAIL);
+        return Error::Verifier {
+            program,
+            tracepoint,
+            reason: io_error.to_string(),
+            lines: lines.len(),
+            shown: if tail > 0 {
+                format!(", last {LOG_TAIL} shown")
+            } else {
+                String::new()
+            },
+            log: lines[tail..].join("\n"),
+        };
+    }
+    if is_eperm(&e) {
+        return Error::NotPrivileged {
+            detail: format!("loading {program}: {}", chain(&e)),
+        };
+    }
+    Error::Attach {
+        program,
+        tracepoint,
+        detail: chain(&e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn smallest_object_that_fits_is_chosen() {
+        assert_eq!(object_for(256).map(|o| o.1).ok(), Some(32 * 1024));
+        assert_eq!(object_for(32 * 1024).map(|o| o.1).ok(), Some(32 * 1024));
+        assert_eq!(
+            object_for(32 * 1024 + 1).map(|o| o.1).ok(),
+            Some(256 * 1024)
+        );
+        assert_eq!(object_for(1 << 20).map(|o| o.1).ok(), Some(1 << 20));
+        assert!(object_for((1 << 20) + 1).is_err());
+    }
+
+    #[test]
+    fn every_object_is_a_bpf_elf_with_btf() {
+        for obj in [OBJ_32K, OBJ_256K, OBJ_1M] {
+            assert_eq!(&obj[..4], b"\x7fELF");
+            // e_machine 247 = EM_BPF.
+            assert_eq!(u16::from_le_bytes([obj[18], obj[19]]), 247);
+            let has = |needle: &[u8]| obj.windows(needle.len()).any(|w| w == needle);
+            assert!(has(b".BTF.ext"), "CO-RE needs .BTF.ext");
+            assert!(has(b"tp_btf/sched_process_exec"));
+        }
+    }
+
+    #[test]
+    fn possible_cpus_cover_this_machine() {
+        let n = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+        assert!(possible_cpu_slots() >= n);
+    }
+}

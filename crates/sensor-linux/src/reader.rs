@@ -1,0 +1,199 @@
+//! The user-space half: reads the ring buffer on tokio, converts, sends with
+//! backpressure, and keeps the kernel's loss counts in the health registry.
+
+use crate::convert::{BootOffset, Converter};
+use crate::error::Error;
+use crate::loader::{Kernel, Loaded};
+use crate::record;
+use sensor_core::collector::{EventSender, Shutdown};
+use sensor_core::event::{Host, HostOs, ProcessEvent};
+use sensor_core::health::RateLimitedWarn;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
+
+/// Records taken from the ring per wake-up before they are sent on (bounds the batch
+/// held in memory while the channel applies backpressure).
+const BATCH: usize = 512;
+
+static MALFORMED_WARN: RateLimitedWarn = RateLimitedWarn::new(Duration::from_secs(10));
+
+fn clock_ns(clock: libc::clockid_t) -> i128 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid timespec is passed; the clock ids used are always available.
+    unsafe { libc::clock_gettime(clock, &mut ts) };
+    i128::from(ts.tv_sec) * 1_000_000_000 + i128::from(ts.tv_nsec)
+}
+
+/// Samples `CLOCK_REALTIME − CLOCK_BOOTTIME`, taking the tightest of a few readings.
+pub(crate) fn boot_offset() -> BootOffset {
+    let mut best: Option<(i128, i128)> = None;
+    for _ in 0..5 {
+        let b1 = clock_ns(libc::CLOCK_BOOTTIME);
+        let real = clock_ns(libc::CLOCK_REALTIME);
+        let b2 = clock_ns(libc::CLOCK_BOOTTIME);
+        let width = b2 - b1;
+        let offset = real - (b1 + b2) / 2;
+        if best.is_none_or(|(w, _)| width < w) {
+            best = Some((width, offset));
+        }
+    }
+    BootOffset(best.map_or(0, |(_, o)| o))
+}
+
+fn read_trimmed(path: &str) -> Option<String> {
+    std::fs::read_to_string(path)
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+/// `key=value` from /etc/os-release, unquoted.
+fn os_release(key: &str) -> Option<String> {
+    let text = std::fs::read_to_string("/etc/os-release")
+        .or_else(|_| std::fs::read_to_string("/usr/lib/os-release"))
+        .ok()?;
+    text.lines().find_map(|l| {
+        let v = l.strip_prefix(key)?.strip_prefix('=')?;
+        Some(v.trim_matches('"').to_string())
+    })
+}
+
+/// This host's `host.*` fields.
+pub(crate) fn this_host(name_override: Option<String>) -> Host {
+    Host {
+        name: name_override.or_else(|| read_trimmed("/proc/sys/kernel/hostname")),
+        id: read_trimmed("/etc/machine-id").or_else(|| read_trimmed("/var/lib/dbus/machine-id")),
+        os: Some(HostOs {
+            os_type: Some("linux".into()),
+            family: os_release("ID"),
+            version: os_release("VERSION_ID"),
+            ..HostOs::default()
+        }),
+        ..Host::default()
+    }
+}
+
+struct Losses {
+    kernel: sensor_core::health::Counter,
+    seen: u64,
+}
+
+impl Losses {
+    /// Adds what the kernel counted since the last call to the `kernel_ringbuf` counter.
+    fn update(&mut self, kernel: &Kernel, health: &sensor_core::health::Health) {
+        let lost = kernel.lost();
+        let total = lost.iter().fold(0u64, |a, &n| a.wrapping_add(n));
+        if total > self.seen {
+            let delta = total - self.seen;
+            self.kernel.fetch_add(delta, Ordering::Relaxed);
+            self.seen = total;
+            health.note(
+                "kernel_ringbuf",
+                format!(
+                    "the kernel dropped {total} records so far (exec {}, fork {}, exit {}, no scratch {}): \
+                     the ring buffer was full; raise collector.linux.ring_buffer_bytes",
+                    lost[0], lost[1], lost[2], lost[3]
+                ),
+            );
+            tracing::warn!(
+                lost = delta,
+                total,
+                "The eBPF ring buffer was full: records lost in the kernel"
+            );
+        }
+    }
+}
+
+/// Takes up to [`BATCH`] records out of the ring. Returns whether the ring is empty.
+fn drain(
+    ring: &mut aya::maps::RingBuf<aya::maps::MapData>,
+    conv: &Converter,
+    batch: &mut Vec<ProcessEvent>,
+    malformed: &sensor_core::health::Counter,
+) -> bool {
+    while batch.len() < BATCH {
+        let Some(item) = ring.next() else {
+            return true;
+        };
+        match record::parse(&item) {
+            Ok(rec) => batch.push(conv.convert(&rec)),
+            Err(e) => {
+                malformed.fetch_add(1, Ordering::Relaxed);
+                if let Some(suppressed) = MALFORMED_WARN.check() {
+                    tracing::warn!(error = %e, suppressed, "Skipped a malformed eBPF record");
+                }
+            }
+        }
+    }
+    false
+}
+
+/// Reads until `shutdown` fires or the pipeline goes away, then drains what the ring
+/// still holds.
+pub(crate) async fn run(
+    loaded: Loaded,
+    host_name: Option<String>,
+    out: EventSender,
+    mut shutdown: Shutdown,
+) -> Result<(), Error> {
+    let mut conv = Converter::new(this_host(host_name), boot_offset());
+    let health = out.health().clone();
+    let mut losses = Losses {
+        kernel: health.loss_counter("kernel_ringbuf"),
+        seen: 0,
+    };
+    let malformed = health.loss_counter("kernel_record_malformed");
+    let Loaded { ring, kernel, .. } = loaded;
+    // Sound: the RingBuf owns the map's fd (an OwnedFd inside MapData) and the AsyncFd
+    // owns the RingBuf, so the fd stays open and unchanged for the AsyncFd's lifetime.
+    // (`register_with_interest`, tokio's new spelling of the same, needs tokio >= 1.54.)
+    #[allow(deprecated)]
+    let mut fd = AsyncFd::with_interest(ring, Interest::READABLE).map_err(Error::Ring)?;
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut batch: Vec<ProcessEvent> = Vec::with_capacity(BATCH);
+
+    'outer: loop {
+        tokio::select! {
+            _ = shutdown.wait() => break,
+            _ = ticker.tick() => {
+                conv.set_offset(boot_offset());
+                losses.update(&kernel, &health);
+                // Safety net: pick up anything a missed wake-up left behind.
+                drain(fd.get_mut(), &conv, &mut batch, &malformed);
+            }
+            guard = fd.readable_mut() => {
+                let mut guard = guard.map_err(Error::Ring)?;
+                if drain(guard.get_inner_mut(), &conv, &mut batch, &malformed) {
+                    guard.clear_ready();
+                }
+            }
+        }
+        for ev in batch.drain(..) {
+            if !out.send(ev).await {
+                break 'outer;
+            }
+        }
+    }
+    // Shutdown: what was already in the ring is delivered before returning.
+    loop {
+        let empty = drain(fd.get_mut(), &conv, &mut batch, &malformed);
+        for ev in batch.drain(..) {
+            if !out.send(ev).await {
+                break;
+            }
+        }
+        if empty {
+            break;
+        }
+    }
+    losses.update(&kernel, &health);
+    drop(fd);
+    drop(kernel);
+    Ok(())
+}
