@@ -129,6 +129,12 @@ fn file_sinks(config: &Config) -> std::io::Result<Vec<Box<dyn AlertSink>>> {
     if config.sinks.stdout.enabled {
         sinks.push(Box::new(StdoutSink));
     }
+    if config.sinks.syslog.enabled {
+        let s = &config.sinks.syslog;
+        let sink = sensor_core::syslog::SyslogSink::start(s).map_err(std::io::Error::other)?;
+        tracing::info!(address = %s.address, protocol = %s.protocol, "Forwarding alerts to syslog");
+        sinks.push(Box::new(sink));
+    }
     Ok(sinks)
 }
 
