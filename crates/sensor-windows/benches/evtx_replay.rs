@@ -50,7 +50,7 @@ fn evtx_iterate(files: &[PathBuf]) -> (u64, u64) {
     let mut records = 0;
     for f in files {
         let mut parser = evtx::EvtxParser::from_path(f).expect("evtx");
-        let settings = std::sync::Arc::new(evtx::ParserSettings::new().num_threads(1));
+        let settings = std::sync::Arc::new(evtx::ParserSettings::new());
         for chunk in parser.chunks() {
             let mut data = chunk.expect("chunk");
             let mut chunk = data.parse(settings.clone()).expect("parse");
@@ -68,7 +68,7 @@ fn evtx_to_json(files: &[PathBuf]) -> (u64, u64) {
     for f in files {
         let mut parser = evtx::EvtxParser::from_path(f)
             .expect("evtx")
-            .with_configuration(evtx::ParserSettings::new().num_threads(1));
+            .with_configuration(evtx::ParserSettings::new());
         for r in parser.records_json_value() {
             std::hint::black_box(r.expect("record").data);
             records += 1;

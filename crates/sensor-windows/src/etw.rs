@@ -64,11 +64,18 @@ pub struct WindowsCollector {
 }
 
 impl WindowsCollector {
-    /// A collector with the `[collector.windows]` settings.
-    pub fn new(config: &WindowsCollectorConfig) -> Self {
-        Self {
-            config: config.clone(),
+    /// A collector with the `[collector.windows]` settings. The session name must be
+    /// 1 to 1024 characters without NUL (what `StartTrace` accepts).
+    pub fn new(config: &WindowsCollectorConfig) -> Result<Self, crate::Error> {
+        let name = &config.session_name;
+        if name.trim().is_empty() || name.chars().count() > 1024 || name.contains('\0') {
+            return Err(crate::Error::InvalidConfig(format!(
+                "collector.windows.session_name must be 1 to 1024 characters without NUL, found {name:?}"
+            )));
         }
+        Ok(Self {
+            config: config.clone(),
+        })
     }
 }
 
@@ -407,6 +414,47 @@ mod tests {
 
     // 2019-05-24T01:33:53.1124866Z as FILETIME.
     const FT: i64 = 132_031_352_331_124_866;
+
+    #[test]
+    fn session_name_is_checked() {
+        let mut config = WindowsCollectorConfig::default();
+        assert!(WindowsCollector::new(&config).is_ok());
+        config.session_name = " ".into();
+        let err = WindowsCollector::new(&config).expect_err("blank");
+        assert!(err.to_string().contains("session_name"), "{err}");
+        config.session_name = "x".repeat(1025);
+        assert!(WindowsCollector::new(&config).is_err());
+    }
+
+    #[cfg(not(windows))]
+    #[test]
+    fn live_collection_is_unsupported_off_windows() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let collector =
+            WindowsCollector::new(&WindowsCollectorConfig::default()).expect("valid config");
+        assert_eq!(collector.name(), "windows-etw");
+        let err = rt.block_on(async {
+            let (tx, _rx) = tokio::sync::mpsc::channel(1);
+            let out = EventSender::new(tx, sensor_core::Health::new());
+            let (_t, shutdown) = Shutdown::new();
+            Box::new(collector)
+                .run(out, shutdown)
+                .await
+                .expect_err("unsupported")
+        });
+        assert!(
+            matches!(
+                err,
+                sensor_core::CollectorError::Unsupported {
+                    needs: "Windows",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
 
     #[test]
     fn filetimes() {

@@ -50,6 +50,9 @@ pub enum Error {
     /// A PE image whose resources are damaged.
     #[error("malformed PE resources: {0}")]
     MalformedPe(String),
+    /// A setting the Windows collector cannot use.
+    #[error("invalid configuration: {0}")]
+    InvalidConfig(String),
     /// A Windows-only operation was asked for on another OS.
     #[error("{what} is only available on Windows (this is {os})")]
     Unsupported {

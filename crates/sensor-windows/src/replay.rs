@@ -184,7 +184,6 @@ pub fn replay_evtx_file(
         source,
     })?;
     let settings = evtx::ParserSettings::new()
-        .num_threads(1)
         .indent(false)
         .validate_checksums(false);
     let settings = Arc::new(settings);
