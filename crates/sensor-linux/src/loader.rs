@@ -75,9 +75,12 @@ impl Kernel {
     }
 }
 
-/// The effective capability set of this process (`CapEff` in /proc/self/status).
+/// The effective capability set of the calling thread (`CapEff`; capabilities are per
+/// thread, so /proc/thread-self rather than /proc/self).
 fn effective_caps() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let status = std::fs::read_to_string("/proc/thread-self/status")
+        .or_else(|_| std::fs::read_to_string("/proc/self/status"))
+        .ok()?;
     let line = status.lines().find(|l| l.starts_with("CapEff:"))?;
     u64::from_str_radix(line.trim_start_matches("CapEff:").trim(), 16).ok()
 }

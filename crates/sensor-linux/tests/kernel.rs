@@ -1,0 +1,859 @@
+//! The collector against the real kernel: it loads the eBPF programs, runs real
+//! commands and asserts on what was captured. These tests need root (CI runs as root);
+//! without it they fail, saying so.
+#![cfg(target_os = "linux")]
+
+use sensor_core::collector::{Collector, CollectorError, EventSender, Shutdown, ShutdownTrigger};
+use sensor_core::config::LinuxCollectorConfig;
+use sensor_core::event::{FieldValue, ProcessEvent};
+use sensor_core::health::{Health, HealthSnapshot};
+use sensor_core::process_table::ProcessTable;
+use sensor_linux::LinuxCollector;
+use serde_json::json;
+use std::collections::{HashMap, HashSet};
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+fn require_root() {
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc::geteuid() };
+    assert_eq!(
+        euid, 0,
+        "these tests load eBPF programs into the kernel and must run as root (CI does); \
+         run them with `sudo -E cargo test -p sensor-linux` (effective uid here: {euid})"
+    );
+}
+
+struct Tracer {
+    rx: mpsc::Receiver<ProcessEvent>,
+    health: Arc<Health>,
+    trigger: ShutdownTrigger,
+    task: JoinHandle<Result<(), CollectorError>>,
+}
+
+impl Tracer {
+    fn start(config: &LinuxCollectorConfig) -> Tracer {
+        require_root();
+        let mut collector = LinuxCollector::new(config).expect("valid config");
+        if let Err(e) = collector.load() {
+            panic!("loading the tracer failed: {e}");
+        }
+        let health = Health::new();
+        let (tx, rx) = mpsc::channel(65_536);
+        let (trigger, shutdown) = Shutdown::new();
+        let sender = EventSender::new(tx, health.clone());
+        let task = tokio::spawn(Box::new(collector).run(sender, shutdown));
+        Tracer {
+            rx,
+            health,
+            trigger,
+            task,
+        }
+    }
+
+    fn default() -> Tracer {
+        Tracer::start(&LinuxCollectorConfig::default())
+    }
+
+    /// Hands events to `f` until it returns true. A hang guard, not a timing assertion:
+    /// after `limit` the test fails, saying what it was waiting for.
+    async fn pump(&mut self, what: &str, limit: Duration, mut f: impl FnMut(ProcessEvent) -> bool) {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            match tokio::time::timeout_at(deadline, self.rx.recv()).await {
+                Ok(Some(ev)) => {
+                    if f(ev) {
+                        return;
+                    }
+                }
+                Ok(None) => panic!("the collector stopped while waiting for {what}"),
+                Err(_) => panic!(
+                    "no {what} after {limit:?}; health: {:?}",
+                    self.health.snapshot()
+                ),
+            }
+        }
+    }
+
+    /// Collects every event until `done` holds for the events collected so far.
+    async fn collect_until(
+        &mut self,
+        what: &str,
+        done: impl Fn(&[ProcessEvent]) -> bool,
+    ) -> Vec<ProcessEvent> {
+        let mut seen = Vec::new();
+        self.pump(what, Duration::from_secs(30), |ev| {
+            seen.push(ev);
+            done(&seen)
+        })
+        .await;
+        seen
+    }
+
+    async fn stop(self) -> HealthSnapshot {
+        self.trigger.trigger();
+        let Tracer {
+            mut rx,
+            task,
+            health,
+            ..
+        } = self;
+        // Keep draining so a collector blocked on a full channel can see the shutdown.
+        let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
+        match task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => panic!("the collector failed: {e}"),
+            Err(e) => panic!("the collector task panicked: {e}"),
+        }
+        let _ = drain.await;
+        health.snapshot()
+    }
+}
+
+fn execs_of(events: &[ProcessEvent], pid: u32) -> impl Iterator<Item = &ProcessEvent> {
+    events
+        .iter()
+        .filter(move |e| e.process.pid == Some(pid) && e.event.action.as_deref() == Some("exec"))
+}
+
+fn ppid(e: &ProcessEvent) -> Option<u32> {
+    e.process.parent.as_ref().and_then(|p| p.pid)
+}
+
+/// Where `sh` finds `tool` on this PATH (what it passes to execve).
+fn in_path(tool: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|d| d.join(tool))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("{tool} is not installed: run scripts/setup.sh"))
+}
+
+/// Runs the events through the pipeline's process table, as `picket run` does.
+fn enrich(events: &[ProcessEvent]) -> Vec<ProcessEvent> {
+    let mut table = ProcessTable::new(65_536);
+    events
+        .iter()
+        .cloned()
+        .map(|mut e| {
+            table.observe(&mut e);
+            e
+        })
+        .collect()
+}
+
+/// `/etc/passwd` entry for a uid: (name, gid, shell).
+fn passwd(uid: u32) -> (String, u32, String) {
+    let text = std::fs::read_to_string("/etc/passwd").expect("read /etc/passwd");
+    text.lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.len() >= 7 && f[2] == uid.to_string())
+        .map(|f| {
+            (
+                f[0].to_string(),
+                f[3].parse().unwrap_or(0),
+                f[6].to_string(),
+            )
+        })
+        .unwrap_or_else(|| panic!("uid {uid} is not in /etc/passwd"))
+}
+
+fn group_name(gid: u32) -> String {
+    let text = std::fs::read_to_string("/etc/group").expect("read /etc/group");
+    text.lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.len() >= 3 && f[2] == gid.to_string())
+        .map(|f| f[0].to_string())
+        .unwrap_or_else(|| panic!("gid {gid} is not in /etc/group"))
+}
+
+/// Process start of `pid` from /proc (boot-relative clock ticks) as Unix seconds.
+fn proc_start_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    let after = &stat[stat.rfind(')').expect("comm") + 2..];
+    let ticks: f64 = after
+        .split(' ')
+        .nth(19)
+        .expect("starttime")
+        .parse()
+        .expect("number");
+    let btime: f64 = std::fs::read_to_string("/proc/stat")
+        .expect("/proc/stat")
+        .lines()
+        .find_map(|l| l.strip_prefix("btime "))
+        .expect("btime")
+        .trim()
+        .parse()
+        .expect("number");
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    btime + ticks / hz
+}
+
+fn seconds(t: chrono::DateTime<chrono::Utc>) -> f64 {
+    t.timestamp() as f64 + f64::from(t.timestamp_subsec_nanos()) / 1e9
+}
+
+/// Runs `sh -c "<script>"` and returns its pid.
+fn run_sh(script: &str) -> u32 {
+    let mut child = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(script)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn sh");
+    let pid = child.id();
+    let status = child.wait().expect("wait sh");
+    assert!(status.success(), "`{script}` failed: {status}");
+    pid
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_commands_are_captured_with_pid_ppid_user_executable_argv_and_parent() {
+    let mut tracer = Tracer::default();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let script = dir.path().join("conns.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\nwhile read -r line; do :; done < /proc/net/tcp\ncat /proc/net/tcp > /dev/null\n",
+    )
+    .expect("write script");
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let script = script.canonicalize().expect("canonical");
+
+    // (shell line, tool name, argv the tool must be seen with)
+    let script_s = script.display().to_string();
+    let cases: Vec<(String, &str, Vec<String>)> = vec![
+        (
+            "netstat -tan".into(),
+            "netstat",
+            vec!["netstat".into(), "-tan".into()],
+        ),
+        ("ss -tunap".into(), "ss", vec!["ss".into(), "-tunap".into()]),
+        ("lsof -i".into(), "lsof", vec!["lsof".into(), "-i".into()]),
+        // A #! script: the kernel rewrites argv to [interpreter, script].
+        (
+            script_s.clone(),
+            "conns.sh",
+            vec!["/bin/sh".into(), script_s.clone()],
+        ),
+    ];
+    let me = std::process::id();
+    let mut shells = Vec::new();
+    for (line, _, _) in &cases {
+        shells.push(run_sh(&format!("{line} >/dev/null 2>&1; exit 0")));
+    }
+    // The same ss, run as an ordinary user.
+    let nobody = 65534;
+    let as_nobody = run_sh(&format!(
+        "setpriv --reuid={nobody} --regid={nobody} --clear-groups ss -tan >/dev/null 2>&1; exit 0"
+    ));
+
+    let want: Vec<u32> = shells.iter().copied().chain([as_nobody]).collect();
+    let events = tracer
+        .collect_until("exec events of every discovery command", |seen| {
+            let tool_seen = |sh: u32| {
+                seen.iter()
+                    .any(|e| ppid(e) == Some(sh) && e.event.action.as_deref() == Some("exec"))
+            };
+            // The script's own `cat` child marks the script as done.
+            let cat_seen = seen.iter().any(|e| {
+                e.process.name.as_deref() == Some("cat")
+                    && e.process.args.get(1).map(String::as_str) == Some("/proc/net/tcp")
+            });
+            // setpriv execs ss in place: wait for the second exec of that pid.
+            let ss_as_nobody = seen
+                .iter()
+                .any(|e| ppid(e) == Some(as_nobody) && e.process.name.as_deref() == Some("ss"));
+            want.iter().all(|&sh| tool_seen(sh)) && cat_seen && ss_as_nobody
+        })
+        .await;
+    let health = tracer.stop().await;
+    let enriched = enrich(&events);
+
+    for ((line, name, argv), &sh) in cases.iter().zip(&shells) {
+        // The shell: forked by this test process, exec'd as /bin/sh.
+        let shell = execs_of(&events, sh)
+            .next()
+            .unwrap_or_else(|| panic!("no exec of sh for `{line}`"));
+        assert_eq!(ppid(shell), Some(me), "sh's parent is this test process");
+        assert_eq!(shell.process.executable.as_deref(), Some("/bin/sh"));
+        assert_eq!(
+            shell.process.args[..2],
+            ["/bin/sh".to_string(), "-c".into()]
+        );
+        // Its parent's start time is this process's (boot clock → wall clock).
+        let parent_start = shell
+            .process
+            .parent
+            .as_ref()
+            .and_then(|p| p.start)
+            .expect("parent start");
+        assert!(
+            (seconds(parent_start) - proc_start_secs(me)).abs() < 1.5,
+            "parent start {parent_start} vs /proc"
+        );
+
+        // The tool: forked by sh, then exec'd.
+        let tool = enriched
+            .iter()
+            .find(|e| ppid(e) == Some(sh) && e.event.action.as_deref() == Some("exec"))
+            .unwrap_or_else(|| panic!("no exec of {name}"));
+        let pid = tool.process.pid.expect("pid");
+        assert!(
+            events
+                .iter()
+                .any(|e| e.event.action.as_deref() == Some("fork")
+                    && e.process.pid == Some(pid)
+                    && ppid(e) == Some(sh)),
+            "fork of {name} by sh"
+        );
+        assert!(
+            events
+                .iter()
+                .any(|e| e.event.action.as_deref() == Some("exit") && e.process.pid == Some(pid)),
+            "exit of {name}"
+        );
+        let expected_exe = if *name == "conns.sh" {
+            script.clone()
+        } else {
+            in_path(name)
+        };
+        assert_eq!(
+            tool.process.executable.as_deref(),
+            Some(expected_exe.to_str().expect("utf-8"))
+        );
+        assert_eq!(tool.process.name.as_deref(), Some(*name));
+        assert_eq!(&tool.process.args, argv, "argv of {name}");
+        assert_eq!(tool.process.args_count, Some(argv.len() as u64));
+        assert!(!tool.picket.args_truncated);
+        assert_eq!(tool.field("user.id"), FieldValue::Str("0"));
+        assert_eq!(tool.field("user.name"), FieldValue::Str("root"));
+        assert_eq!(tool.field("user.effective.id"), FieldValue::Str("0"));
+        assert_eq!(tool.field("group.id"), FieldValue::Str("0"));
+        assert_eq!(
+            tool.field("picket.collector"),
+            FieldValue::Str("linux-ebpf")
+        );
+        assert_eq!(tool.field("host.os.type"), FieldValue::Str("linux"));
+        assert!(tool.host.name.as_deref().is_some_and(|h| !h.is_empty()));
+        let cwd = std::env::current_dir().expect("cwd");
+        assert_eq!(tool.process.working_directory.as_deref(), cwd.to_str());
+        assert!(matches!(tool.field("picket.cgroup_id"), FieldValue::Int(n) if n > 0));
+        // Parent name: from sh's exec event, through the process table.
+        let parent = tool.process.parent.as_ref().expect("parent");
+        assert_eq!(parent.name.as_deref(), Some("sh"), "parent of {name}");
+        assert_eq!(parent.executable.as_deref(), Some("/bin/sh"));
+        assert_eq!(tool.picket.ancestors.get(1).and_then(|a| a.pid), Some(me));
+        // The real file behind the path, when it differs (sh → dash, the script's interpreter).
+        let real = if *name == "conns.sh" {
+            Path::new("/bin/sh").canonicalize().expect("sh")
+        } else {
+            expected_exe.canonicalize().expect("canonical")
+        };
+        if real != expected_exe {
+            assert_eq!(
+                tool.field("picket.executable_real"),
+                FieldValue::Str(real.to_str().expect("utf-8"))
+            );
+        }
+    }
+
+    // The script's `cat` child: parent is the script process (named after the script).
+    let script_pid = enriched
+        .iter()
+        .find(|e| e.process.executable.as_deref() == Some(script_s.as_str()))
+        .and_then(|e| e.process.pid)
+        .expect("script pid");
+    let cat = enriched
+        .iter()
+        .find(|e| e.process.name.as_deref() == Some("cat") && ppid(e) == Some(script_pid))
+        .expect("cat under the script");
+    assert_eq!(cat.process.args, ["cat", "/proc/net/tcp"]);
+    assert_eq!(
+        cat.process.parent.as_ref().and_then(|p| p.name.as_deref()),
+        Some("conns.sh")
+    );
+
+    // ss as nobody: real and effective uid, names, groups and shell from the user database.
+    let (user, gid, shell) = passwd(nobody);
+    let ss = enriched
+        .iter()
+        .find(|e| ppid(e) == Some(as_nobody) && e.process.name.as_deref() == Some("ss"))
+        .expect("ss run as nobody");
+    assert_eq!(ss.process.args, ["ss", "-tan"]);
+    assert_eq!(ss.field("user.id"), FieldValue::Str("65534"));
+    assert_eq!(ss.field("user.name"), FieldValue::Str(&user));
+    assert_eq!(ss.field("user.effective.name"), FieldValue::Str(&user));
+    assert_eq!(ss.field("group.id"), FieldValue::Str(&gid.to_string()));
+    assert_eq!(ss.field("group.name"), FieldValue::Str(&group_name(gid)));
+    assert_eq!(ss.field("picket.user_shell"), FieldValue::Str(&shell));
+    let groups = ss.picket.other.get("user_groups").expect("user_groups");
+    assert!(
+        groups
+            .as_array()
+            .is_some_and(|g| g.contains(&json!(group_name(gid)))),
+        "{groups}"
+    );
+    // setpriv exec'd ss in place: ss's parent is the shell, its grandparent this test.
+    assert_eq!(
+        ss.process.parent.as_ref().and_then(|p| p.name.as_deref()),
+        Some("sh")
+    );
+
+    assert_eq!(health.losses.get("kernel_ringbuf"), Some(&0), "{health:?}");
+    assert_eq!(
+        health.losses.get("kernel_record_malformed"),
+        Some(&0),
+        "{health:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_20_kib_argv_is_captured_whole() {
+    let mut tracer = Tracer::default();
+    let marker = format!("picket-big-{}", std::process::id());
+    let mut args = vec![marker.clone()];
+    for i in 0..20 {
+        args.push(format!("{i:04}{}", "x".repeat(1020)));
+    }
+    let total: usize = args.iter().map(|a| a.len() + 1).sum::<usize>() + "/bin/echo".len() + 1;
+    assert!(total > 20 * 1024);
+    let status = Command::new("/bin/echo")
+        .args(&args)
+        .stdout(Stdio::null())
+        .status()
+        .expect("echo");
+    assert!(status.success());
+    let mut found = None;
+    tracer
+        .pump("the 20 KiB echo", Duration::from_secs(30), |e| {
+            let hit = e.process.args.get(1) == Some(&marker);
+            if hit {
+                found = Some(e);
+            }
+            hit
+        })
+        .await;
+    let ev = found.expect("captured");
+    let mut want = vec!["/bin/echo".to_string()];
+    want.extend(args);
+    assert_eq!(ev.process.args, want);
+    assert_eq!(ev.process.args_count, Some(22));
+    assert!(!ev.picket.args_truncated);
+    assert_eq!(ev.process.executable.as_deref(), Some("/bin/echo"));
+    assert_eq!(ppid(&ev), Some(std::process::id()));
+    tracer.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn argv_beyond_max_args_bytes_is_cut_and_flagged() {
+    let config = LinuxCollectorConfig {
+        max_args_bytes: 4096,
+        ..LinuxCollectorConfig::default()
+    };
+    let mut tracer = Tracer::start(&config);
+    let marker = format!("picket-cut-{}", std::process::id());
+    let long: Vec<String> = (0..10).map(|i| format!("{i}{}", "y".repeat(999))).collect();
+    let status = Command::new("/bin/echo")
+        .arg(&marker)
+        .args(&long)
+        .stdout(Stdio::null())
+        .status()
+        .expect("echo");
+    assert!(status.success());
+    let mut found = None;
+    tracer
+        .pump("the cut echo", Duration::from_secs(30), |e| {
+            let hit = e.process.args.get(1) == Some(&marker);
+            if hit {
+                found = Some(e);
+            }
+            hit
+        })
+        .await;
+    let ev = found.expect("captured");
+    assert!(ev.picket.args_truncated);
+    assert_eq!(ev.field("picket.args_truncated"), FieldValue::Bool(true));
+    assert_eq!(
+        ev.process.args_count,
+        Some(12),
+        "argc is the kernel's, not the captured count"
+    );
+    let captured: usize = ev.process.args.iter().map(|a| a.len() + 1).sum();
+    assert!(
+        (4096 - 1..=4096 + 1).contains(&captured),
+        "captured {captured} bytes"
+    );
+    assert_eq!(ev.process.args[2], long[0]);
+    let last = ev.process.args.last().expect("some");
+    let idx = ev.process.args.len() - 3;
+    assert!(
+        long[idx].starts_with(last.as_str()),
+        "the cut argument is a prefix"
+    );
+    tracer.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn non_utf8_argv_is_kept_lossy_with_raw_hex() {
+    let mut tracer = Tracer::default();
+    let marker = format!("picket-bytes-{}", std::process::id());
+    let raw: &[u8] = b"f\xff\xfeg\xc3";
+    let status = Command::new("/bin/echo")
+        .arg(&marker)
+        .arg(OsStr::from_bytes(raw))
+        .stdout(Stdio::null())
+        .status()
+        .expect("echo");
+    assert!(status.success());
+    let mut found = None;
+    tracer
+        .pump("the non-UTF-8 echo", Duration::from_secs(30), |e| {
+            let hit = e.process.args.get(1) == Some(&marker);
+            if hit {
+                found = Some(e);
+            }
+            hit
+        })
+        .await;
+    let ev = found.expect("captured");
+    assert_eq!(ev.process.args[2], "f\u{FFFD}\u{FFFD}g\u{FFFD}");
+    assert_eq!(
+        ev.picket.other.get("args_raw_hex"),
+        Some(&json!([null, null, "66fffe67c3"]))
+    );
+    assert_eq!(ppid(&ev), Some(std::process::id()));
+    tracer.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exit_codes_signals_cwd_tty_login_session_and_cgroup() {
+    let mut tracer = Tracer::default();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cwd = dir.path().canonicalize().expect("canonical");
+
+    // exit 7, in a chosen working directory, with a relative executable path.
+    std::fs::copy("/bin/true", cwd.join("mytrue")).expect("copy true");
+    let exits = run_sh(&format!(
+        "cd {} && ./mytrue picket-rel; exit 0",
+        cwd.display()
+    ));
+    let mut seven = Command::new("/bin/sh")
+        .args(["-c", "exit 7"])
+        .spawn()
+        .expect("sh");
+    let seven_pid = seven.id();
+    assert_eq!(seven.wait().expect("wait").code(), Some(7));
+    let mut sleeper = Command::new("/bin/sleep").arg("30").spawn().expect("sleep");
+    let sleeper_pid = sleeper.id();
+    // SAFETY: kill on a child we own.
+    unsafe { libc::kill(sleeper_pid as i32, libc::SIGKILL) };
+    let _ = sleeper.wait();
+
+    // A controlling terminal (script allocates a pty), and none (setsid).
+    let tty_marker = format!("picket-tty-{}", std::process::id());
+    let st = Command::new("script")
+        .args(["-qec", &format!("/bin/echo {tty_marker}"), "/dev/null"])
+        .stdout(Stdio::null())
+        .status()
+        .expect("script");
+    assert!(st.success());
+    let notty_marker = format!("picket-notty-{}", std::process::id());
+    let st = Command::new("setsid")
+        .args(["-w", "/bin/echo", &notty_marker])
+        .stdout(Stdio::null())
+        .status()
+        .expect("setsid");
+    assert!(st.success());
+
+    // A login uid and a new audit session, as a login would set them.
+    let login_marker = format!("picket-login-{}", std::process::id());
+    let session_file = cwd.join("session");
+    run_sh(&format!(
+        "echo 4321 > /proc/self/loginuid && cat /proc/self/sessionid > {} && exec /bin/echo {login_marker}",
+        session_file.display()
+    ));
+    let session: u32 = std::fs::read_to_string(&session_file)
+        .expect("session id")
+        .trim()
+        .parse()
+        .expect("number");
+
+    // A cgroup v2 of our own: the event's cgroup id is its directory's inode.
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    let cgroup2 = mountinfo
+        .lines()
+        .find(|l| l.contains(" - cgroup2 "))
+        .and_then(|l| l.split(' ').nth(4))
+        .map(PathBuf::from)
+        .expect("a cgroup2 hierarchy is mounted");
+    let group = cgroup2.join(format!("picket-test-{}", std::process::id()));
+    std::fs::create_dir(&group).expect("mkdir cgroup");
+    let group_ino = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&group).expect("stat"));
+    let cg_marker = format!("picket-cgroup-{}", std::process::id());
+    run_sh(&format!(
+        "echo $$ > {}/cgroup.procs && exec /bin/echo {cg_marker}",
+        group.display()
+    ));
+
+    let markers = [
+        "picket-rel".to_string(),
+        tty_marker.clone(),
+        notty_marker.clone(),
+        login_marker.clone(),
+        cg_marker.clone(),
+    ];
+    let events = tracer
+        .collect_until("the markers, exits and kill", |seen| {
+            let marked = markers.iter().all(|m| {
+                seen.iter().any(|e| {
+                    e.process.args.iter().any(|a| a == m)
+                        && e.event.action.as_deref() == Some("exec")
+                })
+            });
+            let exit7 = seen.iter().any(|e| {
+                e.process.pid == Some(seven_pid) && e.event.action.as_deref() == Some("exit")
+            });
+            let killed = seen.iter().any(|e| {
+                e.process.pid == Some(sleeper_pid) && e.event.action.as_deref() == Some("exit")
+            });
+            marked && exit7 && killed
+        })
+        .await;
+    let _ = std::fs::remove_dir(&group);
+    tracer.stop().await;
+    let exec_with = |m: &str| {
+        events
+            .iter()
+            .find(|e| {
+                e.event.action.as_deref() == Some("exec") && e.process.args.iter().any(|a| a == m)
+            })
+            .unwrap_or_else(|| panic!("exec with {m}"))
+    };
+
+    let rel = exec_with("picket-rel");
+    let expected = cwd.join("mytrue");
+    assert_eq!(rel.process.executable.as_deref(), expected.to_str());
+    assert_eq!(rel.process.name.as_deref(), Some("mytrue"));
+    assert_eq!(rel.process.working_directory.as_deref(), cwd.to_str());
+    assert_eq!(rel.process.args, ["./mytrue", "picket-rel"]);
+    assert_eq!(ppid(rel), Some(exits));
+
+    let exit7 = events
+        .iter()
+        .find(|e| e.process.pid == Some(seven_pid) && e.event.action.as_deref() == Some("exit"))
+        .expect("exit of sh -c 'exit 7'");
+    assert_eq!(exit7.process.exit_code, Some(7));
+    assert_eq!(exit7.field("picket.exit_signal"), FieldValue::Missing);
+    let killed = events
+        .iter()
+        .find(|e| e.process.pid == Some(sleeper_pid) && e.event.action.as_deref() == Some("exit"))
+        .expect("exit of the killed sleep");
+    assert_eq!(killed.process.exit_code, Some(137));
+    assert_eq!(killed.field("picket.exit_signal"), FieldValue::Int(9));
+
+    let tty = exec_with(&tty_marker);
+    assert_eq!(tty.process.interactive, Some(true));
+    let name = tty
+        .process
+        .tty
+        .as_ref()
+        .and_then(|t| t.other.get("name"))
+        .and_then(|n| n.as_str());
+    assert!(name.is_some_and(|n| n.starts_with("/dev/pts/")), "{name:?}");
+    let dev = tty
+        .process
+        .tty
+        .as_ref()
+        .and_then(|t| t.char_device.as_ref())
+        .expect("char device");
+    assert_eq!(dev.major, Some(136), "Unix98 pty slaves are major 136");
+    let notty = exec_with(&notty_marker);
+    assert_eq!(notty.process.interactive, Some(false));
+    assert!(notty.process.tty.is_none());
+
+    let login = exec_with(&login_marker);
+    assert_eq!(login.picket.login_uid, Some(4321));
+    assert_eq!(login.picket.session_id, Some(session));
+
+    let cg = exec_with(&cg_marker);
+    assert_eq!(
+        cg.field("picket.cgroup_id"),
+        FieldValue::Int(group_ino as i64)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_storm_20000_unique_markers_all_captured_with_zero_loss() {
+    const N: usize = 20_000;
+    const WORKERS: usize = 2;
+    let mut tracer = Tracer::default();
+    let me = std::process::id();
+    let nonce = format!("picket-storm-{me}-");
+    let spawner = {
+        let nonce = nonce.clone();
+        tokio::task::spawn_blocking(move || {
+            let threads: Vec<_> = (0..WORKERS)
+                .map(|w| {
+                    let nonce = nonce.clone();
+                    std::thread::spawn(move || {
+                        for i in (w..N).step_by(WORKERS) {
+                            let st = Command::new("/bin/true")
+                                .arg(format!("{nonce}{i}"))
+                                .status()
+                                .expect("spawn /bin/true");
+                            assert!(st.success());
+                        }
+                    })
+                })
+                .collect();
+            for t in threads {
+                t.join().expect("spawner thread");
+            }
+        })
+    };
+    // pid → marker index for every storm exec; forks and exits of this process's children.
+    let mut exec_pids: HashMap<u32, usize> = HashMap::new();
+    let mut markers: HashSet<usize> = HashSet::new();
+    let mut forks: HashSet<u32> = HashSet::new();
+    let mut exits: HashSet<u32> = HashSet::new();
+    let mut unmatched = 0usize;
+    tracer
+        .pump(
+            "all storm execs and their exits",
+            Duration::from_secs(600),
+            |e| {
+                let pid = e.process.pid.unwrap_or(0);
+                match e.event.action.as_deref() {
+                    Some("exec") => {
+                        if let Some(i) = e
+                            .process
+                            .args
+                            .get(1)
+                            .and_then(|a| a.strip_prefix(nonce.as_str()))
+                            .and_then(|i| i.parse::<usize>().ok())
+                        {
+                            assert_eq!(e.process.executable.as_deref(), Some("/bin/true"));
+                            assert_eq!(ppid(&e), Some(me));
+                            if !forks.contains(&pid) {
+                                unmatched += 1;
+                            }
+                            markers.insert(i);
+                            exec_pids.insert(pid, i);
+                        }
+                    }
+                    Some("fork") if ppid(&e) == Some(me) => {
+                        forks.insert(pid);
+                    }
+                    Some("exit") if exec_pids.contains_key(&pid) => {
+                        exits.insert(pid);
+                    }
+                    _ => {}
+                }
+                markers.len() == N && exec_pids.keys().all(|p| exits.contains(p))
+            },
+        )
+        .await;
+    spawner.await.expect("spawner");
+    let health = tracer.stop().await;
+    assert_eq!(markers.len(), N);
+    assert_eq!(
+        unmatched, 0,
+        "every storm exec follows a fork of the same pid"
+    );
+    assert_eq!(health.losses.get("kernel_ringbuf"), Some(&0), "{health:?}");
+    assert_eq!(health.losses.get("event_channel"), Some(&0), "{health:?}");
+    assert_eq!(
+        health.losses.get("kernel_record_malformed"),
+        Some(&0),
+        "{health:?}"
+    );
+}
+
+/// Drops CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN from this thread's effective set
+/// (capabilities are per thread; the raw syscall touches only the caller).
+fn drop_bpf_caps_on_this_thread() {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy, Default)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    let mut header = Header {
+        version: 0x2008_0522, // _LINUX_CAPABILITY_VERSION_3
+        pid: 0,
+    };
+    let mut data = [Data::default(); 2];
+    // SAFETY: header and data are the layouts capget/capset take, valid for the call.
+    let rc = unsafe { libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) };
+    assert_eq!(rc, 0, "capget");
+    data[0].effective &= !(1 << 21); // CAP_SYS_ADMIN
+    data[1].effective &= !((1 << (38 - 32)) | (1 << (39 - 32))); // CAP_PERFMON, CAP_BPF
+                                                                 // SAFETY: as above.
+    let rc = unsafe { libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()) };
+    assert_eq!(rc, 0, "capset");
+}
+
+#[test]
+fn without_cap_bpf_loading_fails_with_a_clear_error() {
+    require_root();
+    let message = std::thread::spawn(|| {
+        drop_bpf_caps_on_this_thread();
+        let mut c = LinuxCollector::new(&LinuxCollectorConfig::default()).expect("config");
+        match c.load() {
+            Ok(()) => panic!("loaded without CAP_BPF"),
+            Err(e) => (
+                matches!(e, sensor_linux::Error::NotPrivileged { .. }),
+                e.to_string(),
+            ),
+        }
+    })
+    .join()
+    .expect("thread");
+    assert!(message.0, "{}", message.1);
+    assert!(
+        message.1.contains("CAP_BPF") && message.1.contains("root"),
+        "{}",
+        message.1
+    );
+    let as_collector_error =
+        sensor_core::collector::CollectorError::from(sensor_linux::Error::NotPrivileged {
+            detail: "x".into(),
+        });
+    assert!(matches!(
+        as_collector_error,
+        CollectorError::Prerequisite(_)
+    ));
+}
+
+#[test]
+fn bad_config_values_are_refused() {
+    for (max_args, ring) in [
+        (2 * 1024 * 1024, 1 << 24),
+        (32 * 1024, 3 * 4096),
+        (32 * 1024, 1024),
+    ] {
+        let config = LinuxCollectorConfig {
+            max_args_bytes: max_args,
+            ring_buffer_bytes: ring,
+        };
+        let err = LinuxCollector::new(&config).expect_err("invalid");
+        assert!(err.to_string().starts_with("collector.linux."), "{err}");
+    }
+}
