@@ -107,7 +107,7 @@ impl An0903 {
     }
 
     fn regex_in(&self, cleaned: &str) -> Option<&str> {
-        let set = self.regexes.as_ref()?;
+        let set = self.regexes.as_ref().filter(|s| s.is_match(cleaned))?;
         let first = set.matches(cleaned).into_iter().next()?;
         self.regex_src.get(first).map(String::as_str)
     }

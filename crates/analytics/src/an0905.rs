@@ -133,6 +133,15 @@ impl An0905 {
     }
 
     pub(crate) fn check(&self, ev: &ProcessEvent) -> Option<Hit> {
+        // Cheap test first: most events are neither watched nor AppleScript.
+        let name = ev.process.name.as_deref().or(ev
+            .process
+            .executable
+            .as_deref()
+            .map(file_name))?;
+        if !self.applescript.matches(name) && self.commands.find_event(ev).is_none() {
+            return None;
+        }
         let chain = ancestor_chain(ev);
         let (entry, via) = self.watched(ev, &chain)?;
         let who = user_label(ev);

@@ -207,19 +207,32 @@ pub fn args_of(ev: &ProcessEvent) -> Cow<'_, [String]> {
     Cow::Owned(out)
 }
 
+/// ASCII case-insensitive `starts_with` (`prefix` in lower case).
+pub fn starts_with_ci(s: &str, prefix: &str) -> bool {
+    s.len() >= prefix.len() && s.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+}
+
+/// ASCII case-insensitive `contains`, without allocating.
+pub fn contains_ci(hay: &str, needle: &str) -> bool {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    n.is_empty() || (h.len() >= n.len() && h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n)))
+}
+
 /// Decodes a PowerShell `-EncodedCommand` payload if `ev` is PowerShell with one.
 pub fn encoded_powershell(ev: &ProcessEvent) -> Option<String> {
     let name = ev
         .process
         .name
         .as_deref()
-        .or(ev.process.executable.as_deref().map(file_name))?
-        .to_ascii_lowercase();
-    let is_ps = name.starts_with("powershell") || name.starts_with("pwsh");
-    let line_mentions = ev.process.command_line.as_deref().is_some_and(|c| {
-        c.to_ascii_lowercase().contains("powershell") || c.to_ascii_lowercase().contains("pwsh")
-    });
-    if !is_ps && !line_mentions {
+        .or(ev.process.executable.as_deref().map(file_name))?;
+    let is_ps = starts_with_ci(name, "powershell") || starts_with_ci(name, "pwsh");
+    let line_mentions = || {
+        ev.process
+            .command_line
+            .as_deref()
+            .is_some_and(|c| contains_ci(c, "powershell") || contains_ci(c, "pwsh"))
+    };
+    if !is_ps && !line_mentions() {
         return None;
     }
     let args = args_of(ev);

@@ -89,27 +89,25 @@ impl Correlator {
         platform.is_none_or(|p| self.platforms.contains(&p))
     }
 
+    fn follow_up_in(&self, text: &str, clean: &mut String) -> Option<(Kind, String)> {
+        clean_into(text, clean);
+        let first = |set: &Option<RegexSet>, src: &[String]| {
+            let set = set.as_ref().filter(|s| s.is_match(clean))?;
+            let i = set.matches(clean).into_iter().next()?;
+            src.get(i).cloned()
+        };
+        if let Some(p) = first(&self.lateral, &self.lateral_src) {
+            return Some((Kind::Lateral, p));
+        }
+        first(&self.cred, &self.cred_src).map(|p| (Kind::Credential, p))
+    }
+
     fn follow_up(&self, ev: &ProcessEvent, clean: &mut String) -> Option<(Kind, String)> {
-        let line = command_line(ev);
-        let mut texts = vec![line.into_owned()];
-        if let Some(decoded) = encoded_powershell(ev) {
-            texts.push(decoded);
+        if let Some(found) = self.follow_up_in(&command_line(ev), clean) {
+            return Some(found);
         }
-        for text in &texts {
-            clean_into(text, clean);
-            let check = |set: &Option<RegexSet>, src: &[String]| {
-                set.as_ref()
-                    .and_then(|s| s.matches(clean).into_iter().next())
-                    .and_then(|i| src.get(i).cloned())
-            };
-            if let Some(p) = check(&self.lateral, &self.lateral_src) {
-                return Some((Kind::Lateral, p));
-            }
-            if let Some(p) = check(&self.cred, &self.cred_src) {
-                return Some((Kind::Credential, p));
-            }
-        }
-        None
+        let decoded = encoded_powershell(ev)?;
+        self.follow_up_in(&decoded, clean)
     }
 
     /// The correlated alert for `ev` against the state, if any.
