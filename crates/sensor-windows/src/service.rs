@@ -37,6 +37,26 @@ pub struct InstallOptions {
     pub arguments: Vec<OsString>,
 }
 
+impl InstallOptions {
+    /// This executable, run as `picket service run --config <config>`: the command line
+    /// `packaging/windows/install.ps1` expects the CLI to register.
+    pub fn for_current_exe(config: &std::path::Path) -> Result<Self, Error> {
+        let executable = std::env::current_exe().map_err(|source| Error::Io {
+            path: PathBuf::from("<current executable>"),
+            source,
+        })?;
+        Ok(Self {
+            executable,
+            arguments: vec![
+                "service".into(),
+                "run".into(),
+                "--config".into(),
+                config.as_os_str().to_owned(),
+            ],
+        })
+    }
+}
+
 /// `%ProgramData%\Picket` (`C:\ProgramData\Picket` when the variable is unset).
 pub fn program_data_dir() -> PathBuf {
     let base = std::env::var_os("ProgramData")
@@ -341,6 +361,29 @@ mod tests {
         assert!(
             parts.ends_with(&["Picket".into(), "logs".into(), "picket.log".into()]),
             "{path:?}"
+        );
+    }
+
+    #[test]
+    fn install_runs_this_binary_as_service_run_with_the_config() {
+        let opts = InstallOptions::for_current_exe(std::path::Path::new(
+            r"C:\ProgramData\Picket\picket.toml",
+        ))
+        .expect("current exe");
+        assert_eq!(opts.executable, std::env::current_exe().expect("exe"));
+        let args: Vec<_> = opts
+            .arguments
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            args,
+            [
+                "service",
+                "run",
+                "--config",
+                r"C:\ProgramData\Picket\picket.toml"
+            ]
         );
     }
 
