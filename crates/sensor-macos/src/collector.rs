@@ -28,9 +28,10 @@ pub struct MacosCollector {
 }
 
 impl MacosCollector {
-    /// A collector for `[collector.macos]`. Fails on a `source` other than `spawn` or
-    /// `tail`, or `tail` without a `tail_path` (the config validation reports these
-    /// too). Nothing is started until [`Collector::run`].
+    /// A collector for `[collector.macos]`, filling `user.name` and
+    /// `user.effective.name` from this host's user database. Fails on a `source` other
+    /// than `spawn` or `tail`, or `tail` without a `tail_path` (the config validation
+    /// reports these too). Nothing is started until [`Collector::run`].
     pub fn new(config: &MacosCollectorConfig) -> Result<Self, MacosError> {
         match config.source.as_str() {
             "spawn" => {}
@@ -38,9 +39,13 @@ impl MacosCollector {
             "tail" => return Err(MacosError::NoTailPath),
             other => return Err(MacosError::UnknownSource(other.to_string())),
         }
+        // Names of this host's users, through its user database (cached with a TTL).
+        let users = sensor_core::users::UserResolver::new();
+        let parser = EsloggerParser::live()
+            .with_user_names(move |uid| users.user(uid).map(|u| u.name.clone()));
         Ok(Self {
             config: config.clone(),
-            parser: EsloggerParser::live(),
+            parser,
         })
     }
 
