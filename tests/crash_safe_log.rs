@@ -90,7 +90,7 @@ fn assert_all_alerts(lines: &[Vec<u8>]) {
 fn sigkill_mid_write_keeps_every_flushed_alert_and_leaves_no_corrupt_line() {
     let dir = tempfile::tempdir().expect("tempdir");
     let events = dir.path().join("events.ndjson");
-    write_events(&events, "kill", 40_000, 60_000);
+    write_events(&events, "kill", 2_000, 16_000);
     let config = config_file(dir.path());
     let log = dir.path().join("alerts.jsonl");
 
@@ -106,7 +106,7 @@ fn sigkill_mid_write_keeps_every_flushed_alert_and_leaves_no_corrupt_line() {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let size = std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
-        if size > 50 * 1024 * 1024 {
+        if size > 16 * 1024 * 1024 {
             break;
         }
         if let Ok(Some(status)) = child.try_wait() {
@@ -216,7 +216,8 @@ fn picket_moves_a_torn_tail_aside_with_a_warning() {
     };
     assert!(run(&events).status.success());
     let good = std::fs::read(&log).expect("log");
-    assert_eq!(split_log(&good).0.len(), 5);
+    let first_run = split_log(&good).0.len();
+    assert!(first_run >= 5, "{first_run} alerts");
     let mut torn = good.clone();
     torn.extend_from_slice(b"{\"@timestamp\":\"2024-05-01T10:00:00Z\",\"event\":{\"kind\":\"al");
     std::fs::write(&log, &torn).expect("tear");
@@ -233,8 +234,15 @@ fn picket_moves_a_torn_tail_aside_with_a_warning() {
     assert!(after.starts_with(&good));
     let (lines, tail) = split_log(&after);
     assert!(tail.is_empty());
-    assert_eq!(lines.len(), 8);
+    assert!(lines.len() >= first_run + 3);
     assert_all_alerts(&lines);
+    let text = String::from_utf8_lossy(&after);
+    for i in 0..3 {
+        assert!(
+            text.contains(&format!("second-{i}")),
+            "second run's alert {i} appended"
+        );
+    }
 }
 
 fn running_as_root() -> bool {
