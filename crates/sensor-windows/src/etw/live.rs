@@ -8,7 +8,7 @@ use ferrisetw::parser::Parser;
 use ferrisetw::provider::kernel_providers::PROCESS_PROVIDER;
 use ferrisetw::provider::Provider;
 use ferrisetw::schema_locator::SchemaLocator;
-use ferrisetw::trace::KernelTrace;
+use ferrisetw::trace::{KernelTrace, TraceTrait};
 use ferrisetw::EventRecord;
 use sensor_core::collector::{CollectorError, EventSender, Shutdown};
 use sensor_core::config::WindowsCollectorConfig;
@@ -33,16 +33,20 @@ pub(super) async fn run(
     let unparsed = health.loss_counter("malformed_input");
     let state = Arc::new(Mutex::new(CallbackState {
         tracker: ProcessTracker::default(),
-        enricher: WinEnricher::default(),
+        enricher: WinEnricher::new(),
     }));
 
     let callback_out = out.clone();
     let callback_state = state.clone();
     let provider = Provider::kernel(&PROCESS_PROVIDER)
         .add_callback(move |record: &EventRecord, locator: &SchemaLocator| {
-            let Some(raw) = read_record(record, locator) else {
-                unparsed.fetch_add(1, Ordering::Relaxed);
-                return;
+            let raw = match read_record(record, locator) {
+                Ok(Some(raw)) => raw,
+                Ok(None) => return, // another opcode of the process provider
+                Err(()) => {
+                    unparsed.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
             };
             let event = {
                 let mut st = callback_state.lock().unwrap_or_else(|p| p.into_inner());
@@ -58,23 +62,37 @@ pub(super) async fn run(
 
     // A session of this name left behind by a crashed run would make StartTrace fail.
     let _ = ferrisetw::trace::stop_trace_by_name(&session);
-    let trace = KernelTrace::new()
+    let (trace, handle) = KernelTrace::new()
         .named(session.clone())
         .enable(provider)
-        .start_and_process()
+        .start()
         .map_err(|e| {
             CollectorError::Prerequisite(format!(
                 "cannot start the ETW kernel session {session:?}: {e:?}; \
                  the windows-etw collector must run as Administrator or LocalSystem"
             ))
         })?;
+    // ProcessTrace blocks while the session delivers events; it returns when the session
+    // is stopped (by us, below) or fails.
+    let (done_tx, mut done_rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("picket-etw".into())
+        .spawn(move || {
+            let _ = done_tx.send(KernelTrace::process_from_handle(handle));
+        })
+        .map_err(|e| CollectorError::Failed(format!("cannot start the ETW thread: {e}")))?;
     tracing::info!(session = %session, "ETW kernel process session started");
 
     let mut seen_lost = 0u64;
     let mut tick = tokio::time::interval(Duration::from_secs(5));
+    let mut ended = None;
     loop {
         tokio::select! {
             _ = shutdown.wait() => break,
+            result = &mut done_rx => {
+                ended = Some(format!("{result:?}"));
+                break;
+            }
             _ = tick.tick() => {
                 if let Some(total) = query_lost_events(&session) {
                     if total > seen_lost {
@@ -91,9 +109,13 @@ pub(super) async fn run(
             lost.fetch_add(total - seen_lost, Ordering::Relaxed);
         }
     }
-    trace
-        .stop()
-        .map_err(|e| CollectorError::Failed(format!("stopping the ETW session: {e:?}")))?;
+    let stopped = trace.stop();
+    if let Some(how) = ended {
+        return Err(CollectorError::Failed(format!(
+            "the ETW session {session:?} ended by itself: {how}"
+        )));
+    }
+    stopped.map_err(|e| CollectorError::Failed(format!("stopping the ETW session: {e:?}")))?;
     tracing::info!(session = %session, "ETW kernel process session stopped");
     Ok(())
 }
@@ -103,21 +125,25 @@ struct CallbackState {
     enricher: WinEnricher,
 }
 
-/// Reads one kernel process event with only `u32` and `Vec<u8>` property reads (the
-/// ones `ferrisetw` cannot panic on). `None` for events without a schema or a pid.
-fn read_record(record: &EventRecord, locator: &SchemaLocator) -> Option<KernelProcessRecord> {
+/// Reads one kernel process event with only `u32`/`i32` and `Vec<u8>` property reads
+/// (the ones `ferrisetw` cannot panic on). `Ok(None)` for the provider's other opcodes,
+/// `Err` for an event without a schema or a pid.
+fn read_record(
+    record: &EventRecord,
+    locator: &SchemaLocator,
+) -> Result<Option<KernelProcessRecord>, ()> {
     let op = record.opcode();
     if !matches!(
         op,
         opcode::START | opcode::END | opcode::DC_START | opcode::DC_END
     ) {
-        return None;
+        return Ok(None);
     }
-    let schema = locator.event_schema(record).ok()?;
+    let schema = locator.event_schema(record).map_err(|_| ())?;
     let parser = Parser::create(record, &schema);
-    let pid = parser.try_parse::<u32>("ProcessId").ok()?;
+    let pid = parser.try_parse::<u32>("ProcessId").map_err(|_| ())?;
     let bytes = |name: &str| parser.try_parse::<Vec<u8>>(name).ok();
-    Some(KernelProcessRecord {
+    Ok(Some(KernelProcessRecord {
         opcode: op,
         filetime: record.raw_timestamp(),
         pointer_size: if record.event_flags() & EVENT_HEADER_FLAG_32_BIT_HEADER != 0 {
@@ -132,15 +158,24 @@ fn read_record(record: &EventRecord, locator: &SchemaLocator) -> Option<KernelPr
         user_sid: bytes("UserSID"),
         image_file_name: bytes("ImageFileName"),
         command_line: bytes("CommandLine"),
-    })
+    }))
 }
 
 /// Windows look-ups, cached.
-#[derive(Default)]
 struct WinEnricher {
     accounts: HashMap<String, Option<(String, String)>>,
     pe: OriginalFileNameCache,
-    host: Option<Option<String>>,
+    host: Option<String>,
+}
+
+impl WinEnricher {
+    fn new() -> Self {
+        Self {
+            accounts: HashMap::new(),
+            pe: OriginalFileNameCache::default(),
+            host: std::env::var("COMPUTERNAME").ok().filter(|h| !h.is_empty()),
+        }
+    }
 }
 
 impl Enricher for WinEnricher {
@@ -155,19 +190,25 @@ impl Enricher for WinEnricher {
         if handle.is_null() {
             return None;
         }
-        let mut buf = vec![0u16; 32_768];
-        let mut len = buf.len() as u32;
-        // SAFETY: `buf` holds `len` u16s; the call writes at most that many and sets `len`.
-        let ok = unsafe {
-            QueryFullProcessImageNameW(handle, PROCESS_NAME_WIN32, buf.as_mut_ptr(), &mut len)
-        };
+        // Most paths fit in 1024 characters; long ones (up to 32767) get a second try.
+        let mut found = None;
+        for capacity in [1024usize, 32_768] {
+            let mut buf = vec![0u16; capacity];
+            let mut len = capacity as u32;
+            // SAFETY: `buf` holds `len` u16s; the call writes at most that many and sets
+            // `len` to the characters written.
+            let ok = unsafe {
+                QueryFullProcessImageNameW(handle, PROCESS_NAME_WIN32, buf.as_mut_ptr(), &mut len)
+            };
+            if ok != 0 {
+                buf.truncate((len as usize).min(capacity));
+                found = Some(String::from_utf16_lossy(&buf));
+                break;
+            }
+        }
         // SAFETY: `handle` came from OpenProcess and is closed once.
         unsafe { CloseHandle(handle) };
-        if ok == 0 {
-            return None;
-        }
-        buf.truncate((len as usize).min(buf.len()));
-        Some(String::from_utf16_lossy(&buf))
+        found
     }
 
     fn account(&mut self, sid: &str) -> Option<(String, String)> {
@@ -187,10 +228,7 @@ impl Enricher for WinEnricher {
     }
 
     fn host_name(&self) -> Option<String> {
-        match &self.host {
-            Some(h) => h.clone(),
-            None => std::env::var("COMPUTERNAME").ok(),
-        }
+        self.host.clone()
     }
 }
 
