@@ -145,7 +145,7 @@ fn an0904_for(alerts: &[Value], uid: u32, tool: &str) -> Option<Value> {
         .iter()
         .find(|a| {
             a["picket"]["analytic"] == "AN0904"
-                && a["user"]["id"] == uid.to_string()
+                && a["user"]["id"].as_str() == Some(uid.to_string().as_str())
                 && serde_json::to_string(&a["process"]).is_ok_and(|p| p.contains(tool))
         })
         .cloned()
