@@ -124,7 +124,7 @@ pub async fn supervise(
             _ = shutdown.wait() => return Ok(()),
             _ = tokio::time::sleep(backoff) => {}
         }
-        backoff = (backoff * 2).min(opts.max_backoff);
+        backoff = backoff.saturating_mul(2).min(opts.max_backoff);
     }
 }
 
