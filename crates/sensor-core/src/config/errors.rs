@@ -74,32 +74,36 @@ const MAX_ERRORS: usize = 64;
 /// Parses `text` into `T`, reporting every syntax error, then every type or
 /// unknown-field error: after each serde error the offending entry is removed from the
 /// parsed tree and deserialization runs again, so one mistake does not hide the next.
+/// Returns the value deserialized without the bad entries (when there is one) so its
+/// meaning can be checked too, and the errors.
 /// With `strip_append`, keys ending in `_append` (the layering's list-append form) are
 /// taken out before deserializing; the merge step checks them.
 pub(crate) fn deserialize_all_errors<T: DeserializeOwned>(
     text: &str,
     origin: &str,
     strip_append: bool,
-) -> Result<T, ConfigErrors> {
+) -> (Option<T>, Vec<ConfigError>) {
     let (tree, syntax) = DeTable::parse_recoverable(text);
     if !syntax.is_empty() {
-        return Err(ConfigErrors(
-            syntax
-                .iter()
-                .map(|e| error_at(text, origin, e.span(), String::new(), e.message()))
-                .collect(),
-        ));
+        let errors = syntax
+            .iter()
+            .map(|e| error_at(text, origin, e.span(), String::new(), e.message()))
+            .collect();
+        return (None, errors);
     }
     let mut tree = tree;
     if strip_append {
         strip_append_keys(tree.get_mut());
     }
     let mut errors = Vec::new();
+    let mut partial = None;
     loop {
         let attempt = T::deserialize(toml::de::Deserializer::from(tree.clone()));
         match attempt {
-            Ok(value) if errors.is_empty() => return Ok(value),
-            Ok(_) => break,
+            Ok(value) => {
+                partial = Some(value);
+                break;
+            }
             Err(e) => {
                 let removed = e
                     .span()
@@ -113,7 +117,7 @@ pub(crate) fn deserialize_all_errors<T: DeserializeOwned>(
         }
     }
     errors.sort_by_key(|e| (e.line, e.column));
-    Err(ConfigErrors(errors))
+    (partial, errors)
 }
 
 fn strip_append_keys(table: &mut DeTable<'_>) {

@@ -131,8 +131,16 @@ pub fn load_layered(main: &Path) -> Result<LoadedConfig, ConfigErrors> {
         }
     }
     for layer in &layers {
-        if let Err(e) = errors::deserialize_all_errors::<Config>(&layer.text, &layer.origin, true) {
-            errors.extend(e.0);
+        let (partial, file_errors) =
+            errors::deserialize_all_errors::<Config>(&layer.text, &layer.origin, true);
+        if file_errors.is_empty() {
+            continue;
+        }
+        errors.extend(file_errors);
+        // A broken file's meaning errors are reported in the same run; a clean file's
+        // are checked on the merged result (a setting may rely on another file).
+        if let Some(partial) = partial {
+            errors.extend(errors::locate(&layer.text, &layer.origin, partial.validate()).0);
         }
     }
     if !errors.is_empty() {

@@ -318,13 +318,7 @@ impl Config {
 
     /// Parses and validates TOML text; `origin` names it in errors (a path or `<embedded>`).
     pub fn from_toml_str(text: &str, origin: &str) -> Result<Config, ConfigErrors> {
-        let config: Config = errors::deserialize_all_errors(text, origin, false)?;
-        let problems = config.validate();
-        if problems.is_empty() {
-            Ok(config)
-        } else {
-            Err(errors::locate(text, origin, problems))
-        }
+        check_text(text, origin, false)
     }
 
     /// Reads, parses and validates a config file.
@@ -478,6 +472,27 @@ impl Config {
     }
 }
 
+/// Parses one file's text and checks its meaning, reporting syntax, type and
+/// unknown-field errors and, on what remains, every semantic error, all in one list.
+pub(crate) fn check_text(
+    text: &str,
+    origin: &str,
+    strip_append: bool,
+) -> Result<Config, ConfigErrors> {
+    let (partial, mut errors) =
+        errors::deserialize_all_errors::<Config>(text, origin, strip_append);
+    let Some(config) = partial else {
+        return Err(ConfigErrors(errors));
+    };
+    let problems = config.validate();
+    if errors.is_empty() && problems.is_empty() {
+        return Ok(config);
+    }
+    errors.extend(errors::locate(text, origin, problems).0);
+    errors.sort_by_key(|e| (e.line == 0, e.line, e.column));
+    Err(ConfigErrors(errors))
+}
+
 /// Lower-case hex SHA-256.
 pub fn hex_sha256(bytes: &[u8]) -> String {
     use sha2::Digest;
@@ -524,6 +539,7 @@ mod tests {
         let lines: Vec<usize> = errs.0.iter().map(|e| e.line).collect();
         assert!(lines.contains(&3), "unknown field on line 3: {errs}");
         assert!(lines.contains(&6), "wrong type on line 6: {errs}");
+        assert!(lines.contains(&9), "meaning error on line 9 in the same run: {errs}");
         let fields: Vec<&str> = errs.0.iter().map(|e| e.field.as_str()).collect();
         assert!(fields.contains(&"general.bogus"), "{errs}");
         assert!(fields.contains(&"pipeline.channel_capacity"), "{errs}");
