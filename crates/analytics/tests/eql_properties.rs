@@ -167,3 +167,42 @@ fn the_seed_rules_escaped_backslashes_mean_two_backslashes() {
     assert!(!query.matches(&ev_args(&[r"\server".to_string()])));
     assert!(!query.matches(&ev_args(&["server".to_string()])));
 }
+
+// Robustness: the parsers are fed attacker-reachable text (rule files from a directory);
+// arbitrary input must give an error, never a panic.
+const EQL_NOISE: &str =
+    "(process|any|where|and|or|not|in~?|like~?|regex~?|process\\.name|:|==|!=|<=?|>=?|\\(|\\)|,|\"[a-z*?\\\\]{0,3}\"?|\"\"\"|[0-9]{1,3}|-|`x|\\?|startsWith~?\\(|length\\(|cidrMatch\\(|[ \\n]|é|\\|){0,24}";
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 384, ..ProptestConfig::default() })]
+
+    #[test]
+    fn eql_compile_never_panics_on_token_soup(text in EQL_NOISE) {
+        let e = ev_name("net.exe");
+        match Query::compile(&text) {
+            Ok(query) => {
+                let _ = query.matches(&e);
+            }
+            Err(err) => {
+                prop_assert!(err.offset <= text.len());
+                let _ = err.line_col(&text);
+            }
+        }
+    }
+
+    #[test]
+    fn eql_compile_never_panics_on_any_text(text in "\\PC{0,40}") {
+        if let Err(err) = Query::compile(&text) {
+            prop_assert!(err.offset <= text.len());
+            let _ = err.line_col(&text);
+        }
+    }
+
+    #[test]
+    fn rule_files_never_panic(query in EQL_NOISE, junk in "[\\[\\]=\"'a-z\\n ]{0,30}") {
+        let text = format!("[rule]\nrule_id = \"x\"\nname = \"n\"\nquery = '''\n{query}\n'''\n{junk}");
+        if let Err(e) = analytics::parse_rule("p.toml", &text) {
+            prop_assert!(e.line >= 1);
+        }
+    }
+}
