@@ -78,10 +78,13 @@ pub enum TailRepair {
 #[derive(Debug)]
 pub struct JsonlFileSink {
     inner: Arc<Mutex<FileLog>>,
-    retry: Option<(Arc<(Mutex<bool>, Condvar)>, JoinHandle<()>)>,
+    retry: Option<(StopFlag, JoinHandle<()>)>,
     path: PathBuf,
     repair: Option<TailRepair>,
 }
+
+/// Set to stop the retry thread; the condvar wakes it.
+type StopFlag = Arc<(Mutex<bool>, Condvar)>;
 
 #[derive(Debug)]
 struct FileLog {
