@@ -88,12 +88,20 @@ pub(crate) struct Ast {
 struct Parser {
     toks: Vec<(Tok, usize)>,
     pos: usize,
+    depth: usize,
 }
+
+/// Deepest nesting of parentheses and `not` a query may have (bounds recursion).
+const MAX_DEPTH: usize = 128;
 
 /// Parses a whole query.
 pub(crate) fn parse(text: &str) -> Result<Ast, EqlError> {
     let toks = lex(text)?;
-    let mut p = Parser { toks, pos: 0 };
+    let mut p = Parser {
+        toks,
+        pos: 0,
+        depth: 0,
+    };
     p.query()
 }
 
@@ -205,9 +213,26 @@ impl Parser {
         })
     }
 
+    fn nested<T>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Result<T, EqlError>,
+    ) -> Result<T, EqlError> {
+        if self.depth >= MAX_DEPTH {
+            return Err(EqlError::new(
+                self.offset(),
+                format!("the query nests deeper than {MAX_DEPTH} levels"),
+            ));
+        }
+        self.depth += 1;
+        let r = f(self);
+        self.depth -= 1;
+        r
+    }
+
     fn not(&mut self) -> Result<Expr, EqlError> {
         if self.eat_kw("not") {
-            return Ok(Expr::Not(Box::new(self.not()?)));
+            let inner = self.nested(Self::not)?;
+            return Ok(Expr::Not(Box::new(inner)));
         }
         self.predicate()
     }
@@ -217,7 +242,7 @@ impl Parser {
         match self.peek().clone() {
             Tok::LParen => {
                 self.bump();
-                let e = self.or()?;
+                let e = self.nested(Self::or)?;
                 self.expect(Tok::RParen, "`)`")?;
                 Ok(e)
             }
@@ -411,6 +436,17 @@ mod tests {
         assert_eq!(e.offset, 29);
         let e = parse("sequence by host.id [process where true]").expect_err("seq");
         assert!(e.message.contains("single-event"), "{e:?}");
+        let deep = format!(
+            "process where {}a : \"x\"{}",
+            "(".repeat(5000),
+            ")".repeat(5000)
+        );
+        assert!(parse(&deep)
+            .expect_err("deep")
+            .message
+            .contains("nests deeper"));
+        let deep = format!("process where {}a : \"x\"", "not ".repeat(5000));
+        assert!(parse(&deep).is_err());
         let e = parse("process where (a : \"x\"").expect_err("paren");
         assert!(e.message.contains("`)`"), "{e:?}");
     }
