@@ -436,3 +436,35 @@ fn alerts_still_kept_at_shutdown_are_counted_as_lost() {
         "kept alerts lost at shutdown are counted (refused ones are counted by the pipeline)"
     );
 }
+
+/// The real binary on a full disk: it says so clearly, keeps going, exits normally, and
+/// reports the alerts it could not keep.
+#[test]
+fn picket_on_a_full_disk_reports_it_and_does_not_crash() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mount = dir.path().join("small");
+    let _fs = Tmpfs::mount(&mount, "64k");
+    {
+        let mut f = std::fs::File::create(mount.join("filler")).expect("filler");
+        let chunk = vec![b'f'; 4096];
+        while f.write_all(&chunk).is_ok() {}
+    }
+    let events = dir.path().join("events.ndjson");
+    write_events(&events, "full", 20, 10);
+    let config = config_file(dir.path());
+    let out = Command::new(picket())
+        .args(["replay", "--config"])
+        .arg(&config)
+        .arg("--output")
+        .arg(mount.join("alerts.jsonl"))
+        .arg(&events)
+        .output()
+        .expect("picket replay");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "exit {:?}: {stderr}", out.status);
+    assert!(stderr.contains("the filesystem is full"), "{stderr}");
+    assert!(
+        stderr.contains("Alerts kept in memory were lost"),
+        "the loss at shutdown is reported: {stderr}"
+    );
+}

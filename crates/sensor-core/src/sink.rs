@@ -356,6 +356,70 @@ pub fn repair_torn_tail(path: &Path) -> io::Result<Option<TailRepair>> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(annotate(e, "open the alert log to check its end", path)),
     };
+    // A writer still running (the old sink during a reload, another process) may be in
+    // the middle of a line: only repair a tail that stays the same for a moment.
+    let mut scan = scan_tail(&mut file)?;
+    for _ in 0..5 {
+        if scan.verdict == Verdict::Clean {
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        if file.metadata()?.len() == scan.len {
+            break;
+        }
+        scan = scan_tail(&mut file)?;
+    }
+    let TailScan {
+        len,
+        floor,
+        tail,
+        verdict,
+    } = scan;
+    let good = match verdict {
+        Verdict::Clean => return Ok(None),
+        Verdict::AddNewline => {
+            file.seek(SeekFrom::End(0))?;
+            file.write_all(b"\n")?;
+            file.sync_data()?;
+            return Ok(Some(TailRepair::NewlineAdded));
+        }
+        Verdict::Cut(good) => good,
+    };
+    let cut = floor + good as u64;
+    let aside = torn_path(path);
+    let mut out = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&aside)
+        .map_err(|e| annotate(e, "save the torn end of the alert log to", &aside))?;
+    out.write_all(&tail[good..])?;
+    out.sync_all()?;
+    file.set_len(cut)?;
+    file.sync_all()?;
+    Ok(Some(TailRepair::MovedAside {
+        path: aside,
+        bytes: len - cut,
+        kept_bytes: cut,
+    }))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    Clean,
+    AddNewline,
+    /// Keep this many bytes of the tail.
+    Cut(usize),
+}
+
+struct TailScan {
+    len: u64,
+    /// File offset of `tail[0]`.
+    floor: u64,
+    tail: Vec<u8>,
+    verdict: Verdict,
+}
+
+fn scan_tail(file: &mut File) -> io::Result<TailScan> {
     let len = file.metadata()?.len();
     let floor = len.saturating_sub(TAIL_SCAN_LIMIT);
     let mut tail = vec![0u8; usize::try_from(len - floor).unwrap_or(0)];
@@ -385,33 +449,27 @@ pub fn repair_torn_tail(path: &Path) -> io::Result<Option<TailRepair>> {
             break;
         }
         if valid && first {
-            file.seek(SeekFrom::End(0))?;
-            file.write_all(b"\n")?;
-            file.sync_data()?;
-            return Ok(Some(TailRepair::NewlineAdded));
+            return Ok(TailScan {
+                len,
+                floor,
+                tail,
+                verdict: Verdict::AddNewline,
+            });
         }
         good = start;
         first = false;
     }
-    if good == tail.len() {
-        return Ok(None);
-    }
-    let cut = floor + good as u64;
-    let aside = torn_path(path);
-    let mut out = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&aside)
-        .map_err(|e| annotate(e, "save the torn end of the alert log to", &aside))?;
-    out.write_all(&tail[good..])?;
-    out.sync_all()?;
-    file.set_len(cut)?;
-    file.sync_all()?;
-    Ok(Some(TailRepair::MovedAside {
-        path: aside,
-        bytes: len - cut,
-        kept_bytes: cut,
-    }))
+    let verdict = if good == tail.len() {
+        Verdict::Clean
+    } else {
+        Verdict::Cut(good)
+    };
+    Ok(TailScan {
+        len,
+        floor,
+        tail,
+        verdict,
+    })
 }
 
 /// `alerts.jsonl.torn-20240501T100000Z` (with `-N` if that exists already).
