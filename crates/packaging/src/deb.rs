@@ -32,6 +32,8 @@ pub struct DebInputs {
     pub arch: String,
     /// README shipped to `/usr/share/doc/picket/`.
     pub readme: Option<PathBuf>,
+    /// dpkg-deb compressor: `xz` for releases; `gzip` or `none` where build time matters.
+    pub compression: &'static str,
 }
 
 /// One file in the package: path inside the package, mode, contents.
@@ -244,7 +246,9 @@ pub fn build_deb(
     })?;
     let deb = out_dir.join(format!("picket_{}_{}.deb", inputs.version, inputs.arch));
     let output = Command::new("dpkg-deb")
-        .args(["--root-owner-group", "-Zxz", "--build"])
+        .arg("--root-owner-group")
+        .arg(format!("-Z{}", inputs.compression))
+        .arg("--build")
         .arg(&root)
         .arg(&deb)
         .output()

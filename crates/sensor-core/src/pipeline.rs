@@ -293,8 +293,15 @@ fn fill_host(event: &mut ProcessEvent, host: &HostIdentity) {
     if event.host.id.is_none() {
         event.host.id.clone_from(&host.id);
     }
-    if event.host.os.is_none() {
-        event.host.os = Some(host.os.clone());
+    let os = event.host.os.get_or_insert_with(HostOs::default);
+    if os.os_type.is_none() {
+        os.os_type.clone_from(&host.os.os_type);
+    }
+    if os.family.is_none() {
+        os.family.clone_from(&host.os.family);
+    }
+    if os.version.is_none() {
+        os.version.clone_from(&host.os.version);
     }
 }
 

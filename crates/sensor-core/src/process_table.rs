@@ -127,6 +127,7 @@ impl ProcessTable {
             .or_else(|| self.procs.get(&pid).map(|p| p.ppid).filter(|&p| p != 0))
             .unwrap_or(0);
         if ppid != 0 {
+            self.learn_parent(event, ppid);
             self.fill_parent(event, ppid);
             self.fill_ancestors(event, ppid);
         }
@@ -136,6 +137,31 @@ impl ProcessTable {
             Lifecycle::End => self.record_exit(pid),
             Lifecycle::Other => {}
         }
+    }
+
+    /// A parent the table never saw (started before Picket, or outside a replay) is
+    /// learnt from what the collector said about it, so its children's chains name it.
+    fn learn_parent(&mut self, event: &ProcessEvent, ppid: u32) {
+        if self.procs.contains_key(&ppid) {
+            return;
+        }
+        let Some(parent) = event.process.parent.as_deref() else {
+            return;
+        };
+        if parent.name.is_none() && parent.executable.is_none() {
+            return;
+        }
+        self.insert(ProcessInfo {
+            pid: ppid,
+            ppid: 0,
+            name: parent.name.clone(),
+            executable: parent.executable.clone(),
+            args: parent.args.clone(),
+            command_line: parent.command_line.clone(),
+            entity_id: parent.entity_id.clone(),
+            start: parent.start,
+            exited: false,
+        });
     }
 
     fn fill_parent(&self, event: &mut ProcessEvent, ppid: u32) {
@@ -335,6 +361,25 @@ mod tests {
         let parent = ev.process.parent.as_ref().expect("parent");
         assert_eq!(parent.name.as_deref(), Some("from-collector"));
         assert_eq!(parent.executable.as_deref(), Some("/bin/bash"));
+    }
+
+    #[test]
+    fn unknown_parent_is_learnt_from_the_collector() {
+        let mut t = ProcessTable::new(1024);
+        let mut ev = exec(31, 30, "/usr/bin/ss", &["ss"]);
+        if let Some(p) = ev.process.parent.as_mut() {
+            p.name = Some("sshd".into());
+        }
+        t.observe(&mut ev);
+        let mut child = exec(32, 31, "/usr/bin/true", &["true"]);
+        t.observe(&mut child);
+        let names: Vec<_> = child
+            .picket
+            .ancestors
+            .iter()
+            .map(|a| a.name.as_deref())
+            .collect();
+        assert_eq!(names, vec![Some("ss"), Some("sshd")]);
     }
 
     #[test]

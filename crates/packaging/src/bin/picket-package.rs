@@ -16,6 +16,7 @@ fn main() -> ExitCode {
         version: env!("CARGO_PKG_VERSION").into(),
         arch: host_arch(),
         readme: Some(PathBuf::from("README.md")).filter(|p| p.exists()),
+        compression: "xz",
     };
     let mut out = PathBuf::from("dist");
     while let Some(flag) = args.next() {
