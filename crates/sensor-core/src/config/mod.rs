@@ -539,7 +539,10 @@ mod tests {
         let lines: Vec<usize> = errs.0.iter().map(|e| e.line).collect();
         assert!(lines.contains(&3), "unknown field on line 3: {errs}");
         assert!(lines.contains(&6), "wrong type on line 6: {errs}");
-        assert!(lines.contains(&9), "meaning error on line 9 in the same run: {errs}");
+        assert!(
+            lines.contains(&9),
+            "meaning error on line 9 in the same run: {errs}"
+        );
         let fields: Vec<&str> = errs.0.iter().map(|e| e.field.as_str()).collect();
         assert!(fields.contains(&"general.bogus"), "{errs}");
         assert!(fields.contains(&"pipeline.channel_capacity"), "{errs}");
