@@ -175,6 +175,8 @@ pub struct SyslogSink {
     flush_timeout: Duration,
     seq: u64,
     address: String,
+    /// A flush already waited its full timeout: shutdown does not wait again.
+    flush_timed_out: bool,
 }
 
 impl std::fmt::Debug for SyslogSink {
@@ -236,6 +238,7 @@ impl SyslogSink {
             capacity: config.queue_capacity,
             flush_timeout: Duration::from_secs(config.flush_timeout_secs),
             seq: 0,
+            flush_timed_out: false,
             address: config.address.clone(),
         })
     }
@@ -257,7 +260,12 @@ impl SyslogSink {
             let mut st = self.shared.lock();
             if !st.shutdown {
                 st.shutdown = true;
-                st.deadline = Some(Instant::now() + self.flush_timeout);
+                let wait = if self.flush_timed_out {
+                    Duration::ZERO
+                } else {
+                    self.flush_timeout
+                };
+                st.deadline = Some(Instant::now() + wait);
             }
         }
         self.shared.wake.notify_all();
@@ -318,6 +326,7 @@ impl AlertSink for SyslogSink {
         while !st.queue.is_empty() || st.in_flight {
             let now = Instant::now();
             if now >= deadline || self.thread.is_none() {
+                self.flush_timed_out = true;
                 return Err(io::Error::other(format!(
                     "{} alerts not yet sent to {}: {}",
                     st.queue.len() + usize::from(st.in_flight),
@@ -332,6 +341,7 @@ impl AlertSink for SyslogSink {
                 .unwrap_or_else(|p| p.into_inner())
                 .0;
         }
+        self.flush_timed_out = false;
         Ok(())
     }
 
