@@ -65,8 +65,36 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Manage the Windows service (Service Control Manager).
+    Service {
+        #[command(subcommand)]
+        action: ServiceAction,
+    },
     /// Print the version.
     Version,
+}
+
+/// `picket service` actions.
+#[derive(Debug, Subcommand)]
+pub enum ServiceAction {
+    /// Register the service (automatic start, restart on failure).
+    Install {
+        /// Config file the service runs with.
+        #[arg(long, short, default_value = r"C:\ProgramData\Picket\picket.toml")]
+        config: PathBuf,
+    },
+    /// Remove the service.
+    Uninstall,
+    /// Start the service.
+    Start,
+    /// Stop the service.
+    Stop,
+    /// Run as the service (what the Service Control Manager starts).
+    Run {
+        /// Config file.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
 }
 
 /// Recorded telemetry formats `picket replay` reads.
@@ -97,6 +125,7 @@ fn main() -> ExitCode {
             state_dir,
             json,
         } => wiring::status(config.as_deref(), state_dir.as_deref(), json),
+        Command::Service { action } => wiring::service(action),
         Command::Version => {
             println!("picket {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)

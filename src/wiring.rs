@@ -6,11 +6,11 @@ use anyhow::{anyhow, bail, Context, Result};
 use sensor_core::collector::{Collector, Shutdown};
 use sensor_core::config::layered::default_config_path;
 use sensor_core::config::{load_layered, Config, LoadedConfig};
-use sensor_core::reload::Reloader;
-use sensor_core::status::StatusBoard;
 use sensor_core::pipeline::{self, Clock, Control, HostIdentity, PipelineOptions};
+use sensor_core::reload::Reloader;
 use sensor_core::replay::{EcsParser, LineReplay, ReplayStats};
 use sensor_core::sink::{AlertSink, JsonlFileSink, StdoutSink};
+use sensor_core::status::StatusBoard;
 use sensor_core::{Detector, Health};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -35,20 +35,48 @@ pub fn load_config(path: Option<&Path>) -> Result<LoadedConfig> {
     load_layered(&main).map_err(|e| anyhow!("invalid configuration:\n{e}"))
 }
 
+/// Where daemon logs go: stderr (journald, launchd, a terminal) or a file (the Windows
+/// service, which has no console).
+enum LogTarget {
+    Stderr,
+    File(std::fs::File),
+}
+
 fn init_logging(config: &Config) {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&config.general.log_level))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
+    init_logging_to(config, LogTarget::Stderr);
+}
+
+fn init_logging_to(config: &Config, target: LogTarget) {
     use std::io::IsTerminal;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr);
-    let _ = if config.general.log_format == "json" {
-        builder.json().try_init()
-    } else {
-        builder.try_init()
+    use tracing_subscriber::EnvFilter;
+    // The evtx crate logs every chunk it opens at INFO; keep that out of Picket's log.
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(format!("{},evtx=warn", config.general.log_level)))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let json = config.general.log_format == "json";
+    let _ = match target {
+        LogTarget::Stderr => {
+            let builder = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_ansi(std::io::stderr().is_terminal())
+                .with_writer(std::io::stderr);
+            if json {
+                builder.json().try_init()
+            } else {
+                builder.try_init()
+            }
+        }
+        LogTarget::File(file) => {
+            let builder = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_ansi(false)
+                .with_writer(std::sync::Mutex::new(file));
+            if json {
+                builder.json().try_init()
+            } else {
+                builder.try_init()
+            }
+        }
     };
 }
 
@@ -66,7 +94,8 @@ fn build_detector(config: &Config) -> Box<dyn Detector> {
             text: f.text,
         })
         .collect();
-    let (engine, rule_errors) = analytics::Engine::build(&config.analytics, &config.rules, &sources);
+    let (engine, rule_errors) =
+        analytics::Engine::build(&config.analytics, &config.rules, &sources);
     for e in &rule_errors {
         tracing::error!(error = %e, "Skipping rule that does not load");
     }
@@ -145,7 +174,10 @@ async fn termination_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        match (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) {
+        match (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) {
             (Ok(mut int), Ok(mut term)) => {
                 tokio::select! {
                     _ = int.recv() => {}
@@ -166,8 +198,41 @@ async fn termination_signal() {
 /// `picket run`.
 pub fn run(config_path: Option<&Path>) -> CliResult {
     let loaded = load_config(config_path)?;
+    init_logging(&loaded.config);
+    run_until(loaded, None)
+}
+
+/// `picket service ...`: the Windows service (install, uninstall, start, stop, and `run`,
+/// which the Service Control Manager starts).
+pub fn service(action: crate::ServiceAction) -> CliResult {
+    use crate::ServiceAction;
+    use sensor_windows::service;
+    let result = match action {
+        ServiceAction::Install { config } => {
+            let options = service::InstallOptions::for_current_exe(&config)?;
+            service::install(&options)
+        }
+        ServiceAction::Uninstall => service::uninstall(),
+        ServiceAction::Start => service::start(),
+        ServiceAction::Stop => service::stop(),
+        ServiceAction::Run { config } => {
+            let loaded = load_config(Some(&config))?;
+            let log = service::open_log_file()?;
+            init_logging_to(&loaded.config, LogTarget::File(log));
+            service::run_as_service(Box::new(move |stop| {
+                run_until(loaded, Some(stop))
+                    .map(|_| ())
+                    .map_err(|e| format!("{e:#}"))
+            }))
+        }
+    };
+    result?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs the live pipeline until SIGINT/SIGTERM, or until `stop` fires (service manager).
+fn run_until(loaded: LoadedConfig, stop: Option<Shutdown>) -> CliResult {
     let config = loaded.config.clone();
-    init_logging(&config);
     let detector = build_detector(&config);
     let sinks = file_sinks(&config)?;
     let collector = host_collector(&config)?;
@@ -189,7 +254,15 @@ pub fn run(config_path: Option<&Path>) -> CliResult {
         let (trigger, shutdown) = Shutdown::new();
         let (control_tx, control_rx) = mpsc::channel::<Control>(4);
         tokio::spawn(async move {
-            termination_signal().await;
+            match stop {
+                Some(mut stop) => {
+                    tokio::select! {
+                        () = termination_signal() => {}
+                        () = stop.wait() => {}
+                    }
+                }
+                None => termination_signal().await,
+            }
             tracing::info!("Shutting down: draining events and flushing alerts");
             trigger.trigger();
         });
@@ -205,8 +278,22 @@ pub fn run(config_path: Option<&Path>) -> CliResult {
             };
             tokio::spawn(reloader.run(shutdown.clone()));
         }
-        tokio::spawn(service_status(board.clone(), state_dir.clone(), health.clone(), shutdown.clone()));
-        pipeline::run(collector, detector, sinks, health.clone(), shutdown, control_rx, opts).await
+        tokio::spawn(service_status(
+            board.clone(),
+            state_dir.clone(),
+            health.clone(),
+            shutdown.clone(),
+        ));
+        pipeline::run(
+            collector,
+            detector,
+            sinks,
+            health.clone(),
+            shutdown,
+            control_rx,
+            opts,
+        )
+        .await
     });
     if let Err(e) = board.write(&state_dir) {
         tracing::warn!(error = %e, "Cannot write the status file");
@@ -227,7 +314,12 @@ pub fn run(config_path: Option<&Path>) -> CliResult {
 
 /// Keeps the status file fresh and talks to the service manager: READY once the
 /// collector runs, WATCHDOG while the pipeline is alive, STOPPING at shutdown.
-async fn service_status(board: Arc<StatusBoard>, state_dir: PathBuf, health: Arc<Health>, mut shutdown: Shutdown) {
+async fn service_status(
+    board: Arc<StatusBoard>,
+    state_dir: PathBuf,
+    health: Arc<Health>,
+    mut shutdown: Shutdown,
+) {
     let mut ready = false;
     let mut since_write = Duration::MAX;
     let watchdog = service_notify::watchdog_interval();
@@ -309,9 +401,18 @@ pub fn status(config_path: Option<&Path>, state_dir: Option<&Path>, json: bool) 
         println!("{}", serde_json::to_string_pretty(&status)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!("picket {} (pid {}), up {}s, status written {}", status.version, status.pid, status.uptime_secs, status.updated_at);
-    println!("collector: {} ({})", status.collector.name, status.collector.state);
-    println!("config: {} loaded {}", status.config.hash, status.config.loaded_at);
+    println!(
+        "picket {} (pid {}), up {}s, status written {}",
+        status.version, status.pid, status.uptime_secs, status.updated_at
+    );
+    println!(
+        "collector: {} ({})",
+        status.collector.name, status.collector.state
+    );
+    println!(
+        "config: {} loaded {}",
+        status.config.hash, status.config.loaded_at
+    );
     if status.config.sources.is_empty() {
         println!("  <embedded default>");
     }
@@ -379,7 +480,16 @@ pub fn replay(
     let report = rt.block_on(async {
         let (_trigger, shutdown) = Shutdown::new();
         let (_control_tx, control_rx) = mpsc::channel::<Control>(1);
-        pipeline::run(collector, detector, vec![sink], health.clone(), shutdown, control_rx, opts).await
+        pipeline::run(
+            collector,
+            detector,
+            vec![sink],
+            health.clone(),
+            shutdown,
+            control_rx,
+            opts,
+        )
+        .await
     });
     let report = report.map_err(|e| anyhow!("{e}"))?;
     eprintln!(

@@ -159,7 +159,7 @@ pub async fn run(
     let sink_health = health.clone();
     let sink_thread = std::thread::Builder::new()
         .name("picket-sinks".into())
-        .spawn(move || sink_loop(sinks, alert_rx, &sink_health))
+        .spawn(move || sink_loop(sinks, alert_rx, sink_health))
         .map_err(|e| CollectorError::Failed(format!("cannot start the sink thread: {e}")))?;
 
     let collector_name = collector.name();
@@ -305,7 +305,16 @@ fn fill_host(event: &mut ProcessEvent, host: &HostIdentity) {
     }
 }
 
-fn sink_loop(mut sinks: Vec<Box<dyn AlertSink>>, mut rx: mpsc::Receiver<SinkMsg>, health: &Health) {
+fn sink_loop(
+    mut sinks: Vec<Box<dyn AlertSink>>,
+    mut rx: mpsc::Receiver<SinkMsg>,
+    health: Arc<Health>,
+) {
+    // Sinks that lose alerts on their own (a full syslog queue, a backlog still held at
+    // shutdown) count them in the health registry.
+    for sink in sinks.iter_mut() {
+        sink.attach_health(&health);
+    }
     static WARN: crate::health::RateLimitedWarn =
         crate::health::RateLimitedWarn::new(Duration::from_secs(10));
     while let Some(msg) = rx.blocking_recv() {
@@ -327,9 +336,12 @@ fn sink_loop(mut sinks: Vec<Box<dyn AlertSink>>, mut rx: mpsc::Receiver<SinkMsg>
                     health.alerts_written.fetch_add(1, Ordering::Relaxed);
                 }
             }
-            SinkMsg::Swap(new) => {
+            SinkMsg::Swap(mut new) => {
                 for sink in sinks.iter_mut() {
                     let _ = sink.flush();
+                }
+                for sink in new.iter_mut() {
+                    sink.attach_health(&health);
                 }
                 sinks = new;
             }

@@ -62,7 +62,7 @@ impl Reloader {
                 None
             }
         };
-        let mut hangup = hangup_signal();
+        let mut hangup = Hangup::new();
         loop {
             tokio::select! {
                 _ = shutdown.wait() => return,
@@ -72,7 +72,7 @@ impl Reloader {
                     while rx.try_recv().is_ok() {}
                     tracing::info!("Config files changed; reloading");
                 }
-                () = next_hangup(&mut hangup) => tracing::info!("SIGHUP; reloading the config"),
+                () = hangup.next() => tracing::info!("SIGHUP; reloading the config"),
             }
             self.reload().await;
             if let Err(e) = self.board.write(&self.state_dir) {
@@ -165,33 +165,27 @@ fn watch_config(
     Ok(watcher)
 }
 
-#[cfg(unix)]
-type Hangup = Option<tokio::signal::unix::Signal>;
-#[cfg(not(unix))]
-type Hangup = ();
-
-fn hangup_signal() -> Hangup {
+/// SIGHUP on Unix; never fires elsewhere.
+struct Hangup {
     #[cfg(unix)]
-    {
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok()
-    }
+    signal: Option<tokio::signal::unix::Signal>,
 }
 
-async fn next_hangup(hangup: &mut Hangup) {
-    #[cfg(unix)]
-    {
-        match hangup {
-            Some(s) => {
-                if s.recv().await.is_none() {
-                    std::future::pending::<()>().await;
-                }
-            }
-            None => std::future::pending::<()>().await,
+impl Hangup {
+    fn new() -> Self {
+        Hangup {
+            #[cfg(unix)]
+            signal: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok(),
         }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = hangup;
+
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        if let Some(signal) = self.signal.as_mut() {
+            if signal.recv().await.is_some() {
+                return;
+            }
+        }
         std::future::pending::<()>().await
     }
 }
