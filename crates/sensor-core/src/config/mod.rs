@@ -297,6 +297,33 @@ impl RulesConfig {
     }
 }
 
+enum SystemDir {
+    Logs,
+    State,
+}
+
+/// The system-wide place for logs or state: where the service runs as root (Unix) or
+/// always on Windows (the service runs as LocalSystem); `None` for an ordinary user.
+fn system_dir(which: SystemDir) -> Option<PathBuf> {
+    if cfg!(windows) {
+        let base = std::env::var_os("ProgramData").unwrap_or_else(|| "C:\\ProgramData".into());
+        let picket = PathBuf::from(base).join("Picket");
+        return Some(match which {
+            SystemDir::Logs => picket,
+            SystemDir::State => picket.join("state"),
+        });
+    }
+    if !running_as_root() {
+        return None;
+    }
+    Some(PathBuf::from(match (cfg!(target_os = "macos"), which) {
+        (true, SystemDir::Logs) => "/Library/Logs/Picket",
+        (true, SystemDir::State) => "/Library/Application Support/Picket/state",
+        (false, SystemDir::Logs) => "/var/log/picket",
+        (false, SystemDir::State) => "/var/lib/picket",
+    }))
+}
+
 /// Running as root (Unix) — decides default paths.
 pub fn running_as_root() -> bool {
     #[cfg(unix)]
@@ -441,8 +468,8 @@ impl Config {
     pub fn alert_log_path(&self) -> PathBuf {
         if !self.sinks.file.path.is_empty() {
             PathBuf::from(&self.sinks.file.path)
-        } else if running_as_root() {
-            PathBuf::from("/var/log/picket/alerts.jsonl")
+        } else if let Some(dir) = system_dir(SystemDir::Logs) {
+            dir.join("alerts.jsonl")
         } else {
             PathBuf::from("./picket-alerts.jsonl")
         }
@@ -452,8 +479,8 @@ impl Config {
     pub fn state_dir(&self) -> PathBuf {
         if !self.general.state_dir.is_empty() {
             PathBuf::from(&self.general.state_dir)
-        } else if running_as_root() {
-            PathBuf::from("/var/lib/picket")
+        } else if let Some(dir) = system_dir(SystemDir::State) {
+            dir
         } else {
             PathBuf::from("./picket-state")
         }
