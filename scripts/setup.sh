@@ -11,9 +11,16 @@ packages=(
   libssl-dev pkg-config           # native-tls (syslog TLS) links the system OpenSSL
   systemd                         # systemd-analyze verify for the unit file
   passwd                          # useradd for the end-to-end test user
+  util-linux bsdutils             # setpriv, setsid, script (a pty) for the eBPF collector tests
   libwine                         # real Windows PE files (with and without version resources) for the PE reader tests
   binutils-mingw-w64-x86-64 binutils-mingw-w64-i686 cpp  # windres + ld build PE32+/PE32 test images; windres cross-checks OriginalFilename
 )
+
+# `scripts/setup.sh --bench` adds the tracers scripts/bench-exec-storm.sh compares
+# against (neither is started here: the benchmark starts and stops them).
+if [[ ${1:-} == --bench ]]; then
+  packages+=(auditd bpftrace)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -43,6 +43,15 @@ enum bpf_map_type {
 	BPF_MAP_TYPE_RINGBUF = 27,
 };
 
+/* uapi/linux/bpf.h: ring buffer notification flags and query. */
+enum {
+	BPF_RB_NO_WAKEUP = 1,
+	BPF_RB_FORCE_WAKEUP = 2,
+};
+enum {
+	BPF_RB_AVAIL_DATA = 0,
+};
+
 #define PICKET_CORE __attribute__((preserve_access_index))
 
 typedef struct {

@@ -21,6 +21,10 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Set by the loader: argv bytes to capture (<= ARGS_CAP). */
 const volatile __u32 cfg_max_args = ARGS_CAP;
+/* Set by the loader: unread bytes in the ring at which the reader is woken at once.
+ * Below it records are written without a wakeup and the reader collects them on its
+ * short poll timer, so a storm of execs costs a few wakeups rather than one each. */
+const volatile __u64 cfg_wakeup_bytes = 1 << 20;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -57,6 +61,13 @@ static __always_inline void count_lost(__u32 slot)
 	__u64 *n = bpf_map_lookup_elem(&lost, &slot);
 	if (n)
 		*n += 1;
+}
+
+static __always_inline __u64 wakeup_flags(void)
+{
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= cfg_wakeup_bytes
+		       ? BPF_RB_FORCE_WAKEUP
+		       : BPF_RB_NO_WAKEUP;
 }
 
 static __always_inline void fill_hdr(struct ev_hdr *h, struct task_struct *task, __u32 kind)
@@ -297,7 +308,7 @@ int handle_exec(__u64 *ctx)
 	barrier_var(pos);
 	if (pos > ARGS_CAP + 3 * PATH_BUF)
 		pos = ARGS_CAP + 3 * PATH_BUF;
-	if (bpf_ringbuf_output(&events, e, sizeof(*e) + pos, 0) != 0)
+	if (bpf_ringbuf_output(&events, e, sizeof(*e) + pos, wakeup_flags()) != 0)
 		count_lost(LOST_EXEC);
 	return 0;
 }
@@ -316,7 +327,7 @@ int handle_fork(__u64 *ctx)
 		return 0;
 	}
 	fill_hdr(h, child, EV_FORK);
-	bpf_ringbuf_submit(h, 0);
+	bpf_ringbuf_submit(h, wakeup_flags());
 	return 0;
 }
 
@@ -335,6 +346,6 @@ int handle_exit(__u64 *ctx)
 	}
 	fill_hdr(h, task, EV_EXIT);
 	h->exit_code = BPF_CORE_READ(task, exit_code);
-	bpf_ringbuf_submit(h, 0);
+	bpf_ringbuf_submit(h, wakeup_flags());
 	return 0;
 }

@@ -150,7 +150,7 @@ impl Converter {
     }
 
     /// The record as an event.
-    pub fn convert(&self, record: &Record) -> ProcessEvent {
+    pub fn convert(&self, record: &Record<'_>) -> ProcessEvent {
         match record {
             Record::Exec(e) => self.exec(e),
             Record::Fork(t) => {
@@ -172,7 +172,7 @@ impl Converter {
     }
 
     /// The fields every kind shares.
-    fn task(&self, ev: &mut ProcessEvent, t: &TaskRecord, tag: char) {
+    fn task(&self, ev: &mut ProcessEvent, t: &TaskRecord<'_>, tag: char) {
         ev.event.id = Some(format!("{:x}-{:x}-{tag}", t.ts_boot_ns, t.pid));
         ev.host = self.host.clone();
         let start = self.offset.wall(t.start_boot_ns);
@@ -222,7 +222,7 @@ impl Converter {
         ev.picket.session_id = (t.sessionid != u32::MAX).then_some(t.sessionid);
         ev.picket
             .other
-            .insert("comm".into(), Value::String(text(&t.comm).0));
+            .insert("comm".into(), Value::String(text(t.comm).0));
         if tag == 'e' {
             if let Some(u) = &effective {
                 ev.picket
@@ -237,16 +237,16 @@ impl Converter {
         }
     }
 
-    fn exec(&self, e: &ExecRecord) -> ProcessEvent {
+    fn exec(&self, e: &ExecRecord<'_>) -> ProcessEvent {
         let mut ev = ProcessEvent::exec(self.offset.wall(e.task.ts_boot_ns));
         self.task(&mut ev, &e.task, 'e');
         // Working directory.
         if !e.cwd.is_empty() {
-            let (cwd, ok) = text(&e.cwd);
+            let (cwd, ok) = text(e.cwd);
             if !ok {
                 ev.picket
                     .other
-                    .insert("working_directory_raw_hex".into(), json!(hex(&e.cwd)));
+                    .insert("working_directory_raw_hex".into(), json!(hex(e.cwd)));
             }
             ev.process.working_directory = Some(cwd);
         }
@@ -257,7 +257,7 @@ impl Converter {
         }
 
         // Executable.
-        let exec_path = absolute(&e.filename, &e.cwd);
+        let exec_path = absolute(e.filename, e.cwd);
         let (exe, ok) = text(&exec_path);
         if !ok {
             ev.picket
@@ -267,7 +267,7 @@ impl Converter {
         if !e.exe.is_empty() && e.exe != exec_path {
             ev.picket
                 .other
-                .insert("executable_real".into(), Value::String(text(&e.exe).0));
+                .insert("executable_real".into(), Value::String(text(e.exe).0));
         }
         if e.flags & (F_FILENAME_TRUNCATED | F_EXE_TRUNCATED) != 0 {
             ev.picket
@@ -277,11 +277,11 @@ impl Converter {
         if !exe.is_empty() {
             ev.set_executable(&exe);
         } else if !e.task.comm.is_empty() {
-            ev.process.name = Some(text(&e.task.comm).0);
+            ev.process.name = Some(text(e.task.comm).0);
         }
 
         // Arguments.
-        let raw = split_args(&e.args);
+        let raw = split_args(e.args);
         let mut args = Vec::with_capacity(raw.len());
         let mut raw_hex = Vec::with_capacity(raw.len());
         let mut any_bad = false;
@@ -321,7 +321,7 @@ impl Converter {
                 }),
                 ..Tty::default()
             };
-            let (name, _) = text(&e.tty_name);
+            let (name, _) = text(e.tty_name);
             if !name.is_empty() {
                 tty.other
                     .insert("name".into(), Value::String(tty_path(&name)));
@@ -356,7 +356,7 @@ mod tests {
         )
     }
 
-    fn exec_record(args: &[u8], argc: u32, flags: u32) -> Record {
+    fn exec_record(args: &[u8], argc: u32, flags: u32) -> Record<'_> {
         Record::Exec(Box::new(ExecRecord {
             task: TaskRecord {
                 pid: 10,
@@ -372,7 +372,7 @@ mod tests {
                 loginuid: u32::MAX,
                 sessionid: 4,
                 exit_code: 0,
-                comm: b"netstat".to_vec(),
+                comm: b"netstat",
             },
             cgroup_id: 99,
             argc,
@@ -380,11 +380,11 @@ mod tests {
             flags,
             tty_major: 136,
             tty_minor: 0,
-            tty_name: b"pts0".to_vec(),
-            args: args.to_vec(),
-            filename: b"./netstat".to_vec(),
-            cwd: b"/usr/bin".to_vec(),
-            exe: b"/usr/bin/netstat".to_vec(),
+            tty_name: b"pts0",
+            args,
+            filename: b"./netstat",
+            cwd: b"/usr/bin",
+            exe: b"/usr/bin/netstat",
         }))
     }
 
@@ -477,7 +477,7 @@ mod tests {
             ts_boot_ns: 3,
             start_boot_ns: 3,
             exit_code: 9, // killed by SIGKILL
-            comm: b"tokio-runtime-w".to_vec(),
+            comm: b"tokio-runtime-w",
             ..TaskRecord::default()
         };
         let fork = c.convert(&Record::Fork(task.clone()));

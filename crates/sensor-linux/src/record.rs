@@ -47,9 +47,9 @@ pub mod lost_slot {
     pub const COUNT: u32 = 4;
 }
 
-/// What every record carries about the task.
+/// What every record carries about the task. Byte fields borrow from the ring buffer.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TaskRecord {
+pub struct TaskRecord<'a> {
     /// Process id (tgid).
     pub pid: u32,
     /// The thread that triggered the event.
@@ -77,14 +77,14 @@ pub struct TaskRecord {
     /// Exit events: the wait status.
     pub exit_code: i32,
     /// `comm`, without the NUL padding.
-    pub comm: Vec<u8>,
+    pub comm: &'a [u8],
 }
 
-/// An exec record.
+/// An exec record. Byte fields borrow from the ring buffer.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ExecRecord {
+pub struct ExecRecord<'a> {
     /// The task fields.
-    pub task: TaskRecord,
+    pub task: TaskRecord<'a>,
     /// cgroup v2 id.
     pub cgroup_id: u64,
     /// argc as the kernel counted it.
@@ -98,26 +98,26 @@ pub struct ExecRecord {
     /// Terminal minor number.
     pub tty_minor: u32,
     /// Terminal name as the kernel has it (`pts3`, `tty1`).
-    pub tty_name: Vec<u8>,
+    pub tty_name: &'a [u8],
     /// The captured argument area (NUL-separated).
-    pub args: Vec<u8>,
+    pub args: &'a [u8],
     /// The path given to execve.
-    pub filename: Vec<u8>,
+    pub filename: &'a [u8],
     /// The working directory.
-    pub cwd: Vec<u8>,
+    pub cwd: &'a [u8],
     /// The file the kernel loaded, symlinks resolved.
-    pub exe: Vec<u8>,
+    pub exe: &'a [u8],
 }
 
 /// One parsed record.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Record {
+pub enum Record<'a> {
     /// A program image started.
-    Exec(Box<ExecRecord>),
+    Exec(Box<ExecRecord<'a>>),
     /// A process was created.
-    Fork(TaskRecord),
+    Fork(TaskRecord<'a>),
     /// A process ended.
-    Exit(TaskRecord),
+    Exit(TaskRecord<'a>),
 }
 
 /// Why a record could not be parsed.
@@ -171,12 +171,12 @@ fn u64_at(b: &[u8], off: usize) -> u64 {
 }
 
 /// Bytes up to the first NUL.
-fn c_str(b: &[u8]) -> Vec<u8> {
+fn c_str(b: &[u8]) -> &[u8] {
     let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
-    b[..end].to_vec()
+    &b[..end]
 }
 
-fn parse_task(b: &[u8]) -> TaskRecord {
+fn parse_task(b: &[u8]) -> TaskRecord<'_> {
     TaskRecord {
         pid: u32_at(b, 4),
         tid: u32_at(b, 8),
@@ -196,7 +196,7 @@ fn parse_task(b: &[u8]) -> TaskRecord {
 }
 
 /// Parses one ring-buffer record.
-pub fn parse(b: &[u8]) -> Result<Record, RecordError> {
+pub fn parse(b: &[u8]) -> Result<Record<'_>, RecordError> {
     if b.len() < HDR_LEN {
         return Err(RecordError::Short {
             len: b.len(),
@@ -227,7 +227,7 @@ pub fn parse(b: &[u8]) -> Result<Record, RecordError> {
             }
             let mut pos = EXEC_HDR_LEN;
             let mut take = |n: usize| {
-                let s = b[pos..pos + n].to_vec();
+                let s = &b[pos..pos + n];
                 pos += n;
                 s
             };
@@ -256,7 +256,7 @@ pub fn parse(b: &[u8]) -> Result<Record, RecordError> {
 
 /// Builds the bytes the kernel would write for `rec` (tests and fuzzing).
 #[doc(hidden)]
-pub fn encode(rec: &Record) -> Vec<u8> {
+pub fn encode(rec: &Record<'_>) -> Vec<u8> {
     fn task(b: &mut Vec<u8>, kind: u32, t: &TaskRecord) {
         for v in [kind, t.pid, t.tid, t.ppid] {
             b.extend_from_slice(&v.to_ne_bytes());
@@ -299,7 +299,7 @@ pub fn encode(rec: &Record) -> Vec<u8> {
             let n = e.tty_name.len().min(63);
             tty[..n].copy_from_slice(&e.tty_name[..n]);
             b.extend_from_slice(&tty);
-            for part in [&e.args, &e.filename, &e.cwd, &e.exe] {
+            for part in [e.args, e.filename, e.cwd, e.exe] {
                 b.extend_from_slice(part);
             }
         }
@@ -311,7 +311,7 @@ pub fn encode(rec: &Record) -> Vec<u8> {
 mod tests {
     use super::*;
 
-    fn sample_exec() -> ExecRecord {
+    fn sample_exec() -> ExecRecord<'static> {
         ExecRecord {
             task: TaskRecord {
                 pid: 4242,
@@ -327,7 +327,7 @@ mod tests {
                 loginuid: 1000,
                 sessionid: 3,
                 exit_code: 0,
-                comm: b"ss".to_vec(),
+                comm: b"ss",
             },
             cgroup_id: 77,
             argc: 2,
@@ -335,11 +335,11 @@ mod tests {
             flags: F_HAS_TTY,
             tty_major: 136,
             tty_minor: 3,
-            tty_name: b"pts3".to_vec(),
-            args: b"ss\0-tan\0".to_vec(),
-            filename: b"/usr/bin/ss".to_vec(),
-            cwd: b"/root".to_vec(),
-            exe: b"/usr/bin/ss".to_vec(),
+            tty_name: b"pts3",
+            args: b"ss\0-tan\0",
+            filename: b"/usr/bin/ss",
+            cwd: b"/root",
+            exe: b"/usr/bin/ss",
         }
     }
 
