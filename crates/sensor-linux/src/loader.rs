@@ -272,8 +272,7 @@ pub(crate) fn load(config: &LinuxCollectorConfig) -> Result<Loaded, Error> {
             .ok_or_else(|| Error::Load(format!("program {program} missing from the object")))?
             .try_into()
             .map_err(|e: ProgramError| Error::Load(chain(&e)))?;
-        prog.load(tracepoint, &btf)
-            .map_err(|e| program_error(program, tracepoint, e))?;
+        load_retrying(prog, tracepoint, &btf).map_err(|e| program_error(program, tracepoint, e))?;
         prog.attach().map_err(|e| Error::Attach {
             program,
             tracepoint,
@@ -322,6 +321,84 @@ fn load_error(e: &EbpfError) -> Error {
     Error::Load(chain(e))
 }
 
+/// Blocks every maskable signal on the calling thread until dropped.
+struct SignalsBlocked(libc::sigset_t);
+
+impl SignalsBlocked {
+    fn new() -> SignalsBlocked {
+        // SAFETY: sigset_t is plain data; sigfillset/pthread_sigmask get valid pointers.
+        unsafe {
+            let mut all: libc::sigset_t = std::mem::zeroed();
+            let mut old: libc::sigset_t = std::mem::zeroed();
+            libc::sigfillset(&mut all);
+            libc::pthread_sigmask(libc::SIG_BLOCK, &all, &mut old);
+            SignalsBlocked(old)
+        }
+    }
+}
+
+impl Drop for SignalsBlocked {
+    fn drop(&mut self) {
+        // SAFETY: restores the mask saved in new().
+        unsafe {
+            libc::pthread_sigmask(libc::SIG_SETMASK, &self.0, std::ptr::null_mut());
+        }
+    }
+}
+
+/// Loads one program. The verifier gives up with EAGAIN whenever a signal is pending
+/// for the loading thread, which says nothing about the program: a process that
+/// spawns children gets a SIGCHLD queued now and then, and a SIGHUP reload can land at
+/// any time. So signals are blocked on this thread for the few milliseconds of the
+/// load (they are delivered right after), and EAGAIN is retried as libbpf does.
+fn load_retrying(
+    prog: &mut BtfTracePoint,
+    tracepoint: &str,
+    btf: &Btf,
+) -> Result<(), ProgramError> {
+    const ATTEMPTS: u32 = 5;
+    let _blocked = SignalsBlocked::new();
+    let mut attempt = 1;
+    loop {
+        match prog.load(tracepoint, btf) {
+            Err(ProgramError::LoadError { io_error, .. })
+                if io_error.raw_os_error() == Some(libc::EAGAIN) && attempt < ATTEMPTS =>
+            {
+                tracing::debug!(
+                    tracepoint,
+                    attempt,
+                    "The verifier was interrupted (EAGAIN); loading again"
+                );
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// A verifier rejection with the tail of its log (the verdict is at the end).
+fn verifier_error(
+    program: &'static str,
+    tracepoint: &'static str,
+    io_error: &std::io::Error,
+    log: &str,
+) -> Error {
+    let lines: Vec<&str> = log.lines().collect();
+    let tail = lines.len().saturating_sub(LOG_TAIL);
+    Error::Verifier {
+        program,
+        tracepoint,
+        reason: io_error.to_string(),
+        lines: lines.len(),
+        shown: if tail > 0 {
+            format!(", last {LOG_TAIL} shown")
+        } else {
+            String::new()
+        },
+        log: lines[tail..].join("\n"),
+    }
+}
+
 fn program_error(program: &'static str, tracepoint: &'static str, e: ProgramError) -> Error {
     if let ProgramError::LoadError {
         io_error,
@@ -333,21 +410,7 @@ fn program_error(program: &'static str, tracepoint: &'static str, e: ProgramErro
                 detail: format!("loading {program}: {io_error}"),
             };
         }
-        let full = verifier_log.to_string();
-        let lines: Vec<&str> = full.lines().collect();
-        let tail = lines.len().saturating_sub(LOG_TAIL);
-        return Error::Verifier {
-            program,
-            tracepoint,
-            reason: io_error.to_string(),
-            lines: lines.len(),
-            shown: if tail > 0 {
-                format!(", last {LOG_TAIL} shown")
-            } else {
-                String::new()
-            },
-            log: lines[tail..].join("\n"),
-        };
+        return verifier_error(program, tracepoint, io_error, &verifier_log.to_string());
     }
     if is_eperm(&e) {
         return Error::NotPrivileged {
@@ -387,6 +450,33 @@ mod tests {
             assert!(has(b".BTF.ext"), "CO-RE needs .BTF.ext");
             assert!(has(b"tp_btf/sched_process_exec"));
         }
+    }
+
+    #[test]
+    fn verifier_rejections_carry_the_log_tail() {
+        let log: String = (1..=500)
+            .map(|i| format!("{i}: insn\n"))
+            .collect::<String>()
+            + "R3 unbounded memory access\nprocessed 480 insns";
+        let err = verifier_error(
+            "handle_exec",
+            "sched_process_exec",
+            &std::io::Error::from_raw_os_error(libc::EACCES),
+            &log,
+        );
+        let text = err.to_string();
+        assert!(
+            text.contains("the kernel verifier rejected the handle_exec program"),
+            "{text}"
+        );
+        assert!(text.contains("sched_process_exec"));
+        assert!(text.contains("502 lines, last 120 shown"), "{text}");
+        assert!(text.ends_with("R3 unbounded memory access\nprocessed 480 insns"));
+        assert!(!text.contains("\n1: insn"), "the head is cut");
+        assert!(matches!(
+            sensor_core::collector::CollectorError::from(err),
+            sensor_core::collector::CollectorError::Prerequisite(_)
+        ));
     }
 
     #[test]
