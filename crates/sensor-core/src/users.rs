@@ -308,6 +308,7 @@ mod tests {
     use super::*;
 
     /// Reads a colon-separated database file the way the tests need it.
+    #[cfg(target_os = "linux")]
     fn db(path: &str) -> Vec<Vec<String>> {
         std::fs::read_to_string(path)
             .unwrap_or_else(|e| panic!("cannot read {path}: {e}"))
