@@ -126,10 +126,14 @@ impl ProcessTable {
         let ppid = known_ppid
             .or_else(|| self.procs.get(&pid).map(|p| p.ppid).filter(|&p| p != 0))
             .unwrap_or(0);
-        if ppid != 0 {
+        // Exits need no enrichment, and only program starts are analysed, so only they
+        // pay for the ancestor chain: this runs for every fork, exec and exit on the host.
+        if ppid != 0 && lifecycle != Lifecycle::End {
             self.learn_parent(event, ppid);
             self.fill_parent(event, ppid);
-            self.fill_ancestors(event, ppid);
+            if lifecycle == Lifecycle::Start {
+                self.fill_ancestors(event, ppid);
+            }
         }
         match lifecycle {
             Lifecycle::Start => self.record_image(event, pid, ppid),

@@ -58,7 +58,7 @@ fn lsof_and_netstat_from_zsh_under_terminal() {
     assert_eq!(lsof.process.pid, Some(2210));
     assert_eq!(
         chain(lsof),
-        ["zsh(2202)", "login(2201)", "Terminal(612)", "?(1)"]
+        ["zsh(2202)", "login(2201)", "Terminal(612)", "launchd(1)"]
     );
     let parent = lsof.process.parent.as_ref().expect("parent");
     assert_eq!(parent.name.as_deref(), Some("zsh"));
@@ -76,7 +76,7 @@ fn lsof_and_netstat_from_zsh_under_terminal() {
     assert_eq!(netstat.process.args, vec!["netstat", "-an"]);
     assert_eq!(
         chain(netstat),
-        ["zsh(2202)", "login(2201)", "Terminal(612)", "?(1)"]
+        ["zsh(2202)", "login(2201)", "Terminal(612)", "launchd(1)"]
     );
     // login is setuid root: effective uid 0, real uid 501, login uid 501.
     let login = exec_of(&events, "login");
@@ -93,13 +93,13 @@ fn the_same_tools_from_an_app_through_sh_have_no_terminal_ancestor() {
     let events = through_table("app_via_sh.jsonl");
     let lsof = exec_of(&events, "lsof");
     // sh -c execs lsof in place: the parent is the app, sh is not in the chain.
-    assert_eq!(chain(lsof), ["Acme Helper(4100)", "?(1)"]);
+    assert_eq!(chain(lsof), ["Acme Helper(4100)", "launchd(1)"]);
     assert_eq!(lsof.process.interactive, Some(false));
     let sh = exec_of(&events, "sh");
     assert_eq!(sh.process.args, vec!["/bin/sh", "-c", "lsof -i -nP"]);
-    assert_eq!(chain(sh), ["Acme Helper(4100)", "?(1)"]);
+    assert_eq!(chain(sh), ["Acme Helper(4100)", "launchd(1)"]);
     let netstat = exec_of(&events, "netstat");
-    assert_eq!(chain(netstat), ["Acme Helper(4100)", "?(1)"]);
+    assert_eq!(chain(netstat), ["Acme Helper(4100)", "launchd(1)"]);
     assert_eq!(
         netstat
             .process
@@ -111,7 +111,7 @@ fn the_same_tools_from_an_app_through_sh_have_no_terminal_ancestor() {
 
     let word = through_table("word_via_sh.jsonl");
     let netstat = exec_of(&word, "netstat");
-    assert_eq!(chain(netstat), ["Microsoft Word(5100)", "?(1)"]);
+    assert_eq!(chain(netstat), ["Microsoft Word(5100)", "launchd(1)"]);
 }
 
 #[test]
@@ -122,9 +122,9 @@ fn osascript_do_shell_script_chain() {
         osa.process.args,
         vec!["osascript", "-e", "do shell script \"netstat -an\""]
     );
-    assert_eq!(chain(osa), ["?(1)"]);
+    assert_eq!(chain(osa), ["launchd(1)"]);
     let netstat = exec_of(&events, "netstat");
-    assert_eq!(chain(netstat), ["osascript(3301)", "?(1)"]);
+    assert_eq!(chain(netstat), ["osascript(3301)", "launchd(1)"]);
     assert_eq!(netstat.process.interactive, Some(false));
 }
 
@@ -135,18 +135,18 @@ fn fork_exec_exit_sequence_with_subshells_reparenting_and_pid_reuse() {
     // Two forks of zsh (subshell, then the command) before the exec.
     assert_eq!(
         chain(lsof),
-        ["zsh(720)", "zsh(711)", "login(710)", "iTerm2(700)", "?(1)"]
+        ["zsh(720)", "zsh(711)", "login(710)", "iTerm2(700)", "launchd(1)"]
     );
     let who = exec_of(&events, "who");
     assert_eq!(who.process.pid, Some(730));
     assert_eq!(
         chain(who),
-        ["zsh(711)", "login(710)", "iTerm2(700)", "?(1)"]
+        ["zsh(711)", "login(710)", "iTerm2(700)", "launchd(1)"]
     );
     // Background job that execs after its shell exited: reparented to launchd; the
     // original parent survives in picket.original_ppid.
     let netstat = exec_of(&events, "netstat");
-    assert_eq!(chain(netstat), ["?(1)"]);
+    assert_eq!(chain(netstat), ["launchd(1)"]);
     assert_eq!(
         netstat.picket.other.get("original_ppid"),
         Some(&serde_json::json!(711))
@@ -154,7 +154,7 @@ fn fork_exec_exit_sequence_with_subshells_reparenting_and_pid_reuse() {
     // pid 730 reused by launchd for an unrelated process: not a child of zsh any more.
     let md = exec_of(&events, "mdworker_shared");
     assert_eq!(md.process.pid, Some(730));
-    assert_eq!(chain(md), ["?(1)"]);
+    assert_eq!(chain(md), ["launchd(1)"]);
     assert_eq!(md.user.id.as_deref(), Some("89"));
     assert_eq!(md.picket.login_uid, None);
     // Exit events carry the pid and the parent too.

@@ -85,7 +85,7 @@ pub struct PipelineConfig {
 impl Default for PipelineConfig {
     fn default() -> Self {
         Self {
-            channel_capacity: 65_536,
+            channel_capacity: 8_192,
             process_table_capacity: 65_536,
             seed_process_table: true,
             alert_queue_capacity: 16_384,
@@ -119,7 +119,7 @@ impl Default for LinuxCollectorConfig {
     fn default() -> Self {
         Self {
             max_args_bytes: 32 * 1024,
-            ring_buffer_bytes: 16 * 1024 * 1024,
+            ring_buffer_bytes: 4 * 1024 * 1024,
         }
     }
 }
