@@ -587,6 +587,20 @@ impl ProcessEvent {
             "process.command_line" => s(&p.command_line),
             "process.working_directory" => s(&p.working_directory),
             "process.interactive" => p.interactive.map_or(Missing, Bool),
+            "process.tty.name" => match p.tty.as_ref().and_then(|t| t.other.get("name")) {
+                Some(Value::String(name)) => Str(name),
+                _ => Missing,
+            },
+            "process.tty.char_device.major" => p
+                .tty
+                .as_ref()
+                .and_then(|t| t.char_device.as_ref())
+                .map_or(Missing, |c| n(c.major)),
+            "process.tty.char_device.minor" => p
+                .tty
+                .as_ref()
+                .and_then(|t| t.char_device.as_ref())
+                .map_or(Missing, |c| n(c.minor)),
             "process.pe.original_file_name" => {
                 p.pe.as_ref()
                     .map_or(Missing, |pe| s(&pe.original_file_name))
@@ -694,6 +708,19 @@ mod tests {
             ProcessEvent::from_json_value(serde_json::from_str(&ev.to_json_line()).expect("json"))
                 .expect("ecs");
         assert_eq!(ev, again);
+    }
+
+    #[test]
+    fn tty_fields_are_readable_by_path() {
+        let line =
+            r#"{"process":{"tty":{"name":"/dev/pts/3","char_device":{"major":136,"minor":3}}}}"#;
+        let ev =
+            ProcessEvent::from_json_value(serde_json::from_str(line).expect("json")).expect("ecs");
+        assert_eq!(ev.field("process.tty.name"), FieldValue::Str("/dev/pts/3"));
+        assert_eq!(
+            ev.field("process.tty.char_device.major"),
+            FieldValue::Int(136)
+        );
     }
 
     #[test]
