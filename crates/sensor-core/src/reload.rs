@@ -83,7 +83,8 @@ impl Reloader {
 
     /// Loads, validates and, if valid and changed, swaps in the new config.
     pub async fn reload(&mut self) {
-        let loaded = match tokio::task::block_in_place(|| load_layered(&self.main)) {
+        // A few small files: cheaper to read in place than to hop to a blocking thread.
+        let loaded = match load_layered(&self.main) {
             Ok(l) => l,
             Err(errors) => {
                 for e in &errors.0 {
