@@ -430,13 +430,16 @@ pub fn status(config_path: Option<&Path>, state_dir: Option<&Path>, json: bool) 
     }
     println!(
         "events seen: {}, alerts raised: {}, written: {}, folded: {}",
-        status.events_seen, status.alerts_raised, status.alerts_written, status.alerts_folded
+        status.counters.events_seen,
+        status.counters.alerts_raised,
+        status.counters.alerts_written,
+        status.counters.alerts_folded
     );
     println!("losses:");
-    for (stage, n) in &status.losses {
+    for (stage, n) in &status.counters.losses {
         println!("  {stage}: {n}");
     }
-    for (topic, note) in &status.notes {
+    for (topic, note) in &status.counters.notes {
         println!("note {topic}: {note}");
     }
     Ok(ExitCode::SUCCESS)

@@ -4,7 +4,7 @@
 //! `event_channel`, `malformed_input`, `eslogger_seq_gap`, `alert_sink`, ...). Counters are
 //! lock-free atomics on the hot path; a snapshot goes to the status file and logs.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -29,7 +29,7 @@ pub struct Health {
 }
 
 /// A point-in-time copy of the counters.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
 pub struct HealthSnapshot {
     /// Events received from collectors.
     pub events_seen: u64,

@@ -6,10 +6,9 @@
 //! reader never sees half a file.
 
 use crate::config::{ConfigSource, LoadedConfig};
-use crate::health::Health;
+use crate::health::{Health, HealthSnapshot};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -36,18 +35,9 @@ pub struct Status {
     pub last_reload_error: Option<ReloadError>,
     /// The collector.
     pub collector: CollectorStatus,
-    /// Events received from the collector.
-    pub events_seen: u64,
-    /// Alerts raised by detectors.
-    pub alerts_raised: u64,
-    /// Alerts written by every sink.
-    pub alerts_written: u64,
-    /// Alerts folded into earlier identical ones.
-    pub alerts_folded: u64,
-    /// Losses per stage (0 where a stage lost nothing).
-    pub losses: BTreeMap<String, u64>,
-    /// Latest warning per topic.
-    pub notes: BTreeMap<String, String>,
+    /// Events, alerts, losses per stage (0 where a stage lost nothing) and notes.
+    #[serde(flatten)]
+    pub counters: HealthSnapshot,
 }
 
 /// The config part of the status.
@@ -143,7 +133,6 @@ impl StatusBoard {
     /// The status now.
     pub fn status(&self) -> Status {
         let now = Utc::now();
-        let snap = self.health.snapshot();
         let (config, last_reload_error) =
             self.inner.lock().unwrap_or_else(|p| p.into_inner()).clone();
         Status {
@@ -158,12 +147,7 @@ impl StatusBoard {
                 name: self.collector.clone(),
                 state: self.health.collector_state(),
             },
-            events_seen: snap.events_seen,
-            alerts_raised: snap.alerts_raised,
-            alerts_written: snap.alerts_written,
-            alerts_folded: snap.alerts_folded,
-            losses: snap.losses,
-            notes: snap.notes,
+            counters: self.health.snapshot(),
         }
     }
 
@@ -226,7 +210,7 @@ mod tests {
         board.write(&state).expect("write");
         let read = read_status(&state).expect("read");
         assert_eq!(read.collector.name, "linux-ebpf");
-        assert_eq!(read.losses.get("kernel_ringbuf"), Some(&0));
+        assert_eq!(read.counters.losses.get("kernel_ringbuf"), Some(&0));
         assert_eq!(read.last_reload_error.map(|e| e.errors.len()), Some(1));
         #[cfg(unix)]
         {
