@@ -135,7 +135,13 @@ fn fork_exec_exit_sequence_with_subshells_reparenting_and_pid_reuse() {
     // Two forks of zsh (subshell, then the command) before the exec.
     assert_eq!(
         chain(lsof),
-        ["zsh(720)", "zsh(711)", "login(710)", "iTerm2(700)", "launchd(1)"]
+        [
+            "zsh(720)",
+            "zsh(711)",
+            "login(710)",
+            "iTerm2(700)",
+            "launchd(1)"
+        ]
     );
     let who = exec_of(&events, "who");
     assert_eq!(who.process.pid, Some(730));
