@@ -46,7 +46,7 @@ impl ProcessTable {
     /// An empty table holding at most `capacity` processes.
     pub fn new(capacity: usize) -> Self {
         Self {
-            procs: HashMap::with_capacity(capacity.min(65_536)),
+            procs: HashMap::new(),
             exited: VecDeque::new(),
             capacity: capacity.max(16),
         }
