@@ -151,8 +151,10 @@ fn conf_d_push_takes_effect_live_and_a_bad_push_keeps_the_last_good_config() {
 
     let mut daemon = Daemon(
         Command::new(PICKET)
-            .args(["run", "--config"])
-            .arg(&main)
+            // A relative --config, as an operator in /etc/picket would type it: the
+            // watcher must still match the absolute paths it reports.
+            .current_dir(&etc)
+            .args(["run", "--config", "picket.toml"])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

@@ -5,6 +5,7 @@
 //! recorded in the status file, and the last good config stays in force.
 
 use crate::collector::Shutdown;
+use crate::config::layered::conf_d_dir;
 use crate::config::{load_layered, Config, LoadedConfig};
 use crate::detect::Detector;
 use crate::pipeline::Control;
@@ -138,31 +139,30 @@ fn watch_config(
     tx: mpsc::UnboundedSender<()>,
 ) -> notify::Result<notify::RecommendedWatcher> {
     use notify::{RecursiveMode, Watcher};
-    let dir = main
+    // The watcher reports absolute paths, so compare against the absolute directory
+    // (a relative `--config picket.toml` would otherwise never match).
+    let relative_dir = conf_d_dir(main)
         .parent()
-        .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or_else(|| Path::new("."))
         .to_path_buf();
-    let main_name = main.file_name().map(|n| n.to_os_string());
+    let dir = std::fs::canonicalize(&relative_dir).unwrap_or(relative_dir);
     let conf_d = dir.join("conf.d");
+    let watch_dir = dir.clone();
+    let main_name = main.file_name().map(|n| n.to_os_string());
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         let Ok(event) = event else { return };
         if matches!(event.kind, notify::EventKind::Access(_)) {
             return;
         }
         let relevant = event.paths.iter().any(|p| {
-            p.file_name().map(|n| n.to_os_string()) == main_name && p.parent() == Some(&dir)
+            p.file_name() == main_name.as_deref() && p.parent() == Some(&dir)
                 || p.starts_with(&conf_d)
         });
         if relevant {
             let _ = tx.send(());
         }
     })?;
-    let watch_dir = main
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or_else(|| Path::new("."));
-    watcher.watch(watch_dir, RecursiveMode::Recursive)?;
+    watcher.watch(&watch_dir, RecursiveMode::Recursive)?;
     Ok(watcher)
 }
 

@@ -72,6 +72,7 @@ pub fn default_config_path() -> PathBuf {
 /// `conf.d` beside the main file.
 pub fn conf_d_dir(main: &Path) -> PathBuf {
     main.parent()
+        .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or_else(|| Path::new("."))
         .join("conf.d")
 }
