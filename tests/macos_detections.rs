@@ -12,7 +12,7 @@ use std::process::Command;
 fn fixture(name: &str) -> PathBuf {
     let path = PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/crates/sensor-macos/tests/data"
+        "/sensor-macos/tests/data"
     ))
     .join(name);
     assert!(path.is_file(), "missing fixture {}", path.display());

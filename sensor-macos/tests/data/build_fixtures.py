@@ -6,7 +6,7 @@ Every built line is a deep copy of a real line of the same message version, with
 the values changed (pids, paths, argv, ids, times, sequence numbers); key order, nesting,
 the stat blocks and eslogger's `\\/` escaping are the real ones. See README.md.
 
-    python3 crates/sensor-macos/tests/data/build_fixtures.py
+    python3 sensor-macos/tests/data/build_fixtures.py
 
 The output is deterministic: running it again rewrites identical files.
 """
@@ -18,7 +18,7 @@ import json
 import os
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REAL = os.path.join(HERE, "../../../../../shared/fixtures/macos/eslogger-samples.jsonl")
+REAL = os.path.join(HERE, "../../../../shared/fixtures/macos/eslogger-samples.jsonl")
 
 EXEC, FORK, EXIT, OPEN = 9, 11, 15, 10
 AUID_UNSET = 4294967295

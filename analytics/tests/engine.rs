@@ -13,7 +13,7 @@ use serde_json::json;
 
 const SPEC: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/spec/000_2d467026c9772266.txt"
+    "/../../shared/spec/000_2d467026c9772266.txt"
 );
 
 fn spec_text() -> String {

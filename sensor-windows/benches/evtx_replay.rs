@@ -31,7 +31,7 @@ const FILES: [&str; 6] = [
 fn fixtures() -> Vec<PathBuf> {
     let dir = Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/fixtures/windows/evtx/"
+        "/../../shared/fixtures/windows/evtx/"
     ));
     FILES
         .iter()

@@ -16,7 +16,7 @@ use std::sync::Arc;
 fn fixture(name: &str) -> PathBuf {
     let path = Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/fixtures/windows/evtx/"
+        "/../../shared/fixtures/windows/evtx/"
     ))
     .join(name);
     assert!(

@@ -1,4 +1,4 @@
-//! The Windows install scripts in `crates/packaging/windows/` and the service code agree:
+//! The Windows install scripts in `packaging/windows/` and the service code agree:
 //! the service name, the `picket service` subcommands and the paths under
 //! `%ProgramData%\Picket`.
 

@@ -185,7 +185,7 @@ proptest! {
     #[test]
     fn damaged_evtx_never_panics(flips in proptest::collection::vec((0usize..69632, any::<u8>()), 1..24)) {
         let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/fixtures/windows/evtx/rundll32_cmd_schtask.evtx"));
+            "/../../shared/fixtures/windows/evtx/rundll32_cmd_schtask.evtx"));
         let mut bytes = std::fs::read(path).expect("fixture shared/fixtures/windows/evtx/rundll32_cmd_schtask.evtx");
         for (at, x) in flips {
             // Keep the file header's magic so the file is still taken as EVTX.

@@ -49,7 +49,7 @@ fn run(name: &str, lines: &[Vec<u8>], repeat: usize) {
 fn main() {
     let real = load(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/fixtures/macos/eslogger-samples.jsonl"
+        "/../../shared/fixtures/macos/eslogger-samples.jsonl"
     ));
     run("real samples (v9/v10/v11)", &real, 5000);
     let mut built = Vec::new();

@@ -11,7 +11,7 @@ use std::sync::Arc;
 /// The real eslogger samples, read in place.
 pub const REAL_SAMPLES: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/fixtures/macos/eslogger-samples.jsonl"
+    "/../../shared/fixtures/macos/eslogger-samples.jsonl"
 );
 
 /// A built fixture in tests/data.

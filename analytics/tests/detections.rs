@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/detections");
+const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data/detections");
 
 fn base_time() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2024-05-01T12:00:00Z")
