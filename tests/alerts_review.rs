@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use sensor_core::alert::{Alert, Rule, Severity, Threat};
-use sensor_core::event::ProcessEvent;
+use sensor_core::event::Event;
 use sensor_core::sink::rotated_path;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -30,7 +30,7 @@ struct Spec {
 }
 
 fn make_alert(now: DateTime<Utc>, s: &Spec) -> Alert {
-    let mut ev = ProcessEvent::exec(now);
+    let mut ev = Event::exec(now);
     ev.set_executable("/usr/bin/ss");
     ev.set_argv(s.args.clone());
     ev.user.name = Some(s.user.into());

@@ -12,7 +12,7 @@
 
 use sensor_core::alert::{Alert, Rule, Severity, Threat};
 use sensor_core::config::{FileSinkConfig, FsyncPolicy};
-use sensor_core::event::ProcessEvent;
+use sensor_core::event::Event;
 use sensor_core::sink::{AlertSink, JsonlFileSink};
 use sensor_core::Health;
 use std::collections::HashSet;
@@ -280,7 +280,7 @@ impl Drop for Tmpfs {
 }
 
 fn alert(i: usize) -> Alert {
-    let mut ev = ProcessEvent::exec(chrono::Utc::now());
+    let mut ev = Event::exec(chrono::Utc::now());
     ev.set_executable("/usr/bin/ss");
     ev.set_argv(vec!["ss".into(), "-tan".into(), format!("disk-{i}")]);
     Alert::for_event(

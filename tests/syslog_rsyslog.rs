@@ -8,7 +8,7 @@
 
 use sensor_core::alert::{Alert, Rule, Severity, Threat};
 use sensor_core::config::SyslogSinkConfig;
-use sensor_core::event::ProcessEvent;
+use sensor_core::event::Event;
 use sensor_core::sink::AlertSink;
 use sensor_core::syslog::{SyslogSink, SyslogStats};
 use sensor_core::Health;
@@ -231,7 +231,7 @@ impl Received {
 }
 
 fn alert(marker: &str, severity: Severity) -> Alert {
-    let mut ev = ProcessEvent::exec(chrono::Utc::now());
+    let mut ev = Event::exec(chrono::Utc::now());
     ev.set_executable("/usr/bin/ss");
     ev.set_argv(vec!["ss".into(), "-tan".into(), marker.into()]);
     ev.host.name = Some("test-host".into());

@@ -11,7 +11,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use sensor_core::config::{AnalyticsConfig, RulesConfig};
 use sensor_core::detect::Detector;
-use sensor_core::event::ProcessEvent;
+use sensor_core::event::Event;
 use serde_json::{json, Value};
 use std::hint::black_box;
 
@@ -127,9 +127,9 @@ fn corpus_json() -> Vec<Value> {
 fn bench(c: &mut Criterion) {
     let values = corpus_json();
     let lines: Vec<String> = values.iter().map(Value::to_string).collect();
-    let events: Vec<ProcessEvent> = values
+    let events: Vec<Event> = values
         .into_iter()
-        .map(|v| ProcessEvent::from_json_value(v).expect("corpus event"))
+        .map(|v| Event::from_json_value(v).expect("corpus event"))
         .collect();
     let (pristine, errors) =
         Engine::build(&AnalyticsConfig::default(), &RulesConfig::default(), &[]);
@@ -184,7 +184,7 @@ fn bench(c: &mut Criterion) {
                 .iter()
                 .map(|l| {
                     let v: Value = serde_json::from_str(black_box(l)).expect("json");
-                    ProcessEvent::from_json_value(v).map(|e| e.process.pid).ok()
+                    Event::from_json_value(v).map(|e| e.process.pid).ok()
                 })
                 .count()
         })

@@ -21,7 +21,7 @@ use aho_corasick::AhoCorasick;
 use regex::RegexSet;
 use sensor_core::alert::Severity;
 use sensor_core::config::analytics::An0903Config;
-use sensor_core::event::{file_name, ProcessEvent};
+use sensor_core::event::{file_name, Event};
 
 #[derive(Debug, Clone)]
 pub(crate) struct An0903 {
@@ -122,7 +122,7 @@ impl An0903 {
         self.regex_in(&s.clean).map(str::to_string)
     }
 
-    pub(crate) fn check(&self, ev: &ProcessEvent, s: &mut Scratch) -> Option<Hit> {
+    pub(crate) fn check(&self, ev: &Event, s: &mut Scratch) -> Option<Hit> {
         let line = command_line(ev);
         let mut found = self.match_text(&line, s).map(|p| (p, Place::CommandLine));
         if found.is_none() {

@@ -10,7 +10,7 @@
 //! - `ExecutionFrequencyThreshold`: N in-scope matches by one user on one host within W
 //!   seconds give one burst alert (the state lives in the engine; see `Engine`).
 
-use crate::common::{command_line, effective_user, host_label, picket_strings, short};
+use crate::common::{command_line, effective_user, host_label, short};
 use crate::glob::GlobList;
 use crate::hit::Hit;
 use crate::rules::RuleError;
@@ -18,7 +18,7 @@ use crate::utility::UtilityList;
 use regex::Regex;
 use sensor_core::alert::Severity;
 use sensor_core::config::analytics::{An0904Config, UserScope};
-use sensor_core::event::{file_name, ProcessEvent};
+use sensor_core::event::{file_name, Event};
 use std::collections::HashSet;
 
 /// What kind of account ran the process.
@@ -110,14 +110,15 @@ impl An0904 {
     }
 
     /// Classifies the effective user of `ev`.
-    pub(crate) fn classify(&self, ev: &ProcessEvent) -> UserClass {
+    pub(crate) fn classify(&self, ev: &Event) -> UserClass {
         let (id, name) = effective_user(ev);
         let uid = id.and_then(|i| i.trim().parse::<u32>().ok());
         if uid == Some(0) || (uid.is_none() && name == Some("root")) {
             return UserClass::Admin("uid 0".into());
         }
-        let groups = picket_strings(ev, "user_groups");
-        if let Some(g) = groups
+        if let Some(g) = ev
+            .picket
+            .user_groups
             .iter()
             .find(|g| self.admin_groups.contains(&g.to_lowercase()))
         {
@@ -126,8 +127,12 @@ impl An0904 {
         if let Some(n) = name.filter(|n| self.service_names.contains(&n.to_lowercase())) {
             return UserClass::Service(format!("{n} is a listed service account"));
         }
-        let shell = picket_strings(ev, "user_shell");
-        if let Some(sh) = shell.first().filter(|sh| self.service_shells.matches(sh)) {
+        if let Some(sh) = ev
+            .picket
+            .user_shell
+            .as_deref()
+            .filter(|sh| self.service_shells.matches(sh))
+        {
             return UserClass::Service(format!("login shell {sh}"));
         }
         match uid {
@@ -149,7 +154,7 @@ impl An0904 {
     }
 
     /// The `UtilityNameList` entry (or `/proc/net` read) `ev` matches.
-    fn utility(&self, ev: &ProcessEvent) -> Option<String> {
+    fn utility(&self, ev: &Event) -> Option<String> {
         if let Some(u) = self.utilities.find_event(ev) {
             return Some(u.to_string());
         }
@@ -166,7 +171,7 @@ impl An0904 {
     }
 
     /// An in-scope discovery by `ev`, or `None`.
-    pub(crate) fn check(&self, ev: &ProcessEvent) -> Option<Hit> {
+    pub(crate) fn check(&self, ev: &Event) -> Option<Hit> {
         let matched = self.utility(ev)?;
         let class = self.classify(ev);
         if !self.in_scope(&class) {

@@ -14,7 +14,7 @@ use crate::hit::Hit;
 use crate::utility::UtilityList;
 use sensor_core::alert::Severity;
 use sensor_core::config::analytics::An0905Config;
-use sensor_core::event::{file_name, ProcessEvent};
+use sensor_core::event::{file_name, Event};
 
 /// Shells and wrappers skipped when naming the application that launched a command.
 const SHELLS: [&str; 14] = [
@@ -98,7 +98,7 @@ impl An0905 {
     }
 
     /// (watched entry, how it was issued) for `ev`.
-    fn watched(&self, ev: &ProcessEvent, chain: &[(&str, &str)]) -> Option<(String, &'static str)> {
+    fn watched(&self, ev: &Event, chain: &[(&str, &str)]) -> Option<(String, &'static str)> {
         let name = ev.process.name.as_deref().or(ev
             .process
             .executable
@@ -132,7 +132,7 @@ impl An0905 {
         Some((entry.to_string(), via))
     }
 
-    pub(crate) fn check(&self, ev: &ProcessEvent) -> Option<Hit> {
+    pub(crate) fn check(&self, ev: &Event) -> Option<Hit> {
         // Cheap test first: most events are neither watched nor AppleScript.
         let name = ev.process.name.as_deref().or(ev
             .process

@@ -1,9 +1,8 @@
 //! Helpers the analytics share: which platform an event is from, command-line forms,
 //! PowerShell `-EncodedCommand` decoding, who and where.
 
-use crate::field::strings;
 use sensor_core::alert::{Technique, Threat};
-use sensor_core::event::{file_name, FieldValue, ProcessEvent};
+use sensor_core::event::{file_name, Event};
 use std::borrow::Cow;
 
 /// The platform an event comes from, which decides the analytic that applies.
@@ -60,7 +59,7 @@ impl Platform {
 ///
 /// `None` when nothing tells; then no platform analytic runs (the Elastic rules and the
 /// TimeWindow correlation still do).
-pub fn platform_of(ev: &ProcessEvent) -> Option<Platform> {
+pub fn platform_of(ev: &Event) -> Option<Platform> {
     if let Some(os) = &ev.host.os {
         if let Some(p) = os.os_type.as_deref().and_then(Platform::from_word) {
             return Some(p);
@@ -105,7 +104,7 @@ pub fn ends_with_ci(s: &str, suffix: &str) -> bool {
 
 /// The command line as the event gives it: `process.command_line`, else the joined
 /// args, else the executable or name.
-pub fn command_line(ev: &ProcessEvent) -> Cow<'_, str> {
+pub fn command_line(ev: &Event) -> Cow<'_, str> {
     if let Some(c) = ev.process.command_line.as_deref().filter(|c| !c.is_empty()) {
         return Cow::Borrowed(c);
     }
@@ -174,7 +173,7 @@ pub fn normalize_into(s: &str, clean: &mut String, out: &mut String) {
 
 /// The arguments of `ev`: `process.args`, or the command line split Windows-style
 /// (whitespace outside double quotes).
-pub fn args_of(ev: &ProcessEvent) -> Cow<'_, [String]> {
+pub fn args_of(ev: &Event) -> Cow<'_, [String]> {
     if !ev.process.args.is_empty() {
         return Cow::Borrowed(&ev.process.args);
     }
@@ -219,7 +218,7 @@ pub fn contains_ci(hay: &str, needle: &str) -> bool {
 }
 
 /// Decodes a PowerShell `-EncodedCommand` payload if `ev` is PowerShell with one.
-pub fn encoded_powershell(ev: &ProcessEvent) -> Option<String> {
+pub fn encoded_powershell(ev: &Event) -> Option<String> {
     let name = ev
         .process
         .name
@@ -313,7 +312,7 @@ pub fn encode_utf16le_base64(text: &str) -> String {
 }
 
 /// The host an event is from, for state keys: `host.id`, else `host.name`.
-pub fn host_key(ev: &ProcessEvent) -> &str {
+pub fn host_key(ev: &Event) -> &str {
     ev.host
         .id
         .as_deref()
@@ -322,7 +321,7 @@ pub fn host_key(ev: &ProcessEvent) -> &str {
 }
 
 /// The host's name for messages.
-pub fn host_label(ev: &ProcessEvent) -> &str {
+pub fn host_label(ev: &Event) -> &str {
     ev.host
         .name
         .as_deref()
@@ -332,7 +331,7 @@ pub fn host_label(ev: &ProcessEvent) -> &str {
 
 /// The effective user: (`user.effective.id`, `user.effective.name`), each falling back
 /// to `user.id` / `user.name`.
-pub fn effective_user(ev: &ProcessEvent) -> (Option<&str>, Option<&str>) {
+pub fn effective_user(ev: &Event) -> (Option<&str>, Option<&str>) {
     let eff = ev.user.effective.as_ref();
     let id = eff.and_then(|u| u.id.as_deref()).or(ev.user.id.as_deref());
     let name = eff
@@ -342,7 +341,7 @@ pub fn effective_user(ev: &ProcessEvent) -> (Option<&str>, Option<&str>) {
 }
 
 /// The user an event runs as, for state keys (effective id, else name, with domain).
-pub fn user_key(ev: &ProcessEvent) -> Cow<'_, str> {
+pub fn user_key(ev: &Event) -> Cow<'_, str> {
     let (id, name) = effective_user(ev);
     match (id, name) {
         (Some(id), _) => Cow::Borrowed(id),
@@ -355,7 +354,7 @@ pub fn user_key(ev: &ProcessEvent) -> Cow<'_, str> {
 }
 
 /// The user for messages: `DOMAIN\name (id)`, `name (uid 1000)`, or `an unknown user`.
-pub fn user_label(ev: &ProcessEvent) -> String {
+pub fn user_label(ev: &Event) -> String {
     let (id, name) = effective_user(ev);
     let name = name.map(|n| match ev.user.domain.as_deref() {
         Some(d) if !d.is_empty() => format!("{d}\\{n}"),
@@ -373,7 +372,7 @@ pub fn user_label(ev: &ProcessEvent) -> String {
 
 /// The ancestor chain, nearest first, as (name, executable): `picket.ancestors`, or
 /// the parent alone when the process table had nothing.
-pub fn ancestor_chain(ev: &ProcessEvent) -> Vec<(&str, &str)> {
+pub fn ancestor_chain(ev: &Event) -> Vec<(&str, &str)> {
     if !ev.picket.ancestors.is_empty() {
         return ev
             .picket
@@ -393,14 +392,6 @@ pub fn ancestor_chain(ev: &ProcessEvent) -> Vec<(&str, &str)> {
             vec![(name, exe)]
         }
         _ => Vec::new(),
-    }
-}
-
-/// A `picket.*` extension field as strings (`picket.user_groups`).
-pub fn picket_strings<'a>(ev: &'a ProcessEvent, key: &str) -> Vec<&'a str> {
-    match ev.picket.other.get(key) {
-        Some(v) => strings(&FieldValue::Json(v)),
-        None => Vec::new(),
     }
 }
 

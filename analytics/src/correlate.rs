@@ -17,14 +17,14 @@ use chrono::{DateTime, TimeDelta, Utc};
 use regex::RegexSet;
 use sensor_core::alert::{Severity, Threat};
 use sensor_core::config::analytics::TimeWindowConfig;
-use sensor_core::event::ProcessEvent;
+use sensor_core::event::Event;
 use std::collections::HashMap;
 
 /// The last discovery of one (host, user).
 #[derive(Debug, Clone)]
 pub(crate) struct Discovery {
     pub at: DateTime<Utc>,
-    pub event: ProcessEvent,
+    pub event: Event,
     /// What flagged it (`AN0903 CommandPatternList`, an Elastic rule name).
     pub what: String,
 }
@@ -102,7 +102,7 @@ impl Correlator {
         first(&self.cred, &self.cred_src).map(|p| (Kind::Credential, p))
     }
 
-    fn follow_up(&self, ev: &ProcessEvent, clean: &mut String) -> Option<(Kind, String)> {
+    fn follow_up(&self, ev: &Event, clean: &mut String) -> Option<(Kind, String)> {
         if let Some(found) = self.follow_up_in(&command_line(ev), clean) {
             return Some(found);
         }
@@ -113,7 +113,7 @@ impl Correlator {
     /// The correlated alert for `ev` against the state, if any.
     pub(crate) fn check(
         &self,
-        ev: &ProcessEvent,
+        ev: &Event,
         platform: Option<Platform>,
         state: &DiscoveryState,
         clean: &mut String,
@@ -172,7 +172,7 @@ impl Correlator {
     /// Records `ev` as the latest discovery of its (host, user); true when the oldest
     /// entry had to be dropped to stay within [`MAX_DISCOVERIES`].
     pub(crate) fn record(
-        ev: &ProcessEvent,
+        ev: &Event,
         what: String,
         state: &mut DiscoveryState,
         len: &mut usize,

@@ -1,10 +1,10 @@
 //! Field paths resolved once, at compile time, to direct accessors.
 //!
-//! `ProcessEvent::field(path)` matches the path string on every call; rules and analytics
+//! `Event::field(path)` matches the path string on every call; rules and analytics
 //! resolve their paths once into a [`FieldRef`], whose lookup is a plain struct access.
-//! Paths outside the model fall back to `ProcessEvent::field`.
+//! Paths outside the model fall back to `Event::field`.
 
-use sensor_core::event::{FieldValue, ProcessEvent};
+use sensor_core::event::{Event, FieldValue};
 use serde_json::Value;
 
 /// A resolved ECS field path.
@@ -44,7 +44,7 @@ pub enum FieldRef {
     UserId,
     /// `user.name`.
     UserName,
-    /// Any other path, looked up through `ProcessEvent::field`.
+    /// Any other path, looked up through `Event::field`.
     Other(String),
 }
 
@@ -75,7 +75,7 @@ impl FieldRef {
 
     /// Reads the field from `ev`.
     #[inline]
-    pub fn get<'a>(&self, ev: &'a ProcessEvent) -> FieldValue<'a> {
+    pub fn get<'a>(&self, ev: &'a Event) -> FieldValue<'a> {
         use FieldValue::{Int, Missing, Str, Strs};
         let s = |o: &'a Option<String>| o.as_deref().map_or(Missing, Str);
         let strs = |v: &'a Vec<String>| if v.is_empty() { Missing } else { Strs(v) };

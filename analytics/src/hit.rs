@@ -1,7 +1,7 @@
 //! What an analytic found, before it becomes an [`Alert`].
 
 use sensor_core::alert::{Alert, Rule, Severity, Threat};
-use sensor_core::event::ProcessEvent;
+use sensor_core::event::Event;
 use serde_json::{Map, Value};
 
 /// One detection by a DET0320 analytic.
@@ -21,7 +21,7 @@ pub(crate) struct Hit {
     pub threat: Threat,
     pub details: Map<String, Value>,
     /// Other events (earlier ones of a burst or correlation).
-    pub related: Vec<ProcessEvent>,
+    pub related: Vec<Event>,
 }
 
 impl Hit {
@@ -48,7 +48,7 @@ impl Hit {
         self.details.insert(key.to_string(), value.into());
     }
 
-    pub(crate) fn into_alert(self, ev: &ProcessEvent) -> Alert {
+    pub(crate) fn into_alert(self, ev: &Event) -> Alert {
         let rule = Rule {
             id: format!("picket-{}", self.analytic),
             name: self.rule_name,

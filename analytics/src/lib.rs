@@ -42,7 +42,7 @@ use regex::{RegexSet, RegexSetBuilder};
 use sensor_core::alert::{Alert, Rule};
 use sensor_core::config::{AnalyticsConfig, RulesConfig};
 use sensor_core::detect::Detector;
-use sensor_core::event::{Lifecycle, ProcessEvent};
+use sensor_core::event::{Event, Lifecycle};
 use std::any::Any;
 use std::collections::{HashMap, VecDeque};
 
@@ -71,7 +71,7 @@ pub struct EngineStats {
 }
 
 /// Recent in-scope AN0904 executions of one (host, user), for bursts.
-type BurstState = HashMap<String, HashMap<String, VecDeque<ProcessEvent>>>;
+type BurstState = HashMap<String, HashMap<String, VecDeque<Event>>>;
 
 /// Most earlier events a burst alert carries in `picket.related_events`.
 const MAX_BURST_RELATED: usize = 20;
@@ -197,7 +197,7 @@ impl Engine {
         self.stats
     }
 
-    fn rule_alert(rule: &ElasticRule, ev: &ProcessEvent) -> Alert {
+    fn rule_alert(rule: &ElasticRule, ev: &Event) -> Alert {
         let r = Rule {
             id: rule.rule_id.clone(),
             name: rule.name.clone(),
@@ -234,7 +234,7 @@ impl Engine {
     }
 
     /// AN0904's burst check after an in-scope hit; returns the burst hit, if any.
-    fn burst(&mut self, ev: &ProcessEvent) -> Option<Hit> {
+    fn burst(&mut self, ev: &Event) -> Option<Hit> {
         let a = self.an0904.as_ref()?;
         if a.burst_count < 2 {
             return None;
@@ -259,7 +259,7 @@ impl Engine {
         }
         let count = q.len();
         let first = q.front().map_or(ev.timestamp, |e| e.timestamp);
-        let related: Vec<ProcessEvent> = q
+        let related: Vec<Event> = q
             .drain(..)
             .take(count - 1)
             .rev()
@@ -291,7 +291,7 @@ impl Engine {
         Some(hit)
     }
 
-    fn analyse(&mut self, ev: &ProcessEvent, out: &mut Vec<Alert>) {
+    fn analyse(&mut self, ev: &Event, out: &mut Vec<Alert>) {
         for rule in &self.rules {
             if rule.matches(ev) {
                 out.push(Self::rule_alert(rule, ev));
@@ -366,7 +366,7 @@ impl Engine {
 }
 
 impl Detector for Engine {
-    fn on_event(&mut self, event: &ProcessEvent, alerts: &mut Vec<Alert>) {
+    fn on_event(&mut self, event: &Event, alerts: &mut Vec<Alert>) {
         self.stats.events += 1;
         let mut fresh = std::mem::take(&mut self.pending);
         fresh.clear();

@@ -101,7 +101,7 @@ pub struct ElasticRule {
 impl ElasticRule {
     /// Does the rule's query match `event`?
     #[inline]
-    pub fn matches(&self, event: &sensor_core::ProcessEvent) -> bool {
+    pub fn matches(&self, event: &sensor_core::Event) -> bool {
         self.query.matches(event)
     }
 }

@@ -2,7 +2,7 @@
 //! `UtilityNameList` and AN0905's `ShellCommandWatchlist` use them.
 
 use crate::glob::Glob;
-use sensor_core::event::{file_name, ProcessEvent};
+use sensor_core::event::{file_name, Event};
 use std::collections::HashMap;
 
 #[derive(Debug, Clone)]
@@ -67,7 +67,7 @@ impl UtilityList {
 
     /// Matches the program an event runs: `process.name` with `process.args[1..]`; for
     /// `busybox`/`toybox` the applet (`busybox netstat -an`, or argv\[0\] naming it).
-    pub(crate) fn find_event(&self, ev: &ProcessEvent) -> Option<&str> {
+    pub(crate) fn find_event(&self, ev: &Event) -> Option<&str> {
         let name = ev.process.name.as_deref().or(ev
             .process
             .executable

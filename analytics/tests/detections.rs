@@ -7,7 +7,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use sensor_core::alert::Alert;
 use sensor_core::config::{AnalyticsConfig, RulesConfig};
 use sensor_core::detect::Detector;
-use sensor_core::event::{file_name, join_command_line, ProcessEvent};
+use sensor_core::event::{file_name, join_command_line, Event};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -37,7 +37,7 @@ fn merge(base: &mut Value, over: &Value) {
     }
 }
 
-fn event(case: &str, i: usize, raw: &Value, base: &Value) -> ProcessEvent {
+fn event(case: &str, i: usize, raw: &Value, base: &Value) -> Event {
     let mut obj = raw
         .as_object()
         .cloned()
@@ -59,7 +59,7 @@ fn event(case: &str, i: usize, raw: &Value, base: &Value) -> ProcessEvent {
         let ts = base_time() + TimeDelta::milliseconds((t * 1000.0) as i64);
         obj.insert("@timestamp".into(), Value::from(ts.to_rfc3339()));
     }
-    let mut ev = ProcessEvent::from_json_value(Value::Object(obj))
+    let mut ev = Event::from_json_value(Value::Object(obj))
         .unwrap_or_else(|e| panic!("{case}: event {i} is not ECS: {e}"));
     if ev.process.name.is_none() {
         if let Some(exe) = ev.process.executable.clone() {

@@ -8,7 +8,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use sensor_core::alert::Alert;
 use sensor_core::config::{AnalyticsConfig, Config, RulesConfig};
 use sensor_core::detect::Detector;
-use sensor_core::event::ProcessEvent;
+use sensor_core::event::Event;
 use serde_json::json;
 
 const SPEC: &str = concat!(
@@ -28,8 +28,8 @@ fn t(secs: i64) -> DateTime<Utc> {
         + TimeDelta::seconds(secs)
 }
 
-fn ev(secs: i64, v: serde_json::Value) -> ProcessEvent {
-    let mut e = ProcessEvent::from_json_value(v).expect("event");
+fn ev(secs: i64, v: serde_json::Value) -> Event {
+    let mut e = Event::from_json_value(v).expect("event");
     e.timestamp = t(secs);
     if e.event.kind_type.is_empty() {
         e.event.kind_type = vec!["start".into()];
@@ -42,7 +42,7 @@ fn ev(secs: i64, v: serde_json::Value) -> ProcessEvent {
     e
 }
 
-fn linux(secs: i64, args: &[&str]) -> ProcessEvent {
+fn linux(secs: i64, args: &[&str]) -> Event {
     ev(
         secs,
         json!({"host.name": "lnx1", "host.os.type": "linux", "user.id": "1000", "user.name": "alice",
@@ -250,10 +250,14 @@ fn malformed_and_empty_events_do_not_panic() {
         json!({"event.type": "start", "host.os.type": "windows", "process.name": "powershell.exe", "process.args": ["powershell", "-e"]}),
         json!({"event.type": "start", "host.os.type": "macos", "process.name": "osascript", "process.args": ["osascript", "-e", "do shell script \"unterminated"]}),
         json!({"event.type": "start", "host.os.type": "linux", "process.name": "busybox", "process.args": ["busybox"]}),
-        json!({"event.type": "start", "host.os.type": "linux", "process.name": "lsof", "picket": {"user_groups": 7, "user_shell": ["x"]}}),
+        json!({"event.type": "start", "host.os.type": "linux", "process.name": "lsof", "picket": {"user_groups": [""], "user_shell": ""}}),
     ] {
         e.on_event(&ev(0, v), &mut alerts);
     }
     e.on_tick(t(0), true, &mut alerts);
     assert!(alerts.is_empty(), "{alerts:?}");
+    // The user context travels typed: a wrongly typed value is a malformed event
+    // (counted and skipped by the reader), never a silently ignored setting.
+    let bad = json!({"picket": {"user_groups": 7, "user_shell": ["x"]}});
+    assert!(Event::from_json_value(bad).is_err());
 }

@@ -2,16 +2,16 @@
 
 use analytics::Query;
 use proptest::prelude::*;
-use sensor_core::event::ProcessEvent;
+use sensor_core::event::Event;
 
-fn ev_name(name: &str) -> ProcessEvent {
-    let mut e = ProcessEvent::exec(chrono::DateTime::UNIX_EPOCH);
+fn ev_name(name: &str) -> Event {
+    let mut e = Event::exec(chrono::DateTime::UNIX_EPOCH);
     e.process.name = Some(name.to_string());
     e
 }
 
-fn ev_args(args: &[String]) -> ProcessEvent {
-    let mut e = ProcessEvent::exec(chrono::DateTime::UNIX_EPOCH);
+fn ev_args(args: &[String]) -> Event {
+    let mut e = Event::exec(chrono::DateTime::UNIX_EPOCH);
     e.process.args = args.to_vec();
     e
 }
@@ -127,7 +127,7 @@ proptest! {
 
     #[test]
     fn a_missing_field_is_false_and_its_negation_true(p in PATTERN) {
-        let e = ProcessEvent::exec(chrono::DateTime::UNIX_EPOCH);
+        let e = Event::exec(chrono::DateTime::UNIX_EPOCH);
         let colon = q(&format!("process where user.id : {}", lit(&p))).matches(&e);
         let not_colon = q(&format!("process where not user.id : {}", lit(&p))).matches(&e);
         let eq = q(&format!("process where user.id == {}", lit(&p))).matches(&e);

@@ -4,7 +4,7 @@
 //! level (as Elastic's own alerts do) so dashboards and `picket alerts` read them
 //! directly; further events of a correlation are kept whole in `picket.related_events`.
 
-use crate::event::{Host, Process, ProcessEvent, User};
+use crate::event::{Event, Host, Process, User};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -193,7 +193,7 @@ pub struct AlertPicket {
     pub config_hash: String,
     /// Other events of a correlated alert (the discovery before lateral movement, ...).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub related_events: Vec<ProcessEvent>,
+    pub related_events: Vec<Event>,
     /// Extra analytic-specific facts.
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub details: serde_json::Map<String, Value>,
@@ -205,12 +205,7 @@ fn one() -> u64 {
 
 impl Alert {
     /// A new alert for `event` with everything but the rule-specific parts filled in.
-    pub fn for_event(
-        event: &ProcessEvent,
-        rule: Rule,
-        threat: Threat,
-        severity: Severity,
-    ) -> Alert {
+    pub fn for_event(event: &Event, rule: Rule, threat: Threat, severity: Severity) -> Alert {
         Alert {
             timestamp: Utc::now(),
             event: AlertEvent {

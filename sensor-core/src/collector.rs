@@ -1,6 +1,6 @@
 //! The collector seam: each OS crate implements [`Collector`]; the pipeline runs it.
 
-use crate::event::ProcessEvent;
+use crate::event::Event;
 use crate::health::{Counter, Health};
 use std::fmt;
 use std::future::Future;
@@ -64,14 +64,14 @@ impl std::error::Error for CollectorError {}
 /// The sending end of the bounded event channel, with the health registry.
 #[derive(Debug, Clone)]
 pub struct EventSender {
-    tx: mpsc::Sender<ProcessEvent>,
+    tx: mpsc::Sender<Event>,
     health: Arc<Health>,
     dropped: Counter,
 }
 
 impl EventSender {
     /// Wraps a channel sender.
-    pub fn new(tx: mpsc::Sender<ProcessEvent>, health: Arc<Health>) -> Self {
+    pub fn new(tx: mpsc::Sender<Event>, health: Arc<Health>) -> Self {
         let dropped = health.loss_counter("event_channel");
         Self {
             tx,
@@ -81,14 +81,14 @@ impl EventSender {
     }
 
     /// Sends, waiting for room (backpressure). Returns false when the pipeline is gone.
-    pub async fn send(&self, event: ProcessEvent) -> bool {
+    pub async fn send(&self, event: Event) -> bool {
         self.tx.send(event).await.is_ok()
     }
 
     /// Sends without waiting, for contexts that must not block (a reader thread that
     /// would otherwise stall a kernel buffer). A full channel counts the event as lost
     /// in `event_channel`; returns false then.
-    pub fn try_send(&self, event: ProcessEvent) -> bool {
+    pub fn try_send(&self, event: Event) -> bool {
         match self.tx.try_send(event) {
             Ok(()) => true,
             Err(_) => {
@@ -99,7 +99,7 @@ impl EventSender {
     }
 
     /// Sends from a plain (non-async) thread, blocking for room.
-    pub fn blocking_send(&self, event: ProcessEvent) -> bool {
+    pub fn blocking_send(&self, event: Event) -> bool {
         self.tx.blocking_send(event).is_ok()
     }
 

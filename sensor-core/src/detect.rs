@@ -1,7 +1,7 @@
 //! The detector seam: `analytics` implements [`Detector`]; the pipeline calls it.
 
 use crate::alert::Alert;
-use crate::event::ProcessEvent;
+use crate::event::Event;
 use chrono::{DateTime, Utc};
 use std::any::Any;
 
@@ -9,7 +9,7 @@ use std::any::Any;
 /// every event in order. Must not block or do I/O.
 pub trait Detector: Send + 'static {
     /// Looks at one enriched event; pushes any alerts to `alerts`.
-    fn on_event(&mut self, event: &ProcessEvent, alerts: &mut Vec<Alert>);
+    fn on_event(&mut self, event: &Event, alerts: &mut Vec<Alert>);
 
     /// Called about once a second (and once at shutdown with `final_flush`): emit
     /// folded-alert summaries and expire window state. `now` is the event clock in

@@ -1,4 +1,10 @@
-//! `ProcessEvent`: one process lifecycle event, in Elastic Common Schema (ECS) shape.
+//! `Event`: one event from any DET0320 source, in Elastic Common Schema (ECS) shape.
+//!
+//! The same type carries process lifecycle events from the host collectors (exec, fork,
+//! exit) and command or API events from log sources (an ESXi shell command, a router's
+//! accounted command, a cloud API call). The parts the analytics read are typed
+//! (`event`, `host`, `user`, `process`, `source`, `cloud`, `user_agent`, `observer`,
+//! `log`, `error`); everything else is preserved.
 //!
 //! Serialized, an event is one ECS JSON document (nested objects, ECS field names), so
 //! the Elastic rule runs on it verbatim and it loads into Elastic/OpenSearch/Splunk
@@ -22,9 +28,9 @@ fn is_false(b: &bool) -> bool {
     !*b
 }
 
-/// One process event (start, fork, end) in ECS shape.
+/// One event in ECS shape: a process start, fork or end, or a command or API call.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ProcessEvent {
+pub struct Event {
     /// When the event happened (`@timestamp`).
     #[serde(rename = "@timestamp", default = "epoch")]
     pub timestamp: DateTime<Utc>,
@@ -43,10 +49,28 @@ pub struct ProcessEvent {
     /// `group.*`: the process's primary group.
     #[serde(default, skip_serializing_if = "Group::is_empty")]
     pub group: Group,
+    /// `source.*`: where a command or API call came from (client address).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<Endpoint>,
+    /// `cloud.*`: the cloud account and region of an API call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud: Option<Cloud>,
+    /// `user_agent.*`: the client software of an API call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<UserAgent>,
+    /// `observer.*`: the device that reported the event (a router, a switch, ESXi).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observer: Option<Observer>,
+    /// `log.*`: where the event was read from (file, syslog facility and severity).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<Log>,
+    /// `error.*`: the error an API call or command returned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorInfo>,
     /// `picket.*`: Picket-specific facts (collector, login uid, terminal app, ...).
     #[serde(default, skip_serializing_if = "PicketFields::is_empty")]
     pub picket: PicketFields,
-    /// Every other top-level field, preserved as-is (for example `winlog.*`, `log.*`).
+    /// Every other top-level field, preserved as-is (for example `winlog.*`).
     #[serde(flatten)]
     pub other: Extra,
 }
@@ -75,9 +99,19 @@ pub struct EventMeta {
     /// `event.action`: `exec`, `fork`, `exit`, or the source's own word.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<String>,
-    /// `event.id`: unique id of this event.
+    /// `event.id`: unique id of this event (the source's own id where it has one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// `event.provider`: the service or subsystem that produced the event
+    /// (`ec2.amazonaws.com`, `Microsoft-Windows-Sysmon`, `shell`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    /// `event.outcome`: `success`, `failure` or `unknown`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+    /// `event.dataset`: the source format (`esxi.shell`, `aws.cloudtrail`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset: Option<String>,
     /// Other `event.*` fields, preserved.
     #[serde(flatten)]
     pub other: Extra,
@@ -309,6 +343,124 @@ impl Group {
     }
 }
 
+/// `source.*` (and the same shape for other network endpoints).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Endpoint {
+    /// `source.ip`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+    /// `source.port`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// `source.address`: the address as the source wrote it (an IP or a host name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// Other `source.*` fields, preserved.
+    #[serde(flatten)]
+    pub other: Extra,
+}
+
+/// `cloud.*`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Cloud {
+    /// `cloud.provider`: `aws`, `gcp`, `azure`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    /// `cloud.account.*`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<CloudAccount>,
+    /// `cloud.region`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Other `cloud.*` fields, preserved.
+    #[serde(flatten)]
+    pub other: Extra,
+}
+
+/// `cloud.account.*`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CloudAccount {
+    /// `cloud.account.id`: AWS account number, GCP project id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Other `cloud.account.*` fields, preserved.
+    #[serde(flatten)]
+    pub other: Extra,
+}
+
+/// `user_agent.*`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UserAgent {
+    /// `user_agent.original`: the header as sent (`aws-cli/2.15.0 ...`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original: Option<String>,
+    /// Other `user_agent.*` fields, preserved.
+    #[serde(flatten)]
+    pub other: Extra,
+}
+
+/// `observer.*`: a device that reports events about itself or its users.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Observer {
+    /// `observer.hostname`: the device's own name (from the syslog header or the log).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    /// `observer.ip`: the address it sent from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+    /// `observer.vendor`: `Cisco`, `Juniper`, `VMware`, ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vendor: Option<String>,
+    /// `observer.product`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
+    /// `observer.type`: `router`, `switch`, `firewall`, `hypervisor`.
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// Other `observer.*` fields, preserved.
+    #[serde(flatten)]
+    pub other: Extra,
+}
+
+/// `log.*`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Log {
+    /// `log.file.*`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<LogFile>,
+    /// `log.level`: the source's own level word.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<String>,
+    /// Other `log.*` fields (for example `log.syslog.*`), preserved.
+    #[serde(flatten)]
+    pub other: Extra,
+}
+
+/// `log.file.*`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LogFile {
+    /// `log.file.path`: the file the event was read from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Other `log.file.*` fields, preserved.
+    #[serde(flatten)]
+    pub other: Extra,
+}
+
+/// `error.*`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ErrorInfo {
+    /// `error.code` (`AccessDenied`, `UnauthorizedOperation`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// `error.message`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Other `error.*` fields, preserved.
+    #[serde(flatten)]
+    pub other: Extra,
+}
+
 /// `picket.*`: facts Picket records that ECS has no field for.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PicketFields {
@@ -328,6 +480,17 @@ pub struct PicketFields {
     /// Terminal application the process descends from (macOS: `Terminal.app`, `iTerm2`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub terminal_app: Option<String>,
+    /// Groups of the effective user (Linux: from the group database), for
+    /// UserContextScope's admin test.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub user_groups: Vec<String>,
+    /// Login shell of the effective user, for UserContextScope's service-account test.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_shell: Option<String>,
+    /// Where in its source the event was read: the EVTX record id, or the 1-based line
+    /// number of a line format. With `log.file.path` it names the record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<u64>,
     /// Names of the ancestors, nearest first (parent, grandparent, ...), from the process table.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ancestors: Vec<Ancestor>,
@@ -369,7 +532,7 @@ pub enum Lifecycle {
     Other,
 }
 
-impl ProcessEvent {
+impl Event {
     /// A new `start` (exec) event at `timestamp`, with ECS `event.*` filled in.
     pub fn exec(timestamp: DateTime<Utc>) -> Self {
         Self::with_action(timestamp, "start", "exec")
@@ -386,7 +549,7 @@ impl ProcessEvent {
     }
 
     fn with_action(timestamp: DateTime<Utc>, kind_type: &str, action: &str) -> Self {
-        ProcessEvent {
+        Event {
             timestamp,
             event: EventMeta {
                 kind: Some("event".into()),
@@ -395,7 +558,7 @@ impl ProcessEvent {
                 action: Some(action.into()),
                 ..EventMeta::default()
             },
-            ..ProcessEvent::default()
+            ..Event::default()
         }
     }
 
@@ -558,7 +721,7 @@ pub enum FieldValue<'a> {
     Json(&'a Value),
 }
 
-impl ProcessEvent {
+impl Event {
     /// Reads a field by its ECS path (`process.parent.name`, `user.id`, ...). Modelled
     /// fields are read directly; others are looked up in the preserved `other` maps.
     pub fn field<'a>(&'a self, path: &str) -> FieldValue<'a> {
@@ -574,6 +737,37 @@ impl ProcessEvent {
             "event.category" => strs(&self.event.category),
             "event.action" => s(&self.event.action),
             "event.id" => s(&self.event.id),
+            "event.provider" => s(&self.event.provider),
+            "event.outcome" => s(&self.event.outcome),
+            "event.dataset" => s(&self.event.dataset),
+            "source.ip" => self.source.as_ref().map_or(Missing, |x| s(&x.ip)),
+            "source.port" => self
+                .source
+                .as_ref()
+                .and_then(|x| x.port)
+                .map_or(Missing, |p| Int(i64::from(p))),
+            "source.address" => self.source.as_ref().map_or(Missing, |x| s(&x.address)),
+            "cloud.provider" => self.cloud.as_ref().map_or(Missing, |c| s(&c.provider)),
+            "cloud.region" => self.cloud.as_ref().map_or(Missing, |c| s(&c.region)),
+            "cloud.account.id" => self
+                .cloud
+                .as_ref()
+                .and_then(|c| c.account.as_ref())
+                .map_or(Missing, |a| s(&a.id)),
+            "user_agent.original" => self.user_agent.as_ref().map_or(Missing, |u| s(&u.original)),
+            "observer.hostname" => self.observer.as_ref().map_or(Missing, |o| s(&o.hostname)),
+            "observer.ip" => self.observer.as_ref().map_or(Missing, |o| s(&o.ip)),
+            "observer.vendor" => self.observer.as_ref().map_or(Missing, |o| s(&o.vendor)),
+            "observer.product" => self.observer.as_ref().map_or(Missing, |o| s(&o.product)),
+            "observer.type" => self.observer.as_ref().map_or(Missing, |o| s(&o.kind)),
+            "log.level" => self.log.as_ref().map_or(Missing, |l| s(&l.level)),
+            "log.file.path" => self
+                .log
+                .as_ref()
+                .and_then(|l| l.file.as_ref())
+                .map_or(Missing, |f| s(&f.path)),
+            "error.code" => self.error.as_ref().map_or(Missing, |e| s(&e.code)),
+            "error.message" => self.error.as_ref().map_or(Missing, |e| s(&e.message)),
             "host.name" => s(&self.host.name),
             "host.id" => s(&self.host.id),
             "host.os.type" => self.host.os.as_ref().map_or(Missing, |o| s(&o.os_type)),
@@ -632,50 +826,69 @@ impl ProcessEvent {
             "picket.login_uid" => n(self.picket.login_uid),
             "picket.terminal_app" => s(&self.picket.terminal_app),
             "picket.args_truncated" => Bool(self.picket.args_truncated),
+            "picket.user_groups" => strs(&self.picket.user_groups),
+            "picket.user_shell" => s(&self.picket.user_shell),
+            "picket.record" => self
+                .picket
+                .record
+                .map_or(Missing, |r| i64::try_from(r).map_or(Missing, Int)),
             _ => self.extra_field(path),
         }
     }
 
-    /// Slow path: serialize and walk. Only reached for fields outside the model.
+    /// Slow path for fields outside the model: finds the typed object deepest along
+    /// `path` and walks the rest in its preserved `other` map.
     fn extra_field<'a>(&'a self, path: &str) -> FieldValue<'a> {
-        let mut parts = path.split('.');
-        let Some(first) = parts.next() else {
+        let parts: Vec<&str> = path.split('.').collect();
+        let (extra, rest): (Option<&'a Extra>, &[&str]) = match parts.as_slice() {
+            ["process", "parent", "pe", rest @ ..] => (
+                self.process
+                    .parent
+                    .as_deref()
+                    .and_then(|p| p.pe.as_ref())
+                    .map(|pe| &pe.other),
+                rest,
+            ),
+            ["process", "parent", rest @ ..] => {
+                (self.process.parent.as_deref().map(|p| &p.other), rest)
+            }
+            ["process", "pe", rest @ ..] => (self.process.pe.as_ref().map(|pe| &pe.other), rest),
+            ["process", "code_signature", rest @ ..] => {
+                (self.process.code_signature.as_ref().map(|c| &c.other), rest)
+            }
+            ["process", "tty", rest @ ..] => (self.process.tty.as_ref().map(|t| &t.other), rest),
+            ["process", rest @ ..] => (Some(&self.process.other), rest),
+            ["event", rest @ ..] => (Some(&self.event.other), rest),
+            ["host", "os", rest @ ..] => (self.host.os.as_ref().map(|o| &o.other), rest),
+            ["host", rest @ ..] => (Some(&self.host.other), rest),
+            ["user", rest @ ..] => (Some(&self.user.other), rest),
+            ["source", rest @ ..] => (self.source.as_ref().map(|x| &x.other), rest),
+            ["cloud", "account", rest @ ..] => (
+                self.cloud
+                    .as_ref()
+                    .and_then(|c| c.account.as_ref())
+                    .map(|a| &a.other),
+                rest,
+            ),
+            ["cloud", rest @ ..] => (self.cloud.as_ref().map(|x| &x.other), rest),
+            ["user_agent", rest @ ..] => (self.user_agent.as_ref().map(|x| &x.other), rest),
+            ["observer", rest @ ..] => (self.observer.as_ref().map(|x| &x.other), rest),
+            ["log", "file", rest @ ..] => (
+                self.log
+                    .as_ref()
+                    .and_then(|l| l.file.as_ref())
+                    .map(|f| &f.other),
+                rest,
+            ),
+            ["log", rest @ ..] => (self.log.as_ref().map(|x| &x.other), rest),
+            ["error", rest @ ..] => (self.error.as_ref().map(|x| &x.other), rest),
+            ["picket", rest @ ..] => (Some(&self.picket.other), rest),
+            rest => (Some(&self.other), rest),
+        };
+        let Some((first, rest)) = rest.split_first() else {
             return FieldValue::Missing;
         };
-        let (mut cur, rest): (Option<&'a Value>, Vec<&str>) = match first {
-            "process" => {
-                let mut parts: Vec<&str> = parts.collect();
-                match parts.first().copied() {
-                    Some("parent") => {
-                        parts.remove(0);
-                        let Some(pp) = self.process.parent.as_deref() else {
-                            return FieldValue::Missing;
-                        };
-                        let Some(key) = parts.first().copied() else {
-                            return FieldValue::Missing;
-                        };
-                        (pp.other.get(key), parts[1..].to_vec())
-                    }
-                    Some(key) => (self.process.other.get(key), parts[1..].to_vec()),
-                    None => return FieldValue::Missing,
-                }
-            }
-            "event" => {
-                let parts: Vec<&str> = parts.collect();
-                match parts.first() {
-                    Some(key) => (self.event.other.get(*key), parts[1..].to_vec()),
-                    None => return FieldValue::Missing,
-                }
-            }
-            "picket" => {
-                let parts: Vec<&str> = parts.collect();
-                match parts.first() {
-                    Some(key) => (self.picket.other.get(*key), parts[1..].to_vec()),
-                    None => return FieldValue::Missing,
-                }
-            }
-            other => (self.other.get(other), parts.collect()),
-        };
+        let mut cur = extra.and_then(|m| m.get(*first));
         for part in rest {
             cur = cur.and_then(|v| v.get(part));
         }
@@ -696,17 +909,15 @@ mod tests {
     #[test]
     fn dotted_keys_expand_and_unknown_fields_round_trip() {
         let line = r#"{"@timestamp":"2024-01-02T03:04:05.123Z","event.type":"start","process.name":"ss","process.args":["ss","-tan"],"process.parent":{"name":"bash","x_custom":1},"winlog":{"record_id":7},"user.id":"1000"}"#;
-        let ev =
-            ProcessEvent::from_json_value(serde_json::from_str(line).expect("json")).expect("ecs");
+        let ev = Event::from_json_value(serde_json::from_str(line).expect("json")).expect("ecs");
         assert_eq!(ev.process.name.as_deref(), Some("ss"));
         assert_eq!(ev.field("process.args"), FieldValue::Strs(&ev.process.args));
         assert_eq!(ev.field("process.parent.name"), FieldValue::Str("bash"));
         assert_eq!(ev.field("winlog.record_id"), FieldValue::Int(7));
         assert_eq!(ev.field("process.parent.x_custom"), FieldValue::Int(1));
         assert_eq!(ev.lifecycle(), Lifecycle::Start);
-        let again =
-            ProcessEvent::from_json_value(serde_json::from_str(&ev.to_json_line()).expect("json"))
-                .expect("ecs");
+        let again = Event::from_json_value(serde_json::from_str(&ev.to_json_line()).expect("json"))
+            .expect("ecs");
         assert_eq!(ev, again);
     }
 
@@ -714,8 +925,7 @@ mod tests {
     fn tty_fields_are_readable_by_path() {
         let line =
             r#"{"process":{"tty":{"name":"/dev/pts/3","char_device":{"major":136,"minor":3}}}}"#;
-        let ev =
-            ProcessEvent::from_json_value(serde_json::from_str(line).expect("json")).expect("ecs");
+        let ev = Event::from_json_value(serde_json::from_str(line).expect("json")).expect("ecs");
         assert_eq!(ev.field("process.tty.name"), FieldValue::Str("/dev/pts/3"));
         assert_eq!(
             ev.field("process.tty.char_device.major"),
@@ -725,7 +935,7 @@ mod tests {
 
     #[test]
     fn missing_fields_are_missing() {
-        let ev = ProcessEvent::exec(Utc::now());
+        let ev = Event::exec(Utc::now());
         assert_eq!(ev.field("user.id"), FieldValue::Missing);
         assert_eq!(ev.field("process.parent.name"), FieldValue::Missing);
         assert_eq!(ev.field("no.such.field"), FieldValue::Missing);

@@ -1,6 +1,6 @@
 //! # sensor-core: the spine of Picket
 //!
-//! The room every other crate walks through: the ECS [`event::ProcessEvent`] model, the
+//! The room every other crate walks through: the ECS [`event::Event`] model, the
 //! [`alert::Alert`] shape, the [`collector::Collector`] and [`detect::Detector`] traits that
 //! the OS crates and `analytics` implement, the config model with validation, the
 //! pipeline with its process table, the alert sinks and the health counters.
@@ -30,5 +30,5 @@ pub use alert::{Alert, Severity};
 pub use collector::{Collector, CollectorError, EventSender, Shutdown};
 pub use config::Config;
 pub use detect::Detector;
-pub use event::ProcessEvent;
+pub use event::Event;
 pub use health::Health;

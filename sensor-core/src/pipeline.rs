@@ -10,7 +10,7 @@
 use crate::alert::Alert;
 use crate::collector::{Collector, CollectorError, EventSender, Shutdown};
 use crate::detect::Detector;
-use crate::event::{HostOs, ProcessEvent};
+use crate::event::{Event, HostOs};
 use crate::health::Health;
 use crate::process_table::ProcessTable;
 use crate::sink::AlertSink;
@@ -147,7 +147,7 @@ pub async fn run(
     mut controls: mpsc::Receiver<Control>,
     options: PipelineOptions,
 ) -> Result<RunReport, CollectorError> {
-    let (event_tx, mut event_rx) = mpsc::channel::<ProcessEvent>(options.channel_capacity);
+    let (event_tx, mut event_rx) = mpsc::channel::<Event>(options.channel_capacity);
     let (alert_tx, alert_rx) = mpsc::channel::<SinkMsg>(options.alert_queue_capacity);
 
     let mut table = ProcessTable::new(options.process_table_capacity);
@@ -286,7 +286,7 @@ async fn forward(
     }
 }
 
-fn fill_host(event: &mut ProcessEvent, host: &HostIdentity) {
+fn fill_host(event: &mut Event, host: &HostIdentity) {
     if event.host.name.is_none() {
         event.host.name = Some(host.name.clone());
     }
@@ -394,7 +394,7 @@ mod tests {
     struct SsDetector;
 
     impl Detector for SsDetector {
-        fn on_event(&mut self, event: &ProcessEvent, alerts: &mut Vec<Alert>) {
+        fn on_event(&mut self, event: &Event, alerts: &mut Vec<Alert>) {
             if event.field("process.name") == FieldValue::Str("ss") {
                 let rule = Rule {
                     id: "t".into(),

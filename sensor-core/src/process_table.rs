@@ -4,7 +4,7 @@
 //! It fills `process.parent.*` and `picket.ancestors` on each event from earlier events, so
 //! the analytics can tell who launched a tool even when the collector only reports pids.
 
-use crate::event::{Ancestor, Lifecycle, ParentProcess, ProcessEvent};
+use crate::event::{Ancestor, Event, Lifecycle, ParentProcess};
 use chrono::{DateTime, Utc};
 use std::collections::{HashMap, VecDeque};
 
@@ -117,7 +117,7 @@ impl ProcessTable {
 
     /// Enriches `event` from the table (filling only what the collector left empty),
     /// then records what the event teaches the table.
-    pub fn observe(&mut self, event: &mut ProcessEvent) {
+    pub fn observe(&mut self, event: &mut Event) {
         let Some(pid) = event.process.pid else {
             return;
         };
@@ -145,7 +145,7 @@ impl ProcessTable {
 
     /// A parent the table never saw (started before Picket, or outside a replay) is
     /// learnt from what the collector said about it, so its children's chains name it.
-    fn learn_parent(&mut self, event: &ProcessEvent, ppid: u32) {
+    fn learn_parent(&mut self, event: &Event, ppid: u32) {
         if self.procs.contains_key(&ppid) {
             return;
         }
@@ -168,7 +168,7 @@ impl ProcessTable {
         });
     }
 
-    fn fill_parent(&self, event: &mut ProcessEvent, ppid: u32) {
+    fn fill_parent(&self, event: &mut Event, ppid: u32) {
         let Some(parent) = self.procs.get(&ppid) else {
             let p = event.process.parent.get_or_insert_with(Box::default);
             p.pid = Some(ppid);
@@ -196,7 +196,7 @@ impl ProcessTable {
         }
     }
 
-    fn fill_ancestors(&self, event: &mut ProcessEvent, ppid: u32) {
+    fn fill_ancestors(&self, event: &mut Event, ppid: u32) {
         if !event.picket.ancestors.is_empty() {
             return;
         }
@@ -223,7 +223,7 @@ impl ProcessTable {
         event.picket.ancestors = chain;
     }
 
-    fn record_image(&mut self, event: &ProcessEvent, pid: u32, ppid: u32) {
+    fn record_image(&mut self, event: &Event, pid: u32, ppid: u32) {
         let p = &event.process;
         let start = p
             .start
@@ -242,7 +242,7 @@ impl ProcessTable {
         });
     }
 
-    fn record_fork(&mut self, event: &ProcessEvent, pid: u32, ppid: u32) {
+    fn record_fork(&mut self, event: &Event, pid: u32, ppid: u32) {
         // A fork child runs its parent's image until it execs.
         let mut info = self.procs.get(&ppid).cloned().unwrap_or_default();
         info.pid = pid;
@@ -303,8 +303,8 @@ impl ProcessTable {
 mod tests {
     use super::*;
 
-    fn exec(pid: u32, ppid: u32, path: &str, args: &[&str]) -> ProcessEvent {
-        let mut ev = ProcessEvent::exec(Utc::now());
+    fn exec(pid: u32, ppid: u32, path: &str, args: &[&str]) -> Event {
+        let mut ev = Event::exec(Utc::now());
         ev.process.pid = Some(pid);
         ev.process.parent = Some(Box::new(ParentProcess {
             pid: Some(ppid),
@@ -327,7 +327,7 @@ mod tests {
         t.observe(&mut term);
         let mut zsh = exec(11, 10, "/bin/zsh", &["-zsh"]);
         t.observe(&mut zsh);
-        let mut fork = ProcessEvent::fork(Utc::now());
+        let mut fork = Event::fork(Utc::now());
         fork.process.pid = Some(12);
         fork.process.parent = Some(Box::new(ParentProcess {
             pid: Some(11),
@@ -347,7 +347,7 @@ mod tests {
             .map(|a| a.name.as_deref())
             .collect();
         assert_eq!(names, vec![Some("zsh"), Some("Terminal"), None]);
-        let mut exit = ProcessEvent::exit(Utc::now());
+        let mut exit = Event::exit(Utc::now());
         exit.process.pid = Some(12);
         t.observe(&mut exit);
         assert!(t.get(12).is_some_and(|p| p.exited));

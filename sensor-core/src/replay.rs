@@ -7,7 +7,7 @@
 //! other line is still processed.
 
 use crate::collector::{Collector, CollectorError, CollectorFuture, EventSender, Shutdown};
-use crate::event::ProcessEvent;
+use crate::event::Event;
 use crate::health::Health;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -45,7 +45,7 @@ pub trait LineParser: Send + 'static {
     /// Parses one line (without its newline) into zero or more events. An `Err` is a
     /// malformed line, with the reason; a well-formed line of an unused kind returns
     /// `Ok` with nothing pushed (and may count itself via [`LineParser::ignored`]).
-    fn parse_line(&mut self, line: &[u8], out: &mut Vec<ProcessEvent>) -> Result<(), String>;
+    fn parse_line(&mut self, line: &[u8], out: &mut Vec<Event>) -> Result<(), String>;
 
     /// Gives the parser the health registry (loss counters, notes) before the first line.
     fn attach_health(&mut self, health: &Arc<Health>) {
@@ -67,14 +67,14 @@ impl LineParser for EcsParser {
         "replay-ecs"
     }
 
-    fn parse_line(&mut self, line: &[u8], out: &mut Vec<ProcessEvent>) -> Result<(), String> {
+    fn parse_line(&mut self, line: &[u8], out: &mut Vec<Event>) -> Result<(), String> {
         let value: serde_json::Value =
             serde_json::from_slice(line).map_err(|e| format!("invalid JSON: {e}"))?;
         if !value.is_object() {
             return Err("expected a JSON object (one ECS document per line)".into());
         }
         let mut event =
-            ProcessEvent::from_json_value(value).map_err(|e| format!("not an ECS event: {e}"))?;
+            Event::from_json_value(value).map_err(|e| format!("not an ECS event: {e}"))?;
         if event.picket.collector.is_none() {
             event.picket.collector = Some(self.collector_name().into());
         }

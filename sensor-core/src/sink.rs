@@ -623,12 +623,12 @@ impl AlertSink for StdoutSink {
 mod tests {
     use super::*;
     use crate::alert::{Rule, Severity, Threat};
-    use crate::event::ProcessEvent;
+    use crate::event::Event;
     use chrono::Utc;
     use std::io::BufRead;
 
     fn alert(i: usize) -> Alert {
-        let mut ev = ProcessEvent::exec(Utc::now());
+        let mut ev = Event::exec(Utc::now());
         ev.set_executable("/usr/bin/ss");
         ev.set_argv(vec!["ss".into(), "-tan".into(), format!("marker-{i}")]);
         Alert::for_event(

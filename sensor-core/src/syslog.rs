@@ -1021,12 +1021,12 @@ pub fn resolve(address: &str) -> io::Result<Vec<SocketAddr>> {
 mod tests {
     use super::*;
     use crate::alert::{Rule, Threat};
-    use crate::event::ProcessEvent;
+    use crate::event::Event;
     use chrono::TimeZone;
     use std::net::TcpListener;
 
     fn alert(marker: &str, severity: Severity) -> Alert {
-        let mut ev = ProcessEvent::exec(chrono::Utc::now());
+        let mut ev = Event::exec(chrono::Utc::now());
         ev.set_argv(vec!["ss".into(), "-tan".into(), marker.into()]);
         ev.host.name = Some("web 1\u{1b}".into());
         let mut a = Alert::for_event(&ev, Rule::default(), Threat::default(), severity);

@@ -1,4 +1,4 @@
-//! Kernel records → ECS [`ProcessEvent`]s.
+//! Kernel records → ECS [`Event`]s.
 //!
 //! ## Field rules
 //! - `process.executable`: the path given to `execve`, made absolute against the working
@@ -31,9 +31,7 @@ use crate::record::{
     F_EXE_TRUNCATED, F_FILENAME_TRUNCATED, F_HAS_TTY,
 };
 use chrono::{DateTime, Utc};
-use sensor_core::event::{
-    entity_id, CharDevice, Host, ParentProcess, ProcessEvent, Tty, User, UserRef,
-};
+use sensor_core::event::{entity_id, CharDevice, Event, Host, ParentProcess, Tty, User, UserRef};
 use sensor_core::users::UserResolver;
 use serde_json::{json, Value};
 
@@ -150,16 +148,16 @@ impl Converter {
     }
 
     /// The record as an event.
-    pub fn convert(&self, record: &Record<'_>) -> ProcessEvent {
+    pub fn convert(&self, record: &Record<'_>) -> Event {
         match record {
             Record::Exec(e) => self.exec(e),
             Record::Fork(t) => {
-                let mut ev = ProcessEvent::fork(self.offset.wall(t.ts_boot_ns));
+                let mut ev = Event::fork(self.offset.wall(t.ts_boot_ns));
                 self.task(&mut ev, t, 'f');
                 ev
             }
             Record::Exit(t) => {
-                let mut ev = ProcessEvent::exit(self.offset.wall(t.ts_boot_ns));
+                let mut ev = Event::exit(self.offset.wall(t.ts_boot_ns));
                 self.task(&mut ev, t, 'x');
                 let (code, signal) = exit_code(t.exit_code);
                 ev.process.exit_code = Some(code);
@@ -172,7 +170,7 @@ impl Converter {
     }
 
     /// The fields every kind shares.
-    fn task(&self, ev: &mut ProcessEvent, t: &TaskRecord<'_>, tag: char) {
+    fn task(&self, ev: &mut Event, t: &TaskRecord<'_>, tag: char) {
         ev.event.id = Some(format!("{:x}-{:x}-{tag}", t.ts_boot_ns, t.pid));
         ev.host = self.host.clone();
         let start = self.offset.wall(t.start_boot_ns);
@@ -225,20 +223,14 @@ impl Converter {
             .insert("comm".into(), Value::String(text(t.comm).0));
         if tag == 'e' {
             if let Some(u) = &effective {
-                ev.picket
-                    .other
-                    .insert("user_groups".into(), json!(u.groups.clone()));
-                if let Some(shell) = &u.shell {
-                    ev.picket
-                        .other
-                        .insert("user_shell".into(), Value::String(shell.clone()));
-                }
+                ev.picket.user_groups.clone_from(&u.groups);
+                ev.picket.user_shell.clone_from(&u.shell);
             }
         }
     }
 
-    fn exec(&self, e: &ExecRecord<'_>) -> ProcessEvent {
-        let mut ev = ProcessEvent::exec(self.offset.wall(e.task.ts_boot_ns));
+    fn exec(&self, e: &ExecRecord<'_>) -> Event {
+        let mut ev = Event::exec(self.offset.wall(e.task.ts_boot_ns));
         self.task(&mut ev, &e.task, 'e');
         // Working directory.
         if !e.cwd.is_empty() {
@@ -414,9 +406,7 @@ mod tests {
         assert_eq!(ev.field("picket.login_uid"), FieldValue::Missing);
         assert_eq!(ev.picket.session_id, Some(4));
         assert!(!ev.picket.args_truncated);
-        assert!(
-            matches!(ev.field("picket.user_groups"), FieldValue::Json(v) if v.as_array().is_some_and(|a| !a.is_empty()))
-        );
+        assert!(!ev.picket.user_groups.is_empty());
         assert!(matches!(ev.field("picket.user_shell"), FieldValue::Str(s) if s.starts_with('/')));
         // Same path resolved and given: no executable_real.
         assert_eq!(ev.field("picket.executable_real"), FieldValue::Missing);

@@ -1,7 +1,7 @@
 //! # sensor-linux: Picket's Linux room
 //!
 //! Captures every process start on the host in the kernel and turns it into ECS
-//! [`ProcessEvent`](sensor_core::ProcessEvent)s: eBPF programs written in C with CO-RE
+//! [`Event`](sensor_core::Event)s: eBPF programs written in C with CO-RE
 //! (`bpf/picket.bpf.c`, compiled by clang in `build.rs`) hook the BTF tracepoints
 //! `sched_process_exec`, `sched_process_fork` and `sched_process_exit`, and write
 //! records — full argv (32 KiB by default, more on request, truncation flagged), creds,

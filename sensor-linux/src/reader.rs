@@ -6,7 +6,7 @@ use crate::error::Error;
 use crate::loader::{Kernel, Loaded};
 use crate::record;
 use sensor_core::collector::{EventSender, Shutdown};
-use sensor_core::event::{Host, HostOs, ProcessEvent};
+use sensor_core::event::{Event, Host, HostOs};
 use sensor_core::health::RateLimitedWarn;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -120,7 +120,7 @@ impl Losses {
 fn drain(
     ring: &mut aya::maps::RingBuf<aya::maps::MapData>,
     conv: &Converter,
-    batch: &mut Vec<ProcessEvent>,
+    batch: &mut Vec<Event>,
     malformed: &sensor_core::health::Counter,
 ) -> bool {
     while batch.len() < BATCH {
@@ -167,7 +167,7 @@ pub(crate) async fn run(
     housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut poll = tokio::time::interval(POLL_INTERVAL);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut batch: Vec<ProcessEvent> = Vec::with_capacity(BATCH);
+    let mut batch: Vec<Event> = Vec::with_capacity(BATCH);
     // The last read stopped at BATCH records with more waiting: read on without a tick.
     let mut more = false;
 

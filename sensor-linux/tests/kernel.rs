@@ -5,7 +5,7 @@
 
 use sensor_core::collector::{Collector, CollectorError, EventSender, Shutdown, ShutdownTrigger};
 use sensor_core::config::LinuxCollectorConfig;
-use sensor_core::event::{FieldValue, ProcessEvent};
+use sensor_core::event::{Event, FieldValue};
 use sensor_core::health::{Health, HealthSnapshot};
 use sensor_core::process_table::ProcessTable;
 use sensor_linux::LinuxCollector;
@@ -31,7 +31,7 @@ fn require_root() {
 }
 
 struct Tracer {
-    rx: mpsc::Receiver<ProcessEvent>,
+    rx: mpsc::Receiver<Event>,
     health: Arc<Health>,
     trigger: ShutdownTrigger,
     task: JoinHandle<Result<(), CollectorError>>,
@@ -63,7 +63,7 @@ impl Tracer {
 
     /// Hands events to `f` until it returns true. A hang guard, not a timing assertion:
     /// after `limit` the test fails, saying what it was waiting for.
-    async fn pump(&mut self, what: &str, limit: Duration, mut f: impl FnMut(ProcessEvent) -> bool) {
+    async fn pump(&mut self, what: &str, limit: Duration, mut f: impl FnMut(Event) -> bool) {
         let deadline = tokio::time::Instant::now() + limit;
         loop {
             match tokio::time::timeout_at(deadline, self.rx.recv()).await {
@@ -82,11 +82,7 @@ impl Tracer {
     }
 
     /// Collects every event until `done` holds for the events collected so far.
-    async fn collect_until(
-        &mut self,
-        what: &str,
-        done: impl Fn(&[ProcessEvent]) -> bool,
-    ) -> Vec<ProcessEvent> {
+    async fn collect_until(&mut self, what: &str, done: impl Fn(&[Event]) -> bool) -> Vec<Event> {
         let mut seen = Vec::new();
         self.pump(what, Duration::from_secs(30), |ev| {
             seen.push(ev);
@@ -116,13 +112,13 @@ impl Tracer {
     }
 }
 
-fn execs_of(events: &[ProcessEvent], pid: u32) -> impl Iterator<Item = &ProcessEvent> {
+fn execs_of(events: &[Event], pid: u32) -> impl Iterator<Item = &Event> {
     events
         .iter()
         .filter(move |e| e.process.pid == Some(pid) && e.event.action.as_deref() == Some("exec"))
 }
 
-fn ppid(e: &ProcessEvent) -> Option<u32> {
+fn ppid(e: &Event) -> Option<u32> {
     e.process.parent.as_ref().and_then(|p| p.pid)
 }
 
@@ -136,7 +132,7 @@ fn in_path(tool: &str) -> PathBuf {
 }
 
 /// Runs the events through the pipeline's process table, as `picket run` does.
-fn enrich(events: &[ProcessEvent]) -> Vec<ProcessEvent> {
+fn enrich(events: &[Event]) -> Vec<Event> {
     let mut table = ProcessTable::new(65_536);
     events
         .iter()
@@ -397,13 +393,8 @@ async fn discovery_commands_are_captured_with_pid_ppid_user_executable_argv_and_
     assert_eq!(ss.field("group.id"), FieldValue::Str(&gid.to_string()));
     assert_eq!(ss.field("group.name"), FieldValue::Str(&group_name(gid)));
     assert_eq!(ss.field("picket.user_shell"), FieldValue::Str(&shell));
-    let groups = ss.picket.other.get("user_groups").expect("user_groups");
-    assert!(
-        groups
-            .as_array()
-            .is_some_and(|g| g.contains(&json!(group_name(gid)))),
-        "{groups}"
-    );
+    let groups = &ss.picket.user_groups;
+    assert!(groups.contains(&group_name(gid)), "{groups:?}");
     // setpriv exec'd ss in place: ss's parent is the shell, its grandparent this test.
     assert_eq!(
         ss.process.parent.as_ref().and_then(|p| p.name.as_deref()),

@@ -1,7 +1,7 @@
 //! # sensor-macos: Picket's macOS room
 //!
 //! Endpoint Security process events (exec, fork, exit) from Apple's `eslogger` tool,
-//! turned into ECS [`ProcessEvent`](sensor_core::ProcessEvent)s:
+//! turned into ECS [`Event`](sensor_core::Event)s:
 //!
 //! - [`EsloggerParser`]: one eslogger JSON line → one event, for every message version
 //!   seen so far (9, 10, 11), with `global_seq_num` gap (loss) and schema-drift

@@ -5,7 +5,7 @@
 use crate::parser::EsloggerParser;
 use sensor_core::health::{Counter, Health, RateLimitedWarn};
 use sensor_core::replay::LineParser;
-use sensor_core::ProcessEvent;
+use sensor_core::Event;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -141,7 +141,7 @@ impl LineHandler {
     }
 
     /// Parses one chunk, appending events to `events`.
-    pub(crate) fn handle(&mut self, chunk: Chunk<'_>, events: &mut Vec<ProcessEvent>) {
+    pub(crate) fn handle(&mut self, chunk: Chunk<'_>, events: &mut Vec<Event>) {
         self.line_no += 1;
         let reason = match chunk {
             Chunk::Line(line) => {

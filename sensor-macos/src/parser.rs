@@ -1,4 +1,4 @@
-//! [`EsloggerParser`]: one eslogger JSON line in, zero or one [`ProcessEvent`] out, with
+//! [`EsloggerParser`]: one eslogger JSON line in, zero or one [`Event`] out, with
 //! sequence-gap (loss) and schema-drift accounting.
 
 use crate::eslogger::{
@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use sensor_core::event::{CharDevice, CodeSignature, HostOs, ParentProcess, Tty, UserRef};
 use sensor_core::health::{Counter, Health, RateLimitedWarn};
 use sensor_core::replay::LineParser;
-use sensor_core::ProcessEvent;
+use sensor_core::Event;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
@@ -66,10 +66,10 @@ pub struct ParserStats {
 /// Parser for Apple `eslogger` JSON lines (exec, fork and exit; message versions 9–11
 /// and, as far as their shape allows, later ones).
 ///
-/// - exec (`event_type` 9) → [`ProcessEvent::exec`] describing `event.exec.target`;
-/// - fork (11) → [`ProcessEvent::fork`] describing `event.fork.child`, with the parent
+/// - exec (`event_type` 9) → [`Event::exec`] describing `event.exec.target`;
+/// - fork (11) → [`Event::fork`] describing `event.fork.child`, with the parent
 ///   (the message's `process`) in `process.parent.*`;
-/// - exit (15) → [`ProcessEvent::exit`] describing the message's `process`;
+/// - exit (15) → [`Event::exit`] describing the message's `process`;
 /// - any other event type is counted in [`LineParser::ignored`] and skipped.
 ///
 /// Field mapping: `process.pid` (audit token pid), `process.parent.pid` (`ppid`),
@@ -174,7 +174,7 @@ impl EsloggerParser {
         self.unreadable_since_seq += 1;
     }
 
-    fn parse(&mut self, line: &[u8], out: &mut Vec<ProcessEvent>) -> Result<(), String> {
+    fn parse(&mut self, line: &[u8], out: &mut Vec<Event>) -> Result<(), String> {
         // serde would read a JSON array into a struct by position: insist on an object.
         match line.iter().find(|b| !b.is_ascii_whitespace()) {
             Some(b'{') => {}
@@ -269,11 +269,7 @@ impl EsloggerParser {
         Ok(())
     }
 
-    fn exec(
-        &mut self,
-        msg: &Message,
-        drifted: &mut Vec<&'static str>,
-    ) -> Result<ProcessEvent, String> {
+    fn exec(&mut self, msg: &Message, drifted: &mut Vec<&'static str>) -> Result<Event, String> {
         let time = message_time(msg)?;
         let body = msg
             .event
@@ -288,7 +284,7 @@ impl EsloggerParser {
             .args
             .as_ref()
             .ok_or("exec event without event.exec.args")?;
-        let mut event = ProcessEvent::exec(time);
+        let mut event = Event::exec(time);
         self.describe(&mut event, target, "event.exec.target", drifted)?;
         event.set_argv(args.clone());
         match &body.cwd {
@@ -299,11 +295,7 @@ impl EsloggerParser {
         Ok(event)
     }
 
-    fn fork(
-        &mut self,
-        msg: &Message,
-        drifted: &mut Vec<&'static str>,
-    ) -> Result<ProcessEvent, String> {
+    fn fork(&mut self, msg: &Message, drifted: &mut Vec<&'static str>) -> Result<Event, String> {
         let time = message_time(msg)?;
         let child = msg
             .event
@@ -311,7 +303,7 @@ impl EsloggerParser {
             .and_then(|e| e.fork.as_ref())
             .and_then(|f| f.child.as_ref())
             .ok_or("fork event (type 11) without event.fork.child")?;
-        let mut event = ProcessEvent::fork(time);
+        let mut event = Event::fork(time);
         self.describe(&mut event, child, "event.fork.child", drifted)?;
         // The message's `process` is the one that forked: the parent, as it is now.
         if let Some(parent) = &msg.process {
@@ -327,11 +319,7 @@ impl EsloggerParser {
         Ok(event)
     }
 
-    fn exit(
-        &mut self,
-        msg: &Message,
-        drifted: &mut Vec<&'static str>,
-    ) -> Result<ProcessEvent, String> {
+    fn exit(&mut self, msg: &Message, drifted: &mut Vec<&'static str>) -> Result<Event, String> {
         let time = message_time(msg)?;
         let body = msg
             .event
@@ -339,7 +327,7 @@ impl EsloggerParser {
             .and_then(|e| e.exit.as_ref())
             .ok_or("exit event (type 15) without event.exit")?;
         let process = msg.process.as_ref().ok_or("exit event without process")?;
-        let mut event = ProcessEvent::exit(time);
+        let mut event = Event::exit(time);
         self.describe(&mut event, process, "process", drifted)?;
         match &body.stat {
             Field::Value(stat) => {
@@ -363,7 +351,7 @@ impl EsloggerParser {
     /// Fills the process, user and picket fields of `event` from an `es_process_t`.
     fn describe(
         &mut self,
-        event: &mut ProcessEvent,
+        event: &mut Event,
         p: &EsProcess,
         at: &str,
         drifted: &mut Vec<&'static str>,
@@ -463,7 +451,7 @@ impl EsloggerParser {
         Ok(())
     }
 
-    fn fill_users(&mut self, event: &mut ProcessEvent, token: &AuditToken) {
+    fn fill_users(&mut self, event: &mut Event, token: &AuditToken) {
         if let Some(ruid) = token.ruid {
             event.user.id = Some(ruid.to_string());
             event.user.name = self.user_name(ruid);
@@ -588,7 +576,7 @@ impl LineParser for EsloggerParser {
         self.collector
     }
 
-    fn parse_line(&mut self, line: &[u8], out: &mut Vec<ProcessEvent>) -> Result<(), String> {
+    fn parse_line(&mut self, line: &[u8], out: &mut Vec<Event>) -> Result<(), String> {
         self.parse(line, out)
     }
 

@@ -8,7 +8,7 @@
 use crate::error::{classify_eslogger_failure, EsloggerFailure, MacosError};
 use crate::lines::{Chunk, LineAssembler, LineHandler, MAX_LINE_BYTES};
 use crate::parser::{EsloggerParser, NOTE_SEQUENCE};
-use sensor_core::{CollectorError, EventSender, ProcessEvent, Shutdown};
+use sensor_core::{CollectorError, Event, EventSender, Shutdown};
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::atomic::Ordering;
@@ -174,7 +174,7 @@ async fn run_once(
     };
     let mut assembler = LineAssembler::new(MAX_LINE_BYTES);
     let mut buf = vec![0u8; 64 * 1024];
-    let mut events: Vec<ProcessEvent> = Vec::new();
+    let mut events: Vec<Event> = Vec::new();
     let mut read_error = None;
     loop {
         let read = tokio::select! {
@@ -233,7 +233,7 @@ async fn run_once(
     Ok(RunEnd::Exited { status, stderr })
 }
 
-async fn send_all(out: &EventSender, events: &mut Vec<ProcessEvent>) -> bool {
+async fn send_all(out: &EventSender, events: &mut Vec<Event>) -> bool {
     for event in events.drain(..) {
         // Backpressure: a full pipeline slows the read, eslogger's pipe fills, and what
         // Endpoint Security then drops shows up as a global_seq_num gap.

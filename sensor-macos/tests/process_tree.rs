@@ -6,11 +6,11 @@ mod common;
 
 use common::{data, parse_file};
 use sensor_core::process_table::ProcessTable;
-use sensor_core::ProcessEvent;
+use sensor_core::Event;
 
 /// Runs a fixture through the process table as the pipeline does; returns the enriched
 /// events.
-fn through_table(name: &str) -> Vec<ProcessEvent> {
+fn through_table(name: &str) -> Vec<Event> {
     let parsed = parse_file(&data(name));
     for (i, r) in parsed.results.iter().enumerate() {
         assert_eq!(r, &Ok(1), "{name} line {}", i + 1);
@@ -26,7 +26,7 @@ fn through_table(name: &str) -> Vec<ProcessEvent> {
         .collect()
 }
 
-fn exec_of<'a>(events: &'a [ProcessEvent], name: &str) -> &'a ProcessEvent {
+fn exec_of<'a>(events: &'a [Event], name: &str) -> &'a Event {
     events
         .iter()
         .find(|e| {
@@ -36,7 +36,7 @@ fn exec_of<'a>(events: &'a [ProcessEvent], name: &str) -> &'a ProcessEvent {
 }
 
 /// `name(pid)` of each ancestor, nearest first (`?(pid)` when unknown).
-fn chain(ev: &ProcessEvent) -> Vec<String> {
+fn chain(ev: &Event) -> Vec<String> {
     ev.picket
         .ancestors
         .iter()

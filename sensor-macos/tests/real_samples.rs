@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use common::{parse_file, REAL_SAMPLES};
 use sensor_core::event::{FieldValue, Lifecycle};
 use sensor_core::replay::{LineParser, LineReplay};
-use sensor_core::{Collector, EventSender, Health, ProcessEvent, Shutdown};
+use sensor_core::{Collector, Event, EventSender, Health, Shutdown};
 use sensor_macos::EsloggerParser;
 use std::path::Path;
 use std::sync::atomic::Ordering;
@@ -18,11 +18,11 @@ fn t(s: &str) -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
-fn other<'a>(ev: &'a ProcessEvent, key: &str) -> Option<&'a serde_json::Value> {
+fn other<'a>(ev: &'a Event, key: &str) -> Option<&'a serde_json::Value> {
     ev.picket.other.get(key)
 }
 
-fn samples() -> Vec<ProcessEvent> {
+fn samples() -> Vec<Event> {
     let parsed = parse_file(Path::new(REAL_SAMPLES));
     for (i, r) in parsed.results.iter().enumerate() {
         assert_eq!(r, &Ok(1), "real line {} must give one event", i + 1);

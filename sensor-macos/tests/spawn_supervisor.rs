@@ -6,7 +6,7 @@
 mod common;
 
 use common::data;
-use sensor_core::{CollectorError, EventSender, Health, ProcessEvent, Shutdown};
+use sensor_core::{CollectorError, Event, EventSender, Health, Shutdown};
 use sensor_macos::spawn::{supervise, SpawnOptions};
 use sensor_macos::EsloggerParser;
 use std::os::unix::fs::PermissionsExt;
@@ -31,7 +31,7 @@ fn opts(program: PathBuf) -> SpawnOptions {
     }
 }
 
-async fn next_event(rx: &mut tokio::sync::mpsc::Receiver<ProcessEvent>) -> ProcessEvent {
+async fn next_event(rx: &mut tokio::sync::mpsc::Receiver<Event>) -> Event {
     // A bound so a broken supervisor fails instead of hanging; not a timing assertion.
     tokio::time::timeout(Duration::from_secs(60), rx.recv())
         .await
@@ -40,7 +40,7 @@ async fn next_event(rx: &mut tokio::sync::mpsc::Receiver<ProcessEvent>) -> Proce
 }
 
 struct Run {
-    rx: tokio::sync::mpsc::Receiver<ProcessEvent>,
+    rx: tokio::sync::mpsc::Receiver<Event>,
     health: Arc<Health>,
     trigger: sensor_core::collector::ShutdownTrigger,
     task: tokio::task::JoinHandle<Result<(), CollectorError>>,

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{data, lines};
-use sensor_core::{EventSender, Health, ProcessEvent, Shutdown};
+use sensor_core::{Event, EventSender, Health, Shutdown};
 use sensor_macos::lines::Chunk;
 use sensor_macos::tail::{FileTail, TailStart};
 use sensor_macos::{tail_eslogger_file, EsloggerParser};
@@ -105,7 +105,7 @@ fn starting_at_the_end_skips_what_is_already_there() {
     assert_eq!(poll(&mut tail), ["first"]);
 }
 
-async fn next_event(rx: &mut tokio::sync::mpsc::Receiver<ProcessEvent>) -> ProcessEvent {
+async fn next_event(rx: &mut tokio::sync::mpsc::Receiver<Event>) -> Event {
     // A bound so a broken tail fails instead of hanging; not a timing assertion.
     tokio::time::timeout(Duration::from_secs(60), rx.recv())
         .await

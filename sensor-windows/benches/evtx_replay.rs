@@ -4,7 +4,7 @@
 //! - `evtx to JSON`: that plus rendering each record to a `serde_json::Value`, what
 //!   `evtx_dump -o jsonl` does per record;
 //! - `picket replay`: [`sensor_windows::replay::replay_evtx_file`], which renders each
-//!   record, maps Sysmon 1 / 4688 to `ProcessEvent`s and counts the rest.
+//!   record, maps Sysmon 1 / 4688 to `Event`s and counts the rest.
 //!
 //! Input: the six EVTX-ATTACK-SAMPLES fixtures (206 records, 72 process events), read from
 //! the page cache, in a loop for about two seconds per measurement.

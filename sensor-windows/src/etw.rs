@@ -35,7 +35,7 @@ use crate::cmdline::split_command_line;
 use chrono::{DateTime, Utc};
 use sensor_core::collector::{Collector, CollectorFuture, EventSender, Shutdown};
 use sensor_core::config::WindowsCollectorConfig;
-use sensor_core::event::{file_name, HostOs, ParentProcess, Pe, ProcessEvent};
+use sensor_core::event::{file_name, Event, HostOs, ParentProcess, Pe};
 use std::collections::HashMap;
 
 #[cfg(windows)]
@@ -240,14 +240,14 @@ pub fn decode_ansiz(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// Maps one kernel `Process` event. Start and end events become `ProcessEvent`s; the
+/// Maps one kernel `Process` event. Start and end events become `Event`s; the
 /// rundown (opcodes 3 and 4) and unknown opcodes only update `tracker`. `None` also for
 /// an event whose timestamp is out of range.
 pub fn map_kernel_process(
     rec: &KernelProcessRecord,
     tracker: &mut ProcessTracker,
     enricher: &mut dyn Enricher,
-) -> Option<ProcessEvent> {
+) -> Option<Event> {
     let ts = filetime_to_utc(rec.filetime)?;
     let short_name = rec
         .image_file_name
@@ -290,7 +290,7 @@ pub fn map_kernel_process(
             if rec.opcode != opcode::START {
                 return None;
             }
-            let mut ev = ProcessEvent::exec(ts);
+            let mut ev = Event::exec(ts);
             ev.process.pid = Some(rec.pid);
             ev.process.entity_id = entity_id;
             ev.process.start = Some(ts);
@@ -345,7 +345,7 @@ pub fn map_kernel_process(
         }
         opcode::END => {
             let known = tracker.remove(rec.pid).unwrap_or_default();
-            let mut ev = ProcessEvent::exit(ts);
+            let mut ev = Event::exit(ts);
             ev.process.pid = Some(rec.pid);
             ev.process.name = known.name.or(short_name);
             ev.process.executable = known.executable;
@@ -365,7 +365,7 @@ pub fn map_kernel_process(
     }
 }
 
-fn finish(ev: &mut ProcessEvent, host: Option<String>) {
+fn finish(ev: &mut Event, host: Option<String>) {
     ev.host.name = host;
     ev.host.os = Some(HostOs {
         os_type: Some("windows".into()),

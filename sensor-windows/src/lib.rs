@@ -3,7 +3,7 @@
 //! Everything Windows-shaped in Picket lives here:
 //! - [`replay`]: `picket replay --format evtx`, recorded Windows event logs (binary EVTX,
 //!   Winlogbeat or `evtx_dump` JSON lines) read on any OS;
-//! - [`mapping`]: Sysmon event 1 and Security 4688 → ECS [`ProcessEvent`], with
+//! - [`mapping`]: Sysmon event 1 and Security 4688 → ECS [`Event`], with
 //!   [`cmdline`] (the `CommandLineToArgvW` split) and [`sid`] (well-known and binary SIDs);
 //! - [`pe`]: `OriginalFilename` from a PE image's version resource, on any OS;
 //! - [`etw`]: the live collector, [`WindowsCollector`] (`windows-etw`), reading the NT
@@ -17,7 +17,7 @@
 //! (query-only) and a log directory under `%ProgramData%\Picket`. It depends on
 //! `sensor-core` and nothing else of Picket's.
 //!
-//! [`ProcessEvent`]: sensor_core::event::ProcessEvent
+//! [`Event`]: sensor_core::event::Event
 #![deny(missing_docs)]
 
 pub mod cmdline;

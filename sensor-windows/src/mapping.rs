@@ -1,4 +1,4 @@
-//! Sysmon event 1 and Security event 4688 → [`ProcessEvent`], Winlogbeat's way.
+//! Sysmon event 1 and Security event 4688 → [`Event`], Winlogbeat's way.
 //!
 //! Both inputs, a record of a binary EVTX file (rendered to JSON by the `evtx` crate, the
 //! same shape `evtx_dump -o jsonl` writes) and a Winlogbeat JSON document, are first
@@ -25,7 +25,7 @@
 use crate::cmdline::split_command_line;
 use crate::sid::{split_account, well_known_sid};
 use chrono::{DateTime, NaiveDateTime, Utc};
-use sensor_core::event::{HostOs, ParentProcess, Pe, ProcessEvent, UserRef};
+use sensor_core::event::{Event, HostOs, ParentProcess, Pe, UserRef};
 use serde_json::{Map, Value};
 
 /// `picket.collector` for replayed Windows events.
@@ -61,7 +61,7 @@ pub struct WinRecord<'a> {
 #[derive(Debug)]
 pub enum Mapped {
     /// A process event.
-    Event(Box<ProcessEvent>),
+    Event(Box<Event>),
     /// A well-formed record of a kind Picket does not use (another event id or provider).
     Ignored,
 }
@@ -209,12 +209,12 @@ fn timestamp(
         .ok_or_else(|| "no event time (TimeCreated / @timestamp)".to_string())
 }
 
-fn map_sysmon_1(rec: &WinRecord<'_>) -> Result<ProcessEvent, String> {
+fn map_sysmon_1(rec: &WinRecord<'_>) -> Result<Event, String> {
     if rec.event_data.is_none() {
         return Err("Sysmon event 1 without EventData".into());
     }
     let utc_time = rec.text("UtcTime").as_deref().and_then(parse_time);
-    let mut ev = ProcessEvent::exec(timestamp(rec, utc_time)?);
+    let mut ev = Event::exec(timestamp(rec, utc_time)?);
     let image = rec.text("Image").ok_or("Sysmon event 1 without Image")?;
     ev.set_executable(&image);
     ev.process.pid = rec.pid("ProcessId")?;
@@ -284,11 +284,11 @@ fn map_sysmon_1(rec: &WinRecord<'_>) -> Result<ProcessEvent, String> {
     Ok(ev)
 }
 
-fn map_security_4688(rec: &WinRecord<'_>) -> Result<ProcessEvent, String> {
+fn map_security_4688(rec: &WinRecord<'_>) -> Result<Event, String> {
     if rec.event_data.is_none() {
         return Err("Security event 4688 without EventData".into());
     }
-    let mut ev = ProcessEvent::exec(timestamp(rec, None)?);
+    let mut ev = Event::exec(timestamp(rec, None)?);
     let image = rec
         .text("NewProcessName")
         .ok_or("Security event 4688 without NewProcessName")?;
@@ -327,7 +327,7 @@ fn map_security_4688(rec: &WinRecord<'_>) -> Result<ProcessEvent, String> {
     Ok(ev)
 }
 
-fn set_command_line(ev: &mut ProcessEvent, line: Option<String>) {
+fn set_command_line(ev: &mut Event, line: Option<String>) {
     if let Some(line) = line {
         let args = split_command_line(&line);
         ev.process.command_line = Some(line);
@@ -339,7 +339,7 @@ fn set_command_line(ev: &mut ProcessEvent, line: Option<String>) {
 
 /// The fields every mapped record gets: host, collector, ECS `event.*` and the
 /// Winlogbeat-style `winlog.*` and `log.file.path`.
-fn finish(ev: &mut ProcessEvent, rec: &WinRecord<'_>, file: Option<&str>) {
+fn finish(ev: &mut Event, rec: &WinRecord<'_>, file: Option<&str>) {
     ev.host.name = rec.computer.map(str::to_string);
     ev.host.os = Some(HostOs {
         os_type: Some("windows".into()),
@@ -453,7 +453,7 @@ mod tests {
             "ParentCommandLine": "\"c:\\windows\\system32\\cmd.exe\" /c net user"}}})
     }
 
-    fn mapped(value: &Value) -> ProcessEvent {
+    fn mapped(value: &Value) -> Event {
         let rec = WinRecord::from_evtx_json(value).expect("record");
         match map_record(&rec, Some("x.evtx")).expect("maps") {
             Mapped::Event(ev) => *ev,

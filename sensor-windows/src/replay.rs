@@ -17,7 +17,7 @@
 
 use crate::mapping::{map_record, Mapped, WinRecord, REPLAY_COLLECTOR};
 use sensor_core::collector::{Collector, CollectorError, CollectorFuture, EventSender, Shutdown};
-use sensor_core::event::{expand_dotted_keys, ProcessEvent};
+use sensor_core::event::{expand_dotted_keys, Event};
 use sensor_core::health::Health;
 use sensor_core::replay::{LineParser, LineReplay, ReplayStats};
 use serde_json::Value;
@@ -174,7 +174,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 pub fn replay_evtx_file(
     path: &Path,
     stats: &ReplayStats,
-    emit: &mut dyn FnMut(ProcessEvent) -> bool,
+    emit: &mut dyn FnMut(Event) -> bool,
     health: &Health,
     shutdown: &Shutdown,
 ) -> Result<(), CollectorError> {
@@ -364,7 +364,7 @@ impl LineParser for WinlogJsonParser {
         REPLAY_COLLECTOR
     }
 
-    fn parse_line(&mut self, line: &[u8], out: &mut Vec<ProcessEvent>) -> Result<(), String> {
+    fn parse_line(&mut self, line: &[u8], out: &mut Vec<Event>) -> Result<(), String> {
         let mut value: Value =
             serde_json::from_slice(line).map_err(|e| format!("invalid JSON: {e}"))?;
         if !value.is_object() {

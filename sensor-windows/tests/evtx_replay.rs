@@ -5,7 +5,7 @@
 //! (evtx_dump and Winlogbeat shapes) must map to the same events.
 
 use sensor_core::collector::{EventSender, Shutdown};
-use sensor_core::event::ProcessEvent;
+use sensor_core::event::Event;
 use sensor_core::health::Health;
 use sensor_core::replay::ReplayStats;
 use serde_json::{json, Value};
@@ -28,7 +28,7 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 struct Replayed {
-    events: Vec<ProcessEvent>,
+    events: Vec<Event>,
     stats: Arc<ReplayStats>,
     health: Arc<Health>,
 }
@@ -67,14 +67,14 @@ fn replay(files: Vec<PathBuf>) -> Replayed {
     })
 }
 
-fn by_name<'a>(events: &'a [ProcessEvent], name: &str) -> Vec<&'a ProcessEvent> {
+fn by_name<'a>(events: &'a [Event], name: &str) -> Vec<&'a Event> {
     events
         .iter()
         .filter(|e| e.process.name.as_deref() == Some(name))
         .collect()
 }
 
-fn parent(ev: &ProcessEvent) -> &sensor_core::event::ParentProcess {
+fn parent(ev: &Event) -> &sensor_core::event::ParentProcess {
     ev.process.parent.as_deref().expect("parent")
 }
 
@@ -326,7 +326,7 @@ fn rundll32_chain_carries_original_file_names() {
     assert_eq!(r.events.len(), 8);
     assert_eq!(r.count(|s| &s.records_read), 50);
     assert_eq!(r.count(|s| &s.ignored), 42);
-    let ofn = |e: &ProcessEvent| {
+    let ofn = |e: &Event| {
         e.process
             .pe
             .as_ref()
@@ -425,7 +425,7 @@ fn corrupt_chunk_is_reported_and_the_rest_is_read() {
     let clean = replay(vec![fixture(
         "discovery_sysmon_1_iis_pwd_and_config_discovery_appcmd.evtx",
     )]);
-    let record_ids = |events: &[ProcessEvent]| -> Vec<Value> {
+    let record_ids = |events: &[Event]| -> Vec<Value> {
         events
             .iter()
             .map(|e| e.other["winlog"]["record_id"].clone())
@@ -527,7 +527,7 @@ fn winlogbeat_doc(rec: &Value) -> Value {
 }
 
 /// The process fields the two routes must agree on.
-fn process_view(ev: &ProcessEvent) -> Value {
+fn process_view(ev: &Event) -> Value {
     json!({
         "ts": ev.timestamp, "pid": ev.process.pid, "name": ev.process.name,
         "exe": ev.process.executable, "args": ev.process.args, "cmd": ev.process.command_line,

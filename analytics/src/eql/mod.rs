@@ -25,7 +25,7 @@ use crate::field::{any_scalar, FieldRef, Scalar};
 use crate::glob::{fold, Glob};
 use parser::{Arg, Expr, Lit, Op, Operand};
 use regex::{RegexSet, RegexSetBuilder};
-use sensor_core::event::{FieldValue, ProcessEvent};
+use sensor_core::event::{Event, FieldValue};
 use std::collections::HashSet;
 use std::net::IpAddr;
 
@@ -92,7 +92,7 @@ impl Query {
 
     /// Does `event` match?
     #[inline]
-    pub fn matches(&self, event: &ProcessEvent) -> bool {
+    pub fn matches(&self, event: &Event) -> bool {
         self.root.eval(event)
     }
 }
@@ -250,7 +250,7 @@ impl StrMatch {
 }
 
 impl Node {
-    fn eval(&self, ev: &ProcessEvent) -> bool {
+    fn eval(&self, ev: &Event) -> bool {
         match self {
             Node::And(items) => items.iter().all(|n| n.eval(ev)),
             Node::Or(items) => items.iter().any(|n| n.eval(ev)),

@@ -1,8 +1,8 @@
 use super::*;
 use serde_json::json;
 
-fn ev(v: serde_json::Value) -> ProcessEvent {
-    ProcessEvent::from_json_value(v).expect("test event")
+fn ev(v: serde_json::Value) -> Event {
+    Event::from_json_value(v).expect("test event")
 }
 
 fn q(text: &str) -> Query {

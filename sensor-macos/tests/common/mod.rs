@@ -3,7 +3,7 @@
 
 use sensor_core::health::Health;
 use sensor_core::replay::LineParser;
-use sensor_core::ProcessEvent;
+use sensor_core::Event;
 use sensor_macos::EsloggerParser;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -32,7 +32,7 @@ pub fn lines(path: &std::path::Path) -> Vec<Vec<u8>> {
 /// Parses every line of `path` with a replay parser attached to a fresh health
 /// registry. Returns the events, the per-line results and the parser and health.
 pub struct Parsed {
-    pub events: Vec<ProcessEvent>,
+    pub events: Vec<Event>,
     pub results: Vec<Result<usize, String>>,
     pub parser: EsloggerParser,
     pub health: Arc<Health>,
