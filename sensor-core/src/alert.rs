@@ -191,6 +191,14 @@ pub struct AlertPicket {
     /// Hash of the config that produced the alert.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub config_hash: String,
+    /// The triggering events, each named so it can be found again in its source: the
+    /// primary event first, then (for folded, burst and correlation alerts) the others,
+    /// at most [`EVIDENCE_CAP`]. See [`Evidence`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<Evidence>,
+    /// Triggering events beyond [`EVIDENCE_CAP`], counted but not listed.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub evidence_omitted: u64,
     /// Other events of a correlated alert (the discovery before lateral movement, ...).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub related_events: Vec<Event>,
@@ -201,6 +209,46 @@ pub struct AlertPicket {
 
 fn one() -> u64 {
     1
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// Most triggering events an alert lists in `picket.evidence`; the rest are counted in
+/// `picket.evidence_omitted`.
+pub const EVIDENCE_CAP: usize = 16;
+
+/// One triggering event of an alert (`picket.evidence[]`): its `event.id`, when it
+/// happened, and for replayed events the file and the record in it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Evidence {
+    /// The event's `event.id`: the source's own id, or the stable id Picket gave it.
+    pub event_id: String,
+    /// The event's `@timestamp`.
+    pub timestamp: DateTime<Utc>,
+    /// `log.file.path`: the file a replayed event was read from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// The record in that file: the EVTX `winlog.record_id`, or the 1-based line number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<u64>,
+}
+
+impl Evidence {
+    /// Names `event`.
+    pub fn of(event: &Event) -> Evidence {
+        Evidence {
+            event_id: event.event.id.clone().unwrap_or_default(),
+            timestamp: event.timestamp,
+            file: event
+                .log
+                .as_ref()
+                .and_then(|l| l.file.as_ref())
+                .and_then(|f| f.path.clone()),
+            record: event.picket.record,
+        }
+    }
 }
 
 impl Alert {
@@ -226,8 +274,18 @@ impl Alert {
             picket: AlertPicket {
                 severity: Some(severity),
                 count: 1,
+                evidence: vec![Evidence::of(event)],
                 ..AlertPicket::default()
             },
+        }
+    }
+
+    /// Adds `event` to the evidence: listed while there is room, counted after.
+    pub fn add_evidence(&mut self, event: &Event) {
+        if self.picket.evidence.len() < EVIDENCE_CAP {
+            self.picket.evidence.push(Evidence::of(event));
+        } else {
+            self.picket.evidence_omitted += 1;
         }
     }
 
