@@ -6,7 +6,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use sensor_core::collector::{Collector, Shutdown};
 use sensor_core::config::layered::default_config_path;
 use sensor_core::config::{load_layered, Config, LoadedConfig};
-use sensor_core::pipeline::{self, Clock, Control, HostIdentity, PipelineOptions};
+use sensor_core::pipeline::{self, Clock, Control, PipelineOptions};
 use sensor_core::reload::Reloader;
 use sensor_core::replay::{EcsParser, LineReplay, ReplayStats};
 use sensor_core::sink::{AlertSink, JsonlFileSink, StdoutSink};
@@ -112,14 +112,14 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-fn options(config: &Config, clock: Clock, host: Option<HostIdentity>) -> PipelineOptions {
+fn options(config: &Config, clock: Clock) -> PipelineOptions {
     PipelineOptions {
         channel_capacity: config.pipeline.channel_capacity,
         alert_queue_capacity: config.pipeline.alert_queue_capacity,
         process_table_capacity: config.pipeline.process_table_capacity,
         seed_process_table: config.pipeline.seed_process_table && clock == Clock::Wall,
         clock,
-        host,
+        host_name: Some(config.general.host_name.clone()).filter(|n| !n.is_empty()),
         config_hash: config.hash(),
     }
 }
@@ -238,8 +238,7 @@ fn run_until(loaded: LoadedConfig, stop: Option<Shutdown>) -> CliResult {
     let detector = build_detector(&config);
     let sinks = file_sinks(&config)?;
     let collector = host_collector(&config)?;
-    let host = HostIdentity::this_host(&config.general.host_name);
-    let opts = options(&config, Clock::Wall, Some(host));
+    let opts = options(&config, Clock::Wall);
     let sources: Vec<&str> = loaded.sources.iter().map(|s| s.path.as_str()).collect();
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
@@ -328,7 +327,7 @@ async fn service_status(
     let mut since_ping = Duration::ZERO;
     let step = Duration::from_millis(250);
     loop {
-        if !ready && health.collector_state() == "running" {
+        if !ready && health.collector_state() == sensor_core::CollectorState::Running {
             ready = true;
             service_notify::ready();
             tracing::info!("Collector running");
@@ -480,7 +479,7 @@ pub fn replay(
         ReplayFormat::Evtx => sensor_windows::replay::evtx_replay(files),
     };
     let health = Health::new();
-    let opts = options(&config, Clock::Event, None);
+    let opts = options(&config, Clock::Event);
     let rt = runtime()?;
     let report = rt.block_on(async {
         let (_trigger, shutdown) = Shutdown::new();

@@ -5,10 +5,12 @@
 //! not sent. When the window closes (on a tick, or at the final flush) and repeats came,
 //! one summary alert is sent: the latest repeat, with `picket.count` (all occurrences in
 //! the window, the first included), `first_seen`, `last_seen` and a message saying so.
-//! Nothing is dropped silently: every occurrence is either an alert or in a count.
+//! Nothing is dropped silently: every occurrence is either an alert or in a count, and
+//! the summary's `picket.evidence` names the triggering event of every occurrence (up to
+//! the cap, the rest counted).
 
 use chrono::{DateTime, TimeDelta, Utc};
-use sensor_core::alert::{new_alert_id, Alert};
+use sensor_core::alert::{new_alert_id, Alert, Evidence, EVIDENCE_CAP};
 use std::collections::HashMap;
 
 /// Most open fold windows; past this every open window is flushed early (summaries sent)
@@ -21,6 +23,9 @@ pub(crate) struct FoldEntry {
     last_seen: DateTime<Utc>,
     count: u64,
     latest: Alert,
+    /// Evidence of every occurrence in the window, the first included (capped).
+    evidence: Vec<Evidence>,
+    evidence_omitted: u64,
     /// Order of opening, so summaries closed together keep a stable order.
     seq: u64,
 }
@@ -83,6 +88,8 @@ impl Folder {
 
     fn summary(entry: FoldEntry, window: TimeDelta) -> Alert {
         let mut a = entry.latest;
+        a.picket.evidence = entry.evidence;
+        a.picket.evidence_omitted = entry.evidence_omitted;
         a.picket.count = entry.count;
         a.picket.first_seen = Some(entry.first_seen);
         a.picket.last_seen = Some(entry.last_seen);
@@ -120,6 +127,14 @@ impl Folder {
             if at >= entry.first_seen && at - entry.first_seen < self.window {
                 entry.count += 1;
                 entry.last_seen = entry.last_seen.max(at);
+                for ev in alert.picket.evidence.iter().cloned() {
+                    if entry.evidence.len() < EVIDENCE_CAP {
+                        entry.evidence.push(ev);
+                    } else {
+                        entry.evidence_omitted += 1;
+                    }
+                }
+                entry.evidence_omitted += alert.picket.evidence_omitted;
                 entry.latest = alert;
                 counts.folded += 1;
                 return;
@@ -142,6 +157,8 @@ impl Folder {
                 first_seen: at,
                 last_seen: at,
                 count: 1,
+                evidence: alert.picket.evidence.clone(),
+                evidence_omitted: alert.picket.evidence_omitted,
                 latest: alert.clone(),
                 seq: self.next_seq,
             },

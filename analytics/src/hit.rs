@@ -61,6 +61,9 @@ impl Hit {
         alert.picket.mutable_element = self.mutable_element.into();
         alert.picket.matched_value = self.matched_value;
         alert.picket.details = self.details;
+        for related in &self.related {
+            alert.add_evidence(related);
+        }
         alert.picket.related_events = self.related;
         alert.picket.first_seen = Some(ev.timestamp);
         alert.picket.last_seen = Some(ev.timestamp);

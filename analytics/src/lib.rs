@@ -41,7 +41,7 @@ use hit::Hit;
 use regex::{RegexSet, RegexSetBuilder};
 use sensor_core::alert::{Alert, Rule};
 use sensor_core::config::{AnalyticsConfig, RulesConfig};
-use sensor_core::detect::Detector;
+use sensor_core::detect::{Detector, DetectorCounts};
 use sensor_core::event::{Event, Lifecycle};
 use std::any::Any;
 use std::collections::{HashMap, VecDeque};
@@ -53,22 +53,8 @@ pub(crate) struct Scratch {
     pub norm: String,
 }
 
-/// Counters the engine keeps (for health output and tests).
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct EngineStats {
-    /// Events seen.
-    pub events: u64,
-    /// Alerts produced by analytics and rules before folding.
-    pub detections: u64,
-    /// Alerts sent (first alerts, summaries, unfolded alerts).
-    pub alerts_sent: u64,
-    /// Repeats counted into a fold instead of being sent.
-    pub alerts_folded: u64,
-    /// Fold summary alerts sent.
-    pub fold_summaries: u64,
-    /// Correlation entries dropped because the state was full (oldest first).
-    pub correlation_evictions: u64,
-}
+/// Counters the engine keeps, reported into health through [`Detector::counts`].
+pub type EngineStats = DetectorCounts;
 
 /// Recent in-scope AN0904 executions of one (host, user), for bursts.
 type BurstState = HashMap<String, HashMap<String, VecDeque<Event>>>;
@@ -344,7 +330,7 @@ impl Engine {
                         &mut self.discoveries,
                         &mut self.discoveries_len,
                     ) {
-                        self.stats.correlation_evictions += 1;
+                        self.stats.state_evictions += 1;
                     }
                 }
             }
@@ -420,6 +406,10 @@ impl Detector for Engine {
             self.bursts = std::mem::take(&mut old.bursts);
         }
         self.stats = old.stats;
+    }
+
+    fn counts(&self) -> DetectorCounts {
+        self.stats
     }
 
     fn as_any_mut(&mut self) -> &mut dyn Any {

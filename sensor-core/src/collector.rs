@@ -2,6 +2,7 @@
 
 use crate::event::Event;
 use crate::health::{Counter, Health};
+use crate::host::HostIdentity;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -16,6 +17,13 @@ pub type CollectorFuture = Pin<Box<dyn Future<Output = Result<(), CollectorError
 pub trait Collector: Send {
     /// Short name recorded in `picket.collector` (`linux-ebpf`, `replay-ecs`, ...).
     fn name(&self) -> &'static str;
+
+    /// The host whose events this collector sees, for a live collector: it stamps this
+    /// identity on its events, and the pipeline applies `[general] host_name` to them.
+    /// Replays report none: their events name their own hosts.
+    fn host(&self) -> Option<HostIdentity> {
+        None
+    }
 
     /// Runs until the source ends or `shutdown` fires, sending events to `out`. Loss
     /// counters are registered through `out.health()`.
@@ -107,7 +115,8 @@ impl EventSender {
     /// attached, eslogger started, the ETW session opened). Drives `READY=1` for systemd
     /// and `collector.state` in the status file.
     pub fn mark_running(&self) {
-        self.health.set_collector_state("running");
+        self.health
+            .set_collector_state(crate::health::CollectorState::Running);
     }
 
     /// The health registry, to register loss counters and notes.

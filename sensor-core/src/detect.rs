@@ -3,7 +3,25 @@
 use crate::alert::Alert;
 use crate::event::Event;
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use std::any::Any;
+
+/// What a detector counted, reported into health (`picket status`).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DetectorCounts {
+    /// Events looked at.
+    pub events: u64,
+    /// Detections before folding.
+    pub detections: u64,
+    /// Alerts sent (first alerts, fold summaries, unfolded alerts).
+    pub alerts_sent: u64,
+    /// Repeats counted into a fold instead of being sent.
+    pub alerts_folded: u64,
+    /// Fold summaries sent.
+    pub fold_summaries: u64,
+    /// Correlation and burst state dropped to stay bounded (oldest first).
+    pub state_evictions: u64,
+}
 
 /// Something that looks at enriched events and raises alerts. Runs on one task; gets
 /// every event in order. Must not block or do I/O.
@@ -22,6 +40,11 @@ pub trait Detector: Send + 'static {
     /// applies: frequency counters, correlation windows, fold state.
     fn take_state_from(&mut self, previous: &mut dyn Any) {
         let _ = previous;
+    }
+
+    /// What the detector has counted so far (carried over a reload).
+    fn counts(&self) -> DetectorCounts {
+        DetectorCounts::default()
     }
 
     /// `self` as `Any`, for [`Detector::take_state_from`].

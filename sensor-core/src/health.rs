@@ -3,7 +3,10 @@
 //! Each stage that can drop registers a named loss counter here (`kernel_ringbuf`,
 //! `event_channel`, `malformed_input`, `eslogger_seq_gap`, `alert_sink`, ...). Counters are
 //! lock-free atomics on the hot path; a snapshot goes to the status file and logs.
+//! The collector's state is a typed value on a watch channel, so a service manager can
+//! wait for `Running` instead of polling a string; detectors report their own counts.
 
+use crate::detect::DetectorCounts;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,7 +16,7 @@ use std::sync::{Arc, Mutex};
 pub type Counter = Arc<AtomicU64>;
 
 /// The registry of counters for one Picket process.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Health {
     /// Events received from collectors.
     pub events_seen: AtomicU64,
@@ -21,11 +24,59 @@ pub struct Health {
     pub alerts_raised: AtomicU64,
     /// Alerts written by sinks.
     pub alerts_written: AtomicU64,
-    /// Identical alerts folded into an earlier one.
-    pub alerts_folded: AtomicU64,
+    /// Processes the process table forgot to stay within its bounds (per host and in
+    /// total) while they were still running.
+    pub process_evictions: AtomicU64,
     losses: Mutex<BTreeMap<String, Counter>>,
     notes: Mutex<BTreeMap<String, String>>,
-    collector_state: Mutex<String>,
+    detector: Mutex<DetectorCounts>,
+    collector_state: tokio::sync::watch::Sender<CollectorState>,
+}
+
+/// Where the collector is in its life.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "String", from = "String")]
+pub enum CollectorState {
+    /// Loading or attaching; nothing delivered yet.
+    #[default]
+    Starting,
+    /// Attached and delivering.
+    Running,
+    /// Ended on its own or at shutdown.
+    Stopped,
+    /// Stopped with an error.
+    Failed(String),
+}
+
+impl From<CollectorState> for String {
+    fn from(state: CollectorState) -> String {
+        state.to_string()
+    }
+}
+
+/// Reads the words [`std::fmt::Display`] writes (the status file's `collector.state`).
+impl From<String> for CollectorState {
+    fn from(text: String) -> CollectorState {
+        match text.as_str() {
+            "starting" => CollectorState::Starting,
+            "running" => CollectorState::Running,
+            "stopped" => CollectorState::Stopped,
+            other => {
+                CollectorState::Failed(other.strip_prefix("failed: ").unwrap_or(other).to_string())
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for CollectorState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CollectorState::Starting => f.write_str("starting"),
+            CollectorState::Running => f.write_str("running"),
+            CollectorState::Stopped => f.write_str("stopped"),
+            CollectorState::Failed(e) => write!(f, "failed: {e}"),
+        }
+    }
 }
 
 /// A point-in-time copy of the counters.
@@ -37,18 +88,44 @@ pub struct HealthSnapshot {
     pub alerts_raised: u64,
     /// Alerts written by sinks.
     pub alerts_written: u64,
-    /// Alerts folded.
+    /// Alerts folded (the detector's own count).
     pub alerts_folded: u64,
+    /// Running processes the process table evicted to stay bounded.
+    #[serde(default)]
+    pub process_evictions: u64,
+    /// The detector's counts.
+    #[serde(default)]
+    pub detector: DetectorCounts,
     /// Losses per stage.
     pub losses: BTreeMap<String, u64>,
     /// Latest warning per topic (schema drift, sequence gaps, sink errors...).
     pub notes: BTreeMap<String, String>,
 }
 
+impl Default for Health {
+    fn default() -> Self {
+        Health {
+            events_seen: AtomicU64::new(0),
+            alerts_raised: AtomicU64::new(0),
+            alerts_written: AtomicU64::new(0),
+            process_evictions: AtomicU64::new(0),
+            losses: Mutex::default(),
+            notes: Mutex::default(),
+            detector: Mutex::default(),
+            collector_state: tokio::sync::watch::Sender::new(CollectorState::Starting),
+        }
+    }
+}
+
 impl Health {
     /// A new, shared registry.
     pub fn new() -> Arc<Health> {
         Arc::new(Health::default())
+    }
+
+    /// Records the detector's counts (the pipeline calls this on every tick).
+    pub fn set_detector_counts(&self, counts: DetectorCounts) {
+        *self.detector.lock().unwrap_or_else(|p| p.into_inner()) = counts;
     }
 
     /// The loss counter for `stage`, created at 0 on first use (so a stage that never
@@ -75,31 +152,33 @@ impl Health {
         map.insert(topic.to_string(), message.into());
     }
 
-    /// Records the collector's state (`starting`, `running`, `stopped`, `failed: ...`).
-    pub fn set_collector_state(&self, state: impl Into<String>) {
-        *self
-            .collector_state
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) = state.into();
+    /// Records the collector's state.
+    pub fn set_collector_state(&self, state: CollectorState) {
+        self.collector_state.send_replace(state);
     }
 
-    /// The collector's state.
-    pub fn collector_state(&self) -> String {
-        self.collector_state
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+    /// The collector's state now.
+    pub fn collector_state(&self) -> CollectorState {
+        self.collector_state.borrow().clone()
+    }
+
+    /// A receiver that sees every change of the collector's state.
+    pub fn watch_collector_state(&self) -> tokio::sync::watch::Receiver<CollectorState> {
+        self.collector_state.subscribe()
     }
 
     /// Copies every counter.
     pub fn snapshot(&self) -> HealthSnapshot {
         let losses = self.losses.lock().unwrap_or_else(|p| p.into_inner());
         let notes = self.notes.lock().unwrap_or_else(|p| p.into_inner());
+        let detector = *self.detector.lock().unwrap_or_else(|p| p.into_inner());
         HealthSnapshot {
             events_seen: self.events_seen.load(Ordering::Relaxed),
             alerts_raised: self.alerts_raised.load(Ordering::Relaxed),
             alerts_written: self.alerts_written.load(Ordering::Relaxed),
-            alerts_folded: self.alerts_folded.load(Ordering::Relaxed),
+            alerts_folded: detector.alerts_folded,
+            process_evictions: self.process_evictions.load(Ordering::Relaxed),
+            detector,
             losses: losses
                 .iter()
                 .map(|(k, v)| (k.clone(), v.load(Ordering::Relaxed)))

@@ -11,7 +11,9 @@ use crate::alert::Alert;
 use crate::collector::{Collector, CollectorError, EventSender, Shutdown};
 use crate::detect::Detector;
 use crate::event::{Event, HostOs};
+use crate::health::CollectorState;
 use crate::health::Health;
+use crate::host::HostIdentity;
 use crate::process_table::ProcessTable;
 use crate::sink::AlertSink;
 use chrono::{DateTime, Utc};
@@ -42,55 +44,11 @@ pub struct PipelineOptions {
     pub seed_process_table: bool,
     /// Tick clock.
     pub clock: Clock,
-    /// Fill missing `host.*` with this host's identity (live); replays keep theirs.
-    pub host: Option<HostIdentity>,
+    /// `[general] host_name`: replaces `host.name` on the events of a live collector's
+    /// own host ([`Collector::host`]); replayed events keep the hosts they name.
+    pub host_name: Option<String>,
     /// Hash of the config in force, stamped on every alert.
     pub config_hash: String,
-}
-
-/// This host's identity for `host.*`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct HostIdentity {
-    /// `host.name`.
-    pub name: String,
-    /// `host.id`.
-    pub id: Option<String>,
-    /// `host.os.*`.
-    pub os: HostOs,
-}
-
-impl HostIdentity {
-    /// This machine, with an optional name override.
-    pub fn this_host(name_override: &str) -> Self {
-        let name = if name_override.is_empty() {
-            sysinfo::System::host_name().unwrap_or_else(|| "unknown".into())
-        } else {
-            name_override.to_string()
-        };
-        let os_type = match std::env::consts::OS {
-            "macos" => "macos",
-            "windows" => "windows",
-            _ => "linux",
-        };
-        HostIdentity {
-            name,
-            id: read_machine_id(),
-            os: HostOs {
-                os_type: Some(os_type.into()),
-                family: sysinfo::System::distribution_id().into(),
-                version: sysinfo::System::os_version(),
-                ..HostOs::default()
-            },
-        }
-    }
-}
-
-fn read_machine_id() -> Option<String> {
-    ["/etc/machine-id", "/var/lib/dbus/machine-id"]
-        .iter()
-        .find_map(|p| std::fs::read_to_string(p).ok())
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
 }
 
 /// A change pushed into a running pipeline.
@@ -150,9 +108,17 @@ pub async fn run(
     let (event_tx, mut event_rx) = mpsc::channel::<Event>(options.channel_capacity);
     let (alert_tx, alert_rx) = mpsc::channel::<SinkMsg>(options.alert_queue_capacity);
 
+    // The collector reports whose events it sees; the pipeline applies the override.
+    let host = collector.host().map(|mut h| {
+        if let Some(name) = &options.host_name {
+            h.name.clone_from(name);
+        }
+        h
+    });
     let mut table = ProcessTable::new(options.process_table_capacity);
     if options.seed_process_table {
-        let n = table.seed_from_system();
+        let key = host.as_ref().map_or("", |h| h.key());
+        let n = table.seed_from_system(key);
         tracing::info!(processes = n, "Seeded the process table");
     }
 
@@ -163,7 +129,7 @@ pub async fn run(
         .map_err(|e| CollectorError::Failed(format!("cannot start the sink thread: {e}")))?;
 
     let collector_name = collector.name();
-    health.set_collector_state("starting");
+    health.set_collector_state(CollectorState::Starting);
     let sender = EventSender::new(event_tx, health.clone());
     let collector_task = tokio::spawn(collector.run(sender, shutdown.clone()));
     let loss_logger = tokio::spawn(log_losses(health.clone(), shutdown.clone()));
@@ -195,14 +161,17 @@ pub async fn run(
             },
             event = event_rx.recv() => {
                 let Some(mut event) = event else { break };
-                if report.events == 0 && health.collector_state() == "starting" {
+                if report.events == 0 && health.collector_state() == CollectorState::Starting {
                     // A collector that delivers is running even if it never said so.
-                    health.set_collector_state("running");
+                    health.set_collector_state(CollectorState::Running);
                 }
                 health.events_seen.fetch_add(1, Ordering::Relaxed);
                 report.events += 1;
-                if let Some(host) = &options.host {
-                    fill_host(&mut event, host);
+                if let Some(host) = &host {
+                    fill_host(&mut event, host, options.host_name.is_some());
+                }
+                if event.event.id.is_none() {
+                    event.event.id = Some(stable_event_id(&event));
                 }
                 table.observe(&mut event);
                 if options.clock == Clock::Event {
@@ -210,6 +179,7 @@ pub async fn run(
                     if due {
                         last_tick = Some(event.timestamp);
                         detector.on_tick(event.timestamp, false, &mut alerts);
+                        report_counts(&health, detector.as_ref(), &table);
                     }
                 }
                 detector.on_event(&event, &mut alerts);
@@ -217,6 +187,7 @@ pub async fn run(
             }
             _ = ticker.tick(), if options.clock == Clock::Wall => {
                 detector.on_tick(Utc::now(), false, &mut alerts);
+                report_counts(&health, detector.as_ref(), &table);
                 forward(&mut alerts, &config_hash, &health, &alert_tx, &mut report).await;
             }
         }
@@ -227,15 +198,16 @@ pub async fn run(
         Clock::Event => last_tick.unwrap_or_else(Utc::now),
     };
     detector.on_tick(final_time, true, &mut alerts);
+    report_counts(&health, detector.as_ref(), &table);
     forward(&mut alerts, &config_hash, &health, &alert_tx, &mut report).await;
     drop(alert_tx);
     loss_logger.abort();
 
     let outcome = collector_task.await;
     health.set_collector_state(match &outcome {
-        Ok(Ok(())) => "stopped".to_string(),
-        Ok(Err(e)) => format!("failed: {e}"),
-        Err(e) => format!("failed: {e}"),
+        Ok(Ok(())) => CollectorState::Stopped,
+        Ok(Err(e)) => CollectorState::Failed(e.to_string()),
+        Err(e) => CollectorState::Failed(e.to_string()),
     });
     match outcome {
         Ok(Ok(())) => {}
@@ -286,8 +258,10 @@ async fn forward(
     }
 }
 
-fn fill_host(event: &mut Event, host: &HostIdentity) {
-    if event.host.name.is_none() {
+/// Puts the reporting collector's host on an event: missing fields are filled, and the
+/// configured name (`name_overridden`) replaces the one the collector stamped.
+fn fill_host(event: &mut Event, host: &HostIdentity, name_overridden: bool) {
+    if event.host.name.is_none() || name_overridden {
         event.host.name = Some(host.name.clone());
     }
     if event.host.id.is_none() {
@@ -303,6 +277,47 @@ fn fill_host(event: &mut Event, host: &HostIdentity) {
     if os.version.is_none() {
         os.version.clone_from(&host.os.version);
     }
+}
+
+/// Copies the detector's and the process table's counts into health.
+fn report_counts(health: &Health, detector: &dyn Detector, table: &ProcessTable) {
+    health.set_detector_counts(detector.counts());
+    health
+        .process_evictions
+        .store(table.evictions(), Ordering::Relaxed);
+}
+
+/// A stable id for an event whose source gave none: a hash of what makes it this
+/// event (host, time, action, process, and where it was read), so a replay of the same
+/// file gives the same ids. `pk-` marks ids Picket made.
+pub fn stable_event_id(event: &Event) -> String {
+    // FNV-1a: tiny, fast and deterministic across runs and builds.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut feed = |bytes: &[u8]| {
+        for b in bytes.iter().chain(std::iter::once(&0xff)) {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    };
+    fn text(o: &Option<String>) -> &[u8] {
+        o.as_deref().unwrap_or("").as_bytes()
+    }
+    feed(crate::process_table::host_key(event).as_bytes());
+    feed(
+        &event
+            .timestamp
+            .timestamp_nanos_opt()
+            .unwrap_or_default()
+            .to_le_bytes(),
+    );
+    feed(text(&event.event.action));
+    feed(&event.process.pid.unwrap_or_default().to_le_bytes());
+    feed(text(&event.process.entity_id));
+    feed(text(&event.process.command_line));
+    let file = event.log.as_ref().and_then(|l| l.file.as_ref());
+    feed(file.map_or(&[][..], |f| text(&f.path)));
+    feed(&event.picket.record.unwrap_or_default().to_le_bytes());
+    format!("pk-{h:016x}")
 }
 
 fn sink_loop(
@@ -441,7 +456,7 @@ mod tests {
             process_table_capacity: 1024,
             seed_process_table: false,
             clock: Clock::Event,
-            host: None,
+            host_name: None,
             config_hash: "abc".into(),
         };
         let report = run(

@@ -3,6 +3,12 @@
 //!
 //! It fills `process.parent.*` and `picket.ancestors` on each event from earlier events, so
 //! the analytics can tell who launched a tool even when the collector only reports pids.
+//!
+//! State is kept per host ([`host_key`]: `host.id`, else `host.name`), so a replay of a
+//! SIEM export whose hosts reuse each other's pids gives each host the ancestry it gives
+//! when replayed alone. The table is bounded in total: when full, the host holding the
+//! most entries gives up its exited processes first, then its oldest running ones
+//! (counted in [`ProcessTable::evictions`]).
 
 use crate::event::{Ancestor, Event, Lifecycle, ParentProcess};
 use chrono::{DateTime, Utc};
@@ -10,6 +16,17 @@ use std::collections::{HashMap, VecDeque};
 
 /// How many ancestors an event carries in `picket.ancestors`.
 pub const MAX_ANCESTORS: usize = 12;
+
+/// The key state is kept under for `event`'s host: `host.id`, else `host.name`, else
+/// the empty string (an event that names no host).
+pub fn host_key(event: &Event) -> &str {
+    event
+        .host
+        .id
+        .as_deref()
+        .or(event.host.name.as_deref())
+        .unwrap_or("")
+}
 
 /// What the table remembers of one process.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -34,47 +51,68 @@ pub struct ProcessInfo {
     pub exited: bool,
 }
 
-/// Process table keyed by pid.
-#[derive(Debug)]
-pub struct ProcessTable {
+/// The processes of one host, by pid.
+#[derive(Debug, Default)]
+struct HostProcs {
     procs: HashMap<u32, ProcessInfo>,
     exited: VecDeque<u32>,
+}
+
+/// Process tables of every host seen, bounded in total.
+#[derive(Debug)]
+pub struct ProcessTable {
+    hosts: HashMap<String, HostProcs>,
+    len: usize,
     capacity: usize,
+    evictions: u64,
 }
 
 impl ProcessTable {
-    /// An empty table holding at most `capacity` processes.
+    /// An empty table holding at most `capacity` processes over all hosts.
     pub fn new(capacity: usize) -> Self {
         Self {
-            procs: HashMap::new(),
-            exited: VecDeque::new(),
+            hosts: HashMap::new(),
+            len: 0,
             capacity: capacity.max(16),
+            evictions: 0,
         }
     }
 
-    /// Number of processes known.
+    /// Number of processes known, over all hosts.
     pub fn len(&self) -> usize {
-        self.procs.len()
+        self.len
     }
 
     /// True when empty.
     pub fn is_empty(&self) -> bool {
-        self.procs.is_empty()
+        self.len == 0
     }
 
-    /// Looks a process up.
-    pub fn get(&self, pid: u32) -> Option<&ProcessInfo> {
-        self.procs.get(&pid)
+    /// Running processes forgotten so far to stay within the capacity.
+    pub fn evictions(&self) -> u64 {
+        self.evictions
     }
 
-    /// Adds or replaces a process (seeding, tests).
-    pub fn insert(&mut self, info: ProcessInfo) {
-        self.make_room();
-        self.procs.insert(info.pid, info);
+    /// Looks a process of host `host` (a [`host_key`]) up.
+    pub fn get(&self, host: &str, pid: u32) -> Option<&ProcessInfo> {
+        self.hosts.get(host)?.procs.get(&pid)
     }
 
-    /// Seeds the table from the processes running now (via `sysinfo`). Returns how many.
-    pub fn seed_from_system(&mut self) -> usize {
+    /// Adds or replaces a process of host `host` (seeding, tests).
+    pub fn insert(&mut self, host: &str, info: ProcessInfo) {
+        while self.len >= self.capacity && self.make_room() {}
+        let procs = match self.hosts.get_mut(host) {
+            Some(p) => p,
+            None => self.hosts.entry(host.to_string()).or_default(),
+        };
+        if procs.procs.insert(info.pid, info).is_none() {
+            self.len += 1;
+        }
+    }
+
+    /// Seeds host `host`'s table from the processes running now (via `sysinfo`).
+    /// Returns how many.
+    pub fn seed_from_system(&mut self, host: &str) -> usize {
         use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind};
         let mut system = System::new();
         system.refresh_processes_specifics(
@@ -99,28 +137,86 @@ impl ProcessTable {
                 .collect();
             let executable = p.exe().map(|e| e.display().to_string());
             let start = DateTime::<Utc>::from_timestamp(p.start_time() as i64, 0);
-            self.insert(ProcessInfo {
-                pid: pid.as_u32(),
-                ppid: p.parent().map_or(0, |pp| pp.as_u32()),
-                name: Some(p.name().to_string_lossy().into_owned()),
-                executable,
-                command_line: (!args.is_empty()).then(|| crate::event::join_command_line(&args)),
-                args,
-                entity_id: None,
-                start,
-                exited: false,
-            });
+            self.insert(
+                host,
+                ProcessInfo {
+                    pid: pid.as_u32(),
+                    ppid: p.parent().map_or(0, |pp| pp.as_u32()),
+                    name: Some(p.name().to_string_lossy().into_owned()),
+                    executable,
+                    command_line: (!args.is_empty())
+                        .then(|| crate::event::join_command_line(&args)),
+                    args,
+                    entity_id: None,
+                    start,
+                    exited: false,
+                },
+            );
             n += 1;
         }
         n
     }
 
-    /// Enriches `event` from the table (filling only what the collector left empty),
-    /// then records what the event teaches the table.
+    /// Enriches `event` from its host's processes (filling only what the collector left
+    /// empty), then records what the event teaches the table.
     pub fn observe(&mut self, event: &mut Event) {
         let Some(pid) = event.process.pid else {
             return;
         };
+        // The host is lent out of the event for the look-up, so the key needs no copy.
+        let host = std::mem::take(&mut event.host);
+        let key = host.id.as_deref().or(host.name.as_deref()).unwrap_or("");
+        // An event teaches at most two new processes (itself and an unknown parent).
+        while self.len + 2 > self.capacity && self.make_room() {}
+        let keep_exited = (self.capacity / 8).max(64);
+        let procs = match self.hosts.get_mut(key) {
+            Some(p) => p,
+            None => self.hosts.entry(key.to_string()).or_default(),
+        };
+        let before = procs.procs.len();
+        procs.observe(event, pid, keep_exited);
+        // `before` is part of `self.len`, so this cannot underflow.
+        self.len = self.len - before + procs.procs.len();
+        event.host = host;
+    }
+
+    /// Frees room: the host with the most entries forgets its exited processes, or if it
+    /// has none, its oldest tenth (counted as evictions). False when nothing was freed.
+    fn make_room(&mut self) -> bool {
+        let Some(procs) = self.hosts.values_mut().max_by_key(|h| h.procs.len()) else {
+            return false;
+        };
+        let before = procs.procs.len();
+        while let Some(old) = procs.exited.pop_front() {
+            if procs.procs.get(&old).is_some_and(|p| p.exited) {
+                procs.procs.remove(&old);
+            }
+        }
+        if procs.procs.len() == before {
+            // Full of live processes (pid churn without exit events): drop the oldest
+            // tenth so the table stays bounded.
+            let mut by_start: Vec<(Option<DateTime<Utc>>, u32)> =
+                procs.procs.values().map(|p| (p.start, p.pid)).collect();
+            by_start.sort_unstable();
+            let n = by_start.len() / 10 + 1;
+            for (_, pid) in by_start.into_iter().take(n) {
+                procs.procs.remove(&pid);
+            }
+            self.evictions += (before - procs.procs.len()) as u64;
+        }
+        let freed = before - procs.procs.len();
+        self.len -= freed;
+        self.hosts
+            .retain(|_, h| !h.procs.is_empty() || !h.exited.is_empty());
+        freed > 0
+    }
+}
+
+impl HostProcs {
+    /// Enriches `event` from this host's processes (filling only what the collector
+    /// left empty), then records what the event teaches. Exited processes beyond
+    /// `keep_exited` are forgotten.
+    fn observe(&mut self, event: &mut Event, pid: u32, keep_exited: usize) {
         let lifecycle = event.lifecycle();
         let known_ppid = event.process.parent.as_ref().and_then(|p| p.pid);
         let ppid = known_ppid
@@ -138,7 +234,7 @@ impl ProcessTable {
         match lifecycle {
             Lifecycle::Start => self.record_image(event, pid, ppid),
             Lifecycle::Fork => self.record_fork(event, pid, ppid),
-            Lifecycle::End => self.record_exit(pid),
+            Lifecycle::End => self.record_exit(pid, keep_exited),
             Lifecycle::Other => {}
         }
     }
@@ -155,17 +251,20 @@ impl ProcessTable {
         if parent.name.is_none() && parent.executable.is_none() {
             return;
         }
-        self.insert(ProcessInfo {
-            pid: ppid,
-            ppid: 0,
-            name: parent.name.clone(),
-            executable: parent.executable.clone(),
-            args: parent.args.clone(),
-            command_line: parent.command_line.clone(),
-            entity_id: parent.entity_id.clone(),
-            start: parent.start,
-            exited: false,
-        });
+        self.procs.insert(
+            ppid,
+            ProcessInfo {
+                pid: ppid,
+                ppid: 0,
+                name: parent.name.clone(),
+                executable: parent.executable.clone(),
+                args: parent.args.clone(),
+                command_line: parent.command_line.clone(),
+                entity_id: parent.entity_id.clone(),
+                start: parent.start,
+                exited: false,
+            },
+        );
     }
 
     fn fill_parent(&self, event: &mut Event, ppid: u32) {
@@ -229,17 +328,20 @@ impl ProcessTable {
             .start
             .or_else(|| self.procs.get(&pid).and_then(|old| old.start))
             .or(Some(event.timestamp));
-        self.insert(ProcessInfo {
+        self.procs.insert(
             pid,
-            ppid,
-            name: p.name.clone(),
-            executable: p.executable.clone(),
-            args: p.args.clone(),
-            command_line: p.command_line.clone(),
-            entity_id: p.entity_id.clone(),
-            start,
-            exited: false,
-        });
+            ProcessInfo {
+                pid,
+                ppid,
+                name: p.name.clone(),
+                executable: p.executable.clone(),
+                args: p.args.clone(),
+                command_line: p.command_line.clone(),
+                entity_id: p.entity_id.clone(),
+                start,
+                exited: false,
+            },
+        );
     }
 
     fn record_fork(&mut self, event: &Event, pid: u32, ppid: u32) {
@@ -256,45 +358,22 @@ impl ProcessTable {
         if let Some(exe) = &event.process.executable {
             info.executable = Some(exe.clone());
         }
-        self.insert(info);
+        self.procs.insert(pid, info);
     }
 
-    fn record_exit(&mut self, pid: u32) {
+    fn record_exit(&mut self, pid: u32, keep: usize) {
         if let Some(info) = self.procs.get_mut(&pid) {
             info.exited = true;
             self.exited.push_back(pid);
         }
         // Exited entries stay for a while: children that outlive their parent (and
         // events that arrive slightly out of order) still find it.
-        let keep = (self.capacity / 8).max(64);
         while self.exited.len() > keep {
             if let Some(old) = self.exited.pop_front() {
                 if self.procs.get(&old).is_some_and(|p| p.exited) {
                     self.procs.remove(&old);
                 }
             }
-        }
-    }
-
-    fn make_room(&mut self) {
-        if self.procs.len() < self.capacity {
-            return;
-        }
-        while let Some(old) = self.exited.pop_front() {
-            if self.procs.get(&old).is_some_and(|p| p.exited) {
-                self.procs.remove(&old);
-                if self.procs.len() < self.capacity {
-                    return;
-                }
-            }
-        }
-        // Still full of live processes (pid churn without exit events): drop the
-        // oldest tenth so the table stays bounded.
-        let mut by_start: Vec<(Option<DateTime<Utc>>, u32)> =
-            self.procs.values().map(|p| (p.start, p.pid)).collect();
-        by_start.sort_unstable();
-        for (_, pid) in by_start.into_iter().take(self.capacity / 10 + 1) {
-            self.procs.remove(&pid);
         }
     }
 }
@@ -334,7 +413,7 @@ mod tests {
             ..Default::default()
         }));
         t.observe(&mut fork);
-        assert_eq!(t.get(12).and_then(|p| p.name.as_deref()), Some("zsh"));
+        assert_eq!(t.get("", 12).and_then(|p| p.name.as_deref()), Some("zsh"));
         let mut lsof = exec(12, 11, "/usr/sbin/lsof", &["lsof", "-i", "-nP"]);
         t.observe(&mut lsof);
         let parent = lsof.process.parent.as_ref().expect("parent");
@@ -350,7 +429,7 @@ mod tests {
         let mut exit = Event::exit(Utc::now());
         exit.process.pid = Some(12);
         t.observe(&mut exit);
-        assert!(t.get(12).is_some_and(|p| p.exited));
+        assert!(t.get("", 12).is_some_and(|p| p.exited));
     }
 
     #[test]
@@ -387,6 +466,46 @@ mod tests {
     }
 
     #[test]
+    fn hosts_that_share_pids_keep_their_own_ancestry() {
+        let mut t = ProcessTable::new(1024);
+        let on = |host: &str, mut ev: Event| {
+            ev.host.name = Some(host.into());
+            ev
+        };
+        t.observe(&mut on(
+            "mac",
+            exec(
+                310,
+                1,
+                "/System/Applications/Utilities/Terminal.app/Contents/MacOS/Terminal",
+                &["Terminal"],
+            ),
+        ));
+        t.observe(&mut on("web", exec(310, 1, "/usr/sbin/nginx", &["nginx"])));
+        let mut lsof = on("mac", exec(311, 310, "/usr/sbin/lsof", &["lsof", "-i"]));
+        t.observe(&mut lsof);
+        let parent = lsof.process.parent.as_ref().expect("parent");
+        assert_eq!(parent.name.as_deref(), Some("Terminal"));
+        assert_eq!(
+            t.get("web", 310).and_then(|p| p.name.as_deref()),
+            Some("nginx")
+        );
+        assert_eq!(t.len(), 3);
+    }
+
+    #[test]
+    fn bounded_over_hosts_and_evictions_counted() {
+        let mut t = ProcessTable::new(100);
+        for pid in 1..400 {
+            let mut ev = exec(pid, 1, "/bin/true", &["true"]);
+            ev.host.name = Some(format!("h{}", pid % 3));
+            t.observe(&mut ev);
+        }
+        assert!(t.len() <= 100, "{}", t.len());
+        assert!(t.evictions() > 0);
+    }
+
+    #[test]
     fn table_stays_bounded() {
         let mut t = ProcessTable::new(100);
         for pid in 1..1000 {
@@ -398,8 +517,8 @@ mod tests {
     #[test]
     fn seeding_finds_this_process() {
         let mut t = ProcessTable::new(65_536);
-        assert!(t.seed_from_system() > 0);
-        let me = t.get(std::process::id()).expect("own pid seeded");
+        assert!(t.seed_from_system("") > 0);
+        let me = t.get("", std::process::id()).expect("own pid seeded");
         assert!(me.executable.is_some());
     }
 }

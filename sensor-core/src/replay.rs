@@ -4,7 +4,8 @@
 //! (ECS NDJSON here; eslogger JSON and Winlogbeat JSON in their OS crates). A line that
 //! does not parse is warned about with its file and line number, counted in
 //! [`ReplayStats::malformed`] and the `malformed_input` loss counter, and skipped; every
-//! other line is still processed.
+//! other line is still processed. Every event is marked with where it was read
+//! ([`mark_origin`]), so an alert can name the file and the record.
 
 use crate::collector::{Collector, CollectorError, CollectorFuture, EventSender, Shutdown};
 use crate::event::Event;
@@ -171,7 +172,8 @@ fn replay_file<P: LineParser>(
         events.clear();
         match parser.parse_line(text, &mut events) {
             Ok(()) => {
-                for event in events.drain(..) {
+                for mut event in events.drain(..) {
+                    mark_origin(&mut event, &file_name, line_no);
                     stats.events.fetch_add(1, Ordering::Relaxed);
                     if !out.blocking_send(event) {
                         return Ok(());
@@ -180,6 +182,20 @@ fn replay_file<P: LineParser>(
             }
             Err(reason) => stats.malformed_at(out.health(), &file_name, line_no, &reason),
         }
+    }
+}
+
+/// Names where a replayed event was read, for its alerts' evidence: `log.file.path`
+/// and `picket.record` (the line number), unless the record already names its own
+/// source (a Winlogbeat export's file and `winlog.record_id`).
+pub fn mark_origin(event: &mut Event, file: &str, record: u64) {
+    let log = event.log.get_or_insert_with(Default::default);
+    let log_file = log.file.get_or_insert_with(Default::default);
+    if log_file.path.is_none() {
+        log_file.path = Some(file.to_string());
+    }
+    if event.picket.record.is_none() {
+        event.picket.record = Some(record);
     }
 }
 

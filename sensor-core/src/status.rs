@@ -75,7 +75,7 @@ pub struct CollectorStatus {
     /// `linux-ebpf`, `macos-eslogger`, `windows-etw`.
     pub name: String,
     /// `starting`, `running`, `stopped`, `failed: ...`.
-    pub state: String,
+    pub state: crate::health::CollectorState,
 }
 
 fn sources(list: &[ConfigSource]) -> Vec<SourceStatus> {

@@ -3,6 +3,7 @@
 use crate::error::Error;
 use sensor_core::collector::{Collector, CollectorError, CollectorFuture, EventSender, Shutdown};
 use sensor_core::config::LinuxCollectorConfig;
+use sensor_core::HostIdentity;
 
 /// The eBPF process collector (`picket.collector = "linux-ebpf"`).
 ///
@@ -14,8 +15,7 @@ use sensor_core::config::LinuxCollectorConfig;
 pub struct LinuxCollector {
     #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     config: LinuxCollectorConfig,
-    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
-    host_name: Option<String>,
+    host: HostIdentity,
     #[cfg(target_os = "linux")]
     loaded: Option<crate::loader::Loaded>,
 }
@@ -29,17 +29,10 @@ impl LinuxCollector {
         crate::loader::validate(config)?;
         Ok(LinuxCollector {
             config: config.clone(),
-            host_name: None,
+            host: HostIdentity::this_host(),
             #[cfg(target_os = "linux")]
             loaded: None,
         })
-    }
-
-    /// Overrides `host.name` (`[general] host_name`); by default the kernel's host name.
-    pub fn with_host_name(mut self, name: impl Into<String>) -> Self {
-        let name = name.into();
-        self.host_name = (!name.is_empty()).then_some(name);
-        self
     }
 
     /// Loads the eBPF programs and attaches them to the scheduler tracepoints. Calling
@@ -91,6 +84,10 @@ impl Collector for LinuxCollector {
         crate::convert::COLLECTOR_NAME
     }
 
+    fn host(&self) -> Option<HostIdentity> {
+        Some(self.host.clone())
+    }
+
     fn run(self: Box<Self>, out: EventSender, shutdown: Shutdown) -> CollectorFuture {
         Box::pin(async move {
             #[cfg(target_os = "linux")]
@@ -100,7 +97,7 @@ impl Collector for LinuxCollector {
                 let Some(loaded) = me.loaded.take() else {
                     return Err(CollectorError::Failed("the tracer did not load".into()));
                 };
-                crate::reader::run(loaded, me.host_name, out, shutdown)
+                crate::reader::run(loaded, me.host.to_host(), out, shutdown)
                     .await
                     .map_err(CollectorError::from)
             }

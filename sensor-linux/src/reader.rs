@@ -6,7 +6,7 @@ use crate::error::Error;
 use crate::loader::{Kernel, Loaded};
 use crate::record;
 use sensor_core::collector::{EventSender, Shutdown};
-use sensor_core::event::{Event, Host, HostOs};
+use sensor_core::event::{Event, Host};
 use sensor_core::health::RateLimitedWarn;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -50,39 +50,6 @@ pub(crate) fn boot_offset() -> BootOffset {
         }
     }
     BootOffset(best.map_or(0, |(_, o)| o))
-}
-
-fn read_trimmed(path: &str) -> Option<String> {
-    std::fs::read_to_string(path)
-        .ok()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-}
-
-/// `key=value` from /etc/os-release, unquoted.
-fn os_release(key: &str) -> Option<String> {
-    let text = std::fs::read_to_string("/etc/os-release")
-        .or_else(|_| std::fs::read_to_string("/usr/lib/os-release"))
-        .ok()?;
-    text.lines().find_map(|l| {
-        let v = l.strip_prefix(key)?.strip_prefix('=')?;
-        Some(v.trim_matches('"').to_string())
-    })
-}
-
-/// This host's `host.*` fields.
-pub(crate) fn this_host(name_override: Option<String>) -> Host {
-    Host {
-        name: name_override.or_else(|| read_trimmed("/proc/sys/kernel/hostname")),
-        id: read_trimmed("/etc/machine-id").or_else(|| read_trimmed("/var/lib/dbus/machine-id")),
-        os: Some(HostOs {
-            os_type: Some("linux".into()),
-            family: os_release("ID"),
-            version: os_release("VERSION_ID"),
-            ..HostOs::default()
-        }),
-        ..Host::default()
-    }
 }
 
 struct Losses {
@@ -144,11 +111,11 @@ fn drain(
 /// still holds.
 pub(crate) async fn run(
     loaded: Loaded,
-    host_name: Option<String>,
+    host: Host,
     out: EventSender,
     mut shutdown: Shutdown,
 ) -> Result<(), Error> {
-    let mut conv = Converter::new(this_host(host_name), boot_offset());
+    let mut conv = Converter::new(host, boot_offset());
     let health = out.health().clone();
     let mut losses = Losses {
         kernel: health.loss_counter("kernel_ringbuf"),
@@ -162,7 +129,7 @@ pub(crate) async fn run(
     #[allow(deprecated)]
     let mut fd = AsyncFd::with_interest(ring, Interest::READABLE).map_err(Error::Ring)?;
     // Attached and reading: ready, even before the first event arrives.
-    health.set_collector_state("running");
+    health.set_collector_state(sensor_core::CollectorState::Running);
     let mut housekeeping = tokio::time::interval(Duration::from_secs(1));
     housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut poll = tokio::time::interval(POLL_INTERVAL);

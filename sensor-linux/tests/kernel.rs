@@ -436,7 +436,10 @@ async fn a_20_kib_argv_is_captured_whole() {
         })
         .await;
     let ev = found.expect("captured");
-    assert_eq!(tracer.health.collector_state(), "running");
+    assert_eq!(
+        tracer.health.collector_state(),
+        sensor_core::CollectorState::Running
+    );
     let mut want = vec!["/bin/echo".to_string()];
     want.extend(args);
     assert_eq!(ev.process.args, want);

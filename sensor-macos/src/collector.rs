@@ -62,6 +62,10 @@ impl Collector for MacosCollector {
         LIVE_COLLECTOR
     }
 
+    fn host(&self) -> Option<sensor_core::HostIdentity> {
+        Some(sensor_core::HostIdentity::this_host())
+    }
+
     #[cfg(target_os = "macos")]
     fn run(self: Box<Self>, out: EventSender, shutdown: Shutdown) -> CollectorFuture {
         Box::pin(async move {

@@ -84,6 +84,10 @@ impl Collector for WindowsCollector {
         COLLECTOR_NAME
     }
 
+    fn host(&self) -> Option<sensor_core::HostIdentity> {
+        Some(sensor_core::HostIdentity::this_host())
+    }
+
     fn run(self: Box<Self>, out: EventSender, shutdown: Shutdown) -> CollectorFuture {
         #[cfg(windows)]
         {

@@ -366,6 +366,7 @@ fn finish(ev: &mut Event, rec: &WinRecord<'_>, file: Option<&str>) {
 
     let mut winlog = Map::new();
     if let Some(id) = rec.record_id {
+        ev.picket.record = Some(id);
         winlog.insert("record_id".into(), Value::from(id));
     }
     winlog.insert("event_id".into(), Value::from(rec.event_id));
@@ -388,11 +389,8 @@ fn finish(ev: &mut Event, rec: &WinRecord<'_>, file: Option<&str>) {
     }
     ev.other.insert("winlog".into(), Value::Object(winlog));
     if let Some(path) = file {
-        let mut f = Map::new();
-        f.insert("path".into(), Value::String(path.into()));
-        let mut log = Map::new();
-        log.insert("file".into(), Value::Object(f));
-        ev.other.insert("log".into(), Value::Object(log));
+        let log = ev.log.get_or_insert_with(Default::default);
+        log.file.get_or_insert_with(Default::default).path = Some(path.into());
     }
 }
 
@@ -490,7 +488,10 @@ mod tests {
         assert_eq!(pe.other.get("imphash"), Some(&json!("ef")));
         assert_eq!(ev.process.other["hash"], json!({"sha1": "ab", "md5": "cd"}));
         assert_eq!(ev.other["winlog"]["user"]["identifier"], json!("S-1-5-18"));
-        assert_eq!(ev.other["log"]["file"]["path"], json!("x.evtx"));
+        assert_eq!(
+            ev.field("log.file.path"),
+            sensor_core::event::FieldValue::Str("x.evtx")
+        );
         assert_eq!(
             ev.process.start.map(|t| t.to_rfc3339()),
             Some("2019-05-24T01:33:53.182+00:00".to_string())

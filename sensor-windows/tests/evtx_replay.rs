@@ -5,7 +5,7 @@
 //! (evtx_dump and Winlogbeat shapes) must map to the same events.
 
 use sensor_core::collector::{EventSender, Shutdown};
-use sensor_core::event::Event;
+use sensor_core::event::{Event, FieldValue};
 use sensor_core::health::Health;
 use sensor_core::replay::ReplayStats;
 use serde_json::{json, Value};
@@ -164,7 +164,10 @@ fn iis_webshell_net_user_chain_under_w3wp() {
         );
         assert_eq!(ev.other["winlog"]["computer_name"], "IEWIN7");
         assert_eq!(ev.other["winlog"]["event_id"], 1);
-        assert_eq!(ev.other["log"]["file"]["path"], path.display().to_string());
+        assert_eq!(
+            ev.field("log.file.path"),
+            FieldValue::Str(&path.display().to_string())
+        );
         assert_eq!(ev.event.other["code"], "1");
     }
     let ids: Vec<_> = r
@@ -581,8 +584,8 @@ fn json_lines_exports_map_like_the_binary_log() {
             "{name} Winlogbeat"
         );
         assert_eq!(
-            from_dump.events[0].other["log"]["file"]["path"],
-            dump.display().to_string()
+            from_dump.events[0].field("log.file.path"),
+            FieldValue::Str(&dump.display().to_string())
         );
 
         assert_eq!(
