@@ -31,8 +31,9 @@ struct TestUser {
 }
 
 impl TestUser {
-    fn create() -> TestUser {
-        let name = format!("pkt{}", std::process::id());
+    /// `tag` tells apart the users of tests that run at once in this process.
+    fn create(tag: &str) -> TestUser {
+        let name = format!("pkt{}{tag}", std::process::id());
         let _ = Command::new("userdel")
             .arg(&name)
             .stderr(Stdio::null())
@@ -180,7 +181,7 @@ fn an0904_alerts_for_an_ordinary_user_running_ss_and_not_for_root() {
         ),
     )
     .expect("write config");
-    let user = TestUser::create();
+    let user = TestUser::create("a");
     let mut picket = Picket::start(&config, dir.path().join("picket.stderr"));
     picket.wait_attached();
 
@@ -225,6 +226,87 @@ fn an0904_alerts_for_an_ordinary_user_running_ss_and_not_for_root() {
         an0904_for(&all, 0, "ss").is_none(),
         "root's ss -tan must not alert under UserContextScope non_admin: {all:?}"
     );
+
+    let (status, log) = picket.stop();
+    assert!(status.success(), "picket run exited with {status}:\n{log}");
+}
+
+/// `[general] host_name` names the live Linux events (the collector stamps the kernel's
+/// host name; the pipeline applies the override), every alert names its triggering
+/// event, and `picket status` shows the detector's fold count after a folding burst.
+#[test]
+fn host_name_override_evidence_and_fold_count_on_live_events() {
+    require_root();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let alert_log = dir.path().join("alerts.jsonl");
+    let state = dir.path().join("state");
+    let config = dir.path().join("picket.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[general]\nhost_name = \"picket-e2e-override\"\nstate_dir = \"{}\"\n\n[sinks.file]\npath = \"{}\"\n",
+            state.display(),
+            alert_log.display()
+        ),
+    )
+    .expect("write config");
+    let user = TestUser::create("b");
+    let mut picket = Picket::start(&config, dir.path().join("picket.stderr"));
+    picket.wait_attached();
+
+    // Four identical runs: the first alerts, the repeats fold into it.
+    for _ in 0..4 {
+        run_as(user.uid, user.gid, &["ss", "-tan"]);
+    }
+    let started = Instant::now();
+    let alert = loop {
+        if let Some(a) = an0904_for(&alerts(&alert_log), user.uid, "ss") {
+            break a;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no AN0904 alert; picket log:\n{}",
+            picket.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(alert["host"]["name"], "picket-e2e-override", "{alert}");
+    let evidence = &alert["picket"]["evidence"][0];
+    assert!(
+        evidence["event_id"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty()),
+        "the alert names its event: {alert}"
+    );
+    assert_eq!(evidence["timestamp"], alert["event"]["created"], "{alert}");
+
+    // The status file is rewritten every few seconds; wait for the folds to show.
+    let folded = loop {
+        let out = Command::new(env!("CARGO_BIN_EXE_picket"))
+            .args(["status", "--json", "--state-dir"])
+            .arg(&state)
+            .output()
+            .expect("picket status");
+        let status: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        let folded = status["alerts_folded"].as_u64().unwrap_or(0);
+        if folded > 0 {
+            break folded;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "picket status never showed a fold: {status}\npicket log:\n{}",
+            picket.log()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    assert!(folded >= 3, "three repeats fold into the first: {folded}");
+    let text = Command::new(env!("CARGO_BIN_EXE_picket"))
+        .args(["status", "--state-dir"])
+        .arg(&state)
+        .output()
+        .expect("picket status");
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains(&format!("folded: {folded}")), "{text}");
 
     let (status, log) = picket.stop();
     assert!(status.success(), "picket run exited with {status}:\n{log}");
