@@ -1,0 +1,355 @@
+//! `Event`: one event from any DET0320 source, in Elastic Common Schema (ECS) shape.
+//!
+//! The same type carries process lifecycle events from the host collectors (exec, fork,
+//! exit) and command or API events from log sources (an ESXi shell command, a router's
+//! accounted command, a cloud API call). The parts the analytics read are typed
+//! (`event`, `host`, `user`, `process`, `source`, `cloud`, `user_agent`, `observer`,
+//! `log`, `error`); everything else is preserved.
+//!
+//! Serialized, an event is one ECS JSON document (nested objects, ECS field names), so
+//! the Elastic rule runs on it verbatim and it loads into Elastic/OpenSearch/Splunk
+//! unmapped.
+//!
+//! Unknown-field rule (documented for `picket replay --format ecs`): input may use nested
+//! objects or dotted keys (`"process.name": "ss"`); dotted keys are expanded first (see
+//! [`expand_dotted_keys`]). Fields Picket does not model are *preserved*: they land in the
+//! `other` map of the object they appear in (top level, `process`, `process.parent`,
+//! `user`, `host`, `event`) and are written back unchanged, so a replayed document
+//! round-trips losslessly. EQL queries can read them by path as well.
+
+mod field;
+mod parts;
+
+pub use field::FieldValue;
+pub use parts::*;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// JSON object holding fields Picket does not model; kept so events round-trip.
+pub type Extra = Map<String, Value>;
+
+pub(crate) fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// One event in ECS shape: a process start, fork or end, or a command or API call.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// When the event happened (`@timestamp`).
+    #[serde(rename = "@timestamp", default = "epoch")]
+    pub timestamp: DateTime<Utc>,
+    /// `event.*`: what kind of event this is.
+    #[serde(default)]
+    pub event: EventMeta,
+    /// `host.*`: the host the event happened on.
+    #[serde(default, skip_serializing_if = "Host::is_empty")]
+    pub host: Host,
+    /// `process.*`: the process.
+    #[serde(default)]
+    pub process: Process,
+    /// `user.*`: the (real) user the process runs as.
+    #[serde(default, skip_serializing_if = "User::is_empty")]
+    pub user: User,
+    /// `group.*`: the process's primary group.
+    #[serde(default, skip_serializing_if = "Group::is_empty")]
+    pub group: Group,
+    /// `source.*`: where a command or API call came from (client address).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<Endpoint>,
+    /// `cloud.*`: the cloud account and region of an API call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud: Option<Cloud>,
+    /// `user_agent.*`: the client software of an API call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<UserAgent>,
+    /// `observer.*`: the device that reported the event (a router, a switch, ESXi).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observer: Option<Observer>,
+    /// `log.*`: where the event was read from (file, syslog facility and severity).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<Log>,
+    /// `error.*`: the error an API call or command returned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorInfo>,
+    /// `picket.*`: Picket-specific facts (collector, login uid, terminal app, ...).
+    #[serde(default, skip_serializing_if = "PicketFields::is_empty")]
+    pub picket: PicketFields,
+    /// Every other top-level field, preserved as-is (for example `winlog.*`).
+    #[serde(flatten)]
+    pub other: Extra,
+}
+
+fn epoch() -> DateTime<Utc> {
+    DateTime::<Utc>::UNIX_EPOCH
+}
+
+/// `event.*`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EventMeta {
+    /// `event.kind`: `event` for telemetry, `alert` for alerts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// `event.category`, normally `["process"]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", with = "one_or_many")]
+    pub category: Vec<String>,
+    /// `event.type`: `["start"]`, `["end"]`, `["change"]` (fork is `start` with action `fork`).
+    #[serde(
+        rename = "type",
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        with = "one_or_many"
+    )]
+    pub kind_type: Vec<String>,
+    /// `event.action`: `exec`, `fork`, `exit`, or the source's own word.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    /// `event.id`: unique id of this event (the source's own id where it has one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// `event.provider`: the service or subsystem that produced the event
+    /// (`ec2.amazonaws.com`, `Microsoft-Windows-Sysmon`, `shell`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    /// `event.outcome`: `success`, `failure` or `unknown`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+    /// `event.dataset`: the source format (`esxi.shell`, `aws.cloudtrail`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset: Option<String>,
+    /// Other `event.*` fields, preserved.
+    #[serde(flatten)]
+    pub other: Extra,
+}
+
+/// The lifecycle step an event describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lifecycle {
+    /// A new program image started (exec / process creation).
+    Start,
+    /// A process was forked (same image as its parent).
+    Fork,
+    /// A process ended.
+    End,
+    /// Anything else.
+    Other,
+}
+
+impl Event {
+    /// A new `start` (exec) event at `timestamp`, with ECS `event.*` filled in.
+    pub fn exec(timestamp: DateTime<Utc>) -> Self {
+        Self::with_action(timestamp, "start", "exec")
+    }
+
+    /// A new fork event (`event.type: start`, `event.action: fork`).
+    pub fn fork(timestamp: DateTime<Utc>) -> Self {
+        Self::with_action(timestamp, "start", "fork")
+    }
+
+    /// A new `end` (exit) event.
+    pub fn exit(timestamp: DateTime<Utc>) -> Self {
+        Self::with_action(timestamp, "end", "exit")
+    }
+
+    fn with_action(timestamp: DateTime<Utc>, kind_type: &str, action: &str) -> Self {
+        Event {
+            timestamp,
+            event: EventMeta {
+                kind: Some("event".into()),
+                category: vec!["process".into()],
+                kind_type: vec![kind_type.into()],
+                action: Some(action.into()),
+                ..EventMeta::default()
+            },
+            ..Event::default()
+        }
+    }
+
+    /// Which lifecycle step this is, from `event.type` and `event.action`.
+    pub fn lifecycle(&self) -> Lifecycle {
+        let action = self.event.action.as_deref().unwrap_or("");
+        if action.eq_ignore_ascii_case("fork") {
+            return Lifecycle::Fork;
+        }
+        if self.event.kind_type.iter().any(|t| t == "start") {
+            Lifecycle::Start
+        } else if self.event.kind_type.iter().any(|t| t == "end") {
+            Lifecycle::End
+        } else {
+            Lifecycle::Other
+        }
+    }
+
+    /// Sets `process.args`, `args_count`, `command_line` (if unset) and `name` (if unset)
+    /// from argv and the executable path.
+    pub fn set_argv(&mut self, args: Vec<String>) {
+        self.process.args_count = Some(args.len() as u64);
+        if self.process.command_line.is_none() {
+            self.process.command_line = Some(join_command_line(&args));
+        }
+        self.process.args = args;
+    }
+
+    /// Sets `process.executable` and derives `process.name` from its file name.
+    pub fn set_executable(&mut self, path: &str) {
+        self.process.name = Some(file_name(path).to_string());
+        self.process.executable = Some(path.to_string());
+    }
+
+    /// One JSON line (no trailing newline).
+    pub fn to_json_line(&self) -> String {
+        // Serializing plain structs and JSON maps cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Parses one ECS JSON document (nested or dotted keys).
+    pub fn from_json_value(mut value: Value) -> Result<Self, serde_json::Error> {
+        expand_dotted_keys(&mut value);
+        serde_json::from_value(value)
+    }
+}
+
+/// Last path component, for both `/` and `\` separators.
+pub fn file_name(path: &str) -> &str {
+    path.rsplit(['/', '\\']).next().unwrap_or(path)
+}
+
+/// Joins argv into a shell-readable command line: arguments with spaces or quotes are
+/// quoted, so the line reads back the way it was run.
+pub fn join_command_line(args: &[String]) -> String {
+    let mut out = String::new();
+    for (i, arg) in args.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        let needs_quotes = arg.is_empty()
+            || arg
+                .chars()
+                .any(|c| c.is_whitespace() || c == '"' || c == '\'');
+        if needs_quotes {
+            out.push('\'');
+            out.push_str(&arg.replace('\'', "'\\''"));
+            out.push('\'');
+        } else {
+            out.push_str(arg);
+        }
+    }
+    out
+}
+
+/// A stable, pid-reuse-proof process id: host id, pid and start time in ns.
+pub fn entity_id(host_id: &str, pid: u32, start: DateTime<Utc>) -> String {
+    format!(
+        "{host_id}-{pid}-{}",
+        start.timestamp_nanos_opt().unwrap_or_default()
+    )
+}
+
+/// Expands dotted keys (`{"process.name": "x"}`) into nested objects, recursively,
+/// merging with objects that already exist. A dotted key that collides with a
+/// non-object value keeps the existing value (first writer wins).
+pub fn expand_dotted_keys(value: &mut Value) {
+    let Value::Object(map) = value else { return };
+    if map.keys().any(|k| k.contains('.') && k != "@timestamp") {
+        let old = std::mem::take(map);
+        for (key, v) in old {
+            insert_path(map, &key, v);
+        }
+    }
+    for v in map.values_mut() {
+        expand_dotted_keys(v);
+    }
+}
+
+fn insert_path(map: &mut Map<String, Value>, key: &str, value: Value) {
+    match key.split_once('.') {
+        Some((head, rest)) if !head.is_empty() && !rest.is_empty() => {
+            let slot = map
+                .entry(head.to_string())
+                .or_insert_with(|| Value::Object(Map::new()));
+            if let Value::Object(inner) = slot {
+                insert_path(inner, rest, value);
+            }
+        }
+        _ => match (map.get_mut(key), value) {
+            (Some(Value::Object(existing)), Value::Object(incoming)) => {
+                for (k, v) in incoming {
+                    insert_path(existing, &k, v);
+                }
+            }
+            (Some(_), _) => {}
+            (None, value) => {
+                map.insert(key.to_string(), value);
+            }
+        },
+    }
+}
+
+/// Accepts `"start"` or `["start"]` for ECS fields that are arrays.
+mod one_or_many {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[String], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(v)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum OneOrMany {
+            One(String),
+            Many(Vec<String>),
+        }
+        Ok(match OneOrMany::deserialize(d)? {
+            OneOrMany::One(s) => vec![s],
+            OneOrMany::Many(v) => v,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dotted_keys_expand_and_unknown_fields_round_trip() {
+        let line = r#"{"@timestamp":"2024-01-02T03:04:05.123Z","event.type":"start","process.name":"ss","process.args":["ss","-tan"],"process.parent":{"name":"bash","x_custom":1},"winlog":{"record_id":7},"user.id":"1000"}"#;
+        let ev = Event::from_json_value(serde_json::from_str(line).expect("json")).expect("ecs");
+        assert_eq!(ev.process.name.as_deref(), Some("ss"));
+        assert_eq!(ev.field("process.args"), FieldValue::Strs(&ev.process.args));
+        assert_eq!(ev.field("process.parent.name"), FieldValue::Str("bash"));
+        assert_eq!(ev.field("winlog.record_id"), FieldValue::Int(7));
+        assert_eq!(ev.field("process.parent.x_custom"), FieldValue::Int(1));
+        assert_eq!(ev.lifecycle(), Lifecycle::Start);
+        let again = Event::from_json_value(serde_json::from_str(&ev.to_json_line()).expect("json"))
+            .expect("ecs");
+        assert_eq!(ev, again);
+    }
+
+    #[test]
+    fn tty_fields_are_readable_by_path() {
+        let line =
+            r#"{"process":{"tty":{"name":"/dev/pts/3","char_device":{"major":136,"minor":3}}}}"#;
+        let ev = Event::from_json_value(serde_json::from_str(line).expect("json")).expect("ecs");
+        assert_eq!(ev.field("process.tty.name"), FieldValue::Str("/dev/pts/3"));
+        assert_eq!(
+            ev.field("process.tty.char_device.major"),
+            FieldValue::Int(136)
+        );
+    }
+
+    #[test]
+    fn missing_fields_are_missing() {
+        let ev = Event::exec(Utc::now());
+        assert_eq!(ev.field("user.id"), FieldValue::Missing);
+        assert_eq!(ev.field("process.parent.name"), FieldValue::Missing);
+        assert_eq!(ev.field("no.such.field"), FieldValue::Missing);
+    }
+
+    #[test]
+    fn command_line_quotes_arguments_with_spaces() {
+        let args = vec!["sh".to_string(), "-c".into(), "cat /proc/net/tcp".into()];
+        assert_eq!(join_command_line(&args), "sh -c 'cat /proc/net/tcp'");
+    }
+}
