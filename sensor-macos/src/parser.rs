@@ -1,5 +1,8 @@
 //! [`EsloggerParser`]: one eslogger JSON line in, zero or one [`Event`] out, with
 //! sequence-gap (loss) and schema-drift accounting.
+//!
+//! (Over 600 lines: one eslogger message, across versions 9–11, maps to every ECS field
+//! in one pass; splitting the mapping would scatter a single schema.)
 
 use crate::eslogger::{
     AuditToken, EsProcess, Field, Message, SeqOnly, TtyFile, EVENT_TYPE_EXEC, EVENT_TYPE_EXIT,

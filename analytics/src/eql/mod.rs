@@ -1,5 +1,8 @@
 //! A single-event EQL engine with Elastic's semantics.
 //!
+//! (Over 600 lines: the evaluator of every EQL operator and function Elastic's rules use,
+//! kept together so the semantics below are read in one place.)
+//!
 //! Elastic runs single-event EQL as Query DSL filters; Picket matches that:
 //! - `field : "v"` is case-insensitive, `*`/`?` are wildcards, `field : ("a", "b*")` holds
 //!   when any value matches.

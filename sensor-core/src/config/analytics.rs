@@ -1,6 +1,9 @@
 //! `[analytics]`: DET0320's analytics AN0903/AN0904/AN0905 and their mutable elements.
 //! (Owned by the analytics work; the pipeline only passes it through.)
 //!
+//! (Over 600 lines: every mutable element of three analytics, each with its defaults,
+//! documentation and meaning checks, side by side.)
+//!
 //! Every mutable element DET0320 names is one sub-table whose key is the element's name in
 //! snake case (`UtilityNameList` → `[analytics.an0904.utility_name_list]`), so an alert's
 //! `picket.mutable_element` leads straight to the setting that fired. The TimeWindow
