@@ -12,7 +12,7 @@
 //! (through `ferrisetw`'s `KernelTrace`, a private system-logger session on Windows 8 and
 //! later, so it does not fight other tools for the single "NT Kernel Logger").
 //! Opcode 1 is a start, 2 an end, 3/4 the rundown of processes already running when the
-//! session starts (used only to learn parents, never reported as new processes).
+//! session opens and closes (dropped: see [`map_kernel_process`]).
 //!
 //! ## Never panicking on event data
 //! `ferrisetw`'s parser has limits: counted strings hit `unimplemented!()` (and a panic
@@ -26,17 +26,18 @@
 //! the process itself (`QueryFullProcessImageNameW`) while it is still starting; failing
 //! that, from the command line's first argument. The user's name and domain come from
 //! `LookupAccountSidW` (cached per SID), `process.pe.original_file_name` from the image's
-//! version resource ([`crate::pe::OriginalFileNameCache`]), and the parent's name,
-//! executable and command line from [`ProcessTracker`], which remembers the processes
-//! this session has seen (the pipeline's own process table fills what it knows too).
+//! version resource ([`crate::pe::OriginalFileNameCache`]). An event names its parent by
+//! pid only, as the kernel does: the parent's name, executable and command line, and
+//! `picket.ancestors`, come from the pipeline's [`sensor_core::process_table::ProcessTable`],
+//! as for every collector; `host.*` comes from the identity the collector reports.
 //! Lost events reported by the session go to the `etw_lost` loss counter.
 
 use crate::cmdline::split_command_line;
 use chrono::{DateTime, Utc};
 use sensor_core::collector::{Collector, CollectorFuture, EventSender, Shutdown};
 use sensor_core::config::WindowsCollectorConfig;
-use sensor_core::event::{file_name, Event, HostOs, ParentProcess, Pe};
-use std::collections::HashMap;
+use sensor_core::event::{file_name, Event, ParentProcess, Pe};
+use sensor_core::HostIdentity;
 
 #[cfg(windows)]
 mod live;
@@ -61,6 +62,8 @@ pub mod opcode {
 #[derive(Debug, Clone)]
 pub struct WindowsCollector {
     config: WindowsCollectorConfig,
+    // Read once: reported to the pipeline and keyed into every `process.entity_id`.
+    host: HostIdentity,
 }
 
 impl WindowsCollector {
@@ -75,6 +78,7 @@ impl WindowsCollector {
         }
         Ok(Self {
             config: config.clone(),
+            host: HostIdentity::this_host(),
         })
     }
 }
@@ -84,18 +88,19 @@ impl Collector for WindowsCollector {
         COLLECTOR_NAME
     }
 
-    fn host(&self) -> Option<sensor_core::HostIdentity> {
-        Some(sensor_core::HostIdentity::this_host())
+    fn host(&self) -> Option<HostIdentity> {
+        Some(self.host.clone())
     }
 
     fn run(self: Box<Self>, out: EventSender, shutdown: Shutdown) -> CollectorFuture {
         #[cfg(windows)]
         {
-            Box::pin(live::run(self.config, out, shutdown))
+            let host_key = self.host.key().to_string();
+            Box::pin(live::run(self.config, host_key, out, shutdown))
         }
         #[cfg(not(windows))]
         {
-            let _ = (self.config, out, shutdown);
+            let _ = (self.config, self.host, out, shutdown);
             Box::pin(async {
                 Err(sensor_core::CollectorError::Unsupported {
                     collector: COLLECTOR_NAME,
@@ -139,81 +144,6 @@ pub trait Enricher {
     fn account(&mut self, sid: &str) -> Option<(String, String)>;
     /// `OriginalFilename` of an image.
     fn original_file_name(&mut self, path: &str) -> Option<String>;
-    /// This host's name.
-    fn host_name(&self) -> Option<String>;
-}
-
-/// What the collector remembers of a process, to name the parents of its children.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct KnownProcess {
-    /// `process.name`.
-    pub name: Option<String>,
-    /// `process.executable`.
-    pub executable: Option<String>,
-    /// `process.command_line`.
-    pub command_line: Option<String>,
-    /// `process.args`.
-    pub args: Vec<String>,
-    /// `process.entity_id`.
-    pub entity_id: Option<String>,
-    /// `process.start`.
-    pub start: Option<DateTime<Utc>>,
-}
-
-/// Processes seen by this session, by pid; forgotten when they end. Bounded: when full,
-/// the oldest-started half is dropped.
-#[derive(Debug)]
-pub struct ProcessTracker {
-    by_pid: HashMap<u32, KnownProcess>,
-    capacity: usize,
-}
-
-impl Default for ProcessTracker {
-    fn default() -> Self {
-        Self::new(65_536)
-    }
-}
-
-impl ProcessTracker {
-    /// A tracker for at most `capacity` live processes.
-    pub fn new(capacity: usize) -> Self {
-        Self {
-            by_pid: HashMap::new(),
-            capacity: capacity.max(2),
-        }
-    }
-
-    /// Remembers `pid`.
-    pub fn insert(&mut self, pid: u32, known: KnownProcess) {
-        if self.by_pid.len() >= self.capacity && !self.by_pid.contains_key(&pid) {
-            let mut starts: Vec<_> = self.by_pid.iter().map(|(p, k)| (k.start, *p)).collect();
-            starts.sort();
-            for (_, p) in starts.iter().take(self.capacity / 2) {
-                self.by_pid.remove(p);
-            }
-        }
-        self.by_pid.insert(pid, known);
-    }
-
-    /// What is known of `pid`.
-    pub fn get(&self, pid: u32) -> Option<&KnownProcess> {
-        self.by_pid.get(&pid)
-    }
-
-    /// Forgets `pid`.
-    pub fn remove(&mut self, pid: u32) -> Option<KnownProcess> {
-        self.by_pid.remove(&pid)
-    }
-
-    /// Number of processes known.
-    pub fn len(&self) -> usize {
-        self.by_pid.len()
-    }
-
-    /// True when no process is known.
-    pub fn is_empty(&self) -> bool {
-        self.by_pid.is_empty()
-    }
 }
 
 /// FILETIME (100 ns ticks since 1601) to UTC; `None` outside chrono's range.
@@ -244,15 +174,31 @@ pub fn decode_ansiz(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// Maps one kernel `Process` event. Start and end events become `Event`s; the
-/// rundown (opcodes 3 and 4) and unknown opcodes only update `tracker`. `None` also for
-/// an event whose timestamp is out of range.
+/// Maps one kernel `Process` event to what the kernel says of it (pid, parent pid,
+/// image, command line, SID, session, exit status). `host_key` is this machine's
+/// [`HostIdentity::key`], for `process.entity_id`. The parent is named by pid only: the
+/// pipeline's process table fills the rest from earlier events and learns from these.
+/// `None` for the rundown, unknown opcodes and a timestamp out of range.
+///
+/// The rundown is dropped: the pipeline seeds the table from the running processes
+/// (name and parent of each, image and command line of those it may open) just before
+/// the session opens, and as starts the rundown would look like new launches.
 pub fn map_kernel_process(
     rec: &KernelProcessRecord,
-    tracker: &mut ProcessTracker,
+    host_key: &str,
     enricher: &mut dyn Enricher,
 ) -> Option<Event> {
     let ts = filetime_to_utc(rec.filetime)?;
+    let started = match rec.opcode {
+        opcode::START => true,
+        opcode::END => false,
+        _ => return None,
+    };
+    let mut ev = if started {
+        Event::exec(ts)
+    } else {
+        Event::exit(ts)
+    };
     let short_name = rec
         .image_file_name
         .as_deref()
@@ -263,125 +209,66 @@ pub fn map_kernel_process(
         .as_deref()
         .map(decode_utf16z)
         .filter(|s| !s.trim().is_empty());
-    match rec.opcode {
-        opcode::START | opcode::DC_START => {
-            let args = command_line
-                .as_deref()
-                .map(split_command_line)
-                .unwrap_or_default();
-            let executable = enricher
-                .executable_path(rec.pid)
-                .or_else(|| args.first().filter(|a| a.contains('\\')).cloned());
-            let name = executable
-                .as_deref()
-                .map(|e| file_name(e).to_string())
-                .or(short_name);
-            let host = enricher.host_name();
-            let entity_id = Some(sensor_core::event::entity_id(
-                host.as_deref().unwrap_or("windows"),
-                rec.pid,
-                ts,
-            ));
-            let known = KnownProcess {
-                name: name.clone(),
-                executable: executable.clone(),
-                command_line: command_line.clone(),
-                args: args.clone(),
-                entity_id: entity_id.clone(),
-                start: Some(ts),
-            };
-            tracker.insert(rec.pid, known);
-            if rec.opcode != opcode::START {
-                return None;
-            }
-            let mut ev = Event::exec(ts);
-            ev.process.pid = Some(rec.pid);
-            ev.process.entity_id = entity_id;
-            ev.process.start = Some(ts);
-            ev.process.name = name;
-            ev.process.executable = executable.clone();
-            ev.process.command_line = command_line;
-            if !args.is_empty() {
-                ev.set_argv(args);
-            }
-            if let Some(path) = executable.as_deref() {
-                if let Some(ofn) = enricher.original_file_name(path) {
-                    ev.process.pe = Some(Pe {
-                        original_file_name: Some(ofn),
-                        ..Pe::default()
-                    });
-                }
-            }
-            if let Some(ppid) = rec.ppid {
-                let mut parent = ParentProcess {
-                    pid: Some(ppid),
-                    ..ParentProcess::default()
-                };
-                if let Some(p) = tracker
-                    .get(ppid)
-                    .filter(|p| !matches!(p.start, Some(s) if s > ts))
-                {
-                    parent.name = p.name.clone();
-                    parent.executable = p.executable.clone();
-                    parent.command_line = p.command_line.clone();
-                    parent.args = p.args.clone();
-                    parent.entity_id = p.entity_id.clone();
-                    parent.start = p.start;
-                }
-                ev.process.parent = Some(Box::new(parent));
-            }
-            if let Some(sid) = rec
-                .user_sid
-                .as_deref()
-                .and_then(|b| crate::sid::sid_from_etw_bytes(b, rec.pointer_size))
-            {
-                if let Some((name, domain)) = enricher.account(&sid) {
-                    ev.user.name = Some(name);
-                    ev.user.domain = Some(domain);
-                }
-                ev.user.id = Some(sid);
-            }
-            if let Some(session) = rec.session_id {
-                ev.picket.session_id = Some(session);
-            }
-            finish(&mut ev, host);
-            Some(ev)
-        }
-        opcode::END => {
-            let known = tracker.remove(rec.pid).unwrap_or_default();
-            let mut ev = Event::exit(ts);
-            ev.process.pid = Some(rec.pid);
-            ev.process.name = known.name.or(short_name);
-            ev.process.executable = known.executable;
-            ev.process.entity_id = known.entity_id;
-            ev.process.start = known.start;
-            ev.process.exit_code = rec.exit_status.map(i64::from);
-            if let Some(ppid) = rec.ppid {
-                ev.process.parent = Some(Box::new(ParentProcess {
-                    pid: Some(ppid),
-                    ..ParentProcess::default()
-                }));
-            }
-            finish(&mut ev, enricher.host_name());
-            Some(ev)
-        }
-        _ => None,
+    let args = command_line
+        .as_deref()
+        .map(split_command_line)
+        .unwrap_or_default();
+    // Only a starting process can still be asked for its image.
+    let executable = started
+        .then(|| enricher.executable_path(rec.pid))
+        .flatten()
+        .or_else(|| args.first().filter(|a| a.contains('\\')).cloned());
+    ev.process.pid = Some(rec.pid);
+    ev.process.name = executable
+        .as_deref()
+        .map(|e| file_name(e).to_string())
+        .or(short_name);
+    ev.process.command_line = command_line;
+    if !args.is_empty() {
+        ev.set_argv(args);
     }
-}
-
-fn finish(ev: &mut Event, host: Option<String>) {
-    ev.host.name = host;
-    ev.host.os = Some(HostOs {
-        os_type: Some("windows".into()),
-        family: Some("windows".into()),
-        ..HostOs::default()
-    });
+    if started {
+        ev.process.entity_id = Some(sensor_core::event::entity_id(host_key, rec.pid, ts));
+        ev.process.start = Some(ts);
+        if let Some(ofn) = executable
+            .as_deref()
+            .and_then(|path| enricher.original_file_name(path))
+        {
+            ev.process.pe = Some(Pe {
+                original_file_name: Some(ofn),
+                ..Pe::default()
+            });
+        }
+    } else {
+        ev.process.exit_code = rec.exit_status.map(i64::from);
+    }
+    ev.process.executable = executable;
+    if let Some(ppid) = rec.ppid {
+        ev.process.parent = Some(Box::new(ParentProcess {
+            pid: Some(ppid),
+            ..ParentProcess::default()
+        }));
+    }
+    if let Some(sid) = rec
+        .user_sid
+        .as_deref()
+        .and_then(|b| crate::sid::sid_from_etw_bytes(b, rec.pointer_size))
+    {
+        if let Some((name, domain)) = enricher.account(&sid) {
+            ev.user.name = Some(name);
+            ev.user.domain = Some(domain);
+        }
+        ev.user.id = Some(sid);
+    }
+    ev.picket.session_id = rec.session_id;
     ev.picket.collector = Some(COLLECTOR_NAME.into());
+    Some(ev)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sensor_core::process_table::{ProcessInfo, ProcessTable};
 
     struct Fake;
     impl Enricher for Fake {
@@ -394,9 +281,18 @@ mod tests {
         fn original_file_name(&mut self, path: &str) -> Option<String> {
             path.ends_with("net.exe").then(|| "net.exe".to_string())
         }
-        fn host_name(&self) -> Option<String> {
-            Some("WS01".into())
-        }
+    }
+
+    /// What the live collector passes: this machine's `HostIdentity::key()`.
+    const HOST_KEY: &str = "WS01";
+
+    /// Maps `rec` and runs it through `table` as the pipeline does: `host.*` from the
+    /// collector's identity first, then the process table.
+    fn map_and_observe(rec: &KernelProcessRecord, table: &mut ProcessTable) -> Option<Event> {
+        let mut ev = map_kernel_process(rec, HOST_KEY, &mut Fake)?;
+        ev.host.name = Some(HOST_KEY.into());
+        table.observe(&mut ev);
+        Some(ev)
     }
 
     fn utf16z(s: &str) -> Vec<u8> {
@@ -480,49 +376,67 @@ mod tests {
         assert_eq!(decode_ansiz(b"caf\xe9.exe"), "café.exe");
     }
 
-    #[test]
-    fn start_events_map_with_parent_from_the_tracker() {
-        let mut tracker = ProcessTracker::default();
-        let parent = KernelProcessRecord {
-            opcode: opcode::DC_START,
-            filetime: FT - 10_000_000,
+    fn start(pid: u32, ppid: u32, filetime: i64, image: &[u8], cmd: &str) -> KernelProcessRecord {
+        KernelProcessRecord {
+            opcode: opcode::START,
+            filetime,
             pointer_size: 8,
-            pid: 2404,
-            ppid: Some(2580),
-            image_file_name: Some(b"cmd.exe\0".to_vec()),
-            command_line: Some(utf16z(r#""c:\windows\system32\cmd.exe" /c net user"#)),
+            pid,
+            ppid: Some(ppid),
+            image_file_name: Some(image.to_vec()),
+            command_line: Some(utf16z(cmd)),
             ..Default::default()
-        };
-        assert!(
-            map_kernel_process(&parent, &mut tracker, &mut Fake).is_none(),
-            "rundown"
-        );
+        }
+    }
+
+    fn end(pid: u32, filetime: i64, image: &[u8]) -> KernelProcessRecord {
+        KernelProcessRecord {
+            opcode: opcode::END,
+            filetime,
+            pointer_size: 8,
+            pid,
+            exit_status: Some(2),
+            image_file_name: Some(image.to_vec()),
+            ..Default::default()
+        }
+    }
+
+    const CMD: &str = r#""c:\windows\system32\cmd.exe" /c net user"#;
+
+    #[test]
+    fn start_events_get_their_parent_from_the_process_table() {
+        let mut table = ProcessTable::new(1024);
+        let cmd = start(2404, 2580, FT - 10_000_000, b"cmd.exe\0", CMD);
+        let cmd_ev = map_and_observe(&cmd, &mut table).expect("start event");
         assert_eq!(
-            tracker
-                .get(2404)
-                .and_then(|k| k.executable.clone())
-                .as_deref(),
+            cmd_ev.process.executable.as_deref(),
             Some(r"c:\windows\system32\cmd.exe"),
             "executable from argv[0] when the process cannot be asked"
         );
 
-        let child = KernelProcessRecord {
-            opcode: opcode::START,
-            filetime: FT,
-            pointer_size: 8,
-            pid: 788,
-            ppid: Some(2404),
-            session_id: Some(0),
-            user_sid: Some(sid_with_header()),
-            image_file_name: Some(b"net.exe\0".to_vec()),
-            command_line: Some(utf16z("net  user")),
-            ..Default::default()
-        };
-        let ev = map_kernel_process(&child, &mut tracker, &mut Fake).expect("start event");
+        let mut child = start(788, 2404, FT, b"net.exe\0", "net  user");
+        child.session_id = Some(0);
+        child.user_sid = Some(sid_with_header());
+        let mapped = map_kernel_process(&child, HOST_KEY, &mut Fake).expect("start event");
+        assert_eq!(mapped.host.name, None, "host.* is the pipeline's");
+        let p = mapped.process.parent.as_deref().expect("parent");
+        assert_eq!(
+            (p.pid, p.name.as_deref()),
+            (Some(2404), None),
+            "the kernel names the parent by pid only"
+        );
+
+        let ev = map_and_observe(&child, &mut table).expect("start event");
         assert_eq!(ev.process.name.as_deref(), Some("net.exe"));
         assert_eq!(ev.process.args, vec!["net", "user"]);
         assert_eq!(ev.user.id.as_deref(), Some("S-1-5-21-1-2-3-1001"));
         assert_eq!(ev.user.name.as_deref(), Some("alice"));
+        assert_eq!(ev.picket.session_id, Some(0));
+        let start_time = filetime_to_utc(FT).expect("in range");
+        assert_eq!(
+            ev.process.entity_id,
+            Some(sensor_core::event::entity_id(HOST_KEY, 788, start_time))
+        );
         assert_eq!(
             ev.process
                 .pe
@@ -536,26 +450,87 @@ mod tests {
             p.args,
             vec![r"c:\windows\system32\cmd.exe", "/c", "net", "user"]
         );
+        assert_eq!(p.entity_id, cmd_ev.process.entity_id);
+        let ancestors: Vec<_> = ev
+            .picket
+            .ancestors
+            .iter()
+            .map(|a| (a.pid, a.name.as_deref()))
+            .collect();
+        assert_eq!(
+            ancestors,
+            vec![(Some(2404), Some("cmd.exe")), (Some(2580), None)]
+        );
         assert_eq!(ev.picket.collector.as_deref(), Some(COLLECTOR_NAME));
 
-        let end = KernelProcessRecord {
-            opcode: opcode::END,
-            filetime: FT + 1,
-            pointer_size: 8,
-            pid: 788,
-            exit_status: Some(2),
-            ..Default::default()
-        };
-        let ev = map_kernel_process(&end, &mut tracker, &mut Fake).expect("end event");
+        let ev = map_and_observe(&end(788, FT + 1, b"net.exe\0"), &mut table).expect("end event");
         assert_eq!(ev.process.exit_code, Some(2));
         assert_eq!(ev.process.name.as_deref(), Some("net.exe"));
-        assert!(tracker.get(788).is_none());
+        assert!(table.get(HOST_KEY, 788).is_some_and(|p| p.exited));
     }
 
     #[test]
-    fn garbage_fields_never_panic() {
-        let mut tracker = ProcessTracker::new(4);
-        for len in 0..40 {
+    fn a_pid_reused_after_an_end_names_the_new_process_as_parent() {
+        let mut table = ProcessTable::new(1024);
+        map_and_observe(&start(2404, 2580, FT, b"cmd.exe\0", CMD), &mut table).expect("start");
+        map_and_observe(&end(2404, FT + 1, b"cmd.exe\0"), &mut table).expect("end");
+        let ping = r"C:\Windows\System32\PING.EXE -n 1 localhost";
+        map_and_observe(&start(2404, 2580, FT + 2, b"PING.EXE\0", ping), &mut table)
+            .expect("start reusing the pid");
+        let child = start(
+            790,
+            2404,
+            FT + 3,
+            b"conhost.exe\0",
+            "conhost.exe 0xffffffff",
+        );
+        let ev = map_and_observe(&child, &mut table).expect("start");
+        let p = ev.process.parent.as_deref().expect("parent");
+        assert_eq!(p.name.as_deref(), Some("PING.EXE"));
+    }
+
+    #[test]
+    fn rundown_is_dropped_and_the_seeded_table_names_running_parents() {
+        for op in [opcode::DC_START, opcode::DC_END] {
+            let mut rundown = start(2404, 2580, FT - 10_000_000, b"cmd.exe\0", CMD);
+            rundown.opcode = op;
+            assert!(
+                map_kernel_process(&rundown, HOST_KEY, &mut Fake).is_none(),
+                "rundown opcode {op}"
+            );
+        }
+        // What the pipeline's seed_from_system records of a process already running.
+        let mut table = ProcessTable::new(1024);
+        let args: Vec<String> = split_command_line(CMD);
+        table.insert(
+            HOST_KEY,
+            ProcessInfo {
+                pid: 2404,
+                ppid: 2580,
+                name: Some("cmd.exe".into()),
+                executable: Some(r"C:\Windows\System32\cmd.exe".into()),
+                command_line: Some(CMD.into()),
+                args: args.clone(),
+                ..ProcessInfo::default()
+            },
+        );
+        let ev = map_and_observe(&start(788, 2404, FT, b"net.exe\0", "net  user"), &mut table)
+            .expect("start event");
+        let p = ev.process.parent.as_deref().expect("parent");
+        assert_eq!(p.name.as_deref(), Some("cmd.exe"));
+        assert_eq!(
+            p.executable.as_deref(),
+            Some(r"C:\Windows\System32\cmd.exe")
+        );
+        assert_eq!(p.args, args);
+    }
+
+    #[test]
+    fn garbage_fields_never_panic_and_the_table_stays_bounded() {
+        // The smallest table ProcessTable allows; the events teach far more processes.
+        let mut table = ProcessTable::new(16);
+        let mut mapped = 0;
+        for len in 0..100 {
             let junk: Vec<u8> = (0..len).map(|i| (i * 37 + 11) as u8).collect();
             let rec = KernelProcessRecord {
                 opcode: opcode::START,
@@ -568,8 +543,9 @@ mod tests {
                 command_line: Some(junk),
                 ..Default::default()
             };
-            let _ = map_kernel_process(&rec, &mut tracker, &mut Fake);
+            mapped += usize::from(map_and_observe(&rec, &mut table).is_some());
         }
-        assert!(tracker.len() <= 4, "bounded");
+        assert_eq!(mapped, 100, "garbage strings still make events");
+        assert!(table.len() <= 16, "bounded: {}", table.len());
     }
 }

@@ -4,9 +4,10 @@
 use proptest::prelude::*;
 use sensor_core::collector::Shutdown;
 use sensor_core::health::Health;
+use sensor_core::process_table::ProcessTable;
 use sensor_core::replay::ReplayStats;
 use sensor_windows::cmdline::split_command_line;
-use sensor_windows::etw::{map_kernel_process, Enricher, KernelProcessRecord, ProcessTracker};
+use sensor_windows::etw::{map_kernel_process, Enricher, KernelProcessRecord};
 use sensor_windows::mapping::{map_record, WinRecord};
 use serde_json::{json, Map, Value};
 use std::path::Path;
@@ -62,9 +63,6 @@ impl Enricher for NoOs {
         None
     }
     fn original_file_name(&mut self, _: &str) -> Option<String> {
-        None
-    }
-    fn host_name(&self) -> Option<String> {
         None
     }
 }
@@ -166,14 +164,16 @@ proptest! {
         image in proptest::collection::vec(any::<u8>(), 0..32),
         cmd in proptest::collection::vec(any::<u8>(), 0..80),
     ) {
-        let mut tracker = ProcessTracker::new(8);
+        let mut table = ProcessTable::new(16);
         let rec = KernelProcessRecord {
             opcode, filetime, pointer_size, pid, ppid: Some(pid ^ 1), session_id: Some(1),
             exit_status: Some(0), user_sid: Some(sid), image_file_name: Some(image),
             command_line: Some(cmd),
         };
-        let _ = map_kernel_process(&rec, &mut tracker, &mut NoOs);
-        prop_assert!(tracker.len() <= 8);
+        if let Some(mut ev) = map_kernel_process(&rec, "host", &mut NoOs) {
+            table.observe(&mut ev);
+        }
+        prop_assert!(table.len() <= 16);
     }
 }
 

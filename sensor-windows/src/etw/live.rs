@@ -2,7 +2,7 @@
 //! flag, a callback that turns each event into a [`KernelProcessRecord`] using only
 //! `u32` and raw-byte reads, and the Windows look-ups behind [`Enricher`].
 
-use super::{map_kernel_process, opcode, Enricher, KernelProcessRecord, ProcessTracker};
+use super::{map_kernel_process, opcode, Enricher, KernelProcessRecord};
 use crate::pe::OriginalFileNameCache;
 use ferrisetw::parser::Parser;
 use ferrisetw::provider::kernel_providers::PROCESS_PROVIDER;
@@ -21,9 +21,11 @@ use std::time::Duration;
 /// `EVENT_HEADER_FLAG_32_BIT_HEADER`: the event was logged by a 32-bit machine.
 const EVENT_HEADER_FLAG_32_BIT_HEADER: u16 = 0x0020;
 
-/// Runs the session until `shutdown`.
+/// Runs the session until `shutdown`. `host_key` is this machine's
+/// [`sensor_core::HostIdentity::key`], for `process.entity_id`.
 pub(super) async fn run(
     config: WindowsCollectorConfig,
+    host_key: String,
     out: EventSender,
     mut shutdown: Shutdown,
 ) -> Result<(), CollectorError> {
@@ -31,13 +33,10 @@ pub(super) async fn run(
     let health = out.health().clone();
     let lost = health.loss_counter("etw_lost");
     let unparsed = health.loss_counter("malformed_input");
-    let state = Arc::new(Mutex::new(CallbackState {
-        tracker: ProcessTracker::default(),
-        enricher: WinEnricher::new(),
-    }));
+    let enricher = Arc::new(Mutex::new(WinEnricher::new()));
 
     let callback_out = out.clone();
-    let callback_state = state.clone();
+    let callback_enricher = enricher.clone();
     let provider = Provider::kernel(&PROCESS_PROVIDER)
         .add_callback(move |record: &EventRecord, locator: &SchemaLocator| {
             let raw = match read_record(record, locator) {
@@ -49,9 +48,8 @@ pub(super) async fn run(
                 }
             };
             let event = {
-                let mut st = callback_state.lock().unwrap_or_else(|p| p.into_inner());
-                let CallbackState { tracker, enricher } = &mut *st;
-                map_kernel_process(&raw, tracker, enricher)
+                let mut enricher = callback_enricher.lock().unwrap_or_else(|p| p.into_inner());
+                map_kernel_process(&raw, &host_key, &mut *enricher)
             };
             if let Some(event) = event {
                 // Never block the ETW delivery thread: a full channel is counted.
@@ -120,23 +118,16 @@ pub(super) async fn run(
     Ok(())
 }
 
-struct CallbackState {
-    tracker: ProcessTracker,
-    enricher: WinEnricher,
-}
-
 /// Reads one kernel process event with only `u32`/`i32` and `Vec<u8>` property reads
-/// (the ones `ferrisetw` cannot panic on). `Ok(None)` for the provider's other opcodes,
-/// `Err` for an event without a schema or a pid.
+/// (the ones `ferrisetw` cannot panic on). `Ok(None)` for the provider's other opcodes
+/// and the rundown, which the mapping drops, `Err` for an event without a schema or a
+/// pid.
 fn read_record(
     record: &EventRecord,
     locator: &SchemaLocator,
 ) -> Result<Option<KernelProcessRecord>, ()> {
     let op = record.opcode();
-    if !matches!(
-        op,
-        opcode::START | opcode::END | opcode::DC_START | opcode::DC_END
-    ) {
+    if !matches!(op, opcode::START | opcode::END) {
         return Ok(None);
     }
     let schema = locator.event_schema(record).map_err(|_| ())?;
@@ -165,7 +156,6 @@ fn read_record(
 struct WinEnricher {
     accounts: HashMap<String, Option<(String, String)>>,
     pe: OriginalFileNameCache,
-    host: Option<String>,
 }
 
 impl WinEnricher {
@@ -173,7 +163,6 @@ impl WinEnricher {
         Self {
             accounts: HashMap::new(),
             pe: OriginalFileNameCache::default(),
-            host: std::env::var("COMPUTERNAME").ok().filter(|h| !h.is_empty()),
         }
     }
 }
@@ -225,10 +214,6 @@ impl Enricher for WinEnricher {
 
     fn original_file_name(&mut self, path: &str) -> Option<String> {
         self.pe.get(Path::new(path)).ok().flatten()
-    }
-
-    fn host_name(&self) -> Option<String> {
-        self.host.clone()
     }
 }
 
