@@ -1,7 +1,7 @@
 //! # sinks: where Picket's alerts go
 //!
 //! The implementations of [`sensor_core::sink::AlertSink`], split by concern:
-//! - [`file`]: the local JSON-lines alert log, with size-based rotation, an fsync policy,
+//! - [`file`](mod@file): the local JSON-lines alert log, with size-based rotation, an fsync policy,
 //!   torn-tail repair after a crash and an in-memory hold while the disk is full;
 //! - [`stdout`]: JSON lines on stdout;
 //! - [`syslog`]: RFC 5424 to a collector over TCP, TLS or UDP, with a bounded queue,

@@ -1,4 +1,4 @@
-//! Alerts for the unit tests, built the way the pipeline builds them.
+//! Alerts for the unit tests, built the way the pipeline builds them. May touch: nothing.
 
 use chrono::TimeZone;
 use sensor_core::alert::{Alert, Rule, Severity, Threat};

@@ -2,7 +2,7 @@
 //! alert, over TCP with octet-counting framing (RFC 6587), TLS (RFC 5425) or UDP
 //! (RFC 5426).
 //!
-//! [`SyslogSink::write`] only formats the message ([`format`]) and puts it on a bounded
+//! [`SyslogSink::write`] only formats the message ([`format`](mod@format)) and puts it on a bounded
 //! queue (`queue.rs`); one sender thread per sink (`sender.rs`) connects, reconnects with
 //! exponential backoff and writes, framed by [`framing`], over a connection
 //! (`connection.rs`, `tls.rs`). When the queue is full the new alert is refused with an
