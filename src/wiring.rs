@@ -5,13 +5,14 @@ use crate::{CliResult, ReplayFormat};
 use anyhow::{anyhow, bail, Context, Result};
 use sensor_core::collector::{Collector, Shutdown};
 use sensor_core::config::layered::default_config_path;
-use sensor_core::config::{load_layered, Config, LoadedConfig};
+use sensor_core::config::{load_layered, Config, LoadedConfig, LogFormat};
 use sensor_core::pipeline::{self, Clock, Control, PipelineOptions};
 use sensor_core::reload::Reloader;
 use sensor_core::replay::{EcsParser, LineReplay, ReplayStats};
-use sensor_core::sink::{AlertSink, JsonlFileSink, StdoutSink};
+use sensor_core::sink::AlertSink;
 use sensor_core::status::StatusBoard;
 use sensor_core::{Detector, Health};
+use sinks::{JsonlFileSink, StdoutSink};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
@@ -53,7 +54,7 @@ fn init_logging_to(config: &Config, target: LogTarget) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(format!("{},evtx=warn", config.general.log_level)))
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    let json = config.general.log_format == "json";
+    let json = config.general.log_format == LogFormat::Json;
     let _ = match target {
         LogTarget::Stderr => {
             let builder = tracing_subscriber::fmt()
@@ -151,26 +152,6 @@ fn host_collector(config: &Config) -> Result<Box<dyn Collector>> {
     }
 }
 
-fn file_sinks(config: &Config) -> std::io::Result<Vec<Box<dyn AlertSink>>> {
-    let mut sinks: Vec<Box<dyn AlertSink>> = Vec::new();
-    if config.sinks.file.enabled {
-        let path = config.alert_log_path();
-        let sink = JsonlFileSink::open(&path, &config.sinks.file)?;
-        tracing::info!(path = %path.display(), "Writing alerts");
-        sinks.push(Box::new(sink));
-    }
-    if config.sinks.stdout.enabled {
-        sinks.push(Box::new(StdoutSink));
-    }
-    if config.sinks.syslog.enabled {
-        let s = &config.sinks.syslog;
-        let sink = sensor_core::syslog::SyslogSink::start(s).map_err(std::io::Error::other)?;
-        tracing::info!(address = %s.address, protocol = %s.protocol, "Forwarding alerts to syslog");
-        sinks.push(Box::new(sink));
-    }
-    Ok(sinks)
-}
-
 /// Resolves when SIGINT or SIGTERM (Ctrl-C on Windows) arrives.
 async fn termination_signal() {
     #[cfg(unix)]
@@ -236,7 +217,7 @@ pub fn service(action: crate::ServiceAction) -> CliResult {
 fn run_until(loaded: LoadedConfig, stop: Option<Shutdown>) -> CliResult {
     let config = loaded.config.clone();
     let detector = build_detector(&config);
-    let sinks = file_sinks(&config)?;
+    let sinks = sinks::from_config(&config)?;
     let collector = host_collector(&config)?;
     let opts = options(&config, Clock::Wall);
     let sources: Vec<&str> = loaded.sources.iter().map(|s| s.path.as_str()).collect();
@@ -275,7 +256,7 @@ fn run_until(loaded: LoadedConfig, stop: Option<Shutdown>) -> CliResult {
                 state_dir: state_dir.clone(),
                 controls: control_tx,
                 build_detector: Box::new(build_detector),
-                build_sinks: Box::new(file_sinks),
+                build_sinks: Box::new(sinks::from_config),
             };
             tokio::spawn(reloader.run(shutdown.clone()));
         }

@@ -141,6 +141,50 @@ fn check_config_reports_every_error_with_lines_and_exits_1() {
     );
 }
 
+/// Settings with a fixed set of values are enums: an unknown value is reported where it
+/// is, with what was expected, instead of falling back to a default.
+#[test]
+fn check_config_names_the_expected_values_of_enum_settings() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad = dir.path().join("bad.toml");
+    write_config(
+        &bad,
+        concat!(
+            "[general]\n",
+            "log_format = \"xml\"\n",
+            "state_dir = \"\"\n",
+            "\n",
+            "[collector.macos]\n",
+            "source = \"kext\"\n",
+            "\n",
+            "[sinks.syslog]\n",
+            "enabled = true\n",
+            "protocol = \"tpc\"\n",
+            "facility = \"local9\"\n",
+        ),
+    );
+    let out = picket(&["check-config", bad.to_str().expect("utf8")]);
+    assert_eq!(out.status.code(), Some(1));
+    let report = text(&out.stdout);
+    let lines: Vec<&str> = report.lines().collect();
+    let expected = [
+        "bad.toml:2:14: field `general.log_format`: unknown variant `xml`, expected `text` or `json`",
+        "bad.toml:3:13: field `general.state_dir`: expected a path, found an empty string",
+        "bad.toml:6:10: field `collector.macos.source`: unknown variant `kext`, expected `spawn` or `tail`",
+        "bad.toml:10:12: field `sinks.syslog.protocol`: unknown variant `tpc`, expected one of `tcp`, `tls`, `udp`",
+        "bad.toml:11:12: field `sinks.syslog.facility`: unknown variant `local9`, expected one of `kern`, `user`,",
+    ];
+    assert_eq!(lines.len(), expected.len(), "{report}");
+    for (line, want) in lines.iter().zip(expected) {
+        // The report names the file by the path it was given.
+        assert!(
+            line.starts_with(&format!("{}/{want}", dir.path().display())),
+            "expected {want:?}\nin {report}"
+        );
+    }
+    assert!(report.contains("`local7`"), "{report}");
+}
+
 #[test]
 fn check_config_accepts_the_embedded_default() {
     let dir = tempfile::tempdir().expect("tempdir");

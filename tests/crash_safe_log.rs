@@ -13,8 +13,9 @@
 use sensor_core::alert::{Alert, Rule, Severity, Threat};
 use sensor_core::config::{FileSinkConfig, FsyncPolicy};
 use sensor_core::event::Event;
-use sensor_core::sink::{AlertSink, JsonlFileSink};
+use sensor_core::sink::AlertSink;
 use sensor_core::Health;
+use sinks::JsonlFileSink;
 use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};

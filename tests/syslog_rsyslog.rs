@@ -7,11 +7,11 @@
 //! tests check both the RFC 5424 header as rsyslog parsed it and the JSON payload bytes.
 
 use sensor_core::alert::{Alert, Rule, Severity, Threat};
-use sensor_core::config::SyslogSinkConfig;
+use sensor_core::config::{SyslogProtocol, SyslogSinkConfig};
 use sensor_core::event::Event;
 use sensor_core::sink::AlertSink;
-use sensor_core::syslog::{SyslogSink, SyslogStats};
 use sensor_core::Health;
+use sinks::syslog::{SyslogSink, SyslogStats};
 use std::collections::HashSet;
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -243,15 +243,19 @@ fn alert(marker: &str, severity: Severity) -> Alert {
     Alert::for_event(&ev, rule, Threat::default(), severity)
 }
 
-fn sink_config(protocol: &str, port: u16, queue: usize) -> SyslogSinkConfig {
+fn sink_config(protocol: SyslogProtocol, port: u16, queue: usize) -> SyslogSinkConfig {
     SyslogSinkConfig {
         enabled: true,
         address: format!("127.0.0.1:{port}"),
-        protocol: protocol.into(),
+        protocol,
         queue_capacity: queue,
         max_backoff_secs: 1,
         flush_timeout_secs: 10,
-        max_message_bytes: if protocol == "udp" { 65_000 } else { 200_000 },
+        max_message_bytes: if protocol == SyslogProtocol::Udp {
+            65_000
+        } else {
+            200_000
+        },
         ..SyslogSinkConfig::default()
     }
 }
@@ -299,7 +303,7 @@ fn tcp_collector_restart_between_bursts_sum_is_exact() {
     let port = free_tcp_port();
     let mut rsyslog = Rsyslog::start(dir.path(), port, Input::Tcp);
     let health = Health::new();
-    let mut sink = SyslogSink::start(&sink_config("tcp", port, 200)).expect("sink");
+    let mut sink = SyslogSink::start(&sink_config(SyslogProtocol::Tcp, port, 200)).expect("sink");
     sink.attach_health(&health);
     let stats = sink.stats();
     let n = 1500u64;
@@ -344,7 +348,7 @@ fn tcp_collector_restart_between_bursts_sum_is_exact() {
 
 /// The collector is stopped while alerts stream in at full speed and restarted.
 /// Nothing arrives twice, nothing is lost uncounted: `arrived + dropped <= sent <=
-/// arrived + dropped + unconfirmed` (see `sensor_core::syslog` for why TCP cannot do
+/// arrived + dropped + unconfirmed` (see `sinks::syslog` for why TCP cannot do
 /// better when the collector resets a connection with unread data).
 #[test]
 fn tcp_collector_restart_mid_stream_every_alert_arrives_once_or_is_counted() {
@@ -352,7 +356,7 @@ fn tcp_collector_restart_mid_stream_every_alert_arrives_once_or_is_counted() {
     let port = free_tcp_port();
     let mut rsyslog = Rsyslog::start(dir.path(), port, Input::Tcp);
     let health = Health::new();
-    let mut sink = SyslogSink::start(&sink_config("tcp", port, 2000)).expect("sink");
+    let mut sink = SyslogSink::start(&sink_config(SyslogProtocol::Tcp, port, 2000)).expect("sink");
     sink.attach_health(&health);
     let stats = sink.stats();
     let n = 20_000u64;
@@ -410,7 +414,7 @@ fn octet_counting_framing_keeps_every_payload_intact() {
     let dir = tempfile::tempdir().expect("tempdir");
     let port = free_tcp_port();
     let mut rsyslog = Rsyslog::start(dir.path(), port, Input::Tcp);
-    let mut sink = SyslogSink::start(&sink_config("tcp", port, 1000)).expect("sink");
+    let mut sink = SyslogSink::start(&sink_config(SyslogProtocol::Tcp, port, 1000)).expect("sink");
     let mut payloads = Vec::new();
     let odd = [
         "".to_string(),
@@ -454,7 +458,7 @@ fn udp_alerts_arrive_as_rfc5424_datagrams() {
     let dir = tempfile::tempdir().expect("tempdir");
     let port = free_udp_port();
     let mut rsyslog = Rsyslog::start(dir.path(), port, Input::Udp);
-    let mut sink = SyslogSink::start(&sink_config("udp", port, 5000)).expect("sink");
+    let mut sink = SyslogSink::start(&sink_config(SyslogProtocol::Udp, port, 5000)).expect("sink");
     let stats = sink.stats();
     let n = 2000;
     for i in 0..n {
@@ -564,9 +568,9 @@ fn tls_alerts_arrive_and_an_untrusted_collector_gets_nothing() {
     make_certs(dir.path());
     let port = free_tcp_port();
     let mut rsyslog = Rsyslog::start(dir.path(), port, Input::Tls);
-    let mut config = sink_config("tls", port, 1000);
-    config.tls_ca_file = dir.path().join("ca.pem").display().to_string();
-    config.tls_server_name = "localhost".into();
+    let mut config = sink_config(SyslogProtocol::Tls, port, 1000);
+    config.tls_ca_file = Some(dir.path().join("ca.pem"));
+    config.tls_server_name = Some("localhost".into());
     let mut sink = SyslogSink::start(&config).expect("sink");
     let stats = sink.stats();
     for i in 0..300 {
@@ -585,7 +589,7 @@ fn tls_alerts_arrive_and_an_untrusted_collector_gets_nothing() {
     let other = tempfile::tempdir().expect("tempdir");
     make_certs(other.path());
     let mut untrusting = config.clone();
-    untrusting.tls_ca_file = other.path().join("ca.pem").display().to_string();
+    untrusting.tls_ca_file = Some(other.path().join("ca.pem"));
     untrusting.flush_timeout_secs = 1;
     let mut sink = SyslogSink::start(&untrusting).expect("sink");
     let stats: Arc<SyslogStats> = sink.stats();

@@ -3,7 +3,8 @@
 //! The room every other crate walks through: the ECS [`event::Event`] model, the
 //! [`alert::Alert`] shape, the [`collector::Collector`] and [`detect::Detector`] traits that
 //! the OS crates and `analytics` implement, the config model with validation, the
-//! pipeline with its process table, the alert sinks and the health counters.
+//! pipeline with its process table, the [`sink::AlertSink`] trait the sinks implement
+//! (they live in the `sinks` crate) and the health counters.
 //!
 //! May touch: files (config, alert log, state), the process list (via `sysinfo`, to
 //! seed the process table), tokio tasks and channels. It knows no OS collector and no
@@ -24,7 +25,6 @@ pub mod replay;
 pub mod review;
 pub mod sink;
 pub mod status;
-pub mod syslog;
 pub mod users;
 
 pub use alert::{Alert, Severity};

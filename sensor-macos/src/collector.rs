@@ -6,7 +6,7 @@ use crate::lines::{Chunk, LineHandler};
 use crate::parser::{EsloggerParser, LIVE_COLLECTOR};
 use crate::tail::{follow, TailStart, TailStats};
 use sensor_core::collector::CollectorFuture;
-use sensor_core::config::MacosCollectorConfig;
+use sensor_core::config::{MacosCollectorConfig, MacosSource};
 use sensor_core::{Collector, CollectorError, EventSender, Shutdown};
 use std::path::PathBuf;
 
@@ -29,15 +29,12 @@ pub struct MacosCollector {
 
 impl MacosCollector {
     /// A collector for `[collector.macos]`, filling `user.name` and
-    /// `user.effective.name` from this host's user database. Fails on a `source` other
-    /// than `spawn` or `tail`, or `tail` without a `tail_path` (the config validation
-    /// reports these too). Nothing is started until [`Collector::run`].
+    /// `user.effective.name` from this host's user database. Fails on `tail` without a
+    /// `tail_path` (the config validation reports it too). Nothing is started until
+    /// [`Collector::run`].
     pub fn new(config: &MacosCollectorConfig) -> Result<Self, MacosError> {
-        match config.source.as_str() {
-            "spawn" => {}
-            "tail" if !config.tail_path.trim().is_empty() => {}
-            "tail" => return Err(MacosError::NoTailPath),
-            other => return Err(MacosError::UnknownSource(other.to_string())),
+        if config.source == MacosSource::Tail && config.tail_path.is_none() {
+            return Err(MacosError::NoTailPath);
         }
         // Names of this host's users, through its user database (cached with a TTL).
         let users = sensor_core::users::UserResolver::new();
@@ -70,8 +67,8 @@ impl Collector for MacosCollector {
     fn run(self: Box<Self>, out: EventSender, shutdown: Shutdown) -> CollectorFuture {
         Box::pin(async move {
             let MacosCollector { config, parser } = *self;
-            match config.source.as_str() {
-                "spawn" => {
+            match (config.source, config.tail_path) {
+                (MacosSource::Spawn, _) => {
                     if !sensor_core::config::running_as_root() {
                         return Err(MacosError::NotRoot {
                             detail: "Picket is not running as root.".into(),
@@ -81,8 +78,7 @@ impl Collector for MacosCollector {
                     let opts = crate::spawn::SpawnOptions::eslogger(&config.eslogger_path);
                     crate::spawn::supervise(opts, parser, out, shutdown).await
                 }
-                "tail" => {
-                    let path = PathBuf::from(&config.tail_path);
+                (MacosSource::Tail, Some(path)) => {
                     let stats =
                         tail_eslogger_file(path, TailStart::End, parser, out, shutdown).await?;
                     tracing::info!(
@@ -93,7 +89,7 @@ impl Collector for MacosCollector {
                     );
                     Ok(())
                 }
-                other => Err(MacosError::UnknownSource(other.to_string()).into()),
+                (MacosSource::Tail, None) => Err(MacosError::NoTailPath.into()),
             }
         })
     }

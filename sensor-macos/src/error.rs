@@ -67,9 +67,6 @@ pub enum MacosError {
         /// The error.
         source: std::io::Error,
     },
-    /// `collector.macos.source` names no known source.
-    #[error("collector.macos.source: expected \"spawn\" or \"tail\", found {0:?}")]
-    UnknownSource(String),
     /// `collector.macos.source = "tail"` without a file to follow.
     #[error("collector.macos.tail_path: expected the file eslogger writes when collector.macos.source is \"tail\"")]
     NoTailPath,
@@ -82,9 +79,7 @@ impl From<MacosError> for CollectorError {
                 what: format!("eslogger output {path}"),
                 source,
             },
-            MacosError::UnknownSource(_) | MacosError::NoTailPath => {
-                CollectorError::Failed(e.to_string())
-            }
+            MacosError::NoTailPath => CollectorError::Failed(e.to_string()),
             other => CollectorError::Prerequisite(other.to_string()),
         }
     }

@@ -205,25 +205,25 @@ async fn the_live_collector_is_unsupported_off_macos() {
 
 #[test]
 fn collector_config_is_checked_up_front() {
-    use sensor_core::config::MacosCollectorConfig;
+    use sensor_core::config::{MacosCollectorConfig, MacosSource};
     use sensor_macos::{MacosCollector, MacosError};
     let tail = MacosCollectorConfig {
-        source: "tail".into(),
+        source: MacosSource::Tail,
         ..MacosCollectorConfig::default()
     };
     assert!(matches!(
         MacosCollector::new(&tail),
         Err(MacosError::NoTailPath)
     ));
-    let odd = MacosCollectorConfig {
-        source: "kext".into(),
-        ..MacosCollectorConfig::default()
-    };
-    let err = MacosCollector::new(&odd).expect_err("unknown source");
-    assert!(err.to_string().contains("\"kext\""), "{err}");
+    // An unknown source cannot reach the collector: the config refuses it by name.
+    let err =
+        sensor_core::Config::from_toml_str("[collector.macos]\nsource = \"kext\"\n", "t.toml")
+            .expect_err("unknown source");
+    assert!(err.to_string().contains("`kext`"), "{err}");
+    assert!(err.to_string().contains("collector.macos.source"), "{err}");
     let ok = MacosCollectorConfig {
-        source: "tail".into(),
-        tail_path: "/var/log/eslogger.jsonl".into(),
+        source: MacosSource::Tail,
+        tail_path: Some("/var/log/eslogger.jsonl".into()),
         ..MacosCollectorConfig::default()
     };
     assert!(MacosCollector::new(&ok).is_ok());

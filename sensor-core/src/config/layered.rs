@@ -137,12 +137,14 @@ pub fn load_layered(main: &Path) -> Result<LoadedConfig, ConfigErrors> {
         if file_errors.is_empty() {
             continue;
         }
-        errors.extend(file_errors);
+        let mut file_errors = file_errors;
         // A broken file's meaning errors are reported in the same run; a clean file's
         // are checked on the merged result (a setting may rely on another file).
         if let Some(partial) = partial {
-            errors.extend(errors::locate(&layer.text, &layer.origin, partial.validate()).0);
+            file_errors.extend(errors::locate(&layer.text, &layer.origin, partial.validate()).0);
         }
+        file_errors.sort_by_key(|e| (e.line == 0, e.line, e.column));
+        errors.extend(file_errors);
     }
     if !errors.is_empty() {
         return Err(ConfigErrors(errors));

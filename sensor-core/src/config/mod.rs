@@ -16,7 +16,7 @@ pub mod syslog;
 pub use analytics::AnalyticsConfig;
 pub use errors::{ConfigError, ConfigErrors};
 pub use layered::{load_layered, ConfigSource, LoadedConfig};
-pub use syslog::SyslogSinkConfig;
+pub use syslog::{Facility, SyslogProtocol, SyslogSinkConfig};
 
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -49,21 +49,32 @@ pub struct GeneralConfig {
     /// tracing filter (`info`, `picket=debug`, ...); `RUST_LOG` wins when set.
     pub log_level: String,
     /// Log format: `text` or `json`.
-    pub log_format: String,
+    pub log_format: LogFormat,
     /// Overrides `host.name`; empty means the system host name.
     pub host_name: String,
-    /// Directory for the health status file; empty means `/var/lib/picket` when root,
-    /// `./picket-state` otherwise.
-    pub state_dir: String,
+    /// Directory for the health status file; unset means the system's place when root
+    /// (see [`Config::state_dir`]), `./picket-state` otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_dir: Option<PathBuf>,
+}
+
+/// How Picket's own log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines (journald-friendly).
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
 }
 
 impl Default for GeneralConfig {
     fn default() -> Self {
         Self {
             log_level: "info".into(),
-            log_format: "text".into(),
+            log_format: LogFormat::Text,
             host_name: String::new(),
-            state_dir: String::new(),
+            state_dir: None,
         }
     }
 }
@@ -129,19 +140,30 @@ impl Default for LinuxCollectorConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct MacosCollectorConfig {
     /// `spawn` runs eslogger and reads its output; `tail` follows a file eslogger writes.
-    pub source: String,
+    pub source: MacosSource,
     /// Path of the eslogger binary (`spawn`).
-    pub eslogger_path: String,
-    /// File to follow (`tail`).
-    pub tail_path: String,
+    pub eslogger_path: PathBuf,
+    /// File to follow (`tail`; required there).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tail_path: Option<PathBuf>,
+}
+
+/// Where the macOS collector reads eslogger's JSON from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MacosSource {
+    /// Run `eslogger` and read its stdout.
+    Spawn,
+    /// Follow `tail_path`, a file eslogger writes.
+    Tail,
 }
 
 impl Default for MacosCollectorConfig {
     fn default() -> Self {
         Self {
-            source: "spawn".into(),
-            eslogger_path: "/usr/bin/eslogger".into(),
-            tail_path: String::new(),
+            source: MacosSource::Spawn,
+            eslogger_path: PathBuf::from("/usr/bin/eslogger"),
+            tail_path: None,
         }
     }
 }
@@ -191,9 +213,10 @@ pub enum FsyncPolicy {
 pub struct FileSinkConfig {
     /// Write the alert log.
     pub enabled: bool,
-    /// Path; empty means `/var/log/picket/alerts.jsonl` when root, `./picket-alerts.jsonl`
-    /// otherwise.
-    pub path: String,
+    /// Path; unset means the system's place when root (see [`Config::alert_log_path`]),
+    /// `./picket-alerts.jsonl` otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
     /// Rotate when the file would grow past this many bytes.
     pub max_bytes: u64,
     /// Rotated files to keep (`alerts.jsonl.1` ... `.N`).
@@ -206,7 +229,7 @@ impl Default for FileSinkConfig {
     fn default() -> Self {
         Self {
             enabled: true,
-            path: String::new(),
+            path: None,
             max_bytes: 50 * 1024 * 1024,
             keep_files: 5,
             fsync: FsyncPolicy::Always,
@@ -229,7 +252,7 @@ pub struct RulesConfig {
     /// Run the built-in "Windows System Network Connections Discovery" rule.
     pub builtin: bool,
     /// Extra rule files or directories of `*.toml` rule files.
-    pub paths: Vec<String>,
+    pub paths: Vec<PathBuf>,
 }
 
 impl Default for RulesConfig {
@@ -266,7 +289,7 @@ impl RulesConfig {
                 message: what,
             })
         };
-        for path in self.paths.iter().map(Path::new) {
+        for path in self.paths.iter().map(PathBuf::as_path) {
             let mut candidates = Vec::new();
             if path.is_dir() {
                 match std::fs::read_dir(path) {
@@ -380,13 +403,10 @@ impl Config {
                 self.general.log_level
             ),
         );
-        check(
-            matches!(self.general.log_format.as_str(), "text" | "json"),
-            "general.log_format",
-            format!(
-                "expected \"text\" or \"json\", found {:?}",
-                self.general.log_format
-            ),
+        check_path(
+            &mut check,
+            "general.state_dir",
+            self.general.state_dir.as_deref(),
         );
         let p = &self.pipeline;
         check(
@@ -428,20 +448,24 @@ impl Config {
                 l.ring_buffer_bytes
             ),
         );
+        let m = &self.collector.macos;
         check(
-            matches!(self.collector.macos.source.as_str(), "spawn" | "tail"),
-            "collector.macos.source",
-            format!(
-                "expected \"spawn\" or \"tail\", found {:?}",
-                self.collector.macos.source
-            ),
-        );
-        check(
-            self.collector.macos.source != "tail" || !self.collector.macos.tail_path.is_empty(),
+            m.source != MacosSource::Tail || m.tail_path.is_some(),
             "collector.macos.tail_path",
             "expected a file path when collector.macos.source is \"tail\"".into(),
         );
+        check_path(
+            &mut check,
+            "collector.macos.tail_path",
+            m.tail_path.as_deref(),
+        );
+        check_path(
+            &mut check,
+            "collector.macos.eslogger_path",
+            Some(&m.eslogger_path),
+        );
         let f = &self.sinks.file;
+        check_path(&mut check, "sinks.file.path", f.path.as_deref());
         check(
             f.max_bytes >= 4096,
             "sinks.file.max_bytes",
@@ -454,7 +478,7 @@ impl Config {
         );
         for (i, p) in self.rules.paths.iter().enumerate() {
             check(
-                !p.trim().is_empty(),
+                !p.to_string_lossy().trim().is_empty(),
                 &format!("rules.paths[{i}]"),
                 "expected a file or directory path, found an empty string".into(),
             );
@@ -466,8 +490,8 @@ impl Config {
 
     /// Where the alert log goes: the configured path, or the documented default.
     pub fn alert_log_path(&self) -> PathBuf {
-        if !self.sinks.file.path.is_empty() {
-            PathBuf::from(&self.sinks.file.path)
+        if let Some(path) = &self.sinks.file.path {
+            path.clone()
         } else if let Some(dir) = system_dir(SystemDir::Logs) {
             dir.join("alerts.jsonl")
         } else {
@@ -477,8 +501,8 @@ impl Config {
 
     /// Where the health status file goes.
     pub fn state_dir(&self) -> PathBuf {
-        if !self.general.state_dir.is_empty() {
-            PathBuf::from(&self.general.state_dir)
+        if let Some(dir) = &self.general.state_dir {
+            dir.clone()
         } else if let Some(dir) = system_dir(SystemDir::State) {
             dir
         } else {
@@ -518,6 +542,15 @@ pub(crate) fn check_text(
     errors.extend(errors::locate(text, origin, problems).0);
     errors.sort_by_key(|e| (e.line == 0, e.line, e.column));
     Err(ConfigErrors(errors))
+}
+
+/// A path that is set must not be empty: leaving the key out is how to get the default.
+fn check_path(check: &mut impl FnMut(bool, &str, String), field: &str, path: Option<&Path>) {
+    check(
+        path.is_none_or(|p| !p.to_string_lossy().trim().is_empty()),
+        field,
+        "expected a path, found an empty string (leave the key out for the default)".into(),
+    );
 }
 
 /// Lower-case hex SHA-256.
@@ -588,6 +621,73 @@ mod tests {
         assert_eq!(
             (errs.0[1].line, errs.0[1].field.as_str()),
             (5, "sinks.file.max_bytes")
+        );
+    }
+
+    #[test]
+    fn optional_paths_are_left_out_when_unset_and_round_trip_when_set() {
+        let default_text = Config::default().to_toml();
+        for key in [
+            "state_dir",
+            "tail_path",
+            "\npath =",
+            "tls_ca_file",
+            "tls_server_name",
+        ] {
+            assert!(!default_text.contains(key), "{key} unset is left out");
+        }
+        let text = concat!(
+            "[general]\nstate_dir = \"/srv/picket\"\n",
+            "[collector.macos]\nsource = \"tail\"\ntail_path = \"/var/log/es.jsonl\"\n",
+            "[sinks.file]\npath = \"/srv/alerts.jsonl\"\n",
+            "[sinks.syslog]\nprotocol = \"tls\"\ntls_ca_file = \"/etc/ca.pem\"\n",
+        );
+        let config = Config::from_toml_str(text, "t.toml").expect("valid");
+        assert_eq!(config.state_dir(), Path::new("/srv/picket"));
+        assert_eq!(config.alert_log_path(), Path::new("/srv/alerts.jsonl"));
+        assert_eq!(
+            config.collector.macos.tail_path.as_deref(),
+            Some(Path::new("/var/log/es.jsonl"))
+        );
+        assert_eq!(config.sinks.syslog.protocol, SyslogProtocol::Tls);
+        let again = Config::from_toml_str(&config.to_toml(), "<serialized>").expect("parses");
+        assert_eq!(config, again);
+    }
+
+    #[test]
+    fn the_commented_out_paths_of_the_default_name_real_settings() {
+        // Uncommenting every documented optional key gives a config that parses; the
+        // only complaint is the TLS settings without protocol = "tls".
+        let uncommented: String = DEFAULT_TOML
+            .lines()
+            .map(|l| match l.strip_prefix("# ") {
+                Some(rest)
+                    if rest
+                        .split_once(" = \"")
+                        .is_some_and(|(k, _)| !k.contains(' ')) =>
+                {
+                    rest
+                }
+                _ => l,
+            })
+            .flat_map(|l| [l, "\n"])
+            .collect();
+        assert_ne!(uncommented, DEFAULT_TOML, "there are commented-out keys");
+        let errs = Config::from_toml_str(&uncommented, "<uncommented>").expect_err("tls");
+        let fields: Vec<&str> = errs.0.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["sinks.syslog.protocol"], "{errs}");
+    }
+
+    #[test]
+    fn an_empty_path_is_refused_rather_than_meaning_default() {
+        let text = "[sinks.file]\npath = \"\"\n[rules]\npaths = [\" \"]\n";
+        let errs = Config::from_toml_str(text, "t.toml").expect_err("empty paths");
+        let located: Vec<(usize, &str)> =
+            errs.0.iter().map(|e| (e.line, e.field.as_str())).collect();
+        assert_eq!(
+            located,
+            [(2, "sinks.file.path"), (4, "rules.paths[0]")],
+            "{errs}"
         );
     }
 

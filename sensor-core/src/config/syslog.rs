@@ -2,16 +2,79 @@
 //! Splunk, ...): RFC 5424 messages whose MSG is the ECS JSON alert, over TCP with
 //! octet-counting framing (RFC 6587), TLS (RFC 5425) or UDP (RFC 5426).
 //!
-//! The delivery guarantee is documented on [`crate::syslog`].
+//! The sink itself, and its delivery guarantee, live in the `sinks` crate (`sinks::syslog`).
 
 use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::PathBuf;
 
-/// Syslog facility names (RFC 5424 section 6.2.1), in code order: `kern` is 0, `local7` 23.
-pub const FACILITIES: [&str; 24] = [
-    "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "authpriv",
-    "ftp", "ntp", "audit", "alert", "clock", "local0", "local1", "local2", "local3", "local4",
-    "local5", "local6", "local7",
-];
+/// Transport to the collector. An unknown name is a config error listing these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SyslogProtocol {
+    /// TCP with octet-counting framing (RFC 6587).
+    Tcp,
+    /// The same inside TLS (RFC 5425).
+    Tls,
+    /// One datagram per message (RFC 5426).
+    Udp,
+}
+
+impl SyslogProtocol {
+    /// The name as written in the config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyslogProtocol::Tcp => "tcp",
+            SyslogProtocol::Tls => "tls",
+            SyslogProtocol::Udp => "udp",
+        }
+    }
+}
+
+impl fmt::Display for SyslogProtocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Syslog facility (RFC 5424 section 6.2.1); the discriminant is its code, `kern` 0 to
+/// `local7` 23. Names are lower case, as syslog.conf writes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[allow(missing_docs)] // the names are the standard's
+pub enum Facility {
+    Kern = 0,
+    User,
+    Mail,
+    Daemon,
+    Auth,
+    Syslog,
+    Lpr,
+    News,
+    Uucp,
+    Cron,
+    Authpriv,
+    Ftp,
+    Ntp,
+    Audit,
+    Alert,
+    Clock,
+    Local0,
+    Local1,
+    Local2,
+    Local3,
+    Local4,
+    Local5,
+    Local6,
+    Local7,
+}
+
+impl Facility {
+    /// The facility's code, 0 to 23 (PRI = code * 8 + severity).
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+}
 
 /// `[sinks.syslog]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -23,9 +86,9 @@ pub struct SyslogSinkConfig {
     /// resolved again on every reconnect.
     pub address: String,
     /// `tcp` (octet counting, RFC 6587), `tls` (RFC 5425) or `udp` (RFC 5426).
-    pub protocol: String,
+    pub protocol: SyslogProtocol,
     /// Facility name: `kern` ... `local7`.
-    pub facility: String,
+    pub facility: Facility,
     /// RFC 5424 APP-NAME: 1 to 48 printable US-ASCII characters, no spaces.
     pub app_name: String,
     /// Alerts kept in memory while the collector is slow or unreachable; when full,
@@ -39,11 +102,13 @@ pub struct SyslogSinkConfig {
     /// Largest message (header plus JSON) sent; a larger alert is counted as dropped.
     /// UDP cannot carry more than 65507 bytes.
     pub max_message_bytes: usize,
-    /// TLS: PEM file of the CA(s) that signed the collector's certificate; empty = the
+    /// TLS: PEM file of the CA(s) that signed the collector's certificate; unset = the
     /// system's trusted roots.
-    pub tls_ca_file: String,
-    /// TLS: name to verify in the collector's certificate; empty = the host of `address`.
-    pub tls_server_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_ca_file: Option<PathBuf>,
+    /// TLS: name to verify in the collector's certificate; unset = the host of `address`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_server_name: Option<String>,
 }
 
 impl Default for SyslogSinkConfig {
@@ -51,28 +116,20 @@ impl Default for SyslogSinkConfig {
         Self {
             enabled: false,
             address: "127.0.0.1:514".into(),
-            protocol: "tcp".into(),
-            facility: "local0".into(),
+            protocol: SyslogProtocol::Tcp,
+            facility: Facility::Local0,
             app_name: "picket".into(),
             queue_capacity: 10_000,
             max_backoff_secs: 30,
             flush_timeout_secs: 5,
             max_message_bytes: 65_536,
-            tls_ca_file: String::new(),
-            tls_server_name: String::new(),
+            tls_ca_file: None,
+            tls_server_name: None,
         }
     }
 }
 
 impl SyslogSinkConfig {
-    /// The facility's code (0–23), if the name is known.
-    pub fn facility_code(&self) -> Option<u8> {
-        FACILITIES
-            .iter()
-            .position(|f| f.eq_ignore_ascii_case(&self.facility))
-            .and_then(|i| u8::try_from(i).ok())
-    }
-
     /// Splits `address` into host and port (`host:port`, `[v6]:port`).
     pub fn host_port(&self) -> Option<(&str, u16)> {
         split_host_port(&self.address)
@@ -91,23 +148,6 @@ impl SyslogSinkConfig {
             format!(
                 "expected host:port (or [ipv6]:port) with a port from 1 to 65535, found {:?}",
                 self.address
-            ),
-        );
-        check(
-            matches!(self.protocol.as_str(), "tcp" | "tls" | "udp"),
-            "protocol",
-            format!(
-                "expected \"tcp\", \"tls\" or \"udp\", found {:?}",
-                self.protocol
-            ),
-        );
-        check(
-            self.facility_code().is_some(),
-            "facility",
-            format!(
-                "expected one of {}, found {:?}",
-                FACILITIES.join(", "),
-                self.facility
             ),
         );
         check(
@@ -143,7 +183,7 @@ impl SyslogSinkConfig {
                 self.flush_timeout_secs
             ),
         );
-        let max = if self.protocol == "udp" {
+        let max = if self.protocol == SyslogProtocol::Udp {
             65_507
         } else {
             16 * 1024 * 1024
@@ -152,15 +192,29 @@ impl SyslogSinkConfig {
             (480..=max).contains(&self.max_message_bytes),
             "max_message_bytes",
             format!(
-                "expected 480 to {max} bytes for protocol {:?}, found {}",
+                "expected 480 to {max} bytes for protocol \"{}\", found {}",
                 self.protocol, self.max_message_bytes
             ),
         );
         check(
-            self.protocol == "tls"
-                || (self.tls_ca_file.is_empty() && self.tls_server_name.is_empty()),
+            self.protocol == SyslogProtocol::Tls
+                || (self.tls_ca_file.is_none() && self.tls_server_name.is_none()),
             "protocol",
             "tls_ca_file or tls_server_name is set but protocol is not \"tls\"".into(),
+        );
+        check(
+            self.tls_ca_file
+                .as_ref()
+                .is_none_or(|p| !p.as_os_str().is_empty()),
+            "tls_ca_file",
+            "expected a PEM file path; leave the key out to use the system's trusted roots".into(),
+        );
+        check(
+            self.tls_server_name
+                .as_ref()
+                .is_none_or(|n| !n.trim().is_empty()),
+            "tls_server_name",
+            "expected a host name; leave the key out to verify the host of address".into(),
         );
     }
 }
@@ -204,35 +258,31 @@ mod tests {
 
     #[test]
     fn every_bad_field_is_reported() {
-        let c = SyslogSinkConfig {
-            address: "nowhere".into(),
-            protocol: "relp".into(),
-            facility: "local9".into(),
-            app_name: "has space".into(),
-            queue_capacity: 0,
-            max_backoff_secs: 0,
-            flush_timeout_secs: 601,
-            max_message_bytes: 10,
-            ..SyslogSinkConfig::default()
-        };
-        let mut problems = Vec::new();
-        c.validate(&mut problems);
-        let fields: Vec<&str> = problems.iter().map(|(f, _)| f.as_str()).collect();
-        for f in [
-            "address",
-            "protocol",
-            "facility",
-            "app_name",
-            "queue_capacity",
-            "max_backoff_secs",
-            "flush_timeout_secs",
-            "max_message_bytes",
+        // Names outside a fixed set fail while parsing, the rest in validation: one run
+        // reports them all, each on its line.
+        let text = "[sinks.syslog]\naddress = \"nowhere\"\nprotocol = \"relp\"\nfacility = \"local9\"\napp_name = \"has space\"\nqueue_capacity = 0\nmax_backoff_secs = 0\nflush_timeout_secs = 601\nmax_message_bytes = 10\n";
+        let errs = crate::config::Config::from_toml_str(text, "t.toml").expect_err("all bad");
+        for (line, f) in [
+            (2, "address"),
+            (3, "protocol"),
+            (4, "facility"),
+            (5, "app_name"),
+            (6, "queue_capacity"),
+            (7, "max_backoff_secs"),
+            (8, "flush_timeout_secs"),
+            (9, "max_message_bytes"),
         ] {
+            let field = format!("sinks.syslog.{f}");
             assert!(
-                fields.contains(&format!("sinks.syslog.{f}").as_str()),
-                "{f} missing from {problems:?}"
+                errs.0.iter().any(|e| e.field == field && e.line == line),
+                "{f} on line {line} missing from:\n{errs}"
             );
         }
+        let facility = errs.0.iter().find(|e| e.field == "sinks.syslog.facility");
+        assert!(
+            facility.is_some_and(|e| e.message.contains("local9") && e.message.contains("local7")),
+            "the facility error names the value and the expected ones:\n{errs}"
+        );
         let mut none = Vec::new();
         SyslogSinkConfig::default().validate(&mut none);
         assert!(none.is_empty(), "{none:?}");
@@ -241,7 +291,7 @@ mod tests {
     #[test]
     fn udp_messages_are_capped_by_the_datagram_size() {
         let c = SyslogSinkConfig {
-            protocol: "udp".into(),
+            protocol: SyslogProtocol::Udp,
             max_message_bytes: 65_536,
             ..SyslogSinkConfig::default()
         };
@@ -249,6 +299,26 @@ mod tests {
         c.validate(&mut problems);
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert_eq!(problems[0].0, "sinks.syslog.max_message_bytes");
-        assert_eq!(SyslogSinkConfig::default().facility_code(), Some(16));
+        assert_eq!(SyslogSinkConfig::default().facility.code(), 16);
+        assert_eq!(Facility::Kern.code(), 0);
+        assert_eq!(Facility::Local7.code(), 23);
+    }
+
+    #[test]
+    fn empty_tls_settings_are_refused_rather_than_meaning_default() {
+        let c = SyslogSinkConfig {
+            protocol: SyslogProtocol::Tls,
+            tls_ca_file: Some(PathBuf::new()),
+            tls_server_name: Some(" ".into()),
+            ..SyslogSinkConfig::default()
+        };
+        let mut problems = Vec::new();
+        c.validate(&mut problems);
+        let fields: Vec<&str> = problems.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(
+            fields,
+            ["sinks.syslog.tls_ca_file", "sinks.syslog.tls_server_name"],
+            "{problems:?}"
+        );
     }
 }
