@@ -120,7 +120,7 @@ fn options(config: &Config, clock: Clock) -> PipelineOptions {
         process_table_capacity: config.pipeline.process_table_capacity,
         seed_process_table: config.pipeline.seed_process_table && clock == Clock::Wall,
         clock,
-        host_name: Some(config.general.host_name.clone()).filter(|n| !n.is_empty()),
+        host_name: config.general.host_name.clone(),
         config_hash: config.hash(),
     }
 }

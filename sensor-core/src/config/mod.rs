@@ -50,8 +50,10 @@ pub struct GeneralConfig {
     pub log_level: String,
     /// Log format: `text` or `json`.
     pub log_format: LogFormat,
-    /// Overrides `host.name`; empty means the system host name.
-    pub host_name: String,
+    /// Overrides `host.name` on the live collector's events; unset means the system
+    /// host name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_name: Option<String>,
     /// Directory for the health status file; unset means the system's place when root
     /// (see [`Config::state_dir`]), `./picket-state` otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -73,7 +75,7 @@ impl Default for GeneralConfig {
         Self {
             log_level: "info".into(),
             log_format: LogFormat::Text,
-            host_name: String::new(),
+            host_name: None,
             state_dir: None,
         }
     }
@@ -408,6 +410,15 @@ impl Config {
             "general.state_dir",
             self.general.state_dir.as_deref(),
         );
+        check(
+            self.general
+                .host_name
+                .as_deref()
+                .is_none_or(|n| !n.trim().is_empty()),
+            "general.host_name",
+            "expected a host name, found an empty string (leave the key out for the system host name)"
+                .into(),
+        );
         let p = &self.pipeline;
         check(
             (16..=16_777_216).contains(&p.channel_capacity),
@@ -680,13 +691,18 @@ mod tests {
 
     #[test]
     fn an_empty_path_is_refused_rather_than_meaning_default() {
-        let text = "[sinks.file]\npath = \"\"\n[rules]\npaths = [\" \"]\n";
+        let text =
+            "[sinks.file]\npath = \"\"\n[rules]\npaths = [\" \"]\n[general]\nhost_name = \"\"\n";
         let errs = Config::from_toml_str(text, "t.toml").expect_err("empty paths");
         let located: Vec<(usize, &str)> =
             errs.0.iter().map(|e| (e.line, e.field.as_str())).collect();
         assert_eq!(
             located,
-            [(2, "sinks.file.path"), (4, "rules.paths[0]")],
+            [
+                (2, "sinks.file.path"),
+                (4, "rules.paths[0]"),
+                (6, "general.host_name")
+            ],
             "{errs}"
         );
     }
