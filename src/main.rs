@@ -2,6 +2,7 @@
 //! lives in the libraries (sensor-core, analytics, the OS collectors, packaging).
 
 mod alerts;
+mod service;
 mod wiring;
 
 use anyhow::{Context, Result};
