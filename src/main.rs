@@ -1,7 +1,8 @@
 //! `picket`: the command line. Parses flags and wires the crates together; the logic
 //! lives in the libraries (sensor-core, analytics, the OS collectors, packaging).
 
-mod alerts_cmd;
+mod alerts;
+mod service;
 mod wiring;
 
 use anyhow::{Context, Result};
@@ -42,7 +43,7 @@ enum Command {
         files: Vec<PathBuf>,
     },
     /// Review the alert log: a table, filters, follow, summary, or the exact JSON lines.
-    Alerts(alerts_cmd::AlertsArgs),
+    Alerts(alerts::AlertsArgs),
     /// Validate a config file and its conf.d: prints OK and the config hash, or every
     /// error with file:line:column (exit 1).
     CheckConfig {
@@ -118,7 +119,7 @@ fn main() -> ExitCode {
             output,
             files,
         } => wiring::replay(format, config.as_deref(), output.as_deref(), files),
-        Command::Alerts(args) => alerts_cmd::run(args),
+        Command::Alerts(args) => alerts::run(args),
         Command::CheckConfig { file, print } => wiring::check_config(&file, print),
         Command::Status {
             config,

@@ -1,6 +1,8 @@
 //! Wiring: builds concrete collectors, detectors and sinks from the config and hands them
-//! to `sensor_core::pipeline::run`. No detection or parsing logic lives here.
+//! to `sensor_core::pipeline::run`, with the shutdown the service manager asks for
+//! (`crate::service`). No detection or parsing logic lives here.
 
+use crate::service::{self, ServiceManager};
 use crate::{CliResult, ReplayFormat};
 use anyhow::{anyhow, bail, Context, Result};
 use sensor_core::collector::{Collector, Shutdown};
@@ -152,69 +154,41 @@ fn host_collector(config: &Config) -> Result<Box<dyn Collector>> {
     }
 }
 
-/// Resolves when SIGINT or SIGTERM (Ctrl-C on Windows) arrives.
-async fn termination_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match (
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::terminate()),
-        ) {
-            (Ok(mut int), Ok(mut term)) => {
-                tokio::select! {
-                    _ = int.recv() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            _ => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
-/// `picket run`.
+/// `picket run`: in a terminal, or under systemd or launchd.
 pub fn run(config_path: Option<&Path>) -> CliResult {
     let loaded = load_config(config_path)?;
     init_logging(&loaded.config);
-    run_until(loaded, None)
+    run_until(loaded, service::for_picket_run())
 }
 
 /// `picket service ...`: the Windows service (install, uninstall, start, stop, and `run`,
 /// which the Service Control Manager starts).
 pub fn service(action: crate::ServiceAction) -> CliResult {
     use crate::ServiceAction;
-    use sensor_windows::service;
-    let result = match action {
+    use service::windows;
+    match action {
         ServiceAction::Install { config } => {
-            let options = service::InstallOptions::for_current_exe(&config)?;
-            service::install(&options)
+            windows::install(&windows::InstallOptions::for_current_exe(&config)?)?
         }
-        ServiceAction::Uninstall => service::uninstall(),
-        ServiceAction::Start => service::start(),
-        ServiceAction::Stop => service::stop(),
+        ServiceAction::Uninstall => windows::uninstall()?,
+        ServiceAction::Start => windows::start()?,
+        ServiceAction::Stop => windows::stop()?,
         ServiceAction::Run { config } => {
             let loaded = load_config(Some(&config))?;
-            let log = service::open_log_file()?;
+            let log = windows::open_log_file()?;
             init_logging_to(&loaded.config, LogTarget::File(log));
-            service::run_as_service(Box::new(move |stop| {
-                run_until(loaded, Some(stop))
+            windows::run_as_service(Box::new(move |scm| {
+                run_until(loaded, scm)
                     .map(|_| ())
                     .map_err(|e| format!("{e:#}"))
-            }))
+            }))?
         }
-    };
-    result?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 
-/// Runs the live pipeline until SIGINT/SIGTERM, or until `stop` fires (service manager).
-fn run_until(loaded: LoadedConfig, stop: Option<Shutdown>) -> CliResult {
+/// Runs the live pipeline until `manager` asks it to stop, keeping the manager told.
+fn run_until(loaded: LoadedConfig, manager: Arc<dyn ServiceManager>) -> CliResult {
     let config = loaded.config.clone();
     let detector = build_detector(&config);
     let sinks = sinks::from_config(&config)?;
@@ -235,16 +209,9 @@ fn run_until(loaded: LoadedConfig, stop: Option<Shutdown>) -> CliResult {
     let report = rt.block_on(async {
         let (trigger, shutdown) = Shutdown::new();
         let (control_tx, control_rx) = mpsc::channel::<Control>(4);
+        let stop_requested = manager.stop_requested();
         tokio::spawn(async move {
-            match stop {
-                Some(mut stop) => {
-                    tokio::select! {
-                        () = termination_signal() => {}
-                        () = stop.wait() => {}
-                    }
-                }
-                None => termination_signal().await,
-            }
+            stop_requested.await;
             tracing::info!("Shutting down: draining events and flushing alerts");
             trigger.trigger();
         });
@@ -260,10 +227,14 @@ fn run_until(loaded: LoadedConfig, stop: Option<Shutdown>) -> CliResult {
             };
             tokio::spawn(reloader.run(shutdown.clone()));
         }
-        tokio::spawn(service_status(
+        tokio::spawn(service::keep_informed(
+            manager,
+            health.clone(),
+            shutdown.clone(),
+        ));
+        tokio::spawn(keep_status_fresh(
             board.clone(),
             state_dir.clone(),
-            health.clone(),
             shutdown.clone(),
         ));
         pipeline::run(
@@ -294,81 +265,16 @@ fn run_until(loaded: LoadedConfig, stop: Option<Shutdown>) -> CliResult {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Keeps the status file fresh and talks to the service manager: READY once the
-/// collector runs, WATCHDOG while the pipeline is alive, STOPPING at shutdown.
-async fn service_status(
-    board: Arc<StatusBoard>,
-    state_dir: PathBuf,
-    health: Arc<Health>,
-    mut shutdown: Shutdown,
-) {
-    let mut ready = false;
-    let mut since_write = Duration::MAX;
-    let watchdog = service_notify::watchdog_interval();
-    let mut since_ping = Duration::ZERO;
-    let step = Duration::from_millis(250);
+/// Rewrites the status file every few seconds until shutdown (`picket status` reads it).
+async fn keep_status_fresh(board: Arc<StatusBoard>, state_dir: PathBuf, mut shutdown: Shutdown) {
     loop {
-        if !ready && health.collector_state() == sensor_core::CollectorState::Running {
-            ready = true;
-            service_notify::ready();
-            tracing::info!("Collector running");
-        }
-        if since_write >= Duration::from_secs(5) {
-            if let Err(e) = board.write(&state_dir) {
-                tracing::warn!(error = %e, dir = %state_dir.display(), "Cannot write the status file");
-            }
-            since_write = Duration::ZERO;
-        }
-        if let Some(interval) = watchdog {
-            if ready && since_ping >= interval {
-                service_notify::watchdog();
-                since_ping = Duration::ZERO;
-            }
+        if let Err(e) = board.write(&state_dir) {
+            tracing::warn!(error = %e, dir = %state_dir.display(), "Cannot write the status file");
         }
         tokio::select! {
-            _ = tokio::time::sleep(step) => {}
-            _ = shutdown.wait() => {
-                service_notify::stopping();
-                return;
-            }
+            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+            _ = shutdown.wait() => return,
         }
-        since_write = since_write.saturating_add(step);
-        since_ping += step;
-    }
-}
-
-/// systemd notifications (no-ops elsewhere or when not started by systemd).
-mod service_notify {
-    use std::time::Duration;
-
-    #[cfg(target_os = "linux")]
-    pub fn ready() {
-        let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
-    }
-    #[cfg(target_os = "linux")]
-    pub fn watchdog() {
-        let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Watchdog]);
-    }
-    #[cfg(target_os = "linux")]
-    pub fn stopping() {
-        let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
-    }
-    /// Half the watchdog timeout systemd set, if any.
-    #[cfg(target_os = "linux")]
-    pub fn watchdog_interval() -> Option<Duration> {
-        let mut usec = 0u64;
-        sd_notify::watchdog_enabled(false, &mut usec).then(|| Duration::from_micros(usec / 2))
-    }
-
-    #[cfg(not(target_os = "linux"))]
-    pub fn ready() {}
-    #[cfg(not(target_os = "linux"))]
-    pub fn watchdog() {}
-    #[cfg(not(target_os = "linux"))]
-    pub fn stopping() {}
-    #[cfg(not(target_os = "linux"))]
-    pub fn watchdog_interval() -> Option<Duration> {
-        None
     }
 }
 

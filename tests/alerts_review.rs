@@ -1,9 +1,10 @@
 //! `picket alerts` on a generated alert log (with rotated files): filters, the table and
-//! summary with attacker-controlled text escaped, byte-exact `--json`, and `--follow`
-//! across a rotation. Runs the real binary.
+//! summary with attacker-controlled text escaped, byte-exact `--json`, `--follow`
+//! across a rotation, the triggering event's time in the TIME column, and `--evidence`.
+//! Runs the real binary.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use sensor_core::alert::{Alert, Rule, Severity, Threat};
+use sensor_core::alert::{Alert, Evidence, Rule, Severity, Threat};
 use sensor_core::event::Event;
 use sensor_core::sink::rotated_path;
 use std::io::{BufRead, BufReader, Write};
@@ -444,4 +445,139 @@ fn follow_prints_new_alerts_across_a_rotation() {
     assert_eq!(next_marker(), "f4", "new file followed after rotation");
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// A log of two alerts raised minutes ago about events recorded long before (a replay),
+/// the first with the evidence of a folded burst read from files.
+fn write_replayed_log(dir: &Path, event_time: DateTime<Utc>) -> PathBuf {
+    let now = Utc::now();
+    let mut first = make_alert(
+        now,
+        &spec(
+            5,
+            "alice",
+            "web-1",
+            "AN0904",
+            Severity::High,
+            &["ss", "-tan", "r0"],
+        ),
+    );
+    first.event.created = event_time;
+    first.picket.evidence = vec![
+        Evidence {
+            event_id: "ev-0001".into(),
+            timestamp: event_time,
+            file: Some("/cases/42/Security.evtx".into()),
+            record: Some(4688),
+        },
+        Evidence {
+            event_id: EVIL.into(),
+            timestamp: event_time + TimeDelta::milliseconds(1500),
+            file: Some("/cases/42/es.jsonl".into()),
+            record: Some(17),
+        },
+    ];
+    first.picket.evidence_omitted = 3;
+    let mut second = make_alert(
+        now,
+        &spec(
+            1,
+            "bob",
+            "web-2",
+            "AN0904",
+            Severity::Low,
+            &["netstat", "-an", "r1"],
+        ),
+    );
+    second.event.created = event_time + TimeDelta::hours(1);
+    second.picket.evidence[0].event_id = "ev-0002".into();
+    second.picket.evidence[0].timestamp = second.event.created;
+    let log = dir.join("alerts.jsonl");
+    let text: String = [first, second]
+        .iter()
+        .map(|a| a.to_json_line() + "\n")
+        .collect();
+    std::fs::write(&log, text).expect("write log");
+    log
+}
+
+#[test]
+fn time_column_shows_when_the_event_happened_and_alert_time_on_request() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let event_time = DateTime::parse_from_rfc3339("2023-03-04T05:06:07.25Z")
+        .expect("time")
+        .with_timezone(&Utc);
+    let log = write_replayed_log(dir.path(), event_time);
+    let raised = |ago: i64| {
+        (Utc::now() - TimeDelta::minutes(ago))
+            .format("%Y-%m-%d %H:%M")
+            .to_string()
+    };
+
+    let text = stdout(&alerts(&log, &[]));
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(lines[0].starts_with("TIME (UTC)"), "{text}");
+    assert!(lines[1].starts_with("2023-03-04 05:06:07  web-1"), "{text}");
+    assert!(lines[2].starts_with("2023-03-04 06:06:07  web-2"), "{text}");
+    assert!(
+        !text.contains(&raised(5)),
+        "no alert time by default:\n{text}"
+    );
+
+    let text = stdout(&alerts(&log, &["--alert-time"]));
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("ALERT TIME (UTC)"), "{text}");
+    // The minute may tick over between writing the log and reading the clock here.
+    assert!(
+        lines[1].starts_with(&raised(5)) || lines[1].starts_with(&raised(6)),
+        "{text}"
+    );
+    assert!(!text.contains("2023-03-04"), "{text}");
+
+    // --json is the log's bytes, with both times; --since is about when it was raised.
+    let json = stdout(&alerts(&log, &["--json", "--since", "3m"]));
+    let v: serde_json::Value = serde_json::from_str(json.trim()).expect("one alert");
+    assert_eq!(v["event"]["created"], "2023-03-04T06:06:07.250Z");
+    assert!(v["@timestamp"]
+        .as_str()
+        .is_some_and(|t| t.starts_with(&Utc::now().format("%Y-").to_string())));
+    assert_eq!(v["process"]["args"][2], "r1");
+}
+
+#[test]
+fn evidence_prints_each_triggering_event_under_its_row() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let event_time = DateTime::parse_from_rfc3339("2023-03-04T05:06:07.25Z")
+        .expect("time")
+        .with_timezone(&Utc);
+    let log = write_replayed_log(dir.path(), event_time);
+    let text = stdout(&alerts(&log, &["--evidence"]));
+    assert_terminal_safe(&text);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[2..5],
+        [
+            "    - ev-0001  2023-03-04 05:06:07.250  /cases/42/Security.evtx:4688",
+            "    - \\e[2J\\e]0;owned\\u{7}\\r\\nFAKE-ROW root ss\\u{202e}  2023-03-04 05:06:08.750  /cases/42/es.jsonl:17",
+            "    - … and 3 more events, not listed",
+        ],
+        "{text}"
+    );
+    assert!(
+        lines[1].contains("alice") && lines[5].contains("bob"),
+        "{text}"
+    );
+    // An alert of a live event: its id and time, no file.
+    assert_eq!(lines[6], "    - ev-0002  2023-03-04 06:06:07.250", "{text}");
+    assert_eq!(lines.len(), 7, "{text}");
+    // Without the flag, rows only.
+    assert_eq!(stdout(&alerts(&log, &[])).lines().count(), 3);
+    // Evidence is part of the JSON already; asking for both is an error.
+    let both = Command::new(picket())
+        .args(["alerts", "--json", "--evidence", "--file"])
+        .arg(&log)
+        .output()
+        .expect("run");
+    assert!(!both.status.success());
 }

@@ -1,6 +1,9 @@
 //! Helpers the analytics share: which platform an event is from, command-line forms,
 //! PowerShell `-EncodedCommand` decoding, who and where.
 
+use base64::alphabet;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use base64::Engine;
 use sensor_core::alert::{Technique, Threat};
 use sensor_core::event::{file_name, Event};
 use std::borrow::Cow;
@@ -251,9 +254,25 @@ pub fn encoded_powershell(ev: &Event) -> Option<String> {
     None
 }
 
-/// Base64 (standard alphabet, padding optional) of UTF-16LE text → the text.
+/// Base64 as .NET's `Convert.FromBase64String` reads it, which is what PowerShell runs
+/// an `-EncodedCommand` payload through: the standard alphabet only (no URL-safe `-`
+/// or `_`), `=` padding to a multiple of four required, unused trailing bits not
+/// checked. Whitespace is removed before decoding ([`decode_utf16le_base64`]).
+const POWERSHELL_BASE64: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::RequireCanonical)
+        .with_decode_allow_trailing_bits(true),
+);
+
+/// An `-EncodedCommand` payload (Base64 of UTF-16LE text) → the text, or `None` when
+/// PowerShell would refuse it: a payload it cannot decode never ran.
 pub fn decode_utf16le_base64(s: &str) -> Option<String> {
-    let bytes = base64_decode(s.trim().trim_matches(['\'', '"']))?;
+    let compact: String = s
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '\t' | '\r' | '\n'))
+        .collect();
+    let bytes = POWERSHELL_BASE64.decode(compact).ok()?;
     if bytes.len() < 2 {
         return None;
     }
@@ -265,50 +284,10 @@ pub fn decode_utf16le_base64(s: &str) -> Option<String> {
     (!text.trim().is_empty()).then_some(text)
 }
 
-fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    let mut acc: u32 = 0;
-    let mut bits = 0u32;
-    for b in s.bytes() {
-        let v = match b {
-            b'A'..=b'Z' => b - b'A',
-            b'a'..=b'z' => b - b'a' + 26,
-            b'0'..=b'9' => b - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            b'=' => break,
-            b' ' | b'\n' | b'\r' | b'\t' => continue,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
-}
-
 /// Encodes text as PowerShell's `-EncodedCommand` expects (for tests and fixtures).
 pub fn encode_utf16le_base64(text: &str) -> String {
-    const ALPHA: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let bytes: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = (u32::from(chunk[0]) << 16)
-            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*chunk.get(2).unwrap_or(&0));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHA[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    POWERSHELL_BASE64.encode(bytes)
 }
 
 /// The host an event is from, for state keys: `host.id`, else `host.name`.
@@ -466,5 +445,41 @@ mod tests {
             Some("Get-NetTCPConnection | Select LocalPort")
         );
         assert_eq!(decode_utf16le_base64("!!!"), None);
+    }
+
+    #[test]
+    fn encoded_command_is_read_as_powershell_reads_it() {
+        let text = "ss ??? >>> ~~~ ||| \u{ff}";
+        let enc = encode_utf16le_base64(text);
+        assert_eq!(
+            enc,
+            "cwBzACAAPwA/AD8AIAA+AD4APgAgAH4AfgB+ACAAfAB8AHwAIAD/AA=="
+        );
+        // Whitespace anywhere is ignored, as Convert.FromBase64String does.
+        let spaced = format!(" {}\r\n\t{} ", &enc[..10], &enc[10..]);
+        assert_eq!(decode_utf16le_base64(&spaced).as_deref(), Some(text));
+        // PowerShell refuses these, so they never ran: no decoded text to match on.
+        let url_safe = enc.replace('+', "-").replace('/', "_");
+        assert_ne!(url_safe, enc);
+        assert_eq!(decode_utf16le_base64(&url_safe), None, "URL-safe alphabet");
+        let unpadded = enc.trim_end_matches('=');
+        assert_eq!(decode_utf16le_base64(unpadded), None, "missing padding");
+        assert_eq!(
+            decode_utf16le_base64(&enc[..enc.len() - 5]),
+            None,
+            "bad length"
+        );
+        assert_eq!(
+            decode_utf16le_base64(&format!("{enc}AAAA")),
+            None,
+            "data after padding"
+        );
+        assert_eq!(
+            decode_utf16le_base64(&format!("'{enc}'")),
+            None,
+            "quotes are not Base64"
+        );
+        // .NET does not check the unused bits of the last character: "QR==" is 'A'.
+        assert_eq!(POWERSHELL_BASE64.decode("QR==").ok(), Some(b"A".to_vec()));
     }
 }

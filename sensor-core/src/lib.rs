@@ -3,10 +3,12 @@
 //! The room every other crate walks through: the ECS [`event::Event`] model, the
 //! [`alert::Alert`] shape, the [`collector::Collector`] and [`detect::Detector`] traits that
 //! the OS crates and `analytics` implement, the config model with validation, the
-//! pipeline with its process table, the [`sink::AlertSink`] trait the sinks implement
-//! (they live in the `sinks` crate) and the health counters.
+//! pipeline with its per-host process table, the [`sink::AlertSink`] trait the sinks
+//! implement (they live in the `sinks` crate), the health counters, and the one file
+//! tailer ([`tail`], over [`lines`]) that every followed file goes through.
 //!
-//! May touch: files (config, alert log, state), the process list (via `sysinfo`, to
+//! May touch: files (config, alert log, state, files it is asked to follow, read only),
+//! file-system notifications, the user and group databases ([`users`]), the process list (via `sysinfo`, to
 //! seed the process table), tokio tasks and channels. It knows no OS collector and no
 //! analytic: those depend on it, never the reverse.
 #![deny(missing_docs)]
@@ -18,13 +20,14 @@ pub mod detect;
 pub mod event;
 pub mod health;
 pub mod host;
+pub mod lines;
 pub mod pipeline;
 pub mod process_table;
 pub mod reload;
 pub mod replay;
-pub mod review;
 pub mod sink;
 pub mod status;
+pub mod tail;
 pub mod users;
 
 pub use alert::{Alert, Severity};

@@ -2,8 +2,8 @@
 //! gid → name.
 //!
 //! Collectors see numeric ids (the kernel knows no names); this resolves them through
-//! the C library (`getpwuid_r`, `getgrgid_r`, `getgrouplist`), so NSS sources such as
-//! LDAP or sssd answer as they do for `id`. Answers are cached with a time to live:
+//! the C library (`getpwuid_r`, `getgrgid_r`, `getgrouplist`, by way of `nix`), so NSS
+//! sources such as LDAP or sssd answer as they do for `id`. Answers are cached with a time to live:
 //! positive ones for a minute, negative ones for a few seconds, so a user created a
 //! moment ago (`useradd`) resolves on the next event rather than a minute later.
 //!
@@ -150,123 +150,77 @@ impl UserResolver {
 #[cfg(unix)]
 mod sys {
     use super::UserInfo;
-    use std::ffi::{CStr, CString};
-    use std::os::raw::c_char;
+    use nix::unistd::{Gid, Group, Uid, User};
+    use std::path::Path;
 
-    /// Largest buffer offered to the `_r` functions before giving up.
-    const MAX_BUF: usize = 1 << 20;
-
-    fn cstr_to_string(p: *const c_char) -> Option<String> {
-        if p.is_null() {
-            return None;
-        }
-        // SAFETY: the C library returned a NUL-terminated string inside the buffer we
-        // own, which outlives this call.
-        let s = unsafe { CStr::from_ptr(p) };
-        let s = s.to_string_lossy().into_owned();
+    fn non_empty(s: String) -> Option<String> {
         (!s.is_empty()).then_some(s)
     }
 
+    fn path_text(p: &Path) -> Option<String> {
+        non_empty(p.to_string_lossy().into_owned())
+    }
+
+    /// `getpwuid_r` through nix, which grows its buffer on `ERANGE`; an error is
+    /// answered as "no such user", as the C library's callers do.
     pub fn lookup_user(uid: u32) -> Option<UserInfo> {
-        let mut buf: Vec<c_char> = vec![0; 1024];
-        loop {
-            // SAFETY: passwd is plain old data; zeroed is a valid (empty) value.
-            let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
-            let mut result: *mut libc::passwd = std::ptr::null_mut();
-            // SAFETY: every pointer is valid for the duration of the call and `buf.len()`
-            // is the true size of `buf`.
-            let rc = unsafe {
-                libc::getpwuid_r(
-                    uid as libc::uid_t,
-                    &mut pwd,
-                    buf.as_mut_ptr(),
-                    buf.len(),
-                    &mut result,
-                )
-            };
-            if rc == libc::ERANGE && buf.len() < MAX_BUF {
-                buf.resize(buf.len() * 4, 0);
-                continue;
-            }
-            if rc != 0 || result.is_null() {
-                return None;
-            }
-            let name = cstr_to_string(pwd.pw_name)?;
-            return Some(UserInfo {
-                uid,
-                name,
-                gid: pwd.pw_gid as u32,
-                shell: cstr_to_string(pwd.pw_shell),
-                home: cstr_to_string(pwd.pw_dir),
-                groups: Vec::new(),
-            });
-        }
+        let user = User::from_uid(Uid::from_raw(uid)).ok().flatten()?;
+        Some(UserInfo {
+            uid,
+            gid: user.gid.as_raw(),
+            shell: path_text(&user.shell),
+            home: path_text(&user.dir),
+            name: non_empty(user.name)?,
+            groups: Vec::new(),
+        })
     }
 
+    /// `getgrgid_r` through nix.
     pub fn lookup_group_name(gid: u32) -> Option<String> {
-        let mut buf: Vec<c_char> = vec![0; 1024];
-        loop {
-            // SAFETY: group is plain old data; zeroed is a valid (empty) value.
-            let mut grp: libc::group = unsafe { std::mem::zeroed() };
-            let mut result: *mut libc::group = std::ptr::null_mut();
-            // SAFETY: as for getpwuid_r above.
-            let rc = unsafe {
-                libc::getgrgid_r(
-                    gid as libc::gid_t,
-                    &mut grp,
-                    buf.as_mut_ptr(),
-                    buf.len(),
-                    &mut result,
-                )
-            };
-            if rc == libc::ERANGE && buf.len() < MAX_BUF {
-                buf.resize(buf.len() * 4, 0);
-                continue;
-            }
-            if rc != 0 || result.is_null() {
-                return None;
-            }
-            return cstr_to_string(grp.gr_name);
-        }
+        let group = Group::from_gid(Gid::from_raw(gid)).ok().flatten()?;
+        non_empty(group.name)
     }
 
+    #[cfg(not(target_vendor = "apple"))]
     pub fn group_ids_of(user: &str, primary: u32) -> Vec<u32> {
-        let Ok(cname) = CString::new(user) else {
+        let Ok(name) = std::ffi::CString::new(user) else {
             return vec![primary];
         };
-        let mut n: libc::c_int = 32;
-        loop {
-            let cap = n.max(1) as usize;
-            #[cfg(target_vendor = "apple")]
-            let mut groups: Vec<libc::c_int> = vec![0; cap];
-            #[cfg(not(target_vendor = "apple"))]
-            let mut groups: Vec<libc::gid_t> = vec![0; cap];
-            let mut count = cap as libc::c_int;
-            // SAFETY: `groups` holds `count` elements; the name is NUL-terminated.
-            let rc = unsafe {
-                libc::getgrouplist(
-                    cname.as_ptr(),
-                    primary as _,
-                    groups.as_mut_ptr(),
-                    &mut count,
-                )
-            };
-            if rc >= 0 {
-                let used = (count.max(0) as usize).min(groups.len());
-                // gid_t on Linux, c_int on macOS: the cast is a no-op on one of them.
-                #[allow(clippy::unnecessary_cast)]
-                return groups[..used].iter().map(|&g| g as u32).collect();
-            }
-            // Too small: glibc says how many are needed; macOS does not, so grow.
-            let next = if count > n {
-                count
-            } else {
-                n.saturating_mul(4)
-            };
-            if next as usize > 65_536 {
-                return vec![primary];
-            }
-            n = next;
+        match nix::unistd::getgrouplist(&name, Gid::from_raw(primary)) {
+            Ok(gids) => gids.into_iter().map(Gid::as_raw).collect(),
+            Err(_) => vec![primary],
+        }
+    }
+
+    /// nix has no `getgrouplist` for Apple targets (whose groups come from
+    /// opendirectoryd), so it is called here, once, with room for far more groups than
+    /// a macOS account has; macOS fills in as many as fit when there are more.
+    #[cfg(target_vendor = "apple")]
+    pub fn group_ids_of(user: &str, primary: u32) -> Vec<u32> {
+        const ROOM: usize = 1024;
+        let Ok(name) = std::ffi::CString::new(user) else {
+            return vec![primary];
+        };
+        let mut groups: Vec<libc::c_int> = vec![0; ROOM];
+        let mut count = ROOM as libc::c_int;
+        // SAFETY: `groups` holds `count` elements; the name is NUL-terminated.
+        let rc = unsafe {
+            libc::getgrouplist(
+                name.as_ptr(),
+                primary as libc::c_int,
+                groups.as_mut_ptr(),
+                &mut count,
+            )
+        };
+        let filled = if rc >= 0 { count.max(0) as usize } else { ROOM };
+        let gids: Vec<u32> = groups[..filled.min(ROOM)]
+            .iter()
+            .map(|&g| g as u32)
+            .collect();
+        if gids.is_empty() {
+            vec![primary]
+        } else {
+            gids
         }
     }
 }

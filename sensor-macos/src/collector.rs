@@ -2,13 +2,18 @@
 //! tail driver it uses for `source = "tail"`.
 
 use crate::error::MacosError;
-use crate::lines::{Chunk, LineHandler};
+use crate::lines::LineHandler;
 use crate::parser::{EsloggerParser, LIVE_COLLECTOR};
-use crate::tail::{follow, TailStart, TailStats};
 use sensor_core::collector::CollectorFuture;
 use sensor_core::config::{MacosCollectorConfig, MacosSource};
+use sensor_core::tail::{follow, FileTail, TailLine, TailStart, TailStats};
 use sensor_core::{Collector, CollectorError, EventSender, Shutdown};
 use std::path::PathBuf;
+use std::time::Duration;
+
+/// How often a followed file is checked when no file-system event arrives (and how
+/// quickly shutdown is noticed).
+pub const TAIL_POLL_INTERVAL: Duration = Duration::from_millis(500);
 
 /// Endpoint Security events from Apple's `eslogger`, live.
 ///
@@ -17,7 +22,7 @@ use std::path::PathBuf;
 ///   Full Disk Access for the picket binary; without them `run` fails with an error
 ///   saying what to grant and where.
 /// - `source = "tail"`: follows `tail_path`, a file eslogger writes, from its current
-///   end, across rotation and truncation (see [`crate::tail`]).
+///   end, across rotation and truncation (see [`sensor_core::tail`]).
 ///
 /// On any OS other than macOS, `run` returns [`CollectorError::Unsupported`].
 #[derive(Debug)]
@@ -122,17 +127,25 @@ pub async fn tail_eslogger_file(
     tokio::task::spawn_blocking(move || {
         let mut handler = LineHandler::new(parser, &health, path.display().to_string());
         let mut events = Vec::new();
-        let mut on = |chunk: Chunk<'_>| {
-            handler.handle(chunk, &mut events);
+        let mut on = |line: TailLine<'_>| {
+            handler.handle(line.chunk, &mut events);
             // Blocking send: this is a blocking thread, and waiting is the backpressure.
             events.drain(..).all(|ev| out.blocking_send(ev))
         };
-        follow(&path, start, &shutdown, &mut on).map_err(|source| {
+        let mut tail = FileTail::new(&path, start);
+        follow(
+            &mut tail,
+            TAIL_POLL_INTERVAL,
+            &|| shutdown.is_triggered(),
+            &mut on,
+        )
+        .map_err(|source| {
             CollectorError::from(MacosError::Tail {
                 path: path.display().to_string(),
                 source,
             })
-        })
+        })?;
+        Ok(tail.stats().clone())
     })
     .await
     .map_err(|e| CollectorError::Failed(format!("eslogger tail task failed: {e}")))?

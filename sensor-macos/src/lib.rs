@@ -10,24 +10,23 @@
 //! - [`MacosCollector`]: the live collector. It spawns and supervises
 //!   `eslogger exec fork exit --format json` (restart with backoff; a clear error when
 //!   Full Disk Access or root is missing), or follows a file eslogger writes across
-//!   rotation and truncation. It runs on macOS only; elsewhere it reports
-//!   "unsupported".
+//!   rotation and truncation (with sensor-core's [`tail`](sensor_core::tail)). It runs
+//!   on macOS only; elsewhere it reports "unsupported".
 //!
 //! The process tree (parents, ancestors such as Terminal.app or iTerm2) is not built
 //! here: events carry pid and ppid, and sensor-core's process table does the rest.
 //!
 //! May touch: the eslogger binary (spawned as a child, macOS only), the file named in
-//! `collector.macos.tail_path` (read only), file-system notifications for its directory,
-//! sensor-core types. No analytics, no sinks, no other OS crate.
+//! `collector.macos.tail_path` (read only, through sensor-core's tailer), sensor-core
+//! types. No analytics, no sinks, no other OS crate.
 #![deny(missing_docs)]
 
 pub mod collector;
 pub mod error;
 mod eslogger;
-pub mod lines;
+mod lines;
 pub mod parser;
 pub mod spawn;
-pub mod tail;
 
 pub use collector::{tail_eslogger_file, MacosCollector};
 pub use error::{classify_eslogger_failure, EsloggerFailure, MacosError};

@@ -6,8 +6,9 @@
 //! on macOS. Tests drive it on any Unix with a stand-in program.
 
 use crate::error::{classify_eslogger_failure, EsloggerFailure, MacosError};
-use crate::lines::{Chunk, LineAssembler, LineHandler, MAX_LINE_BYTES};
+use crate::lines::LineHandler;
 use crate::parser::{EsloggerParser, NOTE_SEQUENCE};
+use sensor_core::lines::{Chunk, LineAssembler, MAX_LINE_BYTES};
 use sensor_core::{CollectorError, Event, EventSender, Shutdown};
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -196,7 +197,7 @@ async fn run_once(
                 break;
             }
         };
-        assembler.push(&buf[..n], &mut |chunk: Chunk<'_>| {
+        assembler.push(&buf[..n], &mut |chunk: Chunk<'_>, _end| {
             handler.handle(chunk, &mut events);
             true
         });
@@ -205,7 +206,7 @@ async fn run_once(
             return Ok(RunEnd::PipelineGone);
         }
     }
-    assembler.flush(&mut |chunk: Chunk<'_>| {
+    assembler.flush(&mut |chunk: Chunk<'_>, _end| {
         handler.handle(chunk, &mut events);
         true
     });

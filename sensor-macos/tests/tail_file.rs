@@ -3,9 +3,9 @@
 mod common;
 
 use common::{data, lines};
+use sensor_core::lines::Chunk;
+use sensor_core::tail::{FileTail, TailStart};
 use sensor_core::{Event, EventSender, Health, Shutdown};
-use sensor_macos::lines::Chunk;
-use sensor_macos::tail::{FileTail, TailStart};
 use sensor_macos::{tail_eslogger_file, EsloggerParser};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -14,8 +14,8 @@ use std::time::Duration;
 fn poll(tail: &mut FileTail) -> Vec<String> {
     let mut got = Vec::new();
     let go_on = tail
-        .poll(&mut |c| {
-            got.push(match c {
+        .poll(&mut |l| {
+            got.push(match l.chunk {
                 Chunk::Line(l) => String::from_utf8_lossy(l).into_owned(),
                 Chunk::TooLong(n) => format!("<too long {n}>"),
             });

@@ -8,14 +8,14 @@
 //! - [`pe`]: `OriginalFilename` from a PE image's version resource, on any OS;
 //! - [`etw`]: the live collector, [`WindowsCollector`] (`windows-etw`), reading the NT
 //!   Kernel Logger's process events; its decoding is plain code tested everywhere, its
-//!   session code is behind `cfg(windows)`;
-//! - [`service`]: running under the Service Control Manager and
-//!   `picket service install|uninstall|start|stop` (Windows only).
+//!   session code is behind `cfg(windows)`.
+//!
+//! Running as a Windows service (the Service Control Manager) is service glue, and sits
+//! with systemd's and launchd's in the binary (`src/service/`).
 //!
 //! May touch: the files it is asked to replay, PE images named by events (read-only),
-//! and on Windows an ETW kernel session, the SCM, `LookupAccountSid`, process handles
-//! (query-only) and a log directory under `%ProgramData%\Picket`. It depends on
-//! `sensor-core` and nothing else of Picket's.
+//! and on Windows an ETW kernel session, `LookupAccountSid` and process handles
+//! (query-only). It depends on `sensor-core` and nothing else of Picket's.
 //!
 //! [`Event`]: sensor_core::event::Event
 #![deny(missing_docs)]
@@ -25,7 +25,6 @@ pub mod etw;
 pub mod mapping;
 pub mod pe;
 pub mod replay;
-pub mod service;
 pub mod sid;
 
 pub use etw::WindowsCollector;
@@ -53,30 +52,4 @@ pub enum Error {
     /// A setting the Windows collector cannot use.
     #[error("invalid configuration: {0}")]
     InvalidConfig(String),
-    /// A Windows-only operation was asked for on another OS.
-    #[error("{what} is only available on Windows (this is {os})")]
-    Unsupported {
-        /// The operation.
-        what: &'static str,
-        /// This OS.
-        os: &'static str,
-    },
-    /// The Service Control Manager refused or failed an operation.
-    #[error("service {action} failed: {message}")]
-    Service {
-        /// What was being done (`install`, `start`, ...).
-        action: &'static str,
-        /// What Windows said.
-        message: String,
-    },
-}
-
-impl Error {
-    /// The error for a Windows-only `what` on this OS.
-    pub fn unsupported(what: &'static str) -> Self {
-        Error::Unsupported {
-            what,
-            os: std::env::consts::OS,
-        }
-    }
 }

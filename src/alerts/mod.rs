@@ -1,15 +1,31 @@
-//! `picket alerts`: flags and wiring for reviewing the alert log
-//! (the reading, filtering and rendering live in `sensor_core::review`).
+//! `picket alerts`: the analyst's review of the alert log. A table (the time the
+//! triggering event happened, host, user, rule, severity, count, command line; with
+//! `--evidence` the triggering events under each row), filters, `--follow`,
+//! `--summary`, or the exact JSON lines.
+//!
+//! Presentation lives here, in the binary, not in the libraries: [`read`] reads the log
+//! and its rotated files, [`filter`] selects, [`table`] and [`summary`] render,
+//! [`follow`] tails through `sensor_core::tail`. May touch: the alert log (read only)
+//! and the terminal.
+
+mod fields;
+mod filter;
+mod follow;
+mod read;
+mod summary;
+mod table;
 
 use crate::CliResult;
 use anyhow::{bail, Context};
 use clap::Args;
-use sensor_core::review::{self, Filter, FollowStart, LoggedAlert, TableLayout};
+use filter::Filter;
+use read::LoggedAlert;
 use sensor_core::Severity;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
+use table::{TableLayout, TableView, TimeColumn};
 
 /// Flags of `picket alerts`.
 #[derive(Debug, Args)]
@@ -30,10 +46,19 @@ pub struct AlertsArgs {
     /// Keep printing new alerts as they are written, across rotations (Ctrl-C stops).
     #[arg(long, conflicts_with = "summary")]
     follow: bool,
+    /// Under each row, one line per triggering event: its event.id, its time and, for
+    /// replayed telemetry, file:record.
+    #[arg(long, conflicts_with_all = ["json", "summary"])]
+    evidence: bool,
+    /// Show when the alert was raised (@timestamp) in the TIME column instead of when
+    /// the triggering event happened (event.created); they differ for replayed
+    /// telemetry. --json always has both.
+    #[arg(long, conflicts_with_all = ["json", "summary"])]
+    alert_time: bool,
     /// Only the last N matching alerts (with --follow: of those already logged; default 10).
     #[arg(long, value_name = "N")]
     last: Option<usize>,
-    /// Alerts raised at or after TIME: RFC 3339, "2024-05-01 10:00", "2024-05-01" (UTC),
+    /// Alerts raised (@timestamp) at or after TIME: RFC 3339, "2024-05-01 10:00", "2024-05-01" (UTC),
     /// or relative: 30m, 2h, 1d, 1w, 1h30m.
     #[arg(long, value_name = "TIME")]
     since: Option<String>,
@@ -64,10 +89,7 @@ impl AlertsArgs {
     fn filter(&self) -> anyhow::Result<Filter> {
         let now = chrono::Utc::now();
         let time = |t: &Option<String>| -> anyhow::Result<_> {
-            t.as_deref()
-                .map(|s| review::parse_time(s, now))
-                .transpose()
-                .map_err(anyhow::Error::from)
+            t.as_deref().map(|s| filter::parse_time(s, now)).transpose()
         };
         let filter = Filter {
             since: time(&self.since).context("--since")?,
@@ -86,6 +108,17 @@ impl AlertsArgs {
         }
         Ok(filter)
     }
+
+    fn view(&self) -> TableView {
+        TableView {
+            time: if self.alert_time {
+                TimeColumn::Alert
+            } else {
+                TimeColumn::Event
+            },
+            evidence: self.evidence,
+        }
+    }
 }
 
 /// Runs `picket alerts`.
@@ -102,7 +135,7 @@ pub fn run(args: AlertsArgs) -> CliResult {
     if args.follow {
         return follow(&args, &filter, &path, &mut out);
     }
-    let (mut alerts, bad) = review::read_matching(&path, &filter)
+    let (mut alerts, bad) = read::read_matching(&path, &filter)
         .with_context(|| format!("cannot read the alert log {}", path.display()))?;
     if let Some(n) = args.last {
         alerts.drain(..alerts.len().saturating_sub(n));
@@ -110,9 +143,9 @@ pub fn run(args: AlertsArgs) -> CliResult {
     let result = if args.json {
         alerts.iter().try_for_each(|a| writeln!(out, "{}", a.raw))
     } else if args.summary {
-        review::write_summary(&mut out, &alerts, terminal_width())
+        summary::write_summary(&mut out, &alerts, terminal_width())
     } else {
-        review::write_table(&mut out, &alerts, terminal_width())
+        table::write_table(&mut out, &alerts, terminal_width(), args.view())
     };
     match result.and_then(|()| out.flush()) {
         Ok(()) => {}
@@ -135,8 +168,7 @@ fn follow(
     path: &std::path::Path,
     out: &mut dyn Write,
 ) -> CliResult {
-    let start = FollowStart::Last(args.last.unwrap_or(10));
-    let layout = TableLayout::fixed(terminal_width());
+    let layout = TableLayout::fixed(terminal_width(), args.view());
     if !args.json {
         layout.write_header(out)?;
     }
@@ -144,15 +176,15 @@ fn follow(
         if args.json {
             writeln!(out, "{}", a.raw)?;
         } else {
-            let row = review::table_row(&a.value);
-            layout.write_row(out, row.each_ref().map(String::as_str))?;
+            let row = table::table_row(&a.value, args.view().time);
+            layout.write_alert(out, &a.value, &row)?;
         }
         out.flush()
     };
-    match review::follow(
+    match follow::follow(
         path,
         filter,
-        start,
+        args.last.unwrap_or(10),
         Duration::from_millis(250),
         &|| false,
         &mut emit,

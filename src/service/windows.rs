@@ -1,24 +1,30 @@
-//! Picket as a Windows service: `picket service install|uninstall|start|stop` and the
-//! entry point the Service Control Manager (SCM) runs.
+//! The Windows Service Control Manager (SCM): `picket service install|uninstall|start|
+//! stop`, and `picket service run`, the entry point the SCM starts.
 //!
 //! - [`install`] registers an auto-start, own-process service running as LocalSystem (the
 //!   kernel ETW session needs it) with recovery actions that restart it (after 5 s, 10 s,
 //!   then every 30 s; the failure count resets after a day), also when it stops with a
 //!   non-zero exit code rather than crashing.
-//! - [`run_as_service`] is what the binary calls when the SCM starts it: it connects to
-//!   the SCM, reports *running*, runs Picket's main with a [`Shutdown`] that fires on
-//!   *stop* or system *shutdown*, and reports *stopped* with the exit code (a failure is a
-//!   service-specific error, so the recovery actions apply).
+//! - [`run_as_service`] connects to the SCM and runs Picket's main with the SCM as its
+//!   [`ServiceManager`]: *start pending* until the collector runs, then *running*; a
+//!   *stop* or system *shutdown* control is the stop request; *stop pending* while the
+//!   pipeline drains; *stopped* with the exit code (a failure is a service-specific
+//!   error, so the recovery actions apply).
 //! - Logs: [`open_log_file`] opens `%ProgramData%\Picket\logs\picket.log` (append) for
-//!   the binary's log subscriber.
+//!   the log subscriber (a service has no console).
 //!
-//! Everything here except the paths is Windows-only; on other OSes each call returns
-//! [`Error::Unsupported`].
+//! Everything here except the names and paths is Windows-only; on other OSes each call
+//! fails saying so.
 
-use crate::Error;
-use sensor_core::collector::Shutdown;
+// Off Windows only the stubs below are compiled against this, so the names and options
+// the SCM would get are unused there (and still tested).
+#![cfg_attr(not(windows), allow(dead_code))]
+
+use super::ServiceManager;
+use anyhow::{Context, Result};
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The service's name in the SCM.
 pub const SERVICE_NAME: &str = "Picket";
@@ -40,11 +46,8 @@ pub struct InstallOptions {
 impl InstallOptions {
     /// This executable, run as `picket service run --config <config>`: the command line
     /// `packaging/windows/install.ps1` expects the CLI to register.
-    pub fn for_current_exe(config: &std::path::Path) -> Result<Self, Error> {
-        let executable = std::env::current_exe().map_err(|source| Error::Io {
-            path: PathBuf::from("<current executable>"),
-            source,
-        })?;
+    pub fn for_current_exe(config: &Path) -> Result<Self> {
+        let executable = std::env::current_exe().context("cannot find this executable")?;
         Ok(Self {
             executable,
             arguments: vec![
@@ -71,67 +74,72 @@ pub fn log_file_path() -> PathBuf {
 }
 
 /// Creates the log directory and opens [`log_file_path`] for appending.
-pub fn open_log_file() -> Result<std::fs::File, Error> {
+pub fn open_log_file() -> Result<std::fs::File> {
     let path = log_file_path();
-    let io = |source| Error::Io {
-        path: path.clone(),
-        source,
-    };
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(io)?;
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(&path)
-        .map_err(io)
+        .with_context(|| format!("cannot open {}", path.display()))
 }
 
-/// Picket's main as the service runs it: gets the shutdown signal, returns `Err` with a
-/// message when it fails.
-pub type ServiceMain = Box<dyn FnOnce(Shutdown) -> Result<(), String> + Send + 'static>;
+/// Picket's main as the service runs it: gets the SCM as its service manager, returns
+/// `Err` with a message when it fails.
+pub type ServiceMain = Box<dyn FnOnce(Arc<dyn ServiceManager>) -> Result<(), String> + Send>;
 
 #[cfg(windows)]
 pub use imp::{install, run_as_service, start, stop, uninstall};
 
 #[cfg(not(windows))]
+pub use unsupported::{install, run_as_service, start, stop, uninstall};
+
+#[cfg(not(windows))]
 mod unsupported {
     use super::*;
 
+    fn only_on_windows<T>(what: &str) -> Result<T> {
+        anyhow::bail!(
+            "{what} is only available on Windows (this is {})",
+            std::env::consts::OS
+        )
+    }
+
     /// Registers the service (Windows only).
-    pub fn install(options: &InstallOptions) -> Result<(), Error> {
+    pub fn install(options: &InstallOptions) -> Result<()> {
         let _ = options;
-        Err(Error::unsupported("picket service install"))
+        only_on_windows("picket service install")
     }
 
     /// Stops (if running) and deletes the service (Windows only).
-    pub fn uninstall() -> Result<(), Error> {
-        Err(Error::unsupported("picket service uninstall"))
+    pub fn uninstall() -> Result<()> {
+        only_on_windows("picket service uninstall")
     }
 
     /// Starts the installed service (Windows only).
-    pub fn start() -> Result<(), Error> {
-        Err(Error::unsupported("picket service start"))
+    pub fn start() -> Result<()> {
+        only_on_windows("picket service start")
     }
 
     /// Stops the service and waits until it has stopped (Windows only).
-    pub fn stop() -> Result<(), Error> {
-        Err(Error::unsupported("picket service stop"))
+    pub fn stop() -> Result<()> {
+        only_on_windows("picket service stop")
     }
 
     /// Runs `main` under the SCM (Windows only).
-    pub fn run_as_service(main: ServiceMain) -> Result<(), Error> {
+    pub fn run_as_service(main: ServiceMain) -> Result<()> {
         let _ = main;
-        Err(Error::unsupported("running as a Windows service"))
+        only_on_windows("running as a Windows service")
     }
 }
-
-#[cfg(not(windows))]
-pub use unsupported::{install, run_as_service, start, stop, uninstall};
 
 #[cfg(windows)]
 mod imp {
     use super::*;
+    use crate::service::StopRequest;
+    use sensor_core::collector::Shutdown;
     use std::sync::Mutex;
     use std::time::{Duration, Instant};
     use windows_service::service::{
@@ -139,11 +147,13 @@ mod imp {
         ServiceErrorControl, ServiceExitCode, ServiceFailureActions, ServiceFailureResetPeriod,
         ServiceInfo, ServiceStartType, ServiceState, ServiceStatus, ServiceType,
     };
+    use windows_service::service_control_handler::ServiceStatusHandle;
     use windows_service::service_control_handler::{self, ServiceControlHandlerResult};
-    use windows_service::service_manager::{ServiceManager, ServiceManagerAccess};
+    use windows_service::service_manager::{ServiceManager as Scm, ServiceManagerAccess};
     use windows_service::{define_windows_service, service_dispatcher};
 
-    fn fail(action: &'static str) -> impl Fn(windows_service::Error) -> Error {
+    /// An SCM failure with every cause Windows gave.
+    fn fail(action: &'static str) -> impl Fn(windows_service::Error) -> anyhow::Error {
         move |e| {
             let mut message = e.to_string();
             let mut cur = std::error::Error::source(&e);
@@ -152,19 +162,16 @@ mod imp {
                 message.push_str(&inner.to_string());
                 cur = inner.source();
             }
-            Error::Service { action, message }
+            anyhow::anyhow!("service {action} failed: {message}")
         }
     }
 
-    fn manager(
-        access: ServiceManagerAccess,
-        action: &'static str,
-    ) -> Result<ServiceManager, Error> {
-        ServiceManager::local_computer(None::<&str>, access).map_err(fail(action))
+    fn manager(access: ServiceManagerAccess, action: &'static str) -> Result<Scm> {
+        Scm::local_computer(None::<&str>, access).map_err(fail(action))
     }
 
     /// Registers the service, auto-start, as LocalSystem, with restart recovery actions.
-    pub fn install(options: &InstallOptions) -> Result<(), Error> {
+    pub fn install(options: &InstallOptions) -> Result<()> {
         let manager = manager(
             ServiceManagerAccess::CONNECT | ServiceManagerAccess::CREATE_SERVICE,
             "install",
@@ -209,7 +216,7 @@ mod imp {
         service: &windows_service::service::Service,
         state: ServiceState,
         action: &'static str,
-    ) -> Result<(), Error> {
+    ) -> Result<()> {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let status = service.query_status().map_err(fail(action))?;
@@ -217,20 +224,17 @@ mod imp {
                 return Ok(());
             }
             if Instant::now() >= deadline {
-                return Err(Error::Service {
-                    action,
-                    message: format!(
-                        "still {:?} after 30 s (waiting for {state:?})",
-                        status.current_state
-                    ),
-                });
+                anyhow::bail!(
+                    "service {action} failed: still {:?} after 30 s (waiting for {state:?})",
+                    status.current_state
+                );
             }
             std::thread::sleep(Duration::from_millis(250));
         }
     }
 
     /// Stops the service if it runs, then deletes it.
-    pub fn uninstall() -> Result<(), Error> {
+    pub fn uninstall() -> Result<()> {
         let manager = manager(ServiceManagerAccess::CONNECT, "uninstall")?;
         let service = manager
             .open_service(
@@ -247,7 +251,7 @@ mod imp {
     }
 
     /// Starts the service and waits until it runs.
-    pub fn start() -> Result<(), Error> {
+    pub fn start() -> Result<()> {
         let manager = manager(ServiceManagerAccess::CONNECT, "start")?;
         let service = manager
             .open_service(
@@ -260,7 +264,7 @@ mod imp {
     }
 
     /// Stops the service and waits until it has stopped.
-    pub fn stop() -> Result<(), Error> {
+    pub fn stop() -> Result<()> {
         let manager = manager(ServiceManagerAccess::CONNECT, "stop")?;
         let service = manager
             .open_service(
@@ -279,7 +283,7 @@ mod imp {
 
     /// Runs `main` under the SCM. Blocks until the service stops. Fails when the process
     /// was not started by the SCM.
-    pub fn run_as_service(main: ServiceMain) -> Result<(), Error> {
+    pub fn run_as_service(main: ServiceMain) -> Result<()> {
         *MAIN.lock().unwrap_or_else(|p| p.into_inner()) = Some(main);
         service_dispatcher::start(SERVICE_NAME, ffi_service_main).map_err(fail("run"))
     }
@@ -288,19 +292,58 @@ mod imp {
         ServiceStatus {
             service_type: ServiceType::OWN_PROCESS,
             current_state: state,
-            controls_accepted: if state == ServiceState::Running {
-                ServiceControlAccept::STOP | ServiceControlAccept::SHUTDOWN
-            } else {
-                ServiceControlAccept::empty()
+            // Stoppable while starting too: a collector that never comes up must not
+            // leave a service only a kill can end.
+            controls_accepted: match state {
+                ServiceState::StartPending | ServiceState::Running => {
+                    ServiceControlAccept::STOP | ServiceControlAccept::SHUTDOWN
+                }
+                _ => ServiceControlAccept::empty(),
             },
             exit_code,
             checkpoint: 0,
-            wait_hint: if state == ServiceState::StopPending {
-                Duration::from_secs(30)
-            } else {
-                Duration::ZERO
+            wait_hint: match state {
+                ServiceState::StartPending | ServiceState::StopPending => Duration::from_secs(30),
+                _ => Duration::ZERO,
             },
             process_id: None,
+        }
+    }
+
+    /// The SCM as Picket's service manager.
+    struct ScmService {
+        handle: ServiceStatusHandle,
+        /// Fires on the *stop* and *shutdown* controls.
+        stop: Shutdown,
+    }
+
+    impl ScmService {
+        fn report(&self, state: ServiceState, exit_code: ServiceExitCode) {
+            if let Err(e) = self.handle.set_service_status(status(state, exit_code)) {
+                tracing::error!(error = %e, "Cannot report service status");
+            }
+        }
+    }
+
+    impl ServiceManager for ScmService {
+        fn ready(&self) {
+            self.report(ServiceState::Running, ServiceExitCode::Win32(0));
+        }
+
+        fn watchdog_interval(&self) -> Option<Duration> {
+            None
+        }
+
+        fn watchdog(&self) {}
+
+        fn stopping(&self) {
+            self.report(ServiceState::StopPending, ServiceExitCode::Win32(0));
+        }
+
+        fn stop_requested(&self) -> StopRequest {
+            // A service has no console: only the SCM asks it to stop.
+            let mut stop = self.stop.clone();
+            Box::pin(async move { stop.wait().await })
         }
     }
 
@@ -309,7 +352,7 @@ mod imp {
             tracing::error!("Service started without a main function");
             return;
         };
-        let (trigger, shutdown) = Shutdown::new();
+        let (trigger, stop) = Shutdown::new();
         let trigger = Mutex::new(Some(trigger));
         let handler = move |control| match control {
             ServiceControl::Stop | ServiceControl::Shutdown => {
@@ -328,14 +371,9 @@ mod imp {
                 return;
             }
         };
-        let set = |s: ServiceStatus| {
-            if let Err(e) = handle.set_service_status(s) {
-                tracing::error!(error = %e, "Cannot report service status");
-            }
-        };
-        set(status(ServiceState::Running, ServiceExitCode::Win32(0)));
-        let result = main(shutdown);
-        set(status(ServiceState::StopPending, ServiceExitCode::Win32(0)));
+        let scm = Arc::new(ScmService { handle, stop });
+        scm.report(ServiceState::StartPending, ServiceExitCode::Win32(0));
+        let result = main(scm.clone());
         let code = match result {
             Ok(()) => ServiceExitCode::Win32(0),
             Err(message) => {
@@ -343,13 +381,14 @@ mod imp {
                 ServiceExitCode::ServiceSpecific(1)
             }
         };
-        set(status(ServiceState::Stopped, code));
+        scm.report(ServiceState::Stopped, code);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     #[test]
     fn log_file_is_under_program_data_picket() {
@@ -396,5 +435,50 @@ mod tests {
             "{err}"
         );
         assert!(run_as_service(Box::new(|_| Ok(()))).is_err());
+    }
+
+    // The install scripts in `packaging/windows/` and this code agree: the service
+    // name, the `picket service` subcommands and the paths under `%ProgramData%\Picket`.
+
+    fn script(name: &str) -> String {
+        let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/packaging/windows/")).join(name);
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    #[test]
+    fn install_script_matches_the_service_code() {
+        let install = script("install.ps1");
+        assert!(install.contains(&format!("Get-Service -Name '{SERVICE_NAME}'")));
+        assert!(install.contains("service install --config $configPath"));
+        assert!(install.contains("service start"));
+        assert!(install.contains("Join-Path $env:ProgramData 'Picket'"));
+        // The command line the script's comment promises is the one install() registers.
+        let opts = InstallOptions::for_current_exe(Path::new("CONFIG")).expect("exe");
+        let args: Vec<String> = opts
+            .arguments
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(args.join(" "), "service run --config CONFIG");
+        assert!(install.contains("picket service run --config %ProgramData%\\Picket\\picket.toml"));
+        // The log path the scripts and README name is the one open_log_file() uses.
+        let log = log_file_path();
+        let tail: Vec<String> = log
+            .components()
+            .rev()
+            .take(2)
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(tail, ["picket.log", "logs"]);
+        assert!(install.contains("logs\\picket.log"));
+        assert!(script("README.md").contains("%ProgramData%\\Picket\\logs\\picket.log"));
+    }
+
+    #[test]
+    fn uninstall_script_keeps_data_unless_purged() {
+        let uninstall = script("uninstall.ps1");
+        assert!(uninstall.contains(&format!("Get-Service -Name '{SERVICE_NAME}'")));
+        assert!(uninstall.contains("service uninstall"));
+        assert!(uninstall.contains("if ($Purge -and"));
     }
 }

@@ -1,0 +1,103 @@
+//! Reading the alert log back: the log and its rotated files, oldest first
+//! (`alerts.jsonl.N` … `.1`, then `alerts.jsonl`), so the output is in time order.
+//! Rotation does not compress, so there are no compressed files to read.
+
+use super::filter::Filter;
+use sensor_core::sink::rotated_path;
+use serde_json::Value;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader};
+use std::path::{Path, PathBuf};
+
+/// One line of the alert log, kept both raw (for exact JSON output) and parsed.
+#[derive(Debug, Clone)]
+pub struct LoggedAlert {
+    /// The line exactly as written (without its newline).
+    pub raw: String,
+    /// Parsed JSON.
+    pub value: Value,
+}
+
+/// The log files behind `path`, oldest first.
+pub fn log_files(path: &Path) -> Vec<PathBuf> {
+    let mut rotated: Vec<PathBuf> = (1..=10_000)
+        .map(|n| rotated_path(path, n))
+        .take_while(|p| p.exists())
+        .collect();
+    rotated.reverse();
+    if path.exists() {
+        rotated.push(path.to_path_buf());
+    }
+    rotated
+}
+
+/// Parses one log line; `None` for a line that is not a JSON object in UTF-8.
+pub fn parse_line(line: &[u8]) -> Option<LoggedAlert> {
+    let raw = std::str::from_utf8(line).ok()?;
+    let value: Value = serde_json::from_str(raw).ok()?;
+    value.is_object().then(|| LoggedAlert {
+        raw: raw.to_string(),
+        value,
+    })
+}
+
+/// Reads the alerts that pass `filter`, oldest first; the second value counts lines
+/// that are not alerts (a torn line after a crash, say).
+pub fn read_matching(path: &Path, filter: &Filter) -> io::Result<(Vec<LoggedAlert>, u64)> {
+    let files = log_files(path);
+    if files.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("no alert log at {}", path.display()),
+        ));
+    }
+    let mut alerts = Vec::new();
+    let mut bad = 0;
+    for file in files {
+        let reader = BufReader::new(File::open(&file)?);
+        bad += scan(reader, filter, &mut |a| alerts.push(a))?;
+    }
+    Ok((alerts, bad))
+}
+
+/// Feeds every matching alert of `reader` to `sink`; returns the count of bad lines.
+pub fn scan(
+    reader: impl BufRead,
+    filter: &Filter,
+    sink: &mut dyn FnMut(LoggedAlert),
+) -> io::Result<u64> {
+    let mut bad = 0;
+    for line in reader.split(b'\n') {
+        let line = line?;
+        if line.is_empty() {
+            continue;
+        }
+        match parse_line(&line) {
+            Some(a) if filter.matches(&a.value) => sink(a),
+            Some(_) => {}
+            None => bad += 1,
+        }
+    }
+    Ok(bad)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rotated_logs_read_oldest_first() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("alerts.jsonl");
+        std::fs::write(rotated_path(&path, 2), "{\"n\":1}\n").expect("w");
+        std::fs::write(rotated_path(&path, 1), "{\"n\":2}\nnot json\n").expect("w");
+        std::fs::write(&path, "{\"n\":3}\n").expect("w");
+        let (alerts, bad) = read_matching(&path, &Filter::default()).expect("read");
+        let order: Vec<i64> = alerts
+            .iter()
+            .filter_map(|a| a.value["n"].as_i64())
+            .collect();
+        assert_eq!(order, vec![1, 2, 3]);
+        assert_eq!(bad, 1);
+    }
+}
