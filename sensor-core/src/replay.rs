@@ -69,13 +69,13 @@ impl LineParser for EcsParser {
     }
 
     fn parse_line(&mut self, line: &[u8], out: &mut Vec<Event>) -> Result<(), String> {
-        let value: serde_json::Value =
-            serde_json::from_slice(line).map_err(|e| format!("invalid JSON: {e}"))?;
-        if !value.is_object() {
-            return Err("expected a JSON object (one ECS document per line)".into());
-        }
-        let mut event =
-            Event::from_json_value(value).map_err(|e| format!("not an ECS event: {e}"))?;
+        let mut event = Event::from_json_slice(line).map_err(|e| {
+            if e.is_syntax() || e.is_eof() {
+                format!("invalid JSON: {e}")
+            } else {
+                format!("not an ECS event (one ECS object per line): {e}")
+            }
+        })?;
         if event.picket.collector.is_none() {
             event.picket.collector = Some(self.collector_name().into());
         }

@@ -17,6 +17,7 @@
 //! `user`, `host`, `event`) and are written back unchanged, so a replayed document
 //! round-trips losslessly. EQL queries can read them by path as well.
 
+mod de;
 mod field;
 mod parts;
 
@@ -24,7 +25,7 @@ pub use field::FieldValue;
 pub use parts::*;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Map, Value};
 
 /// JSON object holding fields Picket does not model; kept so events round-trip.
@@ -35,10 +36,10 @@ pub(crate) fn is_false(b: &bool) -> bool {
 }
 
 /// One event in ECS shape: a process start, fork or end, or a command or API call.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Event {
     /// When the event happened (`@timestamp`).
-    #[serde(rename = "@timestamp", default = "epoch")]
+    #[serde(rename = "@timestamp")]
     pub timestamp: DateTime<Utc>,
     /// `event.*`: what kind of event this is.
     #[serde(default)]
@@ -81,12 +82,34 @@ pub struct Event {
     pub other: Extra,
 }
 
-fn epoch() -> DateTime<Utc> {
-    DateTime::<Utc>::UNIX_EPOCH
-}
+de::ecs_object!(Event {
+    "@timestamp" => leaf(timestamp),
+    "event" => object(event),
+    "host" => object(host),
+    "process" => object(process),
+    "user" => object(user),
+    "group" => object(group),
+    "source" => optional(source),
+    "cloud" => optional(cloud),
+    "user_agent" => optional(user_agent),
+    "observer" => optional(observer),
+    "log" => optional(log),
+    "error" => optional(error),
+    "picket" => object(picket),
+});
+de::ecs_object!(EventMeta {
+    "kind" => leaf(kind),
+    "category" => one_or_many(category),
+    "type" => one_or_many(kind_type),
+    "action" => leaf(action),
+    "id" => leaf(id),
+    "provider" => leaf(provider),
+    "outcome" => leaf(outcome),
+    "dataset" => leaf(dataset),
+});
 
 /// `event.*`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct EventMeta {
     /// `event.kind`: `event` for telemetry, `alert` for alerts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -203,10 +226,15 @@ impl Event {
         serde_json::to_string(self).unwrap_or_default()
     }
 
-    /// Parses one ECS JSON document (nested or dotted keys).
-    pub fn from_json_value(mut value: Value) -> Result<Self, serde_json::Error> {
-        expand_dotted_keys(&mut value);
+    /// Parses one ECS JSON document (nested or dotted keys) held as a JSON tree.
+    pub fn from_json_value(value: Value) -> Result<Self, serde_json::Error> {
         serde_json::from_value(value)
+    }
+
+    /// Parses one ECS JSON document (nested or dotted keys) straight from its text, in
+    /// one pass (see the `de` module).
+    pub fn from_json_slice(line: &[u8]) -> Result<Self, serde_json::Error> {
+        serde_json::from_slice(line)
     }
 }
 
@@ -262,7 +290,7 @@ pub fn expand_dotted_keys(value: &mut Value) {
     }
 }
 
-fn insert_path(map: &mut Map<String, Value>, key: &str, value: Value) {
+pub(crate) fn insert_path(map: &mut Map<String, Value>, key: &str, value: Value) {
     match key.split_once('.') {
         Some((head, rest)) if !head.is_empty() && !rest.is_empty() => {
             let slot = map

@@ -2,12 +2,13 @@
 //! `source`, `cloud`, `user_agent`, `observer`, `log`, `error` and `picket`, each with
 //! an `other` map that keeps the fields Picket does not model.
 
+use super::de::ecs_object;
 use super::{is_false, Extra};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// `host.*`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Host {
     /// `host.name`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -30,7 +31,7 @@ impl Host {
 }
 
 /// `host.os.*`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct HostOs {
     /// `host.os.type`: `linux`, `macos`, `windows`.
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
@@ -47,7 +48,7 @@ pub struct HostOs {
 }
 
 /// `process.*`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Process {
     /// `process.pid`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -100,7 +101,7 @@ pub struct Process {
 }
 
 /// `process.parent.*`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ParentProcess {
     /// `process.parent.pid`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -132,7 +133,7 @@ pub struct ParentProcess {
 }
 
 /// `process.pe.*`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Pe {
     /// `process.pe.original_file_name` from the VS_VERSIONINFO resource.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -143,7 +144,7 @@ pub struct Pe {
 }
 
 /// `process.code_signature.*`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct CodeSignature {
     /// `process.code_signature.signing_id` (macOS).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -157,7 +158,7 @@ pub struct CodeSignature {
 }
 
 /// `process.tty.*`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Tty {
     /// `process.tty.char_device.*`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -168,7 +169,7 @@ pub struct Tty {
 }
 
 /// `process.tty.char_device.*`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct CharDevice {
     /// Major device number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -179,7 +180,7 @@ pub struct CharDevice {
 }
 
 /// `user.*`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct User {
     /// `user.id`: uid on Unix, SID string on Windows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -205,7 +206,7 @@ impl User {
 }
 
 /// A user reference such as `user.effective`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct UserRef {
     /// id (uid or SID).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -216,7 +217,7 @@ pub struct UserRef {
 }
 
 /// `group.*`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Group {
     /// `group.id`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -233,7 +234,7 @@ impl Group {
 }
 
 /// `source.*` (and the same shape for other network endpoints).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Endpoint {
     /// `source.ip`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -250,7 +251,7 @@ pub struct Endpoint {
 }
 
 /// `cloud.*`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Cloud {
     /// `cloud.provider`: `aws`, `gcp`, `azure`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -267,7 +268,7 @@ pub struct Cloud {
 }
 
 /// `cloud.account.*`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct CloudAccount {
     /// `cloud.account.id`: AWS account number, GCP project id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -278,7 +279,7 @@ pub struct CloudAccount {
 }
 
 /// `user_agent.*`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct UserAgent {
     /// `user_agent.original`: the header as sent (`aws-cli/2.15.0 ...`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -289,7 +290,7 @@ pub struct UserAgent {
 }
 
 /// `observer.*`: a device that reports events about itself or its users.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Observer {
     /// `observer.hostname`: the device's own name (from the syslog header or the log).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -312,7 +313,7 @@ pub struct Observer {
 }
 
 /// `log.*`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Log {
     /// `log.file.*`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -326,7 +327,7 @@ pub struct Log {
 }
 
 /// `log.file.*`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct LogFile {
     /// `log.file.path`: the file the event was read from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -337,7 +338,7 @@ pub struct LogFile {
 }
 
 /// `error.*`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ErrorInfo {
     /// `error.code` (`AccessDenied`, `UnauthorizedOperation`, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -351,7 +352,7 @@ pub struct ErrorInfo {
 }
 
 /// `picket.*`: facts Picket records that ECS has no field for.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct PicketFields {
     /// Which collector saw the event: `linux-ebpf`, `macos-eslogger`, `windows-etw`,
     /// `replay-ecs`, `replay-eslogger`, `replay-evtx`.
@@ -407,3 +408,114 @@ pub struct Ancestor {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub executable: Option<String>,
 }
+
+ecs_object!(Host {
+    "name" => leaf(name),
+    "id" => leaf(id),
+    "os" => optional(os),
+});
+ecs_object!(HostOs {
+    "type" => leaf(os_type),
+    "family" => leaf(family),
+    "version" => leaf(version),
+});
+ecs_object!(Process {
+    "pid" => leaf(pid),
+    "entity_id" => leaf(entity_id),
+    "name" => leaf(name),
+    "executable" => leaf(executable),
+    "args" => leaf(args),
+    "args_count" => leaf(args_count),
+    "command_line" => leaf(command_line),
+    "working_directory" => leaf(working_directory),
+    "start" => leaf(start),
+    "interactive" => leaf(interactive),
+    "pe" => optional(pe),
+    "code_signature" => optional(code_signature),
+    "parent" => optional(parent),
+    "tty" => optional(tty),
+    "exit_code" => leaf(exit_code),
+});
+ecs_object!(ParentProcess {
+    "pid" => leaf(pid),
+    "entity_id" => leaf(entity_id),
+    "name" => leaf(name),
+    "executable" => leaf(executable),
+    "args" => leaf(args),
+    "command_line" => leaf(command_line),
+    "start" => leaf(start),
+    "pe" => optional(pe),
+});
+ecs_object!(Pe {
+    "original_file_name" => leaf(original_file_name),
+});
+ecs_object!(CodeSignature {
+    "signing_id" => leaf(signing_id),
+    "team_id" => leaf(team_id),
+});
+ecs_object!(Tty {
+    "char_device" => optional(char_device),
+});
+ecs_object!(CharDevice {
+    "major" => leaf(major),
+    "minor" => leaf(minor),
+} no_other);
+ecs_object!(User {
+    "id" => leaf(id),
+    "name" => leaf(name),
+    "domain" => leaf(domain),
+    "effective" => optional(effective),
+});
+ecs_object!(UserRef {
+    "id" => leaf(id),
+    "name" => leaf(name),
+} no_other);
+ecs_object!(Group {
+    "id" => leaf(id),
+    "name" => leaf(name),
+} no_other);
+ecs_object!(Endpoint {
+    "ip" => leaf(ip),
+    "port" => leaf(port),
+    "address" => leaf(address),
+});
+ecs_object!(Cloud {
+    "provider" => leaf(provider),
+    "account" => optional(account),
+    "region" => leaf(region),
+});
+ecs_object!(CloudAccount {
+    "id" => leaf(id),
+});
+ecs_object!(UserAgent {
+    "original" => leaf(original),
+});
+ecs_object!(Observer {
+    "hostname" => leaf(hostname),
+    "ip" => leaf(ip),
+    "vendor" => leaf(vendor),
+    "product" => leaf(product),
+    "type" => leaf(kind),
+});
+ecs_object!(Log {
+    "file" => optional(file),
+    "level" => leaf(level),
+});
+ecs_object!(LogFile {
+    "path" => leaf(path),
+});
+ecs_object!(ErrorInfo {
+    "code" => leaf(code),
+    "message" => leaf(message),
+});
+ecs_object!(PicketFields {
+    "collector" => leaf(collector),
+    "login_uid" => leaf(login_uid),
+    "session_id" => leaf(session_id),
+    "args_truncated" => leaf(args_truncated),
+    "terminal_app" => leaf(terminal_app),
+    "user_groups" => leaf(user_groups),
+    "user_shell" => leaf(user_shell),
+    "record" => leaf(record),
+    "ancestors" => leaf(ancestors),
+});

@@ -1,0 +1,303 @@
+//! Reading an ECS document in one pass: each key goes straight to its typed field, and
+//! what Picket does not model goes to the `other` map of the object it belongs to. No
+//! generic JSON tree is built and converted afterwards, which is where replay spent its
+//! time (a tree per line, then a second walk to fill the structs).
+//!
+//! Dotted keys are paths: `{"process.parent.name": "bash"}` sets the same field as
+//! `{"process": {"parent": {"name": "bash"}}}`, at any depth, and the two forms mix.
+//! When both forms set one plain value, the later key in the document wins. A dotted
+//! key under a plain value (`"process.name.x"`) is ignored, as a value cannot also be an
+//! object. Inside preserved (unmodelled) values, dotted keys are expanded too, so
+//! `Event::field` finds them by path either way.
+
+use super::{expand_dotted_keys, insert_path, one_or_many, Extra};
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::Deserialize;
+use serde_json::Value;
+use std::borrow::Cow;
+use std::fmt;
+
+/// An object whose keys are set one at a time, by name or by dotted path.
+pub(crate) trait Assign: Default {
+    /// Sets `key` (maybe dotted: `parent.name`) from the value `d` holds.
+    fn assign<'de, D: Deserializer<'de>>(&mut self, key: &str, d: D) -> Result<(), D::Error>;
+}
+
+impl<T: Assign> Assign for Box<T> {
+    fn assign<'de, D: Deserializer<'de>>(&mut self, key: &str, d: D) -> Result<(), D::Error> {
+        (**self).assign(key, d)
+    }
+}
+
+/// Deserializes `T` by filling a default value key by key.
+pub(crate) fn deserialize_object<'de, T: Assign, D: Deserializer<'de>>(
+    d: D,
+) -> Result<T, D::Error> {
+    let mut value = T::default();
+    d.deserialize_map(Fill(&mut value))?;
+    Ok(value)
+}
+
+/// A map key, borrowed from the input when it has no escapes.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(KeyVisitor)
+    }
+}
+
+/// Fills the target from a JSON object, key by key.
+struct Fill<'a, T>(&'a mut T);
+
+impl<'de, T: Assign> Visitor<'de> for Fill<'_, T> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            map.next_value_seed(Slot {
+                target: &mut *self.0,
+                key: &key,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// The value of one key, delivered to its target.
+struct Slot<'a, T> {
+    target: &'a mut T,
+    key: &'a str,
+}
+
+impl<'de, T: Assign> DeserializeSeed<'de> for Slot<'_, T> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        self.target.assign(self.key, d)
+    }
+}
+
+/// Fills an optional object: `null` clears it, an object fills it.
+struct FillOption<'a, T>(&'a mut Option<T>);
+
+impl<'de, T: Assign> Visitor<'de> for FillOption<'_, T> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object or null")
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        *self.0 = None;
+        Ok(())
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        self.visit_none()
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(Fill(self.0.get_or_insert_with(T::default)))
+    }
+}
+
+/// A plain value (string, number, list): replaced whole.
+pub(crate) fn leaf<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+    slot: &mut T,
+    rest: &str,
+    d: D,
+) -> Result<(), D::Error> {
+    if rest.is_empty() {
+        *slot = T::deserialize(d)?;
+    } else {
+        IgnoredAny::deserialize(d)?;
+    }
+    Ok(())
+}
+
+/// An ECS list field that sources also write as a single string (`event.type`).
+pub(crate) fn one_or_many<'de, D: Deserializer<'de>>(
+    slot: &mut Vec<String>,
+    rest: &str,
+    d: D,
+) -> Result<(), D::Error> {
+    if rest.is_empty() {
+        *slot = one_or_many::deserialize(d)?;
+    } else {
+        IgnoredAny::deserialize(d)?;
+    }
+    Ok(())
+}
+
+/// A nested object that is always there (`process`, `host`).
+pub(crate) fn object<'de, T: Assign, D: Deserializer<'de>>(
+    slot: &mut T,
+    rest: &str,
+    d: D,
+) -> Result<(), D::Error> {
+    if rest.is_empty() {
+        d.deserialize_map(Fill(slot))
+    } else {
+        slot.assign(rest, d)
+    }
+}
+
+/// A nested object that may be absent (`process.parent`, `cloud`).
+pub(crate) fn optional<'de, T: Assign, D: Deserializer<'de>>(
+    slot: &mut Option<T>,
+    rest: &str,
+    d: D,
+) -> Result<(), D::Error> {
+    if rest.is_empty() {
+        d.deserialize_option(FillOption(slot))
+    } else {
+        slot.get_or_insert_with(T::default).assign(rest, d)
+    }
+}
+
+/// A key Picket does not model: kept in `other`, dotted keys expanded.
+pub(crate) fn preserve<'de, D: Deserializer<'de>>(
+    other: &mut Extra,
+    key: &str,
+    d: D,
+) -> Result<(), D::Error> {
+    let mut value = Value::deserialize(d)?;
+    expand_dotted_keys(&mut value);
+    insert_path(other, key, value);
+    Ok(())
+}
+
+/// A key of an object that keeps nothing unmodelled (`user.effective`): dropped.
+pub(crate) fn ignore<'de, D: Deserializer<'de>>(d: D) -> Result<(), D::Error> {
+    IgnoredAny::deserialize(d).map(|_| ())
+}
+
+/// Implements [`Assign`] and `Deserialize` for a typed part: each listed key goes to its
+/// field through one of the functions above; any other key goes to `other` (or is
+/// dropped, for `no_other` types).
+macro_rules! ecs_object {
+    ($ty:ty { $($key:literal => $how:ident($field:ident)),* $(,)? } $($no_other:ident)?) => {
+        impl $crate::event::de::Assign for $ty {
+            fn assign<'de, D: serde::Deserializer<'de>>(
+                &mut self,
+                key: &str,
+                d: D,
+            ) -> Result<(), D::Error> {
+                let (head, rest) = key.split_once('.').unwrap_or((key, ""));
+                match head {
+                    $($key => $crate::event::de::$how(&mut self.$field, rest, d),)*
+                    _ => $crate::event::de::ecs_object!(@other self, key, d $(, $no_other)?),
+                }
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                $crate::event::de::deserialize_object(d)
+            }
+        }
+    };
+    (@other $self:ident, $key:ident, $d:ident) => {
+        $crate::event::de::preserve(&mut $self.other, $key, $d)
+    };
+    (@other $self:ident, $key:ident, $d:ident, no_other) => {{
+        let _ = $key;
+        $crate::event::de::ignore($d)
+    }};
+}
+pub(crate) use ecs_object;
+
+#[cfg(test)]
+mod tests {
+    use crate::event::{Event, FieldValue};
+    use serde_json::json;
+
+    fn parse(text: &str) -> Event {
+        Event::from_json_slice(text.as_bytes()).expect("an ECS event")
+    }
+
+    #[test]
+    fn dotted_and_nested_keys_mix_at_any_depth() {
+        let ev = parse(
+            r#"{"process": {"parent.name": "bash", "tty.char_device.major": 136},
+                "process.parent": {"pid": 7}, "host.os.type": "linux",
+                "winlog": {"event_data.User": "bob"}, "cloud.account.id": "123"}"#,
+        );
+        let parent = ev.process.parent.as_deref().expect("parent");
+        assert_eq!(parent.name.as_deref(), Some("bash"));
+        assert_eq!(parent.pid, Some(7));
+        assert_eq!(
+            ev.field("process.tty.char_device.major"),
+            FieldValue::Int(136)
+        );
+        assert_eq!(ev.field("host.os.type"), FieldValue::Str("linux"));
+        assert_eq!(ev.field("winlog.event_data.User"), FieldValue::Str("bob"));
+        assert_eq!(ev.field("cloud.account.id"), FieldValue::Str("123"));
+    }
+
+    #[test]
+    fn one_pass_equals_the_tree_path_and_round_trips() {
+        let doc = json!({
+            "@timestamp": "2026-11-20T10:00:00.5Z",
+            "event": {"type": "start", "category": ["process"], "action": "exec", "x": [1, 2]},
+            "process": {"pid": 5, "args": ["ss", "-tan"], "pe": {"imphash": "ab"}},
+            "user": {"effective": {"id": "0", "extra": true}},
+            "log": {"file": {"path": "/var/log/x"}, "syslog": {"facility": {"code": 4}}},
+            "picket": {"record": 3, "ancestors": [{"pid": 1, "name": "init"}]},
+            "labels": {"team": "blue"}
+        });
+        let from_text = parse(&doc.to_string());
+        let from_tree = Event::from_json_value(doc).expect("from a tree");
+        assert_eq!(from_text, from_tree);
+        assert_eq!(
+            from_text.field("log.syslog.facility.code"),
+            FieldValue::Int(4)
+        );
+        assert_eq!(from_text.field("process.pe.imphash"), FieldValue::Str("ab"));
+        assert_eq!(parse(&from_text.to_json_line()), from_text);
+    }
+
+    #[test]
+    fn null_clears_an_optional_object_and_wrong_types_are_errors() {
+        assert!(parse(r#"{"process": {"parent": null}}"#)
+            .process
+            .parent
+            .is_none());
+        for bad in [
+            r#"["not", "an", "object"]"#,
+            r#"{"process": "ss"}"#,
+            r#"{"process": {"pid": "many"}}"#,
+            r#"{"@timestamp": 12}"#,
+        ] {
+            assert!(Event::from_json_slice(bad.as_bytes()).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_key_under_a_plain_value_is_ignored() {
+        let ev = parse(r#"{"process": {"name": "ss", "name.x": 1}}"#);
+        assert_eq!(ev.process.name.as_deref(), Some("ss"));
+        assert!(ev.process.other.is_empty());
+    }
+}
