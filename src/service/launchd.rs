@@ -2,24 +2,9 @@
 //! protocol; the running process is the service, `KeepAlive` restarts it, and it is
 //! stopped with SIGTERM (SIGKILL after `ExitTimeOut`).
 
-use super::{termination_signal, ServiceManager, StopRequest};
-use std::time::Duration;
+use super::ServiceManager;
 
-/// The launchd service manager.
+/// The launchd service manager: the trait's defaults (no protocol, SIGTERM stops).
 pub struct Launchd;
 
-impl ServiceManager for Launchd {
-    fn ready(&self) {}
-
-    fn watchdog_interval(&self) -> Option<Duration> {
-        None
-    }
-
-    fn watchdog(&self) {}
-
-    fn stopping(&self) {}
-
-    fn stop_requested(&self) -> StopRequest {
-        Box::pin(termination_signal())
-    }
-}
+impl ServiceManager for Launchd {}

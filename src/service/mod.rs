@@ -26,18 +26,23 @@ use std::time::Duration;
 pub type StopRequest = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// What Picket tells the service manager that runs it, and how that manager asks it to
-/// stop. Telling is best effort: a manager that is not there hears nothing.
+/// stop. Telling is best effort: a manager that is not there hears nothing. The
+/// defaults are a manager with no protocol that stops Picket with a signal.
 pub trait ServiceManager: Send + Sync {
     /// The collector runs: the service is up.
-    fn ready(&self);
+    fn ready(&self) {}
     /// How often the manager wants to hear that Picket is alive, if it does.
-    fn watchdog_interval(&self) -> Option<Duration>;
+    fn watchdog_interval(&self) -> Option<Duration> {
+        None
+    }
     /// Picket is alive (sent every [`watchdog_interval`](Self::watchdog_interval)).
-    fn watchdog(&self);
+    fn watchdog(&self) {}
     /// Shutdown has begun: events are drained and alerts flushed.
-    fn stopping(&self);
+    fn stopping(&self) {}
     /// Resolves when the manager (or a signal it sends) asks Picket to stop.
-    fn stop_requested(&self) -> StopRequest;
+    fn stop_requested(&self) -> StopRequest {
+        Box::pin(termination_signal())
+    }
 }
 
 /// The manager `picket run` answers to on this OS: systemd on Linux (silent when not
@@ -62,17 +67,7 @@ pub fn for_picket_run() -> Arc<dyn ServiceManager> {
 struct Console;
 
 #[cfg(not(any(target_os = "linux", target_os = "macos")))]
-impl ServiceManager for Console {
-    fn ready(&self) {}
-    fn watchdog_interval(&self) -> Option<Duration> {
-        None
-    }
-    fn watchdog(&self) {}
-    fn stopping(&self) {}
-    fn stop_requested(&self) -> StopRequest {
-        Box::pin(termination_signal())
-    }
-}
+impl ServiceManager for Console {}
 
 /// Resolves when SIGINT or SIGTERM (Ctrl-C on Windows) arrives; never, when no signal
 /// handler can be installed (rather than stopping at once).

@@ -128,12 +128,7 @@ pub(crate) fn leaf<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
     rest: &str,
     d: D,
 ) -> Result<(), D::Error> {
-    if rest.is_empty() {
-        *slot = T::deserialize(d)?;
-    } else {
-        IgnoredAny::deserialize(d)?;
-    }
-    Ok(())
+    replace_with(slot, rest, d, T::deserialize)
 }
 
 /// An ECS list field that sources also write as a single string (`event.type`).
@@ -142,8 +137,19 @@ pub(crate) fn one_or_many<'de, D: Deserializer<'de>>(
     rest: &str,
     d: D,
 ) -> Result<(), D::Error> {
+    replace_with(slot, rest, d, one_or_many::deserialize)
+}
+
+/// Replaces `slot` with what `read` makes of the value; a key under a plain value
+/// (`rest` set) is skipped, as a value cannot also be an object.
+fn replace_with<'de, T, D: Deserializer<'de>>(
+    slot: &mut T,
+    rest: &str,
+    d: D,
+    read: impl FnOnce(D) -> Result<T, D::Error>,
+) -> Result<(), D::Error> {
     if rest.is_empty() {
-        *slot = one_or_many::deserialize(d)?;
+        *slot = read(d)?;
     } else {
         IgnoredAny::deserialize(d)?;
     }
