@@ -4,7 +4,7 @@
 //! stops a service with SIGTERM. `tests/systemd_notify.rs` reads the notifications of a
 //! real `picket run` on a notify socket.
 
-use super::{termination_signal, ServiceManager, StopRequest};
+use super::ServiceManager;
 use std::time::Duration;
 
 /// The systemd service manager.
@@ -33,9 +33,5 @@ impl ServiceManager for Systemd {
 
     fn stopping(&self) {
         notify(sd_notify::NotifyState::Stopping);
-    }
-
-    fn stop_requested(&self) -> StopRequest {
-        Box::pin(termination_signal())
     }
 }
