@@ -1,12 +1,12 @@
 //! The engine as the pipeline uses it: build, rules, alerts, ticks, reload.
 
+use analytics::config::{AnalyticsConfig, RulesConfig};
 use analytics::{
     parse_rule, validate_rule_text, Engine, RuleErrorKind, RuleSource, BUILTIN_RULE_ORIGIN,
     BUILTIN_RULE_TOML,
 };
 use chrono::{DateTime, TimeDelta, Utc};
 use sensor_core::alert::Alert;
-use sensor_core::config::{AnalyticsConfig, Config, RulesConfig};
 use sensor_core::detect::Detector;
 use sensor_core::event::Event;
 use serde_json::json;
@@ -105,15 +105,6 @@ fn builtin_rule_loads_only_when_enabled_and_bad_rules_are_located() {
     };
     let (e, errors) = Engine::build(&AnalyticsConfig::default(), &no_builtin, &[good]);
     assert!(errors.is_empty());
-    assert_eq!(e.rules().len(), 1);
-}
-
-#[test]
-fn the_default_picket_toml_builds_without_errors() {
-    let config = Config::from_toml_str(sensor_core::config::DEFAULT_TOML, "<embedded>")
-        .expect("default config");
-    let (e, errors) = Engine::build(&config.analytics, &config.rules, &[]);
-    assert!(errors.is_empty(), "{errors:?}");
     assert_eq!(e.rules().len(), 1);
 }
 
