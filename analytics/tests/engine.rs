@@ -252,3 +252,30 @@ fn malformed_and_empty_events_do_not_panic() {
     let bad = json!({"picket": {"user_groups": 7, "user_shell": ["x"]}});
     assert!(Event::from_json_value(bad).is_err());
 }
+
+#[test]
+fn validation_builds_the_analytics_the_engine_then_runs() {
+    // One build path: what validating compiled is what the engine runs, and a bad
+    // pattern is reported by its field path even when its analytic is off.
+    let (built, problems) = analytics::Analytics::build(&AnalyticsConfig::default());
+    assert!(problems.is_empty(), "{problems:?}");
+    let (mut e, errors) = Engine::with_analytics(built, &RulesConfig::default(), &[]);
+    assert!(errors.is_empty(), "{errors:?}");
+    let mut alerts = Vec::new();
+    e.on_event(&linux(0, &["ss", "-antp"]), &mut alerts);
+    assert_eq!(alerts.len(), 1);
+
+    let mut off = AnalyticsConfig::default();
+    off.an0903.enabled = false;
+    off.an0903
+        .command_pattern_list
+        .regexes
+        .push("(unclosed".into());
+    let (_, problems) = analytics::Analytics::build(&off);
+    let fields: Vec<&str> = problems.iter().map(|(f, _)| f.as_str()).collect();
+    assert_eq!(
+        fields,
+        ["analytics.an0903.command_pattern_list.regexes[2]"],
+        "{problems:?}"
+    );
+}
