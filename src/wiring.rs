@@ -5,9 +5,10 @@
 use crate::service::{self, ServiceManager};
 use crate::{CliResult, ReplayFormat};
 use anyhow::{anyhow, bail, Context, Result};
+use picket::config::{read_rule_files, Config, LoadedConfig};
 use sensor_core::collector::{Collector, Shutdown};
 use sensor_core::config::layered::default_config_path;
-use sensor_core::config::{load_layered, Config, LoadedConfig, LogFormat};
+use sensor_core::config::{load_layered, LogFormat};
 use sensor_core::pipeline::{self, Clock, Control, PipelineOptions};
 use sensor_core::reload::Reloader;
 use sensor_core::replay::{EcsParser, LineReplay, ReplayStats};
@@ -30,7 +31,8 @@ pub fn load_config(path: Option<&Path>) -> Result<LoadedConfig> {
         None => {
             let standard = default_config_path();
             if !standard.exists() {
-                return Ok(LoadedConfig::embedded_default());
+                return LoadedConfig::embedded_default()
+                    .map_err(|e| anyhow!("invalid embedded configuration:\n{e}"));
             }
             standard
         }
@@ -83,22 +85,18 @@ fn init_logging_to(config: &Config, target: LogTarget) {
     };
 }
 
-/// Builds the detector (all analytics plus the Elastic rules) from the config. Rule
-/// files that fail to load are reported and skipped; the rest still run.
-fn build_detector(config: &Config) -> Box<dyn Detector> {
-    let (files, read_errors) = config.rules.read_files();
+/// Builds the detector (all analytics plus the Elastic rules) from the loaded config,
+/// with the analytics its validation compiled. Rule files that fail to load are
+/// reported and skipped; the rest still run.
+fn build_detector(loaded: &LoadedConfig) -> Box<dyn Detector> {
+    let config = &loaded.config;
+    let (sources, read_errors) = read_rule_files(&config.rules);
     for e in &read_errors {
         tracing::error!(error = %e, "Skipping rule file");
     }
-    let sources: Vec<analytics::RuleSource> = files
-        .into_iter()
-        .map(|f| analytics::RuleSource {
-            origin: f.origin,
-            text: f.text,
-        })
-        .collect();
+    let analytics = analytics::Analytics::clone(&loaded.built);
     let (engine, rule_errors) =
-        analytics::Engine::build(&config.analytics, &config.rules, &sources);
+        analytics::Engine::with_analytics(analytics, &config.rules, &sources);
     for e in &rule_errors {
         tracing::error!(error = %e, "Skipping rule that does not load");
     }
@@ -131,19 +129,20 @@ fn options(config: &Config, clock: Clock) -> PipelineOptions {
 fn host_collector(config: &Config) -> Result<Box<dyn Collector>> {
     #[cfg(target_os = "linux")]
     {
-        let c = sensor_linux::LinuxCollector::new(&config.collector.linux)
-            .map_err(|e| anyhow!("{e}"))?;
+        let c = config.collector.linux.build().map_err(|e| anyhow!("{e}"))?;
         Ok(Box::new(c))
     }
     #[cfg(target_os = "macos")]
     {
-        let c = sensor_macos::MacosCollector::new(&config.collector.macos)
-            .map_err(|e| anyhow!("{e}"))?;
+        let c = config.collector.macos.build().map_err(|e| anyhow!("{e}"))?;
         Ok(Box::new(c))
     }
     #[cfg(windows)]
     {
-        let c = sensor_windows::WindowsCollector::new(&config.collector.windows)
+        let c = config
+            .collector
+            .windows
+            .build()
             .map_err(|e| anyhow!("{e}"))?;
         Ok(Box::new(c))
     }
@@ -190,8 +189,8 @@ pub fn service(action: crate::ServiceAction) -> CliResult {
 /// Runs the live pipeline until `manager` asks it to stop, keeping the manager told.
 fn run_until(loaded: LoadedConfig, manager: Arc<dyn ServiceManager>) -> CliResult {
     let config = loaded.config.clone();
-    let detector = build_detector(&config);
-    let sinks = sinks::from_config(&config)?;
+    let detector = build_detector(&loaded);
+    let sinks = config.sinks.build()?;
     let collector = host_collector(&config)?;
     let opts = options(&config, Clock::Wall);
     let sources: Vec<&str> = loaded.sources.iter().map(|s| s.path.as_str()).collect();
@@ -223,7 +222,7 @@ fn run_until(loaded: LoadedConfig, manager: Arc<dyn ServiceManager>) -> CliResul
                 state_dir: state_dir.clone(),
                 controls: control_tx,
                 build_detector: Box::new(build_detector),
-                build_sinks: Box::new(sinks::from_config),
+                build_sinks: Box::new(|c: &Config| c.sinks.build()),
             };
             tokio::spawn(reloader.run(shutdown.clone()));
         }
@@ -340,14 +339,15 @@ pub fn replay(
     output: Option<&Path>,
     files: Vec<PathBuf>,
 ) -> CliResult {
-    let config = load_config(config_path)?.config;
-    init_logging(&config);
+    let loaded = load_config(config_path)?;
+    let config = &loaded.config;
+    init_logging(config);
     for f in &files {
         if !f.is_file() {
             bail!("cannot read {}: no such file", f.display());
         }
     }
-    let detector = build_detector(&config);
+    let detector = build_detector(&loaded);
     let sink: Box<dyn AlertSink> = match output {
         Some(path) => Box::new(JsonlFileSink::open(path, &config.sinks.file)?),
         None => Box::new(StdoutSink),
@@ -366,7 +366,7 @@ pub fn replay(
         ReplayFormat::Evtx => sensor_windows::replay::evtx_replay(files),
     };
     let health = Health::new();
-    let opts = options(&config, Clock::Event);
+    let opts = options(config, Clock::Event);
     let rt = runtime()?;
     let report = rt.block_on(async {
         let (_trigger, shutdown) = Shutdown::new();
@@ -408,7 +408,7 @@ pub fn replay(
 
 /// `picket check-config`: the whole layered set (the file and its `conf.d`).
 pub fn check_config(file: &Path, print: bool) -> CliResult {
-    let loaded = match load_layered(file) {
+    let loaded = match load_layered::<Config>(file) {
         Ok(c) => c,
         Err(errors) => {
             for e in &errors.0 {
@@ -418,7 +418,7 @@ pub fn check_config(file: &Path, print: bool) -> CliResult {
             return Ok(ExitCode::FAILURE);
         }
     };
-    let (files, problems) = loaded.config.rules.read_files();
+    let (files, problems) = read_rule_files(&loaded.config.rules);
     let mut messages: Vec<String> = problems.iter().map(ToString::to_string).collect();
     for f in &files {
         if let Err(e) = analytics::validate_rule_text(&f.origin, &f.text) {

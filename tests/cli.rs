@@ -189,11 +189,11 @@ fn check_config_names_the_expected_values_of_enum_settings() {
 fn check_config_accepts_the_embedded_default() {
     let dir = tempfile::tempdir().expect("tempdir");
     let good = dir.path().join("picket.toml");
-    write_config(&good, sensor_core::config::DEFAULT_TOML);
+    write_config(&good, picket::config::DEFAULT_TOML);
     let out = picket(&["check-config", good.to_str().expect("utf8")]);
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
-    let hash = sensor_core::Config::default().hash();
+    let hash = picket::config::Config::default().hash();
     assert_eq!(stdout.trim(), format!("OK {hash}"));
 }
 

@@ -11,10 +11,10 @@
 //!   alerts are written in order.
 
 use sensor_core::alert::{Alert, Rule, Severity, Threat};
-use sensor_core::config::{FileSinkConfig, FsyncPolicy};
 use sensor_core::event::Event;
 use sensor_core::sink::AlertSink;
 use sensor_core::Health;
+use sinks::config::{FileSinkConfig, FsyncPolicy};
 use sinks::JsonlFileSink;
 use std::collections::HashSet;
 use std::io::Write;

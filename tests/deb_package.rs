@@ -75,7 +75,7 @@ fn deb_installs_files_with_the_right_owners_and_modes() {
     }
     assert_eq!(
         std::fs::read_to_string("/etc/picket/picket.toml").expect("config"),
-        sensor_core::config::DEFAULT_TOML,
+        packaging::DEFAULT_TOML,
         "the shipped config is the embedded default"
     );
     let checked =

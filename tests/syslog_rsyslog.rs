@@ -7,10 +7,10 @@
 //! tests check both the RFC 5424 header as rsyslog parsed it and the JSON payload bytes.
 
 use sensor_core::alert::{Alert, Rule, Severity, Threat};
-use sensor_core::config::{SyslogProtocol, SyslogSinkConfig};
 use sensor_core::event::Event;
 use sensor_core::sink::AlertSink;
 use sensor_core::Health;
+use sinks::config::{SyslogProtocol, SyslogSinkConfig};
 use sinks::syslog::{SyslogSink, SyslogStats};
 use std::collections::HashSet;
 use std::net::{TcpListener, TcpStream, UdpSocket};

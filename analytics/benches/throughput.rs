@@ -6,10 +6,10 @@
 //!
 //! Run: `cargo bench -p analytics --bench throughput`.
 
+use analytics::config::{AnalyticsConfig, RulesConfig};
 use analytics::Engine;
 use chrono::{DateTime, TimeDelta, Utc};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use sensor_core::config::{AnalyticsConfig, RulesConfig};
 use sensor_core::detect::Detector;
 use sensor_core::event::Event;
 use serde_json::{json, Value};

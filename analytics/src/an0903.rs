@@ -13,14 +13,14 @@ use crate::common::{
     ancestor_chain, command_line, encoded_powershell, host_label, is_word_byte, normalize_into,
     short, user_label,
 };
+use crate::config::An0903Config;
 use crate::glob::GlobList;
 use crate::hit::Hit;
-use crate::rules::RuleError;
 use crate::Scratch;
 use aho_corasick::AhoCorasick;
 use regex::RegexSet;
 use sensor_core::alert::Severity;
-use sensor_core::config::analytics::An0903Config;
+use sensor_core::config::Problems;
 use sensor_core::event::{file_name, Event};
 
 #[derive(Debug, Clone)]
@@ -44,7 +44,7 @@ enum Place {
 }
 
 impl An0903 {
-    pub(crate) fn build(cfg: &An0903Config, errors: &mut Vec<RuleError>) -> An0903 {
+    pub(crate) fn build(cfg: &An0903Config, problems: &mut Problems) -> An0903 {
         let c = &cfg.command_pattern_list;
         let (mut clean, mut norm) = (String::new(), String::new());
         let mut keyword_src = Vec::new();
@@ -62,8 +62,8 @@ impl An0903 {
             match AhoCorasick::new(&keyword_norm) {
                 Ok(ac) => Some(ac),
                 Err(e) => {
-                    errors.push(crate::setting_error(
-                        "analytics.an0903.command_pattern_list.keywords",
+                    problems.push((
+                        "analytics.an0903.command_pattern_list.keywords".into(),
                         e.to_string(),
                     ));
                     None
@@ -73,7 +73,7 @@ impl An0903 {
         let (regexes, regex_src) = crate::compile_regex_set(
             "analytics.an0903.command_pattern_list.regexes",
             &c.regexes,
-            errors,
+            problems,
         );
         let p = &cfg.suspicious_parent_processes;
         An0903 {

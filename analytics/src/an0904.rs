@@ -11,13 +11,13 @@
 //!   seconds give one burst alert (the state lives in the engine; see `Engine`).
 
 use crate::common::{command_line, effective_user, host_label, short};
+use crate::config::{An0904Config, UserScope};
 use crate::glob::GlobList;
 use crate::hit::Hit;
-use crate::rules::RuleError;
 use crate::utility::UtilityList;
 use regex::Regex;
 use sensor_core::alert::Severity;
-use sensor_core::config::analytics::{An0904Config, UserScope};
+use sensor_core::config::Problems;
 use sensor_core::event::{file_name, Event};
 use std::collections::HashSet;
 
@@ -61,7 +61,7 @@ pub(crate) struct An0904 {
 const UNSET_UID: u32 = u32::MAX;
 
 impl An0904 {
-    pub(crate) fn build(cfg: &An0904Config, errors: &mut Vec<RuleError>) -> An0904 {
+    pub(crate) fn build(cfg: &An0904Config, problems: &mut Problems) -> An0904 {
         let u = &cfg.utility_name_list;
         let files: Vec<String> = u
             .proc_net_files
@@ -79,8 +79,8 @@ impl An0904 {
             match Regex::new(&pattern) {
                 Ok(r) => Some(r),
                 Err(e) => {
-                    errors.push(crate::setting_error(
-                        "analytics.an0904.utility_name_list.proc_net_files",
+                    problems.push((
+                        "analytics.an0904.utility_name_list.proc_net_files".into(),
                         e.to_string(),
                     ));
                     None

@@ -9,11 +9,11 @@
 //!   browsers, Preview) among them raises it further.
 
 use crate::common::{ancestor_chain, args_of, command_line, host_label, short, user_label};
+use crate::config::An0905Config;
 use crate::glob::GlobList;
 use crate::hit::Hit;
 use crate::utility::UtilityList;
 use sensor_core::alert::Severity;
-use sensor_core::config::analytics::An0905Config;
 use sensor_core::event::{file_name, Event};
 
 /// Shells and wrappers skipped when naming the application that launched a command.

@@ -11,12 +11,12 @@ use crate::common::{
     clean_into, command_line, encoded_powershell, host_key, host_label, short, tactic, technique,
     user_key, user_label, Platform,
 };
+use crate::config::TimeWindowConfig;
 use crate::hit::Hit;
-use crate::rules::RuleError;
 use chrono::{DateTime, TimeDelta, Utc};
 use regex::RegexSet;
 use sensor_core::alert::{Severity, Threat};
-use sensor_core::config::analytics::TimeWindowConfig;
+use sensor_core::config::Problems;
 use sensor_core::event::Event;
 use std::collections::HashMap;
 
@@ -52,16 +52,16 @@ enum Kind {
 }
 
 impl Correlator {
-    pub(crate) fn build(cfg: &TimeWindowConfig, errors: &mut Vec<RuleError>) -> Correlator {
+    pub(crate) fn build(cfg: &TimeWindowConfig, problems: &mut Problems) -> Correlator {
         let (lateral, lateral_src) = crate::compile_regex_set(
             "analytics.time_window.lateral_movement_patterns",
             &cfg.lateral_movement_patterns,
-            errors,
+            problems,
         );
         let (cred, cred_src) = crate::compile_regex_set(
             "analytics.time_window.credential_access_patterns",
             &cfg.credential_access_patterns,
-            errors,
+            problems,
         );
         let platforms = cfg
             .platforms

@@ -2,7 +2,8 @@
 //!
 //! Turns enriched process events into alerts, and nothing else: MITRE DET0320's
 //! analytics for T1049 (AN0903 Windows, AN0904 Linux, AN0905 macOS) with every mutable
-//! element a setting of `[analytics]`, the TimeWindow correlation on every platform, a
+//! element a setting of `[analytics]` (whose types, with `[rules]`, live in [`config`]
+//! and are validated by compiling them, once, into [`Analytics`]), the TimeWindow correlation on every platform, a
 //! single-event EQL engine that runs Elastic detection rules verbatim, and alert
 //! folding. [`Engine`] implements [`sensor_core::Detector`]; the pipeline feeds it.
 //!
@@ -18,6 +19,7 @@ mod an0903;
 mod an0904;
 mod an0905;
 pub mod common;
+pub mod config;
 mod correlate;
 pub mod eql;
 pub mod field;
@@ -28,6 +30,7 @@ pub mod rules;
 mod utility;
 
 pub use common::{platform_of, Platform};
+pub use config::{AnalyticsConfig, RuleFile, RulesConfig};
 pub use eql::{EqlError, Query};
 pub use rules::{
     load_rules, parse_rule, validate_rule_text, ElasticRule, RuleError, RuleErrorKind, RuleSource,
@@ -40,7 +43,7 @@ use fold::{FoldCounts, FoldState, Folder};
 use hit::Hit;
 use regex::{RegexSet, RegexSetBuilder};
 use sensor_core::alert::{Alert, Rule};
-use sensor_core::config::{AnalyticsConfig, RulesConfig};
+use sensor_core::config::Problems;
 use sensor_core::detect::{Detector, DetectorCounts};
 use sensor_core::event::{Event, Lifecycle};
 use std::any::Any;
@@ -94,12 +97,13 @@ pub(crate) fn setting_error(field: &str, message: String) -> RuleError {
     }
 }
 
-/// Compiles a list of case-insensitive regexes into one set, skipping (and reporting)
-/// any that do not compile. Returns the set and the sources of the patterns in it.
+/// Compiles a list of case-insensitive regexes into one set, skipping (and reporting at
+/// `field[i]`) any that do not compile. Returns the set and the sources of the patterns
+/// in it. Valid lists, the usual case, compile exactly once.
 pub(crate) fn compile_regex_set(
     field: &str,
     patterns: &[String],
-    errors: &mut Vec<RuleError>,
+    problems: &mut Problems,
 ) -> (Option<RegexSet>, Vec<String>) {
     let build = |list: &[String]| RegexSetBuilder::new(list).case_insensitive(true).build();
     if patterns.is_empty() {
@@ -113,55 +117,96 @@ pub(crate) fn compile_regex_set(
     for (i, p) in patterns.iter().enumerate() {
         match regex::RegexBuilder::new(p).case_insensitive(true).build() {
             Ok(_) => good.push(p.clone()),
-            Err(e) => errors.push(setting_error(&format!("{field}[{i}]"), e.to_string())),
+            Err(e) => {
+                let last = e.to_string().lines().last().unwrap_or_default().to_string();
+                problems.push((
+                    format!("{field}[{i}]"),
+                    format!("invalid regex {p:?}: {last}"),
+                ));
+            }
         }
     }
     match build(&good) {
         Ok(set) if !good.is_empty() => (Some(set), good),
         Ok(_) => (None, Vec::new()),
         Err(e) => {
-            errors.push(setting_error(field, e.to_string()));
+            problems.push((field.to_string(), e.to_string()));
             (None, Vec::new())
         }
     }
 }
 
+/// The `[analytics]` settings compiled: every matcher built once, the disabled analytics
+/// left out. Building it is how the settings are validated, so a daemon keeps the one
+/// built while checking its config and hands it to [`Engine::with_analytics`]. Cloning
+/// shares the compiled matchers.
+#[derive(Debug, Clone)]
+pub struct Analytics {
+    an0903: Option<an0903::An0903>,
+    an0904: Option<an0904::An0904>,
+    an0905: Option<an0905::An0905>,
+    correlator: Option<Correlator>,
+    fold_window_secs: u64,
+}
+
+impl Analytics {
+    /// Compiles every analytic, enabled or not (a disabled one's bad pattern is still an
+    /// error), and returns what compiled with every problem, by field path
+    /// (`analytics.an0903.command_pattern_list.regexes[2]`). With problems, the bad
+    /// patterns are left out and the rest still run.
+    pub fn build(config: &AnalyticsConfig) -> (Analytics, Problems) {
+        let mut problems = Vec::new();
+        config.check_values(&mut problems);
+        let an0903 = an0903::An0903::build(&config.an0903, &mut problems);
+        let an0904 = an0904::An0904::build(&config.an0904, &mut problems);
+        let an0905 = an0905::An0905::build(&config.an0905);
+        let correlator = Correlator::build(&config.time_window, &mut problems);
+        let analytics = Analytics {
+            an0903: config.an0903.enabled.then_some(an0903),
+            an0904: config.an0904.enabled.then_some(an0904),
+            an0905: config.an0905.enabled.then_some(an0905),
+            correlator: config.time_window.enabled.then_some(correlator),
+            fold_window_secs: config.fold_window_secs,
+        };
+        (analytics, problems)
+    }
+}
+
 impl Engine {
-    /// Builds the engine from the validated `[analytics]` and `[rules]` settings and the
-    /// rule files the caller read from `rules.paths`. Rules that do not load come back
-    /// as errors (file, line, column) while the others run; so does any setting that
-    /// cannot be compiled (which validation normally prevents).
+    /// Builds the engine from the `[analytics]` and `[rules]` settings and the rule files
+    /// the caller read from `rules.paths`. Rules that do not load come back as errors
+    /// (file, line, column) while the others run; so does any setting that is not valid
+    /// (which validation normally prevents).
     pub fn build(
         config: &AnalyticsConfig,
         rules: &RulesConfig,
         extra_rule_sources: &[RuleSource],
     ) -> (Engine, Vec<RuleError>) {
-        let mut errors = Vec::new();
-        let an0903 = config
-            .an0903
-            .enabled
-            .then(|| an0903::An0903::build(&config.an0903, &mut errors));
-        let an0904 = config
-            .an0904
-            .enabled
-            .then(|| an0904::An0904::build(&config.an0904, &mut errors));
-        let an0905 = config
-            .an0905
-            .enabled
-            .then(|| an0905::An0905::build(&config.an0905));
-        let correlator = config
-            .time_window
-            .enabled
-            .then(|| Correlator::build(&config.time_window, &mut errors));
-        let (loaded, rule_errors) = load_rules(rules.builtin, extra_rule_sources);
+        let (analytics, problems) = Analytics::build(config);
+        let (engine, rule_errors) = Engine::with_analytics(analytics, rules, extra_rule_sources);
+        let mut errors: Vec<RuleError> = problems
+            .into_iter()
+            .map(|(field, message)| setting_error(&field, message))
+            .collect();
         errors.extend(rule_errors);
+        (engine, errors)
+    }
+
+    /// Builds the engine from analytics already compiled (while validating the config),
+    /// so nothing is compiled twice; rules as for [`Engine::build`].
+    pub fn with_analytics(
+        analytics: Analytics,
+        rules: &RulesConfig,
+        extra_rule_sources: &[RuleSource],
+    ) -> (Engine, Vec<RuleError>) {
+        let (loaded, errors) = load_rules(rules.builtin, extra_rule_sources);
         let engine = Engine {
-            an0903,
-            an0904,
-            an0905,
-            correlator,
+            an0903: analytics.an0903,
+            an0904: analytics.an0904,
+            an0905: analytics.an0905,
+            correlator: analytics.correlator,
             rules: loaded,
-            folder: Folder::new(config.fold_window_secs),
+            folder: Folder::new(analytics.fold_window_secs),
             folds: FoldState::new(),
             discoveries: DiscoveryState::new(),
             discoveries_len: 0,

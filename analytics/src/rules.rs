@@ -22,7 +22,7 @@ pub const BUILTIN_RULE_TOML: &str =
 pub const BUILTIN_RULE_ORIGIN: &str = "<builtin>/windows_system_network_connections_discovery.toml";
 
 /// A rule file's text and where it came from (read by the caller: no I/O here).
-pub type RuleSource = sensor_core::config::RuleFile;
+pub type RuleSource = crate::config::RuleFile;
 
 /// Why a rule did not load.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

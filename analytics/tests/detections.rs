@@ -2,10 +2,10 @@
 //! root) is run through a fresh engine and its alerts compared with the case's `expect`.
 //! The format is described in that directory's README.md.
 
+use analytics::config::{AnalyticsConfig, RulesConfig};
 use analytics::{Engine, RuleSource};
 use chrono::{DateTime, TimeDelta, Utc};
 use sensor_core::alert::Alert;
-use sensor_core::config::{AnalyticsConfig, RulesConfig};
 use sensor_core::detect::Detector;
 use sensor_core::event::{file_name, join_command_line, Event};
 use serde_json::{Map, Value};

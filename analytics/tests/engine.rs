@@ -1,12 +1,12 @@
 //! The engine as the pipeline uses it: build, rules, alerts, ticks, reload.
 
+use analytics::config::{AnalyticsConfig, RulesConfig};
 use analytics::{
     parse_rule, validate_rule_text, Engine, RuleErrorKind, RuleSource, BUILTIN_RULE_ORIGIN,
     BUILTIN_RULE_TOML,
 };
 use chrono::{DateTime, TimeDelta, Utc};
 use sensor_core::alert::Alert;
-use sensor_core::config::{AnalyticsConfig, Config, RulesConfig};
 use sensor_core::detect::Detector;
 use sensor_core::event::Event;
 use serde_json::json;
@@ -105,15 +105,6 @@ fn builtin_rule_loads_only_when_enabled_and_bad_rules_are_located() {
     };
     let (e, errors) = Engine::build(&AnalyticsConfig::default(), &no_builtin, &[good]);
     assert!(errors.is_empty());
-    assert_eq!(e.rules().len(), 1);
-}
-
-#[test]
-fn the_default_picket_toml_builds_without_errors() {
-    let config = Config::from_toml_str(sensor_core::config::DEFAULT_TOML, "<embedded>")
-        .expect("default config");
-    let (e, errors) = Engine::build(&config.analytics, &config.rules, &[]);
-    assert!(errors.is_empty(), "{errors:?}");
     assert_eq!(e.rules().len(), 1);
 }
 
@@ -260,4 +251,31 @@ fn malformed_and_empty_events_do_not_panic() {
     // (counted and skipped by the reader), never a silently ignored setting.
     let bad = json!({"picket": {"user_groups": 7, "user_shell": ["x"]}});
     assert!(Event::from_json_value(bad).is_err());
+}
+
+#[test]
+fn validation_builds_the_analytics_the_engine_then_runs() {
+    // One build path: what validating compiled is what the engine runs, and a bad
+    // pattern is reported by its field path even when its analytic is off.
+    let (built, problems) = analytics::Analytics::build(&AnalyticsConfig::default());
+    assert!(problems.is_empty(), "{problems:?}");
+    let (mut e, errors) = Engine::with_analytics(built, &RulesConfig::default(), &[]);
+    assert!(errors.is_empty(), "{errors:?}");
+    let mut alerts = Vec::new();
+    e.on_event(&linux(0, &["ss", "-antp"]), &mut alerts);
+    assert_eq!(alerts.len(), 1);
+
+    let mut off = AnalyticsConfig::default();
+    off.an0903.enabled = false;
+    off.an0903
+        .command_pattern_list
+        .regexes
+        .push("(unclosed".into());
+    let (_, problems) = analytics::Analytics::build(&off);
+    let fields: Vec<&str> = problems.iter().map(|(f, _)| f.as_str()).collect();
+    assert_eq!(
+        fields,
+        ["analytics.an0903.command_pattern_list.regexes[2]"],
+        "{problems:?}"
+    );
 }

@@ -131,7 +131,7 @@ fn entries(inputs: &DebInputs) -> Vec<Entry> {
         Entry {
             path: "etc/picket/picket.toml",
             mode: 0o640,
-            contents: Contents::Text(sensor_core::config::DEFAULT_TOML.into()),
+            contents: Contents::Text(crate::DEFAULT_TOML.into()),
         },
         Entry {
             path: "etc/picket/conf.d",

@@ -2,9 +2,10 @@
 //!
 //! The room with the service files and the package builder: the systemd unit
 //! (`systemd/picket.service`), the launchd plist (`macos/`), the Windows service
-//! install notes (`windows/`), the `conf.d` README and the fleet example config
-//! (`config/`), and [`deb::build_deb`], which stages those files with the binary and the
-//! embedded default config and calls `dpkg-deb`.
+//! install notes (`windows/`), the default config the binary embeds and installs
+//! ([`DEFAULT_TOML`], `config/picket.toml`), the `conf.d` README and the fleet example
+//! config (`config/`), and [`deb::build_deb`], which stages those files with the binary
+//! and calls `dpkg-deb`.
 //!
 //! May touch: files under a staging directory and the output directory, and the
 //! `dpkg-deb` tool. It installs nothing on the machine it runs on.
@@ -12,6 +13,11 @@
 
 pub mod deb;
 
+/// The default configuration, documented field by field: installed as
+/// `/etc/picket/picket.toml` and embedded in the binary, whose config tests prove it
+/// equals the code's defaults. It lives here, with the other installed files, because
+/// the binary depends on this crate and not the other way round.
+pub const DEFAULT_TOML: &str = include_str!("../config/picket.toml");
 /// The systemd unit, as installed.
 pub const SYSTEMD_UNIT: &str = include_str!("../systemd/picket.service");
 /// README placed in `/etc/picket/conf.d/`.

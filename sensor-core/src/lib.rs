@@ -2,7 +2,8 @@
 //!
 //! The room every other crate walks through: the ECS [`event::Event`] model, the
 //! [`alert::Alert`] shape, the [`collector::Collector`] and [`detect::Detector`] traits that
-//! the OS crates and `analytics` implement, the config model with validation, the
+//! the OS crates and `analytics` implement, the config machinery (layering, located
+//! errors, hash, reload) generic over the root type the binary defines, the
 //! pipeline with its per-host process table, the [`sink::AlertSink`] trait the sinks
 //! implement (they live in the `sinks` crate), the health counters, and the one file
 //! tailer ([`tail`], over [`lines`]) that every followed file goes through.
@@ -32,7 +33,7 @@ pub mod users;
 
 pub use alert::{Alert, Severity};
 pub use collector::{Collector, CollectorError, EventSender, Shutdown};
-pub use config::Config;
+pub use config::ConfigRoot;
 pub use detect::Detector;
 pub use event::Event;
 pub use health::{CollectorState, Health};

@@ -6,7 +6,7 @@
 
 use crate::collector::Shutdown;
 use crate::config::layered::conf_d_dir;
-use crate::config::{load_layered, Config, LoadedConfig};
+use crate::config::{load_layered, ConfigRoot, LoadedConfig};
 use crate::detect::Detector;
 use crate::pipeline::Control;
 use crate::sink::AlertSink;
@@ -16,18 +16,17 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
-/// Builds a detector from a config (all analytics and rules).
-pub type DetectorFactory = Box<dyn Fn(&Config) -> Box<dyn Detector> + Send + Sync>;
+/// Builds a detector from a loaded config (what its validation built included).
+pub type DetectorFactory<C> = Box<dyn Fn(&LoadedConfig<C>) -> Box<dyn Detector> + Send + Sync>;
 /// Builds the sinks from a config.
-pub type SinkFactory =
-    Box<dyn Fn(&Config) -> std::io::Result<Vec<Box<dyn AlertSink>>> + Send + Sync>;
+pub type SinkFactory<C> = Box<dyn Fn(&C) -> std::io::Result<Vec<Box<dyn AlertSink>>> + Send + Sync>;
 
 /// Watches the config and pushes reloads into the pipeline.
-pub struct Reloader {
+pub struct Reloader<C: ConfigRoot> {
     /// The main config file (its `conf.d` is watched too).
     pub main: PathBuf,
     /// The config in force.
-    pub current: LoadedConfig,
+    pub current: LoadedConfig<C>,
     /// Status to update.
     pub board: Arc<StatusBoard>,
     /// Where the status file goes.
@@ -35,12 +34,12 @@ pub struct Reloader {
     /// The pipeline's control channel.
     pub controls: mpsc::Sender<Control>,
     /// Detector builder.
-    pub build_detector: DetectorFactory,
+    pub build_detector: DetectorFactory<C>,
     /// Sink builder.
-    pub build_sinks: SinkFactory,
+    pub build_sinks: SinkFactory<C>,
 }
 
-impl std::fmt::Debug for Reloader {
+impl<C: ConfigRoot> std::fmt::Debug for Reloader<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Reloader")
             .field("main", &self.main)
@@ -52,7 +51,7 @@ impl std::fmt::Debug for Reloader {
 /// Quiet time after a file event before reloading: config tools write several files.
 const DEBOUNCE: Duration = Duration::from_millis(200);
 
-impl Reloader {
+impl<C: ConfigRoot> Reloader<C> {
     /// Runs until shutdown.
     pub async fn run(mut self, mut shutdown: Shutdown) {
         let (tx, mut rx) = mpsc::unbounded_channel::<()>();
@@ -85,7 +84,7 @@ impl Reloader {
     /// Loads, validates and, if valid and changed, swaps in the new config.
     pub async fn reload(&mut self) {
         // A few small files: cheaper to read in place than to hop to a blocking thread.
-        let loaded = match load_layered(&self.main) {
+        let loaded = match load_layered::<C>(&self.main) {
             Ok(l) => l,
             Err(errors) => {
                 for e in &errors.0 {
@@ -104,10 +103,10 @@ impl Reloader {
         }
         let new = &loaded.config;
         let old = &self.current.config;
-        if new.collector != old.collector || new.pipeline != old.pipeline {
+        if new.needs_restart(old) {
             tracing::warn!("Changes to [collector] and [pipeline] take effect at the next restart");
         }
-        let sinks = if new.sinks != old.sinks {
+        let sinks = if new.sinks_changed(old) {
             match (self.build_sinks)(new) {
                 Ok(s) => Some(s),
                 Err(e) => {
@@ -119,7 +118,7 @@ impl Reloader {
         } else {
             None
         };
-        let detector = (self.build_detector)(new);
+        let detector = (self.build_detector)(&loaded);
         let control = Control::Reload {
             detector,
             sinks,

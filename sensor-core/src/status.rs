@@ -5,7 +5,7 @@
 //! on every config change, atomically (write to a temporary file, then rename), so a
 //! reader never sees half a file.
 
-use crate::config::{ConfigSource, LoadedConfig};
+use crate::config::{ConfigRoot, ConfigSource, LoadedConfig};
 use crate::health::{Health, HealthSnapshot};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -98,7 +98,11 @@ pub struct StatusBoard {
 
 impl StatusBoard {
     /// A board for a daemon that just started with `config`.
-    pub fn new(health: Arc<Health>, collector: &str, config: &LoadedConfig) -> Arc<Self> {
+    pub fn new<C: ConfigRoot>(
+        health: Arc<Health>,
+        collector: &str,
+        config: &LoadedConfig<C>,
+    ) -> Arc<Self> {
         Arc::new(StatusBoard {
             health,
             started_at: Utc::now(),
@@ -107,7 +111,7 @@ impl StatusBoard {
         })
     }
 
-    fn config_status(config: &LoadedConfig) -> ConfigStatus {
+    fn config_status<C: ConfigRoot>(config: &LoadedConfig<C>) -> ConfigStatus {
         ConfigStatus {
             hash: config.hash.clone(),
             sources: sources(&config.sources),
@@ -116,7 +120,7 @@ impl StatusBoard {
     }
 
     /// Records a successful reload (and clears the last error).
-    pub fn config_loaded(&self, config: &LoadedConfig) {
+    pub fn config_loaded<C: ConfigRoot>(&self, config: &LoadedConfig<C>) {
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         *inner = (Self::config_status(config), None);
     }
@@ -194,6 +198,7 @@ pub fn read_status(dir: &Path) -> io::Result<Status> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::test_root::TestConfig;
 
     #[test]
     fn status_round_trips_and_dir_is_private() {
@@ -204,7 +209,7 @@ mod tests {
         let board = StatusBoard::new(
             health.clone(),
             "linux-ebpf",
-            &LoadedConfig::embedded_default(),
+            &LoadedConfig::<TestConfig>::embedded_default().expect("default"),
         );
         board.reload_failed(vec!["/etc/picket/conf.d/x.toml:3:1: bad".into()]);
         board.write(&state).expect("write");

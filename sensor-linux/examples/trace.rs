@@ -13,8 +13,8 @@ fn main() {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     use sensor_core::collector::{Collector, EventSender, Shutdown};
-    use sensor_core::config::LinuxCollectorConfig;
     use sensor_core::health::Health;
+    use sensor_linux::LinuxCollectorConfig;
     use std::io::Write;
 
     let mut config = LinuxCollectorConfig::default();

@@ -1,8 +1,8 @@
 //! [`LinuxCollector`]: the [`Collector`] the pipeline runs on Linux.
 
+use crate::config::LinuxCollectorConfig;
 use crate::error::Error;
 use sensor_core::collector::{Collector, CollectorError, CollectorFuture, EventSender, Shutdown};
-use sensor_core::config::LinuxCollectorConfig;
 use sensor_core::HostIdentity;
 
 /// The eBPF process collector (`picket.collector = "linux-ebpf"`).

@@ -19,6 +19,7 @@
 #![deny(missing_docs)]
 
 mod collector;
+pub mod config;
 pub mod convert;
 mod error;
 #[cfg(target_os = "linux")]
@@ -28,5 +29,6 @@ mod reader;
 pub mod record;
 
 pub use collector::LinuxCollector;
+pub use config::LinuxCollectorConfig;
 pub use convert::COLLECTOR_NAME;
 pub use error::Error;

@@ -6,12 +6,12 @@
 //! refusal is not an error because kernels >= 5.11 account BPF memory to the cgroup
 //! instead (it is logged, and a warning on older kernels).
 
+use crate::config::LinuxCollectorConfig;
 use crate::error::{chain, Error};
 use crate::record::lost_slot;
 use aya::maps::{MapData, PerCpuArray, RingBuf};
 use aya::programs::{BtfTracePoint, ProgramError};
 use aya::{Btf, Ebpf, EbpfError, EbpfLoader};
-use sensor_core::config::LinuxCollectorConfig;
 use std::path::Path;
 
 /// argv capacities compiled by build.rs; the loader takes the smallest that fits.

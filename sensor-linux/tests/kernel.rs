@@ -4,11 +4,11 @@
 #![cfg(target_os = "linux")]
 
 use sensor_core::collector::{Collector, CollectorError, EventSender, Shutdown, ShutdownTrigger};
-use sensor_core::config::LinuxCollectorConfig;
 use sensor_core::event::{Event, FieldValue};
 use sensor_core::health::{Health, HealthSnapshot};
 use sensor_core::process_table::ProcessTable;
 use sensor_linux::LinuxCollector;
+use sensor_linux::LinuxCollectorConfig;
 use serde_json::json;
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;

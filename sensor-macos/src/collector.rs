@@ -1,11 +1,11 @@
 //! [`MacosCollector`]: the live collector `picket run` uses on macOS, and the portable
 //! tail driver it uses for `source = "tail"`.
 
+use crate::config::{MacosCollectorConfig, MacosSource};
 use crate::error::MacosError;
 use crate::lines::LineHandler;
 use crate::parser::{EsloggerParser, LIVE_COLLECTOR};
 use sensor_core::collector::CollectorFuture;
-use sensor_core::config::{MacosCollectorConfig, MacosSource};
 use sensor_core::tail::{follow, FileTail, TailLine, TailStart, TailStats};
 use sensor_core::{Collector, CollectorError, EventSender, Shutdown};
 use std::path::PathBuf;

@@ -22,6 +22,7 @@
 #![deny(missing_docs)]
 
 pub mod collector;
+pub mod config;
 pub mod error;
 mod eslogger;
 mod lines;
@@ -29,6 +30,7 @@ pub mod parser;
 pub mod spawn;
 
 pub use collector::{tail_eslogger_file, MacosCollector};
+pub use config::{MacosCollectorConfig, MacosSource};
 pub use error::{classify_eslogger_failure, EsloggerFailure, MacosError};
 pub use eslogger::{EVENT_TYPE_EXEC, EVENT_TYPE_EXIT, EVENT_TYPE_FORK};
 pub use parser::{EsloggerParser, ParserStats};

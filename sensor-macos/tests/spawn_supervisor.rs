@@ -190,7 +190,7 @@ async fn shutdown_stops_a_running_eslogger() {
 async fn the_live_collector_is_unsupported_off_macos() {
     use sensor_core::Collector;
     let collector =
-        sensor_macos::MacosCollector::new(&sensor_core::config::MacosCollectorConfig::default())
+        sensor_macos::MacosCollector::new(&sensor_macos::MacosCollectorConfig::default())
             .expect("default config is valid");
     assert_eq!(collector.name(), "macos-eslogger");
     let (tx, _rx) = tokio::sync::mpsc::channel(1);
@@ -205,8 +205,7 @@ async fn the_live_collector_is_unsupported_off_macos() {
 
 #[test]
 fn collector_config_is_checked_up_front() {
-    use sensor_core::config::{MacosCollectorConfig, MacosSource};
-    use sensor_macos::{MacosCollector, MacosError};
+    use sensor_macos::{MacosCollector, MacosCollectorConfig, MacosError, MacosSource};
     let tail = MacosCollectorConfig {
         source: MacosSource::Tail,
         ..MacosCollectorConfig::default()
@@ -216,9 +215,11 @@ fn collector_config_is_checked_up_front() {
         Err(MacosError::NoTailPath)
     ));
     // An unknown source cannot reach the collector: the config refuses it by name.
-    let err =
-        sensor_core::Config::from_toml_str("[collector.macos]\nsource = \"kext\"\n", "t.toml")
-            .expect_err("unknown source");
+    let err = sensor_core::config::from_toml_str::<Root>(
+        "[collector.macos]\nsource = \"kext\"\n",
+        "t.toml",
+    )
+    .expect_err("unknown source");
     assert!(err.to_string().contains("`kext`"), "{err}");
     assert!(err.to_string().contains("collector.macos.source"), "{err}");
     let ok = MacosCollectorConfig {
@@ -227,4 +228,26 @@ fn collector_config_is_checked_up_front() {
         ..MacosCollectorConfig::default()
     };
     assert!(MacosCollector::new(&ok).is_ok());
+}
+
+/// A root with only `[collector.macos]`, to parse the section through the real loader.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct Root {
+    collector: RootCollector,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RootCollector {
+    macos: sensor_macos::MacosCollectorConfig,
+}
+
+impl sensor_core::ConfigRoot for Root {
+    type Built = ();
+    fn build(&self) -> Result<(), sensor_core::config::Problems> {
+        let mut problems = Vec::new();
+        self.collector.macos.validate(&mut problems);
+        problems.is_empty().then_some(()).ok_or(problems)
+    }
 }

@@ -33,9 +33,9 @@
 //! Lost events reported by the session go to the `etw_lost` loss counter.
 
 use crate::cmdline::split_command_line;
+use crate::config::WindowsCollectorConfig;
 use chrono::{DateTime, Utc};
 use sensor_core::collector::{Collector, CollectorFuture, EventSender, Shutdown};
-use sensor_core::config::WindowsCollectorConfig;
 use sensor_core::event::{file_name, Event, ParentProcess, Pe};
 use sensor_core::HostIdentity;
 
@@ -70,10 +70,9 @@ impl WindowsCollector {
     /// A collector with the `[collector.windows]` settings. The session name must be
     /// 1 to 1024 characters without NUL (what `StartTrace` accepts).
     pub fn new(config: &WindowsCollectorConfig) -> Result<Self, crate::Error> {
-        let name = &config.session_name;
-        if name.trim().is_empty() || name.chars().count() > 1024 || name.contains('\0') {
+        if let Some(problem) = config.session_name_problem() {
             return Err(crate::Error::InvalidConfig(format!(
-                "collector.windows.session_name must be 1 to 1024 characters without NUL, found {name:?}"
+                "collector.windows.session_name {problem}"
             )));
         }
         Ok(Self {

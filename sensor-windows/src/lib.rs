@@ -21,12 +21,14 @@
 #![deny(missing_docs)]
 
 pub mod cmdline;
+pub mod config;
 pub mod etw;
 pub mod mapping;
 pub mod pe;
 pub mod replay;
 pub mod sid;
 
+pub use config::WindowsCollectorConfig;
 pub use etw::WindowsCollector;
 pub use replay::evtx_replay;
 

@@ -6,7 +6,8 @@
 //! - [`stdout`]: JSON lines on stdout;
 //! - [`syslog`]: RFC 5424 to a collector over TCP, TLS or UDP, with a bounded queue,
 //!   reconnects and honest delivery accounting;
-//! - [`from_config`]: the sinks `[sinks]` asks for.
+//! - [`config`]: the `[sinks]` settings, their checks, and [`SinksConfig::build`] (also
+//!   [`from_config`]), which opens the sinks they ask for.
 //!
 //! The pipeline in sensor-core knows only the trait; the binary builds these. Every
 //! alert a sink cannot deliver is refused with an error (the pipeline counts it) or
@@ -16,6 +17,7 @@
 //! collector, and the sink's own threads (log retry, syslog sender).
 #![deny(missing_docs)]
 
+pub mod config;
 pub mod file;
 pub mod stdout;
 pub mod syslog;
@@ -23,36 +25,17 @@ pub mod syslog;
 #[cfg(test)]
 mod test_support;
 
+pub use config::{FileSinkConfig, FsyncPolicy, SinksConfig, SyslogSinkConfig};
 pub use file::{JsonlFileSink, TailRepair};
 pub use sensor_core::sink::AlertSink;
 pub use stdout::StdoutSink;
 pub use syslog::{SyslogError, SyslogSink, SyslogStats};
 
-use sensor_core::Config;
 use std::io;
 
-/// The sinks `config` enables, in order: the alert log (at
-/// [`Config::alert_log_path`]), stdout, syslog. Fails if the log cannot be opened or
-/// the syslog sink cannot start (a collector that is merely down is not a failure: it is
-/// retried in the background).
-pub fn from_config(config: &Config) -> io::Result<Vec<Box<dyn AlertSink>>> {
-    let mut sinks: Vec<Box<dyn AlertSink>> = Vec::new();
-    if config.sinks.file.enabled {
-        let path = config.alert_log_path();
-        let sink = JsonlFileSink::open(&path, &config.sinks.file)?;
-        tracing::info!(path = %path.display(), "Writing alerts");
-        sinks.push(Box::new(sink));
-    }
-    if config.sinks.stdout.enabled {
-        sinks.push(Box::new(StdoutSink));
-    }
-    if config.sinks.syslog.enabled {
-        let s = &config.sinks.syslog;
-        let sink = SyslogSink::start(s).map_err(io::Error::other)?;
-        tracing::info!(address = %s.address, protocol = %s.protocol, "Forwarding alerts to syslog");
-        sinks.push(Box::new(sink));
-    }
-    Ok(sinks)
+/// The sinks `config` enables, in order (see [`SinksConfig::build`]).
+pub fn from_config(config: &SinksConfig) -> io::Result<Vec<Box<dyn AlertSink>>> {
+    config.build()
 }
 
 #[cfg(test)]
@@ -62,21 +45,21 @@ mod tests {
     #[test]
     fn config_picks_the_sinks_in_order() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut config = Config::default();
-        config.sinks.file.path = Some(dir.path().join("logs/alerts.jsonl"));
-        config.sinks.stdout.enabled = true;
-        config.sinks.syslog.enabled = true;
+        let mut config = SinksConfig::default();
+        config.file.path = Some(dir.path().join("logs/alerts.jsonl"));
+        config.stdout.enabled = true;
+        config.syslog.enabled = true;
         // A collector that is down does not stop the start-up.
-        config.sinks.syslog.address = "127.0.0.1:9".into();
-        config.sinks.syslog.flush_timeout_secs = 0;
+        config.syslog.address = "127.0.0.1:9".into();
+        config.syslog.flush_timeout_secs = 0;
         let sinks = from_config(&config).expect("sinks");
         let names: Vec<&str> = sinks.iter().map(|s| s.name()).collect();
         assert_eq!(names, ["file", "stdout", "syslog"]);
         assert!(dir.path().join("logs/alerts.jsonl").exists());
 
-        config.sinks.file.enabled = false;
-        config.sinks.stdout.enabled = false;
-        config.sinks.syslog.enabled = false;
+        config.file.enabled = false;
+        config.stdout.enabled = false;
+        config.syslog.enabled = false;
         assert!(from_config(&config).expect("none").is_empty());
     }
 
@@ -85,9 +68,9 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let blocker = dir.path().join("file");
         std::fs::write(&blocker, "").expect("write");
-        let mut config = Config::default();
+        let mut config = SinksConfig::default();
         // A directory cannot be created below a regular file.
-        config.sinks.file.path = Some(blocker.join("alerts.jsonl"));
+        config.file.path = Some(blocker.join("alerts.jsonl"));
         let err = from_config(&config).err().expect("refused");
         assert!(err.to_string().contains("alert log directory"), "{err}");
     }

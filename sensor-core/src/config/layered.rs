@@ -13,10 +13,11 @@
 //! config can switch detection off.
 
 use super::errors::{self, error_at, find_span};
-use super::{Config, ConfigError, ConfigErrors};
+use super::{hash_of, ConfigError, ConfigErrors, ConfigRoot};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use toml::de::DeTable;
 
 /// Suffix that turns a list setting into an append.
@@ -31,11 +32,12 @@ pub struct ConfigSource {
     pub sha256: String,
 }
 
-/// The effective configuration and where it came from.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct LoadedConfig {
+/// The effective configuration, what validating it built, and where it came from.
+pub struct LoadedConfig<C: ConfigRoot> {
     /// The merged, validated config.
-    pub config: Config,
+    pub config: C,
+    /// What validation built from it ([`ConfigRoot::Built`]), shared by clones.
+    pub built: Arc<C::Built>,
     /// Files merged, in order (empty for the embedded default).
     pub sources: Vec<ConfigSource>,
     /// Hash of the effective config.
@@ -44,16 +46,53 @@ pub struct LoadedConfig {
     pub loaded_at: DateTime<Utc>,
 }
 
-impl LoadedConfig {
-    /// The embedded default, with no files.
-    pub fn embedded_default() -> Self {
-        let config = Config::embedded_default();
+// By hand: `C::Built` need not be Clone or Debug.
+impl<C: ConfigRoot> Clone for LoadedConfig<C> {
+    fn clone(&self) -> Self {
         LoadedConfig {
-            hash: config.hash(),
+            config: self.config.clone(),
+            built: Arc::clone(&self.built),
+            sources: self.sources.clone(),
+            hash: self.hash.clone(),
+            loaded_at: self.loaded_at,
+        }
+    }
+}
+
+impl<C: ConfigRoot> std::fmt::Debug for LoadedConfig<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedConfig")
+            .field("config", &self.config)
+            .field("sources", &self.sources)
+            .field("hash", &self.hash)
+            .field("loaded_at", &self.loaded_at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C: ConfigRoot> LoadedConfig<C> {
+    /// A config that is not from files (the embedded default), validated and built.
+    pub fn from_config(config: C) -> Result<Self, ConfigErrors> {
+        let built = config.build().map_err(|problems| {
+            ConfigErrors(
+                problems
+                    .into_iter()
+                    .map(|(field, message)| plain_error("<embedded default>", &field, message))
+                    .collect(),
+            )
+        })?;
+        Ok(LoadedConfig {
+            hash: hash_of(&config),
             config,
+            built: Arc::new(built),
             sources: Vec::new(),
             loaded_at: Utc::now(),
-        }
+        })
+    }
+
+    /// The default config ([`Default`]), with no files.
+    pub fn embedded_default() -> Result<Self, ConfigErrors> {
+        Self::from_config(C::default())
     }
 }
 
@@ -107,7 +146,7 @@ fn plain_error(file: &str, field: &str, message: String) -> ConfigError {
 }
 
 /// Loads the main file and its `conf.d`, checks each, merges, validates the result.
-pub fn load_layered(main: &Path) -> Result<LoadedConfig, ConfigErrors> {
+pub fn load_layered<C: ConfigRoot>(main: &Path) -> Result<LoadedConfig<C>, ConfigErrors> {
     let mut errors = Vec::new();
     let dir = conf_d_dir(main);
     if dir.is_dir() {
@@ -133,7 +172,7 @@ pub fn load_layered(main: &Path) -> Result<LoadedConfig, ConfigErrors> {
     }
     for layer in &layers {
         let (partial, file_errors) =
-            errors::deserialize_all_errors::<Config>(&layer.text, &layer.origin, true);
+            errors::deserialize_all_errors::<C>(&layer.text, &layer.origin, true);
         if file_errors.is_empty() {
             continue;
         }
@@ -150,7 +189,7 @@ pub fn load_layered(main: &Path) -> Result<LoadedConfig, ConfigErrors> {
         return Err(ConfigErrors(errors));
     }
 
-    let mut merged = match toml::Table::try_from(Config::default()) {
+    let mut merged = match toml::Table::try_from(C::default()) {
         Ok(t) => t,
         Err(e) => {
             return Err(ConfigErrors(vec![plain_error(
@@ -173,7 +212,7 @@ pub fn load_layered(main: &Path) -> Result<LoadedConfig, ConfigErrors> {
     if !errors.is_empty() {
         return Err(ConfigErrors(errors));
     }
-    let config: Config = match toml::Value::Table(merged).try_into() {
+    let config: C = match toml::Value::Table(merged).try_into() {
         Ok(c) => c,
         Err(e) => {
             let origin = layers.last().map_or("<merged>", |l| l.origin.as_str());
@@ -184,10 +223,10 @@ pub fn load_layered(main: &Path) -> Result<LoadedConfig, ConfigErrors> {
             )]));
         }
     };
-    let problems = config.validate();
-    if !problems.is_empty() {
-        return Err(locate_in_layers(&layers, problems));
-    }
+    let built = match config.build() {
+        Ok(built) => built,
+        Err(problems) => return Err(locate_in_layers(&layers, problems)),
+    };
     let sources = layers
         .iter()
         .map(|l| ConfigSource {
@@ -196,8 +235,9 @@ pub fn load_layered(main: &Path) -> Result<LoadedConfig, ConfigErrors> {
         })
         .collect();
     Ok(LoadedConfig {
-        hash: config.hash(),
+        hash: hash_of(&config),
         config,
+        built: Arc::new(built),
         sources,
         loaded_at: Utc::now(),
     })
@@ -360,6 +400,7 @@ pub fn check_permissions(_path: &Path) -> Result<(), ConfigError> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_root::TestConfig;
     use super::*;
     use std::fs;
 
@@ -389,7 +430,7 @@ mod tests {
             &dir.path().join("conf.d/10-a.toml"),
             "[rules]\npaths = [\"/b\"]\n",
         );
-        let loaded = load_layered(&main).expect("loads");
+        let loaded = load_layered::<TestConfig>(&main).expect("loads");
         assert_eq!(loaded.config.sinks.file.keep_files, 9, "later file wins");
         assert_eq!(
             loaded.config.rules.paths,
@@ -410,7 +451,7 @@ mod tests {
             &dir.path().join("conf.d/50-bad.toml"),
             "\n[general]\nlog_format = \"xml\"\n",
         );
-        let errs = load_layered(&main).expect_err("bad");
+        let errs = load_layered::<TestConfig>(&main).expect_err("bad");
         assert_eq!(errs.0.len(), 1, "{errs}");
         assert!(errs.0[0].file.ends_with("conf.d/50-bad.toml"), "{errs}");
         assert_eq!(
@@ -424,7 +465,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let main = dir.path().join("picket.toml");
         write(&main, "[general]\nlog_level_append = [\"x\"]\n");
-        let errs = load_layered(&main).expect_err("bad");
+        let errs = load_layered::<TestConfig>(&main).expect_err("bad");
         assert_eq!(errs.0[0].line, 2, "{errs}");
     }
 
@@ -436,7 +477,7 @@ mod tests {
         let main = dir.path().join("picket.toml");
         write(&main, "");
         fs::set_permissions(&main, fs::Permissions::from_mode(0o664)).expect("chmod");
-        let errs = load_layered(&main).expect_err("refused");
+        let errs = load_layered::<TestConfig>(&main).expect_err("refused");
         assert!(errs.0[0].file.ends_with("picket.toml"));
         assert!(
             errs.0[0].message.contains("writable by group or others"),

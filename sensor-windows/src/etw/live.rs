@@ -3,6 +3,7 @@
 //! `u32` and raw-byte reads, and the Windows look-ups behind [`Enricher`].
 
 use super::{map_kernel_process, opcode, Enricher, KernelProcessRecord};
+use crate::config::WindowsCollectorConfig;
 use crate::pe::OriginalFileNameCache;
 use ferrisetw::parser::Parser;
 use ferrisetw::provider::kernel_providers::PROCESS_PROVIDER;
@@ -11,7 +12,6 @@ use ferrisetw::schema_locator::SchemaLocator;
 use ferrisetw::trace::{KernelTrace, TraceTrait};
 use ferrisetw::EventRecord;
 use sensor_core::collector::{CollectorError, EventSender, Shutdown};
-use sensor_core::config::WindowsCollectorConfig;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -14,8 +14,8 @@ mod rotate;
 pub use repair::{repair_torn_tail, TailRepair};
 pub use sensor_core::sink::rotated_path;
 
+use crate::config::{FileSinkConfig, FsyncPolicy};
 use sensor_core::alert::Alert;
-use sensor_core::config::{FileSinkConfig, FsyncPolicy};
 use sensor_core::sink::AlertSink;
 use sensor_core::Health;
 use std::collections::VecDeque;

@@ -6,7 +6,7 @@
 
 use super::framing::octet_frame;
 use super::tls::Tls;
-use sensor_core::config::SyslogProtocol;
+use crate::config::SyslogProtocol;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown as NetShutdown, SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
 use std::time::{Duration, Instant};

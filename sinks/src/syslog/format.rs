@@ -4,8 +4,8 @@
 //!
 //! May touch: nothing; pure functions.
 
+use crate::config::Facility;
 use sensor_core::alert::{Alert, Severity};
-use sensor_core::config::Facility;
 
 /// Syslog severity for an alert severity: critical 2, high 3, medium 4, low 5.
 pub fn syslog_severity(severity: Severity) -> u8 {

@@ -48,12 +48,11 @@ mod queue;
 mod sender;
 mod tls;
 
+use crate::config::{split_host_port, Facility, SyslogProtocol, SyslogSinkConfig};
 use format::format_message;
 use queue::{Msg, Shared};
 use sender::Sender;
 use sensor_core::alert::Alert;
-use sensor_core::config::syslog::split_host_port;
-use sensor_core::config::{Facility, SyslogProtocol, SyslogSinkConfig};
 use sensor_core::sink::AlertSink;
 use sensor_core::Health;
 use std::io;

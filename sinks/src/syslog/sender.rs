@@ -11,7 +11,7 @@ use super::connection::{classify, connect, Conn, Peer};
 use super::queue::{Msg, Shared};
 use super::tls::Tls;
 use super::UNCONFIRMED_WINDOW;
-use sensor_core::config::SyslogProtocol;
+use crate::config::SyslogProtocol;
 use std::collections::VecDeque;
 use std::io;
 use std::sync::atomic::Ordering;

@@ -9,7 +9,7 @@ use super::connection::Counting;
 #[cfg(feature = "tls")]
 use super::connection::CONNECT_TIMEOUT;
 use super::SyslogError;
-use sensor_core::config::SyslogSinkConfig;
+use crate::config::SyslogSinkConfig;
 use std::io;
 
 /// TLS settings: a connector and the name to verify.

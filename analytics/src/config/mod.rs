@@ -1,8 +1,12 @@
-//! `[analytics]`: DET0320's analytics AN0903/AN0904/AN0905 and their mutable elements.
-//! (Owned by the analytics work; the pipeline only passes it through.)
+//! `[analytics]` and `[rules]` (the analytics room): DET0320's analytics
+//! AN0903/AN0904/AN0905 with their mutable elements, and the Elastic rules to run.
 //!
 //! (Over 600 lines: every mutable element of three analytics, each with its defaults,
-//! documentation and meaning checks, side by side.)
+//! documentation and value checks, side by side.)
+//!
+//! What needs compiling (regexes, keyword automata) is checked by compiling it, once, in
+//! [`crate::Analytics::build`]; [`AnalyticsConfig::validate`] is that build. The value
+//! checks here are the part no compiler makes.
 //!
 //! Every mutable element DET0320 names is one sub-table whose key is the element's name in
 //! snake case (`UtilityNameList` → `[analytics.an0904.utility_name_list]`), so an alert's
@@ -14,7 +18,12 @@
 //! patterns (`*` any run, `?` one character); regex lists take Rust `regex` syntax and
 //! match case-insensitively.
 
-use crate::alert::Severity;
+mod rules;
+
+pub use rules::{RuleFile, RulesConfig};
+
+use sensor_core::alert::Severity;
+use sensor_core::config::Problems;
 use serde::{Deserialize, Serialize};
 
 fn strings(items: &[&str]) -> Vec<String> {
@@ -458,20 +467,15 @@ impl Default for TimeWindowConfig {
 const PLATFORMS: [&str; 3] = ["windows", "linux", "macos"];
 
 impl AnalyticsConfig {
-    /// Semantic checks, appended as (field path, message).
-    pub fn validate(&self, problems: &mut Vec<(String, String)>) {
+    /// Semantic checks, appended as (field path, message): builds the analytics
+    /// ([`crate::Analytics::build`]), which compiles every pattern once.
+    pub fn validate(&self, problems: &mut Problems) {
+        problems.extend(crate::Analytics::build(self).1);
+    }
+
+    /// The checks compiling does not make (ranges, empty names, name shapes).
+    pub(crate) fn check_values(&self, problems: &mut Problems) {
         let mut push = |field: String, msg: String| problems.push((field, msg));
-        let regexes = |field: &str, list: &[String], push: &mut dyn FnMut(String, String)| {
-            for (i, re) in list.iter().enumerate() {
-                if let Err(e) = regex::RegexBuilder::new(re).case_insensitive(true).build() {
-                    let first = e.to_string().lines().last().unwrap_or_default().to_string();
-                    push(
-                        format!("{field}[{i}]"),
-                        format!("invalid regex {re:?}: {first}"),
-                    );
-                }
-            }
-        };
         let non_empty = |field: &str, list: &[String], push: &mut dyn FnMut(String, String)| {
             for (i, item) in list.iter().enumerate() {
                 if item.trim().is_empty() {
@@ -496,7 +500,6 @@ impl AnalyticsConfig {
         let c = &self.an0903.command_pattern_list;
         let f = "analytics.an0903.command_pattern_list";
         non_empty(&format!("{f}.keywords"), &c.keywords, &mut push);
-        regexes(&format!("{f}.regexes"), &c.regexes, &mut push);
         non_empty(
             "analytics.an0903.suspicious_parent_processes.names",
             &self.an0903.suspicious_parent_processes.names,
@@ -606,23 +609,35 @@ impl AnalyticsConfig {
                 format!("expected 1 to 86400 seconds, found {}", t.window_secs),
             );
         }
-        regexes(
-            &format!("{f}.lateral_movement_patterns"),
-            &t.lateral_movement_patterns,
-            &mut push,
-        );
-        regexes(
-            &format!("{f}.credential_access_patterns"),
-            &t.credential_access_patterns,
-            &mut push,
-        );
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
+    use sensor_core::config::{ConfigErrors, ConfigRoot};
+
+    /// A root with only `[analytics]`, to parse sections through the real loader.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+    #[serde(deny_unknown_fields, default)]
+    struct Config {
+        analytics: AnalyticsConfig,
+    }
+
+    impl ConfigRoot for Config {
+        type Built = ();
+        fn build(&self) -> Result<(), Problems> {
+            let mut problems = Vec::new();
+            self.analytics.validate(&mut problems);
+            problems.is_empty().then_some(()).ok_or(problems)
+        }
+    }
+
+    impl Config {
+        fn from_toml_str(text: &str, origin: &str) -> Result<Config, ConfigErrors> {
+            sensor_core::config::from_toml_str(text, origin)
+        }
+    }
 
     #[test]
     fn default_analytics_config_is_valid() {

@@ -1,8 +1,8 @@
-//! `[sinks.syslog]`: forwarding alerts to a syslog collector (rsyslog, syslog-ng, Vector,
-//! Splunk, ...): RFC 5424 messages whose MSG is the ECS JSON alert, over TCP with
-//! octet-counting framing (RFC 6587), TLS (RFC 5425) or UDP (RFC 5426).
+//! `[sinks.syslog]` (the sinks room): forwarding alerts to a syslog collector (rsyslog,
+//! syslog-ng, Vector, Splunk, ...): RFC 5424 messages whose MSG is the ECS JSON alert,
+//! over TCP with octet-counting framing (RFC 6587), TLS (RFC 5425) or UDP (RFC 5426).
 //!
-//! The sink itself, and its delivery guarantee, live in the `sinks` crate (`sinks::syslog`).
+//! The sink itself, and its delivery guarantee, are in [`crate::syslog`].
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -241,6 +241,28 @@ pub fn split_host_port(address: &str) -> Option<(&str, u16)> {
 mod tests {
     use super::*;
 
+    /// A root with only `[sinks.syslog]`, to parse the section through the real loader.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+    #[serde(deny_unknown_fields, default)]
+    struct Root {
+        sinks: RootSinks,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+    #[serde(deny_unknown_fields, default)]
+    struct RootSinks {
+        syslog: SyslogSinkConfig,
+    }
+
+    impl sensor_core::ConfigRoot for Root {
+        type Built = ();
+        fn build(&self) -> Result<(), sensor_core::config::Problems> {
+            let mut problems = Vec::new();
+            self.sinks.syslog.validate(&mut problems);
+            problems.is_empty().then_some(()).ok_or(problems)
+        }
+    }
+
     #[test]
     fn addresses_split() {
         assert_eq!(split_host_port("127.0.0.1:514"), Some(("127.0.0.1", 514)));
@@ -261,7 +283,7 @@ mod tests {
         // Names outside a fixed set fail while parsing, the rest in validation: one run
         // reports them all, each on its line.
         let text = "[sinks.syslog]\naddress = \"nowhere\"\nprotocol = \"relp\"\nfacility = \"local9\"\napp_name = \"has space\"\nqueue_capacity = 0\nmax_backoff_secs = 0\nflush_timeout_secs = 601\nmax_message_bytes = 10\n";
-        let errs = crate::config::Config::from_toml_str(text, "t.toml").expect_err("all bad");
+        let errs = sensor_core::config::from_toml_str::<Root>(text, "t.toml").expect_err("all bad");
         for (line, f) in [
             (2, "address"),
             (3, "protocol"),

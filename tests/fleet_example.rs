@@ -1,14 +1,14 @@
 //! The fleet example config is valid, and documents every DET0320 mutable element.
 
-const FLEET: &str = include_str!("../config/fleet-example.toml");
+const FLEET: &str = include_str!("../packaging/config/fleet-example.toml");
 
 #[test]
 fn fleet_example_is_a_valid_config() {
-    let config = sensor_core::Config::from_toml_str(FLEET, "fleet-example.toml")
+    let config = picket::config::Config::from_toml_str(FLEET, "fleet-example.toml")
         .unwrap_or_else(|e| panic!("fleet example invalid:\n{e}"));
     assert_ne!(
         config,
-        sensor_core::Config::default(),
+        picket::config::Config::default(),
         "it changes something"
     );
 }
