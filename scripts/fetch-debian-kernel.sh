@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Fetches a Debian kernel image package with apt and prints the path of its vmlinuz,
+# for scripts/test-kernel.sh. Nothing is installed: the .deb is downloaded and only
+# its /boot/vmlinuz-* is unpacked, into PICKET_KERNEL_CACHE (default
+# target/kernel-images, or $CARGO_TARGET_DIR/kernel-images).
+#
+#   scripts/fetch-debian-kernel.sh linux-image-cloud-amd64          # newest 6.1 on Debian 12
+#   scripts/fetch-debian-kernel.sh linux-image-6.12.117+deb12-cloud-amd64
+#
+# A meta-package (linux-image-cloud-amd64) is resolved to the image it depends on, so
+# the first form always tests the newest kernel Debian ships for the release.
+set -euo pipefail
+
+die() {
+  echo "fetch-debian-kernel: $*" >&2
+  exit 2
+}
+
+package=${1:-}
+[[ -n $package ]] || die "usage: scripts/fetch-debian-kernel.sh PACKAGE (e.g. linux-image-cloud-amd64)"
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cache=${PICKET_KERNEL_CACHE:-${CARGO_TARGET_DIR:-$repo/target}/kernel-images}
+mkdir -p "$cache"
+
+apt-cache show "$package" >/dev/null 2>&1 ||
+  die "apt knows no package $package (run apt-get update; Debian 12's kernels are linux-image-6.1.0-*-cloud-amd64)"
+
+# Follow a meta-package to the versioned image it pulls in.
+image=$package
+for _ in 1 2 3; do
+  [[ $image =~ ^linux-image-[0-9] ]] && break
+  next=$(apt-cache depends "$image" 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*\)$/\1/p' | head -n1)
+  [[ -n $next ]] || die "$image is neither a versioned kernel image nor a meta-package that depends on one"
+  image=$next
+done
+[[ $image =~ ^linux-image-[0-9] ]] || die "could not resolve $package to a versioned kernel image"
+
+release=${image#linux-image-}
+release=${release%-unsigned}
+vmlinuz=$cache/vmlinuz-$release
+if [[ ! -s $vmlinuz ]]; then
+  tmp=$(mktemp -d "$cache/fetch.XXXXXX")
+  trap 'rm -rf "$tmp"' EXIT
+  # apt-get download as root warns that _apt cannot write here; that is harmless.
+  (cd "$tmp" && apt-get download -qq "$image" 2>&1 | grep -v "couldn't be accessed by user '_apt'" >&2 || true)
+  deb=$(ls "$tmp"/*.deb 2>/dev/null | head -n1)
+  [[ -n $deb ]] || die "apt-get download $image produced no .deb"
+  dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp" "./boot/vmlinuz-$release" ||
+    die "$deb has no ./boot/vmlinuz-$release"
+  mv "$tmp/boot/vmlinuz-$release" "$vmlinuz"
+fi
+echo "$vmlinuz"
