@@ -4,6 +4,51 @@ use crate::error::Error;
 use sensor_core::collector::{Collector, CollectorError, CollectorFuture, EventSender, Shutdown};
 use sensor_core::config::LinuxCollectorConfig;
 
+/// How one of the tracer's programs fared on this kernel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProgramStatus {
+    /// The program's name in the eBPF object (`handle_exec`, `handle_fork`, `handle_exit`).
+    pub program: &'static str,
+    /// The tracepoint it attaches to.
+    pub tracepoint: &'static str,
+    /// Attached, or missing and why.
+    pub state: ProgramState,
+}
+
+/// Whether a program runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProgramState {
+    /// Verified and attached.
+    Attached {
+        /// Instructions the verifier processed (`bpf_prog_info.verified_insns`; kernels
+        /// >= 5.16 report it).
+        verified_instructions: Option<u32>,
+    },
+    /// The kernel could not run it; the tracer runs without it.
+    Missing {
+        /// What failed (the kernel's or aya's words).
+        reason: String,
+        /// What Picket loses without it.
+        consequence: &'static str,
+    },
+}
+
+impl ProgramStatus {
+    /// One line for the log and health: what is missing, why, and what that costs.
+    pub fn missing_note(&self) -> Option<String> {
+        match &self.state {
+            ProgramState::Missing {
+                reason,
+                consequence,
+            } => Some(format!(
+                "running without {} (tracepoint {}): {reason}; {consequence}",
+                self.program, self.tracepoint
+            )),
+            ProgramState::Attached { .. } => None,
+        }
+    }
+}
+
 /// The eBPF process collector (`picket.collector = "linux-ebpf"`).
 ///
 /// [`LinuxCollector::new`] only checks the configuration; the programs are loaded and
@@ -18,6 +63,8 @@ pub struct LinuxCollector {
     host_name: Option<String>,
     #[cfg(target_os = "linux")]
     loaded: Option<crate::loader::Loaded>,
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    tracepoint_overrides: Vec<(&'static str, &'static str)>,
 }
 
 impl LinuxCollector {
@@ -32,7 +79,30 @@ impl LinuxCollector {
             host_name: None,
             #[cfg(target_os = "linux")]
             loaded: None,
+            tracepoint_overrides: Vec::new(),
         })
+    }
+
+    /// Test hook: attach `program` to `tracepoint` instead of its own. The kernel tests
+    /// name a tracepoint the kernel does not have, to run the collector as it runs on a
+    /// kernel without that hook. Not for production use.
+    #[doc(hidden)]
+    pub fn with_tracepoint(mut self, program: &'static str, tracepoint: &'static str) -> Self {
+        self.tracepoint_overrides.push((program, tracepoint));
+        self
+    }
+
+    /// Each program of the tracer, attached (with the verifier's instruction count) or
+    /// missing (why, and what is lost), once loaded; empty before.
+    pub fn programs(&self) -> &[ProgramStatus] {
+        #[cfg(target_os = "linux")]
+        {
+            self.loaded.as_ref().map_or(&[], |l| l.programs.as_slice())
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            &[]
+        }
     }
 
     /// Overrides `host.name` (`[general] host_name`); by default the kernel's host name.
@@ -45,13 +115,20 @@ impl LinuxCollector {
     /// Loads the eBPF programs and attaches them to the scheduler tracepoints. Calling
     /// it again once loaded does nothing.
     ///
+    /// Only the exec program is required: when the kernel cannot run the fork or exit
+    /// program, loading succeeds without it and [`LinuxCollector::programs`] says what
+    /// is missing (the log and, once running, health say so too).
+    ///
     /// Errors: [`Error::NotPrivileged`], [`Error::NoBtf`], [`Error::Verifier`] (with the
     /// verifier log), [`Error::Attach`], [`Error::Load`]; [`Error::Unsupported`] off Linux.
     pub fn load(&mut self) -> Result<(), Error> {
         #[cfg(target_os = "linux")]
         {
             if self.loaded.is_none() {
-                self.loaded = Some(crate::loader::load(&self.config)?);
+                self.loaded = Some(crate::loader::load(
+                    &self.config,
+                    &self.tracepoint_overrides,
+                )?);
             }
             Ok(())
         }

@@ -27,6 +27,6 @@ mod loader;
 mod reader;
 pub mod record;
 
-pub use collector::LinuxCollector;
+pub use collector::{LinuxCollector, ProgramState, ProgramStatus};
 pub use convert::COLLECTOR_NAME;
 pub use error::Error;

@@ -40,7 +40,11 @@ struct Tracer {
 impl Tracer {
     fn start(config: &LinuxCollectorConfig) -> Tracer {
         require_root();
-        let mut collector = LinuxCollector::new(config).expect("valid config");
+        Tracer::start_collector(LinuxCollector::new(config).expect("valid config"))
+    }
+
+    fn start_collector(mut collector: LinuxCollector) -> Tracer {
+        require_root();
         if let Err(e) = collector.load() {
             panic!("loading the tracer failed: {e}");
         }
@@ -848,4 +852,151 @@ fn bad_config_values_are_refused() {
         let err = LinuxCollector::new(&config).expect_err("invalid");
         assert!(err.to_string().starts_with("collector.linux."), "{err}");
     }
+}
+
+/// The verifier's budget per program: a quarter of its 1,000,000-instruction limit, so a
+/// change that makes a program much costlier to verify fails here first, on every
+/// kernel the suite runs on (scripts/test-kernel.sh), long before the limit.
+const VERIFIER_BUDGET: u32 = 250_000;
+
+#[test]
+fn every_program_verifies_within_budget_and_attaches_at_every_argv_capacity() {
+    require_root();
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").expect("osrelease");
+    for max_args_bytes in [32 * 1024, 256 * 1024, 1024 * 1024] {
+        let config = LinuxCollectorConfig {
+            max_args_bytes,
+            ..LinuxCollectorConfig::default()
+        };
+        let mut collector = LinuxCollector::new(&config).expect("config");
+        if let Err(e) = collector.load() {
+            panic!("loading with max_args_bytes {max_args_bytes} failed: {e}");
+        }
+        assert_eq!(collector.args_capacity(), Some(max_args_bytes as u32));
+        let programs = collector.programs();
+        let names: Vec<_> = programs.iter().map(|p| p.program).collect();
+        assert_eq!(names, ["handle_exit", "handle_fork", "handle_exec"]);
+        for p in programs {
+            let n = match &p.state {
+                sensor_linux::ProgramState::Attached {
+                    verified_instructions: Some(n),
+                } => *n,
+                other => panic!("{} on {}: {other:?}", p.program, release.trim()),
+            };
+            // Shown with --nocapture; scripts/test-kernel.sh prints the verifier's own
+            // statistics (states too) for each kernel.
+            println!(
+                "{} (argv capacity {max_args_bytes}): {n} instructions verified on {}",
+                p.program,
+                release.trim()
+            );
+            assert!(
+                n <= VERIFIER_BUDGET,
+                "{} took {n} verified instructions on {}, above the budget of {VERIFIER_BUDGET}",
+                p.program,
+                release.trim()
+            );
+        }
+    }
+}
+
+/// A tracepoint no kernel has: a kernel without a hook looks like this to the loader.
+const ABSENT_TRACEPOINT: &str = "picket_absent_tracepoint";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_fork_hook_the_tracer_runs_on_and_says_what_is_missing() {
+    require_root();
+    let collector = LinuxCollector::new(&LinuxCollectorConfig::default())
+        .expect("config")
+        .with_tracepoint("handle_fork", ABSENT_TRACEPOINT);
+    let mut loaded = collector;
+    if let Err(e) = loaded.load() {
+        panic!("a missing fork hook must not stop the tracer: {e}");
+    }
+    let fork = loaded
+        .programs()
+        .iter()
+        .find(|p| p.program == "handle_fork")
+        .expect("handle_fork listed")
+        .clone();
+    assert_eq!(fork.tracepoint, ABSENT_TRACEPOINT);
+    let note = fork.missing_note().expect("handle_fork is missing");
+    println!("health note: {note}");
+    assert!(note.contains(ABSENT_TRACEPOINT), "{note}");
+    assert!(note.contains("no fork events"), "the cost is named: {note}");
+    for p in loaded
+        .programs()
+        .iter()
+        .filter(|p| p.program != "handle_fork")
+    {
+        assert!(
+            matches!(p.state, sensor_linux::ProgramState::Attached { .. }),
+            "{p:?}"
+        );
+    }
+
+    let mut tracer = Tracer::start_collector(loaded);
+    let marker = format!("picket-nofork-{}", std::process::id());
+    let mut child = Command::new("/bin/echo")
+        .arg(&marker)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("echo");
+    let child_pid = child.id();
+    assert!(child.wait().expect("wait").success());
+    let events = tracer
+        .collect_until("the echo's exec and exit", |seen| {
+            let exec = seen.iter().any(|e| {
+                e.event.action.as_deref() == Some("exec") && e.process.args.get(1) == Some(&marker)
+            });
+            let exit = seen.iter().any(|e| {
+                e.process.pid == Some(child_pid) && e.event.action.as_deref() == Some("exit")
+            });
+            exec && exit
+        })
+        .await;
+    assert!(
+        events
+            .iter()
+            .all(|e| e.event.action.as_deref() != Some("fork")),
+        "no fork events without the fork program"
+    );
+    assert_eq!(tracer.health.collector_state(), "running");
+    let health = tracer.stop().await;
+    assert_eq!(
+        health.notes.get("ebpf.handle_fork"),
+        Some(&note),
+        "{health:?}"
+    );
+    assert_eq!(health.losses.get("kernel_ringbuf"), Some(&0), "{health:?}");
+}
+
+#[test]
+fn without_the_exec_hook_loading_fails_naming_the_kernel_the_program_and_the_fix() {
+    require_root();
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").expect("osrelease");
+    let mut collector = LinuxCollector::new(&LinuxCollectorConfig::default())
+        .expect("config")
+        .with_tracepoint("handle_exec", ABSENT_TRACEPOINT);
+    let err = match collector.load() {
+        Ok(()) => panic!("the tracer loaded without its exec program"),
+        Err(e) => e,
+    };
+    let text = err.to_string();
+    println!("error: {text}");
+    assert!(matches!(err, sensor_linux::Error::Attach { .. }), "{text}");
+    assert!(text.contains(release.trim()), "names the kernel: {text}");
+    assert!(
+        text.contains("handle_exec") && text.contains(ABSENT_TRACEPOINT),
+        "{text}"
+    );
+    assert!(
+        text.contains("BTF-enabled tracepoints (Linux >= 5.5)"),
+        "names what the tracer needs: {text}"
+    );
+    assert!(!collector.is_loaded());
+    assert!(matches!(
+        CollectorError::from(err),
+        CollectorError::Prerequisite(_)
+    ));
 }
