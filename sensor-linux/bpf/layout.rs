@@ -1,8 +1,15 @@
-// The byte layout of the records in bpf/events.h: the one table both sides are held to.
-// Included (not a module: an included file cannot open with `//!`) by build.rs, which
-// turns every entry into `_Static_assert`s on the C structs' `offsetof`/`sizeof` and
-// fails the build when one does not hold, and by src/record.rs, which parses records
-// by these numbers. Change events.h and this table together.
+// The byte layout of the records in bpf/events.h, the one table both sides are held to,
+// and the argv capacities the eBPF objects are built for. Included (not a module: an
+// included file cannot open with `//!`) by build.rs, which turns every layout entry into
+// `_Static_assert`s on the C structs' `offsetof`/`sizeof` (the build fails when one does
+// not hold) and compiles one object per capacity, and by src/record.rs, which parses
+// records by these numbers. Change events.h and this table together.
+
+/// The argv capacities (bytes) of the eBPF objects, smallest first: build.rs compiles
+/// bpf/picket.bpf.c once per entry (`-DARGS_CAP=<n>`), and the loader takes the smallest
+/// that covers `max_args_bytes`. Each is a power of two of at least 32 KiB, which the
+/// program's offset masks rely on (and assert).
+pub const ARGS_CAPS: [u32; 3] = [32 * 1024, 256 * 1024, 1024 * 1024];
 
 /// One field of a record struct: its name in C, byte offset and size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

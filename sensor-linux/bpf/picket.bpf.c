@@ -14,7 +14,7 @@
 #include "events.h"
 
 #ifndef ARGS_CAP
-#define ARGS_CAP 32768
+#error "build.rs passes -DARGS_CAP=<n> for each capacity in bpf/layout.rs (ARGS_CAPS)"
 #endif
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

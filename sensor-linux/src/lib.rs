@@ -23,10 +23,12 @@ pub mod convert;
 mod error;
 #[cfg(target_os = "linux")]
 mod loader;
+mod programs;
 #[cfg(target_os = "linux")]
 mod reader;
 pub mod record;
 
-pub use collector::{LinuxCollector, ProgramState, ProgramStatus};
+pub use collector::LinuxCollector;
 pub use convert::COLLECTOR_NAME;
 pub use error::Error;
+pub use programs::{ProgramState, ProgramStatus};

@@ -12,8 +12,8 @@
 //! and in health. When the exec program cannot run, loading fails with an error naming
 //! the kernel release, the program and what to do.
 
-use crate::collector::{ProgramState, ProgramStatus};
 use crate::error::{chain, Error};
+use crate::programs::{ProgramState, ProgramStatus};
 use crate::record::lost_slot;
 use aya::maps::{MapData, PerCpuArray, RingBuf};
 use aya::programs::{BtfTracePoint, ProgramError};
@@ -21,15 +21,8 @@ use aya::{Btf, Ebpf, EbpfError, EbpfLoader};
 use sensor_core::config::LinuxCollectorConfig;
 use std::path::Path;
 
-/// argv capacities compiled by build.rs; the loader takes the smallest that fits.
-pub(crate) const ARGS_CAPS: [u32; 3] = [32 * 1024, 256 * 1024, 1024 * 1024];
-
-static OBJ_32K: &[u8] =
-    aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/picket-32768.bpf.o"));
-static OBJ_256K: &[u8] =
-    aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/picket-262144.bpf.o"));
-static OBJ_1M: &[u8] =
-    aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/picket-1048576.bpf.o"));
+// OBJECTS: (argv capacity, eBPF object) for each of bpf/layout.rs's ARGS_CAPS.
+include!(concat!(env!("OUT_DIR"), "/objects.rs"));
 
 /// One program of the tracer, and what Picket loses when a kernel cannot run it.
 struct ProgramSpec {
@@ -234,18 +227,17 @@ fn is_eperm(e: &(dyn std::error::Error + 'static)) -> bool {
     text.contains("Operation not permitted") || text.contains("code -1, io error: EPERM")
 }
 
+/// The object with the smallest argv capacity that holds `max_args` bytes.
 fn object_for(max_args: u32) -> Result<(&'static [u8], u32), Error> {
-    let objs: [&'static [u8]; 3] = [OBJ_32K, OBJ_256K, OBJ_1M];
-    ARGS_CAPS
+    OBJECTS
         .iter()
-        .zip(objs)
-        .find(|(cap, _)| **cap >= max_args)
-        .map(|(cap, obj)| (obj, *cap))
-        .ok_or(Error::InvalidConfig {
+        .find(|(cap, _)| *cap >= max_args)
+        .map(|(cap, obj)| (*obj, *cap))
+        .ok_or_else(|| Error::InvalidConfig {
             field: "max_args_bytes",
             message: format!(
                 "{max_args} is above the largest capacity built in ({} bytes)",
-                ARGS_CAPS[ARGS_CAPS.len() - 1]
+                OBJECTS.last().map_or(0, |(cap, _)| *cap)
             ),
         })
 }
@@ -581,7 +573,13 @@ mod tests {
 
     #[test]
     fn every_object_is_a_bpf_elf_with_btf() {
-        for obj in [OBJ_32K, OBJ_256K, OBJ_1M] {
+        let caps: Vec<u32> = OBJECTS.iter().map(|(cap, _)| *cap).collect();
+        assert_eq!(
+            caps,
+            crate::record::layout::ARGS_CAPS,
+            "one object per capacity"
+        );
+        for (_, obj) in OBJECTS {
             assert_eq!(&obj[..4], b"\x7fELF");
             // e_machine 247 = EM_BPF.
             assert_eq!(u16::from_le_bytes([obj[18], obj[19]]), 247);

@@ -116,47 +116,21 @@ impl Losses {
     }
 }
 
-/// What the reader keeps across batches.
-struct Stage<'a> {
-    conv: Converter,
-    malformed: sensor_core::health::Counter,
-    health: &'a sensor_core::health::Health,
-    /// The kernel said it keeps no login uids (noted in health once).
-    no_loginuid_noted: bool,
-}
-
-impl Stage<'_> {
-    fn note_kernel_limits(&mut self, rec: &record::Record<'_>) {
-        if let record::Record::Exec(e) = rec {
-            if e.flags & record::F_NO_LOGINUID != 0 && !self.no_loginuid_noted {
-                self.no_loginuid_noted = true;
-                let note = "this kernel keeps no login uid or audit session (built without \
-                            CONFIG_AUDIT): picket.login_uid and picket.session_id are left \
-                            empty, and exec events list them in picket.fields_unavailable";
-                tracing::warn!("{note}");
-                self.health.note("ebpf.login_uid", note);
-            }
-        }
-    }
-}
-
 /// Takes up to [`BATCH`] records out of the ring. Returns whether the ring is empty.
 fn drain(
     ring: &mut aya::maps::RingBuf<aya::maps::MapData>,
-    stage: &mut Stage<'_>,
+    conv: &Converter,
     batch: &mut Vec<Event>,
+    malformed: &sensor_core::health::Counter,
 ) -> bool {
     while batch.len() < BATCH {
         let Some(item) = ring.next() else {
             return true;
         };
         match record::parse(&item) {
-            Ok(rec) => {
-                stage.note_kernel_limits(&rec);
-                batch.push(stage.conv.convert(&rec));
-            }
+            Ok(rec) => batch.push(conv.convert(&rec)),
             Err(e) => {
-                stage.malformed.fetch_add(1, Ordering::Relaxed);
+                malformed.fetch_add(1, Ordering::Relaxed);
                 if let Some(suppressed) = MALFORMED_WARN.check() {
                     tracing::warn!(error = %e, suppressed, "Skipped a malformed eBPF record");
                 }
@@ -174,18 +148,13 @@ pub(crate) async fn run(
     out: EventSender,
     mut shutdown: Shutdown,
 ) -> Result<(), Error> {
-    let conv = Converter::new(this_host(host_name), boot_offset());
+    let mut conv = Converter::new(this_host(host_name), boot_offset());
     let health = out.health().clone();
     let mut losses = Losses {
         kernel: health.loss_counter("kernel_ringbuf"),
         seen: 0,
     };
-    let mut stage = Stage {
-        conv,
-        malformed: health.loss_counter("kernel_record_malformed"),
-        health: &health,
-        no_loginuid_noted: false,
-    };
+    let malformed = health.loss_counter("kernel_record_malformed");
     let Loaded {
         ring,
         kernel,
@@ -218,18 +187,18 @@ pub(crate) async fn run(
             biased;
             _ = shutdown.wait() => break,
             _ = housekeeping.tick() => {
-                stage.conv.set_offset(boot_offset());
+                conv.set_offset(boot_offset());
                 losses.update(&kernel, &health);
             }
             _ = poll.tick() => {
-                more = !drain(fd.get_mut(), &mut stage, &mut batch);
+                more = !drain(fd.get_mut(), &conv, &mut batch, &malformed);
             }
             _ = std::future::ready(()), if more => {
-                more = !drain(fd.get_mut(), &mut stage, &mut batch);
+                more = !drain(fd.get_mut(), &conv, &mut batch, &malformed);
             }
             guard = fd.readable_mut() => {
                 let mut guard = guard.map_err(Error::Ring)?;
-                if drain(guard.get_inner_mut(), &mut stage, &mut batch) {
+                if drain(guard.get_inner_mut(), &conv, &mut batch, &malformed) {
                     guard.clear_ready();
                 }
             }
@@ -242,7 +211,7 @@ pub(crate) async fn run(
     }
     // Shutdown: what was already in the ring is delivered before returning.
     loop {
-        let empty = drain(fd.get_mut(), &mut stage, &mut batch);
+        let empty = drain(fd.get_mut(), &conv, &mut batch, &malformed);
         for ev in batch.drain(..) {
             if !out.send(ev).await {
                 break;

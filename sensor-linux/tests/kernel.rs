@@ -863,16 +863,16 @@ const VERIFIER_BUDGET: u32 = 250_000;
 fn every_program_verifies_within_budget_and_attaches_at_every_argv_capacity() {
     require_root();
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").expect("osrelease");
-    for max_args_bytes in [32 * 1024, 256 * 1024, 1024 * 1024] {
+    for max_args_bytes in sensor_linux::record::layout::ARGS_CAPS {
         let config = LinuxCollectorConfig {
-            max_args_bytes,
+            max_args_bytes: max_args_bytes as usize,
             ..LinuxCollectorConfig::default()
         };
         let mut collector = LinuxCollector::new(&config).expect("config");
         if let Err(e) = collector.load() {
             panic!("loading with max_args_bytes {max_args_bytes} failed: {e}");
         }
-        assert_eq!(collector.args_capacity(), Some(max_args_bytes as u32));
+        assert_eq!(collector.args_capacity(), Some(max_args_bytes));
         let programs = collector.programs();
         let names: Vec<_> = programs.iter().map(|p| p.program).collect();
         assert_eq!(names, ["handle_exit", "handle_fork", "handle_exec"]);
