@@ -23,8 +23,11 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 cache=${PICKET_KERNEL_CACHE:-${CARGO_TARGET_DIR:-$repo/target}/kernel-images}
 mkdir -p "$cache"
 
-apt-cache show "$package" >/dev/null 2>&1 ||
-  die "apt knows no package $package (run apt-get update; Debian 12's kernels are linux-image-6.1.0-*-cloud-amd64)"
+if ! apt-cache show "$package" >/dev/null 2>&1; then
+  apt-get update -qq # a fresh machine may not have the package lists yet
+  apt-cache show "$package" >/dev/null 2>&1 ||
+    die "apt knows no package $package (Debian 12's kernels are linux-image-6.1.0-*-cloud-amd64)"
+fi
 
 # Follow a meta-package to the versioned image it pulls in.
 image=$package

@@ -12,7 +12,8 @@
 # lsof, setpriv, useradd...) with their shared libraries, and bpftool for the verifier's
 # statistics. Results come back over the serial console. The script exits non-zero
 # unless every suite reported success.
-# Needs qemu-system-x86 and busybox-static (`scripts/setup.sh --kernel` installs them).
+# Needs qemu-system-x86 and busybox-static (scripts/setup.sh installs them, and fetches
+# the Debian kernel).
 #
 # Environment:
 #   PICKET_VM_ACCEL    tcg (default) or kvm. KVM fails on the reference machine
@@ -23,8 +24,14 @@
 #   PICKET_VM_TESTS    a test-name filter for the kernel suite (default: every test)
 #   PICKET_VM_SUITES   which of "verifier kernel-tests e2e-tests" to run (default: all)
 #   PICKET_VM_OBJECTS  a directory of eBPF objects for the verifier suite instead of
-#                      the built ones (to compare variants of bpf/picket.bpf.c)
+#                      the built default (32 KiB argv) one: the other capacities,
+#                      or variants of bpf/picket.bpf.c to compare. (The kernel suite
+#                      loads every capacity and holds each program to a budget.)
 set -euo pipefail
+
+# Everything runs from main, called on the last line: bash has then parsed the whole
+# file before the first command, so editing the script during a long run is harmless.
+main() {
 
 die() {
   echo "test-kernel: $*" >&2
@@ -43,7 +50,7 @@ fi
 [[ -r $kernel ]] || die "cannot read the kernel image $kernel"
 
 command -v qemu-system-x86_64 >/dev/null ||
-  die "qemu-system-x86_64 is not installed (Debian: apt-get install qemu-system-x86; or scripts/setup.sh --kernel)"
+  die "qemu-system-x86_64 is not installed (Debian: apt-get install qemu-system-x86; or run scripts/setup.sh)"
 busybox=/bin/busybox
 [[ -x $busybox ]] || die "$busybox is missing (Debian: apt-get install busybox-static)"
 if ldd "$busybox" >/dev/null 2>&1; then
@@ -166,14 +173,14 @@ cp /etc/os-release "$root/etc/os-release" 2>/dev/null || cp /usr/lib/os-release 
 echo picket-vm >"$root/etc/hostname"
 echo 0123456789abcdef0123456789abcdef >"$root/etc/machine-id"
 
-# The eBPF objects for the verifier suite: those of the newest sensor-linux build (the
-# ones the test binaries embed), or PICKET_VM_OBJECTS.
+# The eBPF objects for the verifier suite: the default one of the newest sensor-linux
+# build (the test binaries embed the same), or PICKET_VM_OBJECTS.
 mkdir -p "$root/root/objects"
 if [[ -n $objects ]]; then
   cp "$objects"/*.o "$root/root/objects/" || die "no .o files in PICKET_VM_OBJECTS=$objects"
 else
   out=$(ls -td "$target_dir"/debug/build/sensor-linux-*/out | head -n1)
-  cp "$out"/picket-*.bpf.o "$root/root/objects/" || die "no eBPF objects under $out"
+  cp "$out"/picket-32768.bpf.o "$root/root/objects/" || die "no eBPF object under $out"
 fi
 
 kernel_args=(--test-threads=2)
@@ -277,3 +284,6 @@ for suite in $suites; do
 done
 [[ $qemu_rc -eq 0 ]] || status=1
 exit $status
+}
+
+main "$@"

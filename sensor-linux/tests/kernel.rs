@@ -85,6 +85,33 @@ impl Tracer {
         }
     }
 
+    /// Hands events to `f` until it says [`Progress::Done`]. The hang guard is on
+    /// progress, not on the total: the test fails when `idle` passes without `f` saying
+    /// [`Progress::Advanced`], so a slow machine (a VM under emulation) takes as long as
+    /// it needs while a stalled or lossy collector still fails promptly.
+    async fn pump_progress(
+        &mut self,
+        what: &str,
+        idle: Duration,
+        mut f: impl FnMut(Event) -> Progress,
+    ) {
+        let mut deadline = tokio::time::Instant::now() + idle;
+        loop {
+            match tokio::time::timeout_at(deadline, self.rx.recv()).await {
+                Ok(Some(ev)) => match f(ev) {
+                    Progress::Done => return,
+                    Progress::Advanced => deadline = tokio::time::Instant::now() + idle,
+                    Progress::Unrelated => {}
+                },
+                Ok(None) => panic!("the collector stopped while waiting for {what}"),
+                Err(_) => panic!(
+                    "no progress towards {what} for {idle:?}; health: {:?}",
+                    self.health.snapshot()
+                ),
+            }
+        }
+    }
+
     /// Collects every event until `done` holds for the events collected so far.
     async fn collect_until(&mut self, what: &str, done: impl Fn(&[Event]) -> bool) -> Vec<Event> {
         let mut seen = Vec::new();
@@ -114,6 +141,16 @@ impl Tracer {
         let _ = drain.await;
         health.snapshot()
     }
+}
+
+/// What an event did for the condition [`Tracer::pump_progress`] waits for.
+enum Progress {
+    /// The condition holds.
+    Done,
+    /// The event brought it closer.
+    Advanced,
+    /// Some other process's event.
+    Unrelated,
 }
 
 fn execs_of(events: &[Event], pid: u32) -> impl Iterator<Item = &Event> {
@@ -724,12 +761,14 @@ async fn exec_storm_20000_unique_markers_all_captured_with_zero_loss() {
     let mut forks: HashSet<u32> = HashSet::new();
     let mut exits: HashSet<u32> = HashSet::new();
     let mut unmatched = 0usize;
+    let started = std::time::Instant::now();
     tracer
-        .pump(
+        .pump_progress(
             "all storm execs and their exits",
-            Duration::from_secs(600),
+            Duration::from_secs(120),
             |e| {
                 let pid = e.process.pid.unwrap_or(0);
+                let before = (markers.len(), exits.len());
                 match e.event.action.as_deref() {
                     Some("exec") => {
                         if let Some(i) = e
@@ -756,10 +795,22 @@ async fn exec_storm_20000_unique_markers_all_captured_with_zero_loss() {
                     }
                     _ => {}
                 }
-                markers.len() == N && exec_pids.keys().all(|p| exits.contains(p))
+                if markers.len() == N && exec_pids.keys().all(|p| exits.contains(p)) {
+                    Progress::Done
+                } else if (markers.len(), exits.len()) != before {
+                    Progress::Advanced
+                } else {
+                    Progress::Unrelated
+                }
             },
         )
         .await;
+    let elapsed = started.elapsed();
+    println!(
+        "exec storm: {N} execs in {:.1} s ({:.0} execs/s)",
+        elapsed.as_secs_f64(),
+        N as f64 / elapsed.as_secs_f64()
+    );
     spawner.await.expect("spawner");
     let health = tracer.stop().await;
     assert_eq!(markers.len(), N);
