@@ -29,15 +29,14 @@ if ! apt-cache show "$package" >/dev/null 2>&1; then
     die "apt knows no package $package (Debian 12's kernels are linux-image-6.1.0-*-cloud-amd64)"
 fi
 
-# Follow a meta-package to the versioned image it pulls in.
+# Follow meta-packages (linux-image-cloud-amd64, linux-image-6.12-cloud-amd64) to the
+# image they pull in: the package that depends on no other linux-image-*.
 image=$package
-for _ in 1 2 3; do
-  [[ $image =~ ^linux-image-[0-9] ]] && break
-  next=$(apt-cache depends "$image" 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*\)$/\1/p' | head -n1)
-  [[ -n $next ]] || die "$image is neither a versioned kernel image nor a meta-package that depends on one"
+for _ in 1 2 3 4; do
+  next=$(apt-cache depends "$image" 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-[^ ]*\)$/\1/p' | head -n1)
+  [[ -n $next ]] || break
   image=$next
 done
-[[ $image =~ ^linux-image-[0-9] ]] || die "could not resolve $package to a versioned kernel image"
 
 release=${image#linux-image-}
 release=${release%-unsigned}
@@ -49,8 +48,10 @@ if [[ ! -s $vmlinuz ]]; then
   (cd "$tmp" && apt-get download -qq "$image" 2>&1 | grep -v "couldn't be accessed by user '_apt'" >&2 || true)
   deb=$(ls "$tmp"/*.deb 2>/dev/null | head -n1)
   [[ -n $deb ]] || die "apt-get download $image produced no .deb"
-  dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp" "./boot/vmlinuz-$release" ||
-    die "$deb has no ./boot/vmlinuz-$release"
-  mv "$tmp/boot/vmlinuz-$release" "$vmlinuz"
+  dpkg-deb --fsys-tarfile "$deb" | tar -t >"$tmp/contents"
+  member=$(grep -m1 '^\./boot/vmlinuz-' "$tmp/contents") ||
+    die "$image ($(basename "$deb")) holds no /boot/vmlinuz-*: is it a kernel image package?"
+  dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp" "$member"
+  mv "$tmp/$member" "$vmlinuz"
 fi
 echo "$vmlinuz"

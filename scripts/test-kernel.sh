@@ -183,7 +183,7 @@ else
   cp "$out"/picket-32768.bpf.o "$root/root/objects/" || die "no eBPF object under $out"
 fi
 
-kernel_args=(--test-threads=2)
+kernel_args=(--test-threads=2 --show-output)
 [[ -n $filter ]] && kernel_args+=("$filter")
 
 # /init: mounts what the tests read, runs the suites, reports each, powers off.
