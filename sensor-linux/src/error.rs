@@ -42,9 +42,9 @@ pub enum Error {
     #[error(
         "the kernel verifier rejected the {program} program (tracepoint {tracepoint}) on \
          Linux {kernel}: {reason}. Picket's programs are proven on the kernels the README \
-         lists under \"Kernels\"; on another kernel, run Picket on one of those, or report \
-         this log with the kernel's release (`scripts/test-kernel.sh /boot/vmlinuz-{kernel}` \
-         reproduces it in a VM)\n--- verifier log ({lines} lines{shown}) ---\n{log}"
+         lists under \"Linux kernels\"; on another kernel, run Picket on one of those, or \
+         report this log with the kernel's release (`scripts/test-kernel.sh \
+         /boot/vmlinuz-{kernel}` reproduces it in a VM)\n{log}"
     )]
     Verifier {
         /// Program name in the object.
@@ -55,19 +55,15 @@ pub enum Error {
         kernel: String,
         /// The load error (errno).
         reason: String,
-        /// Lines in the full log.
-        lines: usize,
-        /// ", last N shown" when cut.
-        shown: String,
-        /// The verifier log (its tail when long).
+        /// The verifier log (its last lines when long), headed by how long it was.
         log: String,
     },
     /// The kernel lacks a tracepoint or feature the tracer attaches to.
     #[error(
         "cannot attach the {program} program to tracepoint {tracepoint} on Linux {kernel}: \
          {detail}. The tracer needs BTF-enabled tracepoints (Linux >= 5.5) and the BPF ring \
-         buffer (Linux >= 5.8): run Picket on such a kernel (the README's \"Kernels\" lists \
-         those it is proven on)"
+         buffer (Linux >= 5.8): run Picket on such a kernel (the README's \"Linux kernels\" \
+         lists those it is proven on)"
     )]
     Attach {
         /// Program name.

@@ -22,6 +22,8 @@ mod collector;
 pub mod convert;
 mod error;
 #[cfg(target_os = "linux")]
+mod kernel_errors;
+#[cfg(target_os = "linux")]
 mod loader;
 mod programs;
 #[cfg(target_os = "linux")]
