@@ -14,6 +14,7 @@ packages=(
   util-linux bsdutils             # setpriv, setsid, script (a pty) for the eBPF collector tests
   libwine                         # real Windows PE files (with and without version resources) for the PE reader tests
   binutils-mingw-w64-x86-64 binutils-mingw-w64-i686 cpp  # windres + ld build PE32+/PE32 test images; windres cross-checks OriginalFilename
+  qemu-system-x86 busybox-static  # scripts/test-kernel.sh: the collector's tests in a VM on another kernel
 )
 
 # `scripts/setup.sh --bench` adds the tracers scripts/bench-exec-storm.sh compares
@@ -31,6 +32,10 @@ if ((${#missing[@]})); then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+# The kernel scripts/test-kernel.sh --debian-6.1 boots: Debian 12's newest 6.1 cloud
+# image, downloaded with apt and unpacked into target/kernel-images (not installed).
+"$(dirname "$0")/fetch-debian-kernel.sh" linux-image-cloud-amd64 >/dev/null
 
 # Cross targets so CI proves the macOS and Windows crates compile.
 targets=(x86_64-pc-windows-gnu aarch64-apple-darwin)

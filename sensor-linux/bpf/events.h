@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * Records the eBPF programs write to the `events` ring buffer. User space
- * (src/record.rs) parses them by the offsets asserted below; change both together.
+ * (src/record.rs) parses them by the table in bpf/layout.rs, which build.rs asserts
+ * against these structs, field by field; change both together.
  * All integers are native-endian; every record starts with `struct ev_hdr`.
  */
 #ifndef PICKET_EVENTS_H
@@ -28,6 +29,7 @@
 #define F_EXE_TRUNCATED (1u << 4)
 #define F_NO_MM (1u << 5)  /* no user address space (kernel thread) */
 #define F_HAS_TTY (1u << 6)
+#define F_NO_LOGINUID (1u << 7) /* the kernel has no task_struct.loginuid (CONFIG_AUDIT off) */
 
 /* Slots of the per-CPU `lost` counters. */
 #define LOST_EXEC 0  /* exec record did not fit in the ring buffer */
@@ -72,8 +74,5 @@ struct exec_ev {
 	/* Followed by: args (args_len) | filename | cwd | exe, packed, no NULs after
 	 * the last argument other than those in the argument area itself. */
 };
-
-_Static_assert(sizeof(struct ev_hdr) == 88, "ev_hdr layout is shared with src/record.rs");
-_Static_assert(sizeof(struct exec_ev) == 88 + 112, "exec_ev layout is shared with src/record.rs");
 
 #endif

@@ -14,13 +14,16 @@
 #include "events.h"
 
 #ifndef ARGS_CAP
-#define ARGS_CAP 32768
+#error "build.rs passes -DARGS_CAP=<n> for each capacity in bpf/layout.rs (ARGS_CAPS)"
 #endif
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* Set by the loader: argv bytes to capture (<= ARGS_CAP). */
-const volatile __u32 cfg_max_args = ARGS_CAP;
+/* Set by the loader: argv bytes to capture (<= ARGS_CAP). Writable data, not a
+ * `const volatile` rodata constant: the verifier then checks one program for every
+ * configured value, rather than a different one per value (each of which an old
+ * verifier could accept or reject on its own). */
+volatile __u32 cfg_max_args = ARGS_CAP;
 /* Set by the loader: unread bytes in the ring at which the reader is woken at once.
  * Below it records are written without a wakeup and the reader collects them on its
  * short poll timer, so a storm of execs costs a few wakeups rather than one each. */
@@ -99,6 +102,34 @@ static __always_inline void fill_hdr(struct ev_hdr *h, struct task_struct *task,
 	bpf_probe_read_kernel_str(h->comm, sizeof(h->comm), &task->comm);
 }
 
+/* Masks for bound(): the smallest 2^n - 1 at or above each buffer's size. */
+#define DATA_MASK ((__u64)ARGS_CAP * 2 - 1) /* data[]: ARGS_CAP + 3 * PATH_BUF <= 2 * ARGS_CAP */
+#define PATH_MASK ((__u64)PATH_BUF * 2 - 1)
+#define NAME_MASK ((__u64)NAME_CAP - 1)
+_Static_assert((ARGS_CAP & (ARGS_CAP - 1)) == 0, "ARGS_CAP is a power of two");
+_Static_assert(ARGS_CAP + 3 * PATH_BUF <= DATA_MASK, "DATA_MASK covers data[]");
+
+/*
+ * An offset or size as every supported verifier can follow it, applied right before
+ * each use. Verifiers up to 6.1 lose bounds in two ways this code once hit: a
+ * comparison whose outcome they already know is still explored both ways, and on the
+ * impossible side every register that shares the compared one's id gets a
+ * contradictory range (umin > umax); pointer arithmetic with such a range turns a
+ * map-value pointer into a scalar, which helpers then reject. So the value is hidden
+ * from the compiler (which would otherwise drop the mask as redundant), masked to a
+ * power of two (a fresh register: no shared id, bounds rebuilt from its bits), and
+ * clamped to the real limit. All 64-bit: a 32-bit copy would have bounds of its own
+ * that old verifiers do not link back.
+ */
+static __always_inline __u64 bound(__u64 v, __u64 mask, __u64 max)
+{
+	barrier_var(v);
+	v &= mask;
+	if (v > max)
+		v = max;
+	return v;
+}
+
 /*
  * Writes the absolute path of (vfsmnt, dentry) into the CPU's scratch record at
  * data[pos], crossing mount points up to the root of the mount tree. Returns the bytes
@@ -126,7 +157,7 @@ __noinline int write_path(__u64 vfsmnt_addr, __u64 dentry_addr, __u64 pos, __u32
 	__u64 mnt_off = bpf_core_field_offset(struct mount, mnt);
 	struct mount *mnt = (struct mount *)((char *)vfsmnt - mnt_off);
 	__u32 count = PATH_DEPTH;
-	__u32 off = 0;
+	__u64 off = 0;
 	bool wrote = false;
 
 	for (__u32 i = 0; i < PATH_DEPTH; i++) {
@@ -164,8 +195,8 @@ __noinline int write_path(__u64 vfsmnt_addr, __u64 dentry_addr, __u64 pos, __u32
 		const unsigned char *name = s->names[idx];
 		if (!name)
 			continue;
-		__u32 len = s->lens[idx] & (NAME_CAP - 1);
-		off &= PATH_BUF - 1;
+		__u64 len = bound(s->lens[idx], NAME_MASK, NAME_CAP - 1);
+		off = bound(off, PATH_BUF - 1, PATH_BUF - 1);
 		s->tmp[off] = '/';
 		if (bpf_probe_read_kernel(&s->tmp[off + 1], len, name) != 0)
 			break;
@@ -181,13 +212,8 @@ __noinline int write_path(__u64 vfsmnt_addr, __u64 dentry_addr, __u64 pos, __u32
 		s->tmp[0] = '/';
 		off = 1;
 	}
-	__u64 len = off;
-	barrier_var(len);
-	if (len > PATH_BUF)
-		len = PATH_BUF;
-	barrier_var(pos);
-	if (pos > ARGS_CAP + 2 * PATH_BUF)
-		return 0;
+	__u64 len = bound(off, PATH_MASK, PATH_BUF);
+	pos = bound(pos, DATA_MASK, ARGS_CAP + 2 * PATH_BUF);
 	if (bpf_probe_read_kernel(&s->data[pos], len, s->tmp) != 0)
 		return 0;
 	return len;
@@ -219,6 +245,8 @@ int handle_exec(__u64 *ctx)
 	e->tty_minor = 0;
 	e->_pad = 0;
 	e->tty_name[0] = 0;
+	if (!bpf_core_field_exists(task->loginuid))
+		e->flags |= F_NO_LOGINUID;
 
 	/* Controlling terminal. */
 	struct tty_struct *tty = BPF_CORE_READ(task, signal, tty);
@@ -230,49 +258,39 @@ int handle_exec(__u64 *ctx)
 		bpf_probe_read_kernel_str(e->tty_name, sizeof(e->tty_name), &tty->name);
 	}
 
-	/* argv, straight from the new image's argument area. Sizes and offsets are 64-bit
-	 * so the compiler keeps no 32-bit copies whose bounds the verifier cannot link. */
+	/* argv, straight from the new image's argument area. `pos` is the end of what is
+	 * written to data[] so far; every use of it goes through bound(). */
 	__u64 pos = 0;
 	struct mm_struct *mm = BPF_CORE_READ(task, mm);
 	if (mm) {
-		unsigned long start = BPF_CORE_READ(mm, arg_start);
-		unsigned long end = BPF_CORE_READ(mm, arg_end);
+		__u64 start = BPF_CORE_READ(mm, arg_start);
+		__u64 end = BPF_CORE_READ(mm, arg_end);
 		__u64 size = end > start ? end - start : 0;
-		__u64 len = cfg_max_args;
-		if (len > ARGS_CAP)
-			len = ARGS_CAP;
-		if (size > len)
-			e->flags |= F_ARGS_TRUNCATED;
-		else
-			len = size;
 		e->args_size = size > 0xffffffffULL ? 0xffffffff : (__u32)size;
-		barrier_var(len);
-		if (len > ARGS_CAP)
-			len = ARGS_CAP;
-		if (len > 0) {
-			if (bpf_probe_read_user(s->data, len, (const void *)start) == 0)
-				pos = len;
-			else
-				e->flags |= F_ARGS_UNREADABLE;
+		__u64 limit = bound(cfg_max_args, DATA_MASK, ARGS_CAP);
+		__u64 len = size;
+		if (size > limit) {
+			e->flags |= F_ARGS_TRUNCATED;
+			len = limit;
 		}
+		len = bound(len, DATA_MASK, ARGS_CAP);
+		if (bpf_probe_read_user(s->data, len, (const void *)start) == 0)
+			pos = len;
+		else
+			e->flags |= F_ARGS_UNREADABLE;
 	} else {
 		e->flags |= F_NO_MM;
 	}
 	e->args_len = pos;
 
 	/* The path execve() was given. */
-	barrier_var(pos);
-	if (pos > ARGS_CAP)
-		pos = ARGS_CAP;
 	const char *filename = BPF_CORE_READ(bprm, filename);
+	pos = bound(pos, DATA_MASK, ARGS_CAP);
 	long n = bpf_probe_read_kernel_str(&s->data[pos], PATH_BUF, filename);
 	if (n > 0) {
-		__u64 flen = (__u64)n - 1;
+		__u64 flen = bound((__u64)n - 1, PATH_MASK, PATH_BUF - 1);
 		if (flen >= PATH_BUF - 1)
 			e->flags |= F_FILENAME_TRUNCATED;
-		barrier_var(flen);
-		if (flen > PATH_BUF)
-			flen = PATH_BUF;
 		e->filename_len = flen;
 		pos += flen;
 	}
@@ -281,11 +299,10 @@ int handle_exec(__u64 *ctx)
 	struct fs_struct *fs = BPF_CORE_READ(task, fs);
 	struct dentry *cwd = fs ? BPF_CORE_READ(fs, pwd.dentry) : NULL;
 	if (cwd) {
-		__u64 w = (__u32)write_path((__u64)BPF_CORE_READ(fs, pwd.mnt), (__u64)cwd, pos,
-					    F_CWD_TRUNCATED);
-		barrier_var(w);
-		if (w > PATH_BUF)
-			w = PATH_BUF;
+		pos = bound(pos, DATA_MASK, ARGS_CAP + PATH_BUF);
+		__u64 w = write_path((__u64)BPF_CORE_READ(fs, pwd.mnt), (__u64)cwd, pos,
+				     F_CWD_TRUNCATED);
+		w = bound(w, PATH_MASK, PATH_BUF);
 		e->cwd_len = w;
 		pos += w;
 	}
@@ -295,19 +312,15 @@ int handle_exec(__u64 *ctx)
 	struct file *file = BPF_CORE_READ(bprm, file);
 	struct dentry *exe = file ? BPF_CORE_READ(file, f_path.dentry) : NULL;
 	if (exe) {
-		__u64 w = (__u32)write_path((__u64)BPF_CORE_READ(file, f_path.mnt), (__u64)exe, pos,
-					    F_EXE_TRUNCATED);
-		barrier_var(w);
-		if (w > PATH_BUF)
-			w = PATH_BUF;
+		pos = bound(pos, DATA_MASK, ARGS_CAP + 2 * PATH_BUF);
+		__u64 w = write_path((__u64)BPF_CORE_READ(file, f_path.mnt), (__u64)exe, pos,
+				     F_EXE_TRUNCATED);
+		w = bound(w, PATH_MASK, PATH_BUF);
 		e->exe_len = w;
 		pos += w;
 	}
 
-	/* The compiler can prove this clamp redundant; the verifier cannot, so keep it. */
-	barrier_var(pos);
-	if (pos > ARGS_CAP + 3 * PATH_BUF)
-		pos = ARGS_CAP + 3 * PATH_BUF;
+	pos = bound(pos, DATA_MASK, ARGS_CAP + 3 * PATH_BUF);
 	if (bpf_ringbuf_output(&events, e, sizeof(*e) + pos, wakeup_flags()) != 0)
 		count_lost(LOST_EXEC);
 	return 0;

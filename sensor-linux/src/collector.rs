@@ -5,6 +5,8 @@ use crate::error::Error;
 use sensor_core::collector::{Collector, CollectorError, CollectorFuture, EventSender, Shutdown};
 use sensor_core::HostIdentity;
 
+use crate::programs::ProgramStatus;
+
 /// The eBPF process collector (`picket.collector = "linux-ebpf"`).
 ///
 /// [`LinuxCollector::new`] only checks the configuration; the programs are loaded and
@@ -18,6 +20,8 @@ pub struct LinuxCollector {
     host: HostIdentity,
     #[cfg(target_os = "linux")]
     loaded: Option<crate::loader::Loaded>,
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    tracepoint_overrides: Vec<(&'static str, &'static str)>,
 }
 
 impl LinuxCollector {
@@ -32,11 +36,38 @@ impl LinuxCollector {
             host: HostIdentity::this_host(),
             #[cfg(target_os = "linux")]
             loaded: None,
+            tracepoint_overrides: Vec::new(),
         })
+    }
+
+    /// Test hook: attach `program` to `tracepoint` instead of its own. The kernel tests
+    /// name a tracepoint the kernel does not have, to run the collector as it runs on a
+    /// kernel without that hook. Not for production use.
+    #[doc(hidden)]
+    pub fn with_tracepoint(mut self, program: &'static str, tracepoint: &'static str) -> Self {
+        self.tracepoint_overrides.push((program, tracepoint));
+        self
+    }
+
+    /// Each program of the tracer, attached (with the verifier's instruction count) or
+    /// missing (why, and what is lost), once loaded; empty before.
+    pub fn programs(&self) -> &[ProgramStatus] {
+        #[cfg(target_os = "linux")]
+        {
+            self.loaded.as_ref().map_or(&[], |l| l.programs.as_slice())
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            &[]
+        }
     }
 
     /// Loads the eBPF programs and attaches them to the scheduler tracepoints. Calling
     /// it again once loaded does nothing.
+    ///
+    /// Only the exec program is required: when the kernel cannot run the fork or exit
+    /// program, loading succeeds without it and [`LinuxCollector::programs`] says what
+    /// is missing (the log and, once running, health say so too).
     ///
     /// Errors: [`Error::NotPrivileged`], [`Error::NoBtf`], [`Error::Verifier`] (with the
     /// verifier log), [`Error::Attach`], [`Error::Load`]; [`Error::Unsupported`] off Linux.
@@ -44,7 +75,10 @@ impl LinuxCollector {
         #[cfg(target_os = "linux")]
         {
             if self.loaded.is_none() {
-                self.loaded = Some(crate::loader::load(&self.config)?);
+                self.loaded = Some(crate::loader::load(
+                    &self.config,
+                    &self.tracepoint_overrides,
+                )?);
             }
             Ok(())
         }

@@ -21,14 +21,16 @@
 //!   gid; `picket.user_groups` and `picket.user_shell` describe the effective user (its
 //!   groups and login shell in the user database), for AN0904's UserContextScope.
 //! - `picket.login_uid` and `picket.session_id` are left out when the kernel has them
-//!   unset (`(u32)-1`: a process no login session started).
+//!   unset (`(u32)-1`: a process no login session started). On a kernel that keeps
+//!   neither (built without CONFIG_AUDIT) they are left out too, and exec events list
+//!   them in `picket.fields_unavailable`, so "not logged in" and "cannot know" differ.
 //! - Fork events carry no `process.name`/`executable`: the child still runs its
 //!   parent's image, and the process table copies the parent's. The forking thread's
 //!   `comm` is kept in `picket.comm`.
 
 use crate::record::{
     ExecRecord, Record, TaskRecord, F_ARGS_TRUNCATED, F_ARGS_UNREADABLE, F_CWD_TRUNCATED,
-    F_EXE_TRUNCATED, F_FILENAME_TRUNCATED, F_HAS_TTY,
+    F_EXE_TRUNCATED, F_FILENAME_TRUNCATED, F_HAS_TTY, F_NO_LOGINUID,
 };
 use chrono::{DateTime, Utc};
 use sensor_core::event::{entity_id, CharDevice, Event, Host, ParentProcess, Tty, User, UserRef};
@@ -324,6 +326,12 @@ impl Converter {
         ev.picket
             .other
             .insert("cgroup_id".into(), json!(e.cgroup_id));
+        if e.flags & F_NO_LOGINUID != 0 {
+            ev.picket.other.insert(
+                "fields_unavailable".into(),
+                json!(["picket.login_uid", "picket.session_id"]),
+            );
+        }
         ev
     }
 }
@@ -378,6 +386,18 @@ mod tests {
             cwd: b"/usr/bin",
             exe: b"/usr/bin/netstat",
         }))
+    }
+
+    #[test]
+    fn a_kernel_without_login_uids_leaves_them_empty_and_says_so() {
+        let ev = converter().convert(&exec_record(b"ss\0", 1, F_NO_LOGINUID));
+        assert_eq!(ev.field("picket.login_uid"), FieldValue::Missing);
+        assert_eq!(
+            ev.picket.other.get("fields_unavailable"),
+            Some(&json!(["picket.login_uid", "picket.session_id"]))
+        );
+        let ordinary = converter().convert(&exec_record(b"ss\0", 1, 0));
+        assert_eq!(ordinary.picket.other.get("fields_unavailable"), None);
     }
 
     #[test]

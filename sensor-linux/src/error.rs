@@ -40,34 +40,38 @@ pub enum Error {
     },
     /// The kernel's verifier rejected a program.
     #[error(
-        "the kernel verifier rejected the {program} program (tracepoint {tracepoint}): \
-         {reason}\n--- verifier log ({lines} lines{shown}) ---\n{log}"
+        "the kernel verifier rejected the {program} program (tracepoint {tracepoint}) on \
+         Linux {kernel}: {reason}. Picket's programs are proven on the kernels the README \
+         lists under \"Linux kernels\"; on another kernel, run Picket on one of those, or \
+         report this log with the kernel's release (`scripts/test-kernel.sh \
+         /boot/vmlinuz-{kernel}` reproduces it in a VM)\n{log}"
     )]
     Verifier {
         /// Program name in the object.
         program: &'static str,
         /// The tracepoint it attaches to.
         tracepoint: &'static str,
+        /// The running kernel's release.
+        kernel: String,
         /// The load error (errno).
         reason: String,
-        /// Lines in the full log.
-        lines: usize,
-        /// ", last N shown" when cut.
-        shown: String,
-        /// The verifier log (its tail when long).
+        /// The verifier log (its last lines when long), headed by how long it was.
         log: String,
     },
     /// The kernel lacks a tracepoint or feature the tracer attaches to.
     #[error(
-        "cannot attach the {program} program to tracepoint {tracepoint}: {detail}. \
-         The tracer needs BTF-enabled tracepoints (Linux >= 5.5) and the BPF ring buffer \
-         (Linux >= 5.8)"
+        "cannot attach the {program} program to tracepoint {tracepoint} on Linux {kernel}: \
+         {detail}. The tracer needs BTF-enabled tracepoints (Linux >= 5.5) and the BPF ring \
+         buffer (Linux >= 5.8): run Picket on such a kernel (the README's \"Linux kernels\" \
+         lists those it is proven on)"
     )]
     Attach {
         /// Program name.
         program: &'static str,
         /// Tracepoint.
         tracepoint: &'static str,
+        /// The running kernel's release.
+        kernel: String,
         /// What failed.
         detail: String,
     },
@@ -77,6 +81,29 @@ pub enum Error {
     /// Reading the ring buffer failed.
     #[error("reading the eBPF ring buffer failed: {0}")]
     Ring(#[source] std::io::Error),
+}
+
+impl Error {
+    /// The error in one line, for a health note: a verifier rejection keeps only the
+    /// last line of its log (the verdict), an attach failure only its detail.
+    pub fn brief(&self) -> String {
+        match self {
+            Error::Verifier { reason, log, .. } => {
+                // The log ends with statistics; the verdict is the line before them.
+                let statistics = ["processed ", "verification time", "stack depth"];
+                let verdict = log
+                    .lines()
+                    .rev()
+                    .find(|l| !l.trim().is_empty() && !statistics.iter().any(|s| l.starts_with(s)));
+                format!(
+                    "the verifier rejected it ({reason}): {}",
+                    verdict.unwrap_or("no log")
+                )
+            }
+            Error::Attach { detail, .. } => format!("cannot load or attach it: {detail}"),
+            other => other.to_string(),
+        }
+    }
 }
 
 impl From<Error> for CollectorError {

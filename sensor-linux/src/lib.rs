@@ -23,7 +23,10 @@ pub mod config;
 pub mod convert;
 mod error;
 #[cfg(target_os = "linux")]
+mod kernel_errors;
+#[cfg(target_os = "linux")]
 mod loader;
+mod programs;
 #[cfg(target_os = "linux")]
 mod reader;
 pub mod record;
@@ -32,3 +35,4 @@ pub use collector::LinuxCollector;
 pub use config::LinuxCollectorConfig;
 pub use convert::COLLECTOR_NAME;
 pub use error::Error;
+pub use programs::{ProgramState, ProgramStatus};

@@ -5,35 +5,59 @@
 //! through the verifier, then attachment. RLIMIT_MEMLOCK is raised when possible; a
 //! refusal is not an error because kernels >= 5.11 account BPF memory to the cgroup
 //! instead (it is logged, and a warning on older kernels).
+//!
+//! Only the exec program is required. When the kernel lacks the hook of the fork or
+//! exit program, or refuses to load or attach it, the tracer runs without it: the
+//! collector says what is missing and what that costs ([`ProgramStatus`]), in the log
+//! and in health. When the exec program cannot run, loading fails with an error naming
+//! the kernel release, the program and what to do.
 
 use crate::config::LinuxCollectorConfig;
 use crate::error::{chain, Error};
+use crate::kernel_errors::{load_error, program_error};
+use crate::programs::{ProgramState, ProgramStatus};
 use crate::record::lost_slot;
 use aya::maps::{MapData, PerCpuArray, RingBuf};
 use aya::programs::{BtfTracePoint, ProgramError};
-use aya::{Btf, Ebpf, EbpfError, EbpfLoader};
+use aya::{Btf, Ebpf, EbpfLoader};
 use std::path::Path;
 
-/// argv capacities compiled by build.rs; the loader takes the smallest that fits.
-pub(crate) const ARGS_CAPS: [u32; 3] = [32 * 1024, 256 * 1024, 1024 * 1024];
+// OBJECTS: (argv capacity, eBPF object) for each of bpf/layout.rs's ARGS_CAPS.
+include!(concat!(env!("OUT_DIR"), "/objects.rs"));
 
-static OBJ_32K: &[u8] =
-    aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/picket-32768.bpf.o"));
-static OBJ_256K: &[u8] =
-    aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/picket-262144.bpf.o"));
-static OBJ_1M: &[u8] =
-    aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/picket-1048576.bpf.o"));
+/// One program of the tracer, and what Picket loses when a kernel cannot run it.
+struct ProgramSpec {
+    name: &'static str,
+    tracepoint: &'static str,
+    /// What goes missing without it; `None` for the one program Picket cannot do without.
+    without: Option<&'static str>,
+}
 
-/// (program, tracepoint), in attach order: exit and fork before exec, so that by the
-/// time an exec can be seen the lifecycle around it is seen too.
-const PROGRAMS: [(&str, &str); 3] = [
-    ("handle_exit", "sched_process_exit"),
-    ("handle_fork", "sched_process_fork"),
-    ("handle_exec", "sched_process_exec"),
+/// In attach order: exit and fork before exec, so that by the time an exec can be seen
+/// the lifecycle around it is seen too.
+const PROGRAMS: [ProgramSpec; 3] = [
+    ProgramSpec {
+        name: "handle_exit",
+        tracepoint: "sched_process_exit",
+        without: Some(
+            "no exit events: process.exit_code is not reported, and ended processes stay in \
+             the process table until it evicts them",
+        ),
+    },
+    ProgramSpec {
+        name: "handle_fork",
+        tracepoint: "sched_process_fork",
+        without: Some(
+            "no fork events: a process is first seen when it execs, and one that never execs \
+             is not seen",
+        ),
+    },
+    ProgramSpec {
+        name: "handle_exec",
+        tracepoint: "sched_process_exec",
+        without: None,
+    },
 ];
-
-/// Verifier log lines kept in an error.
-const LOG_TAIL: usize = 120;
 
 const BTF_PATH: &str = "/sys/kernel/btf/vmlinux";
 
@@ -45,6 +69,8 @@ pub(crate) struct Loaded {
     pub(crate) kernel: Kernel,
     /// The argv capacity of the object in use.
     pub(crate) args_cap: u32,
+    /// Each program, attached or missing.
+    pub(crate) programs: Vec<ProgramStatus>,
 }
 
 /// What stays in the kernel: programs, links and the `lost` counters.
@@ -58,6 +84,7 @@ impl std::fmt::Debug for Loaded {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Loaded")
             .field("args_cap", &self.args_cap)
+            .field("programs", &self.programs)
             .finish_non_exhaustive()
     }
 }
@@ -120,10 +147,17 @@ fn check_privileges() -> Result<(), Error> {
     })
 }
 
+/// The running kernel's release (`6.1.0-57-cloud-amd64`), for error messages.
+pub(crate) fn kernel_release() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|r| r.trim().to_string())
+        .unwrap_or_else(|e| format!("(release unknown: /proc/sys/kernel/osrelease: {e})"))
+}
+
 /// `(major, minor)` of the running kernel.
 fn kernel_version() -> Option<(u32, u32)> {
-    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").ok()?;
-    let mut parts = release.trim().split(['.', '-']);
+    let release = kernel_release();
+    let mut parts = release.split(['.', '-']);
     let major = parts.next()?.parse().ok()?;
     let minor = parts.next()?.parse().ok()?;
     Some((major, minor))
@@ -177,32 +211,17 @@ fn possible_cpu_slots() -> u32 {
     }
 }
 
-fn is_eperm(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = cur {
-        if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            if io.raw_os_error() == Some(libc::EPERM) {
-                return true;
-            }
-        }
-        cur = err.source();
-    }
-    let text = chain(e);
-    text.contains("Operation not permitted") || text.contains("code -1, io error: EPERM")
-}
-
+/// The object with the smallest argv capacity that holds `max_args` bytes.
 fn object_for(max_args: u32) -> Result<(&'static [u8], u32), Error> {
-    let objs: [&'static [u8]; 3] = [OBJ_32K, OBJ_256K, OBJ_1M];
-    ARGS_CAPS
+    OBJECTS
         .iter()
-        .zip(objs)
-        .find(|(cap, _)| **cap >= max_args)
-        .map(|(cap, obj)| (obj, *cap))
-        .ok_or(Error::InvalidConfig {
+        .find(|(cap, _)| *cap >= max_args)
+        .map(|(cap, obj)| (*obj, *cap))
+        .ok_or_else(|| Error::InvalidConfig {
             field: "max_args_bytes",
             message: format!(
                 "{max_args} is above the largest capacity built in ({} bytes)",
-                ARGS_CAPS[ARGS_CAPS.len() - 1]
+                OBJECTS.last().map_or(0, |(cap, _)| *cap)
             ),
         })
 }
@@ -230,7 +249,10 @@ pub(crate) fn validate(config: &LinuxCollectorConfig) -> Result<(), Error> {
 
 /// Loads the tracer into the kernel and attaches it. From the moment this returns,
 /// every exec, fork and exit is written to the ring buffer (or counted as lost).
-pub(crate) fn load(config: &LinuxCollectorConfig) -> Result<Loaded, Error> {
+pub(crate) fn load(
+    config: &LinuxCollectorConfig,
+    overrides: &TracepointOverrides,
+) -> Result<Loaded, Error> {
     validate(config)?;
     check_privileges()?;
     if !Path::new(BTF_PATH).exists() {
@@ -266,18 +288,39 @@ pub(crate) fn load(config: &LinuxCollectorConfig) -> Result<Loaded, Error> {
     let btf = Btf::from_sys_fs().map_err(|e| Error::NoBtf {
         detail: format!("cannot parse {BTF_PATH}: {}", chain(&e)),
     })?;
-    for (program, tracepoint) in PROGRAMS {
-        let prog: &mut BtfTracePoint = ebpf
-            .program_mut(program)
-            .ok_or_else(|| Error::Load(format!("program {program} missing from the object")))?
-            .try_into()
-            .map_err(|e: ProgramError| Error::Load(chain(&e)))?;
-        load_retrying(prog, tracepoint, &btf).map_err(|e| program_error(program, tracepoint, e))?;
-        prog.attach().map_err(|e| Error::Attach {
-            program,
-            tracepoint,
-            detail: chain(&e),
-        })?;
+    let kernel = kernel_release();
+    let mut programs = Vec::with_capacity(PROGRAMS.len());
+    for spec in &PROGRAMS {
+        let tracepoint = tracepoint_for(spec, overrides);
+        match load_and_attach(&mut ebpf, spec.name, tracepoint, &btf, &kernel) {
+            Ok(verified_instructions) => programs.push(ProgramStatus {
+                program: spec.name,
+                tracepoint,
+                state: ProgramState::Attached {
+                    verified_instructions,
+                },
+            }),
+            // Without privileges nothing else would load either; and without exec
+            // there is nothing to trace.
+            Err(e @ Error::NotPrivileged { .. }) => return Err(e),
+            Err(e) => match spec.without {
+                None => return Err(e),
+                Some(consequence) => {
+                    let status = ProgramStatus {
+                        program: spec.name,
+                        tracepoint,
+                        state: ProgramState::Missing {
+                            reason: e.brief(),
+                            consequence,
+                        },
+                    };
+                    if let Some(note) = status.missing_note() {
+                        tracing::warn!(kernel = %kernel, error = %e, "eBPF tracer {note}");
+                    }
+                    programs.push(status);
+                }
+            },
+        }
     }
     drop(btf);
     release_freed_heap();
@@ -290,35 +333,76 @@ pub(crate) fn load(config: &LinuxCollectorConfig) -> Result<Loaded, Error> {
         .take_map("lost")
         .ok_or_else(|| Error::Load("map `lost` missing from the object".into()))?;
     let lost = PerCpuArray::try_from(lost_map).map_err(|e| Error::Load(chain(&e)))?;
+    let attached: Vec<&str> = programs
+        .iter()
+        .filter(|p| matches!(p.state, ProgramState::Attached { .. }))
+        .map(|p| p.tracepoint)
+        .collect();
+    let verified: Vec<String> = programs
+        .iter()
+        .filter_map(|p| match p.state {
+            ProgramState::Attached {
+                verified_instructions: Some(n),
+            } => Some(format!("{}={n}", p.program)),
+            _ => None,
+        })
+        .collect();
     tracing::info!(
+        kernel = %kernel,
         ring_buffer_bytes = ring_bytes,
         max_args_bytes = max_args,
         args_capacity = args_cap,
         cpu_slots = cpus,
-        "Attached the eBPF process tracer (sched_process_exec, sched_process_fork, sched_process_exit)"
+        verified_instructions = %verified.join(" "),
+        "Attached the eBPF process tracer ({})",
+        attached.join(", ")
     );
     Ok(Loaded {
         ring,
         kernel: Kernel { _ebpf: ebpf, lost },
         args_cap,
+        programs,
     })
 }
 
-fn load_error(e: &EbpfError) -> Error {
-    if is_eperm(e) {
-        return Error::NotPrivileged {
-            detail: format!("the kernel refused: {}", chain(e)),
-        };
-    }
-    if let EbpfError::BtfRelocationError(_) | EbpfError::BtfError(_) = e {
-        return Error::NoBtf {
-            detail: format!(
-                "CO-RE relocation against the kernel's BTF failed: {}",
-                chain(e)
-            ),
-        };
-    }
-    Error::Load(chain(e))
+/// Test hook: tracepoints to attach programs to instead of their own (`(program,
+/// tracepoint)`). Naming one the kernel does not have shows how the collector runs on
+/// a kernel without that hook; nothing else uses it.
+pub(crate) type TracepointOverrides = [(&'static str, &'static str)];
+
+fn tracepoint_for(spec: &ProgramSpec, overrides: &TracepointOverrides) -> &'static str {
+    overrides
+        .iter()
+        .find(|(program, _)| *program == spec.name)
+        .map_or(spec.tracepoint, |(_, tp)| tp)
+}
+
+/// Verifies and attaches one program; returns the verifier's instruction count.
+fn load_and_attach(
+    ebpf: &mut Ebpf,
+    program: &'static str,
+    tracepoint: &'static str,
+    btf: &Btf,
+    kernel: &str,
+) -> Result<Option<u32>, Error> {
+    let prog: &mut BtfTracePoint = ebpf
+        .program_mut(program)
+        .ok_or_else(|| Error::Load(format!("program {program} missing from the object")))?
+        .try_into()
+        .map_err(|e: ProgramError| Error::Load(chain(&e)))?;
+    load_retrying(prog, tracepoint, btf)
+        .map_err(|e| program_error(program, tracepoint, kernel, e))?;
+    let verified = prog
+        .info()
+        .ok()
+        .and_then(|info| info.verified_instruction_count());
+    prog.attach().map_err(|e| Error::Attach {
+        program,
+        tracepoint,
+        kernel: kernel.to_string(),
+        detail: chain(&e),
+    })?;
+    Ok(verified)
 }
 
 /// Blocks every maskable signal on the calling thread until dropped.
@@ -376,54 +460,6 @@ fn load_retrying(
     }
 }
 
-/// A verifier rejection with the tail of its log (the verdict is at the end).
-fn verifier_error(
-    program: &'static str,
-    tracepoint: &'static str,
-    io_error: &std::io::Error,
-    log: &str,
-) -> Error {
-    let lines: Vec<&str> = log.lines().collect();
-    let tail = lines.len().saturating_sub(LOG_TAIL);
-    Error::Verifier {
-        program,
-        tracepoint,
-        reason: io_error.to_string(),
-        lines: lines.len(),
-        shown: if tail > 0 {
-            format!(", last {LOG_TAIL} shown")
-        } else {
-            String::new()
-        },
-        log: lines[tail..].join("\n"),
-    }
-}
-
-fn program_error(program: &'static str, tracepoint: &'static str, e: ProgramError) -> Error {
-    if let ProgramError::LoadError {
-        io_error,
-        verifier_log,
-    } = &e
-    {
-        if io_error.raw_os_error() == Some(libc::EPERM) {
-            return Error::NotPrivileged {
-                detail: format!("loading {program}: {io_error}"),
-            };
-        }
-        return verifier_error(program, tracepoint, io_error, &verifier_log.to_string());
-    }
-    if is_eperm(&e) {
-        return Error::NotPrivileged {
-            detail: format!("loading {program}: {}", chain(&e)),
-        };
-    }
-    Error::Attach {
-        program,
-        tracepoint,
-        detail: chain(&e),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -442,7 +478,13 @@ mod tests {
 
     #[test]
     fn every_object_is_a_bpf_elf_with_btf() {
-        for obj in [OBJ_32K, OBJ_256K, OBJ_1M] {
+        let caps: Vec<u32> = OBJECTS.iter().map(|(cap, _)| *cap).collect();
+        assert_eq!(
+            caps,
+            crate::record::layout::ARGS_CAPS,
+            "one object per capacity"
+        );
+        for (_, obj) in OBJECTS {
             assert_eq!(&obj[..4], b"\x7fELF");
             // e_machine 247 = EM_BPF.
             assert_eq!(u16::from_le_bytes([obj[18], obj[19]]), 247);
@@ -450,33 +492,6 @@ mod tests {
             assert!(has(b".BTF.ext"), "CO-RE needs .BTF.ext");
             assert!(has(b"tp_btf/sched_process_exec"));
         }
-    }
-
-    #[test]
-    fn verifier_rejections_carry_the_log_tail() {
-        let log: String = (1..=500)
-            .map(|i| format!("{i}: insn\n"))
-            .collect::<String>()
-            + "R3 unbounded memory access\nprocessed 480 insns";
-        let err = verifier_error(
-            "handle_exec",
-            "sched_process_exec",
-            &std::io::Error::from_raw_os_error(libc::EACCES),
-            &log,
-        );
-        let text = err.to_string();
-        assert!(
-            text.contains("the kernel verifier rejected the handle_exec program"),
-            "{text}"
-        );
-        assert!(text.contains("sched_process_exec"));
-        assert!(text.contains("502 lines, last 120 shown"), "{text}");
-        assert!(text.ends_with("R3 unbounded memory access\nprocessed 480 insns"));
-        assert!(!text.contains("\n1: insn"), "the head is cut");
-        assert!(matches!(
-            sensor_core::collector::CollectorError::from(err),
-            sensor_core::collector::CollectorError::Prerequisite(_)
-        ));
     }
 
     #[test]

@@ -122,7 +122,18 @@ pub(crate) async fn run(
         seen: 0,
     };
     let malformed = health.loss_counter("kernel_record_malformed");
-    let Loaded { ring, kernel, .. } = loaded;
+    let Loaded {
+        ring,
+        kernel,
+        programs,
+        ..
+    } = loaded;
+    // What this kernel could not run stays visible for as long as Picket runs.
+    for p in &programs {
+        if let Some(note) = p.missing_note() {
+            health.note(&format!("ebpf.{}", p.program), note);
+        }
+    }
     // Sound: the RingBuf owns the map's fd (an OwnedFd inside MapData) and the AsyncFd
     // owns the RingBuf, so the fd stays open and unchanged for the AsyncFd's lifetime.
     // (`register_with_interest`, tokio's new spelling of the same, needs tokio >= 1.54.)

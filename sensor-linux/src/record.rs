@@ -3,8 +3,49 @@
 //! Parsing checks every length against the record it came in: a short or inconsistent
 //! record is an error the caller counts and skips, never a panic. Integers are
 //! native-endian (the kernel writes them; user space reads them on the same machine).
+//! Every offset comes from [`layout`] (`bpf/layout.rs`), which the build asserts
+//! against the C structs, so the parser and the kernel side cannot disagree silently.
 
 use std::fmt;
+
+/// The records' byte layout (`bpf/layout.rs`, shared with build.rs).
+pub mod layout {
+    include!("../bpf/layout.rs");
+}
+use layout::{EV_HDR, EXEC_EV};
+
+/// Offsets of the fields the parser reads, resolved from the table when compiling.
+mod at {
+    use super::layout::{EV_HDR, EXEC_EV};
+    pub const KIND: usize = EV_HDR.field("kind").offset;
+    pub const PID: usize = EV_HDR.field("pid").offset;
+    pub const TID: usize = EV_HDR.field("tid").offset;
+    pub const PPID: usize = EV_HDR.field("ppid").offset;
+    pub const TS: usize = EV_HDR.field("ts_boot_ns").offset;
+    pub const START: usize = EV_HDR.field("start_boot_ns").offset;
+    pub const PARENT_START: usize = EV_HDR.field("parent_start_boot_ns").offset;
+    pub const UID: usize = EV_HDR.field("uid").offset;
+    pub const EUID: usize = EV_HDR.field("euid").offset;
+    pub const GID: usize = EV_HDR.field("gid").offset;
+    pub const EGID: usize = EV_HDR.field("egid").offset;
+    pub const LOGINUID: usize = EV_HDR.field("loginuid").offset;
+    pub const SESSIONID: usize = EV_HDR.field("sessionid").offset;
+    pub const EXIT_CODE: usize = EV_HDR.field("exit_code").offset;
+    pub const COMM: usize = EV_HDR.field("comm").offset;
+    pub const COMM_LEN: usize = EV_HDR.field("comm").size;
+    pub const CGROUP_ID: usize = EXEC_EV.field("cgroup_id").offset;
+    pub const ARGC: usize = EXEC_EV.field("argc").offset;
+    pub const ARGS_SIZE: usize = EXEC_EV.field("args_size").offset;
+    pub const ARGS_LEN: usize = EXEC_EV.field("args_len").offset;
+    pub const FILENAME_LEN: usize = EXEC_EV.field("filename_len").offset;
+    pub const CWD_LEN: usize = EXEC_EV.field("cwd_len").offset;
+    pub const EXE_LEN: usize = EXEC_EV.field("exe_len").offset;
+    pub const FLAGS: usize = EXEC_EV.field("flags").offset;
+    pub const TTY_MAJOR: usize = EXEC_EV.field("tty_major").offset;
+    pub const TTY_MINOR: usize = EXEC_EV.field("tty_minor").offset;
+    pub const TTY_NAME: usize = EXEC_EV.field("tty_name").offset;
+    pub const TTY_NAME_LEN: usize = EXEC_EV.field("tty_name").size;
+}
 
 /// `EV_EXEC`.
 pub const EV_EXEC: u32 = 1;
@@ -14,9 +55,9 @@ pub const EV_FORK: u32 = 2;
 pub const EV_EXIT: u32 = 3;
 
 /// `sizeof(struct ev_hdr)`.
-pub const HDR_LEN: usize = 88;
+pub const HDR_LEN: usize = EV_HDR.size;
 /// `sizeof(struct exec_ev)`.
-pub const EXEC_HDR_LEN: usize = HDR_LEN + 112;
+pub const EXEC_HDR_LEN: usize = EXEC_EV.size;
 
 /// argv was longer than the capture limit.
 pub const F_ARGS_TRUNCATED: u32 = 1 << 0;
@@ -32,6 +73,8 @@ pub const F_EXE_TRUNCATED: u32 = 1 << 4;
 pub const F_NO_MM: u32 = 1 << 5;
 /// A controlling terminal is attached.
 pub const F_HAS_TTY: u32 = 1 << 6;
+/// The kernel keeps no login uid or audit session (built without CONFIG_AUDIT).
+pub const F_NO_LOGINUID: u32 = 1 << 7;
 
 /// Slots of the kernel's per-CPU `lost` counter array.
 pub mod lost_slot {
@@ -178,20 +221,20 @@ fn c_str(b: &[u8]) -> &[u8] {
 
 fn parse_task(b: &[u8]) -> TaskRecord<'_> {
     TaskRecord {
-        pid: u32_at(b, 4),
-        tid: u32_at(b, 8),
-        ppid: u32_at(b, 12),
-        ts_boot_ns: u64_at(b, 16),
-        start_boot_ns: u64_at(b, 24),
-        parent_start_boot_ns: u64_at(b, 32),
-        uid: u32_at(b, 40),
-        euid: u32_at(b, 44),
-        gid: u32_at(b, 48),
-        egid: u32_at(b, 52),
-        loginuid: u32_at(b, 56),
-        sessionid: u32_at(b, 60),
-        exit_code: u32_at(b, 64) as i32,
-        comm: c_str(&b[72..88]),
+        pid: u32_at(b, at::PID),
+        tid: u32_at(b, at::TID),
+        ppid: u32_at(b, at::PPID),
+        ts_boot_ns: u64_at(b, at::TS),
+        start_boot_ns: u64_at(b, at::START),
+        parent_start_boot_ns: u64_at(b, at::PARENT_START),
+        uid: u32_at(b, at::UID),
+        euid: u32_at(b, at::EUID),
+        gid: u32_at(b, at::GID),
+        egid: u32_at(b, at::EGID),
+        loginuid: u32_at(b, at::LOGINUID),
+        sessionid: u32_at(b, at::SESSIONID),
+        exit_code: u32_at(b, at::EXIT_CODE) as i32,
+        comm: c_str(&b[at::COMM..at::COMM + at::COMM_LEN]),
     }
 }
 
@@ -203,7 +246,7 @@ pub fn parse(b: &[u8]) -> Result<Record<'_>, RecordError> {
             need: HDR_LEN,
         });
     }
-    let kind = u32_at(b, 0);
+    let kind = u32_at(b, at::KIND);
     match kind {
         EV_FORK => Ok(Record::Fork(parse_task(b))),
         EV_EXIT => Ok(Record::Exit(parse_task(b))),
@@ -215,10 +258,10 @@ pub fn parse(b: &[u8]) -> Result<Record<'_>, RecordError> {
                 });
             }
             let lens = [
-                u32_at(b, 104) as usize, // args_len
-                u32_at(b, 108) as usize, // filename_len
-                u32_at(b, 112) as usize, // cwd_len
-                u32_at(b, 116) as usize, // exe_len
+                u32_at(b, at::ARGS_LEN) as usize,
+                u32_at(b, at::FILENAME_LEN) as usize,
+                u32_at(b, at::CWD_LEN) as usize,
+                u32_at(b, at::EXE_LEN) as usize,
             ];
             let announced = lens.iter().fold(0usize, |a, &l| a.saturating_add(l));
             let present = b.len() - EXEC_HDR_LEN;
@@ -237,13 +280,13 @@ pub fn parse(b: &[u8]) -> Result<Record<'_>, RecordError> {
             let exe = take(lens[3]);
             Ok(Record::Exec(Box::new(ExecRecord {
                 task: parse_task(b),
-                cgroup_id: u64_at(b, 88),
-                argc: u32_at(b, 96),
-                args_size: u32_at(b, 100),
-                flags: u32_at(b, 120),
-                tty_major: u32_at(b, 124),
-                tty_minor: u32_at(b, 128),
-                tty_name: c_str(&b[136..200]),
+                cgroup_id: u64_at(b, at::CGROUP_ID),
+                argc: u32_at(b, at::ARGC),
+                args_size: u32_at(b, at::ARGS_SIZE),
+                flags: u32_at(b, at::FLAGS),
+                tty_major: u32_at(b, at::TTY_MAJOR),
+                tty_minor: u32_at(b, at::TTY_MINOR),
+                tty_name: c_str(&b[at::TTY_NAME..at::TTY_NAME + at::TTY_NAME_LEN]),
                 args,
                 filename,
                 cwd,
@@ -257,54 +300,77 @@ pub fn parse(b: &[u8]) -> Result<Record<'_>, RecordError> {
 /// Builds the bytes the kernel would write for `rec` (tests and fuzzing).
 #[doc(hidden)]
 pub fn encode(rec: &Record<'_>) -> Vec<u8> {
-    fn task(b: &mut Vec<u8>, kind: u32, t: &TaskRecord) {
-        for v in [kind, t.pid, t.tid, t.ppid] {
-            b.extend_from_slice(&v.to_ne_bytes());
-        }
-        for v in [t.ts_boot_ns, t.start_boot_ns, t.parent_start_boot_ns] {
-            b.extend_from_slice(&v.to_ne_bytes());
-        }
-        for v in [t.uid, t.euid, t.gid, t.egid, t.loginuid, t.sessionid] {
-            b.extend_from_slice(&v.to_ne_bytes());
-        }
-        b.extend_from_slice(&t.exit_code.to_ne_bytes());
-        b.extend_from_slice(&0u32.to_ne_bytes());
-        let mut comm = [0u8; 16];
-        let n = t.comm.len().min(15);
-        comm[..n].copy_from_slice(&t.comm[..n]);
-        b.extend_from_slice(&comm);
+    fn put(b: &mut [u8], off: usize, bytes: &[u8]) {
+        b[off..off + bytes.len()].copy_from_slice(bytes);
     }
-    let mut b = Vec::new();
+    /// `bytes` NUL-terminated in a field of `cap` bytes (cut to fit, as the kernel does).
+    fn put_str(b: &mut [u8], off: usize, cap: usize, bytes: &[u8]) {
+        let n = bytes.len().min(cap - 1);
+        put(b, off, &bytes[..n]);
+    }
+    fn task(b: &mut [u8], kind: u32, t: &TaskRecord) {
+        put(b, at::KIND, &kind.to_ne_bytes());
+        for (off, v) in [
+            (at::PID, t.pid),
+            (at::TID, t.tid),
+            (at::PPID, t.ppid),
+            (at::UID, t.uid),
+            (at::EUID, t.euid),
+            (at::GID, t.gid),
+            (at::EGID, t.egid),
+            (at::LOGINUID, t.loginuid),
+            (at::SESSIONID, t.sessionid),
+        ] {
+            put(b, off, &v.to_ne_bytes());
+        }
+        for (off, v) in [
+            (at::TS, t.ts_boot_ns),
+            (at::START, t.start_boot_ns),
+            (at::PARENT_START, t.parent_start_boot_ns),
+        ] {
+            put(b, off, &v.to_ne_bytes());
+        }
+        put(b, at::EXIT_CODE, &t.exit_code.to_ne_bytes());
+        put_str(b, at::COMM, at::COMM_LEN, t.comm);
+    }
     match rec {
-        Record::Fork(t) => task(&mut b, EV_FORK, t),
-        Record::Exit(t) => task(&mut b, EV_EXIT, t),
+        Record::Fork(t) | Record::Exit(t) => {
+            let kind = if matches!(rec, Record::Fork(_)) {
+                EV_FORK
+            } else {
+                EV_EXIT
+            };
+            let mut b = vec![0u8; HDR_LEN];
+            task(&mut b, kind, t);
+            b
+        }
         Record::Exec(e) => {
+            let strings = [e.args, e.filename, e.cwd, e.exe];
+            let mut b = vec![0u8; EXEC_HDR_LEN + strings.iter().map(|s| s.len()).sum::<usize>()];
             task(&mut b, EV_EXEC, &e.task);
-            b.extend_from_slice(&e.cgroup_id.to_ne_bytes());
-            for v in [
-                e.argc,
-                e.args_size,
-                e.args.len() as u32,
-                e.filename.len() as u32,
-                e.cwd.len() as u32,
-                e.exe.len() as u32,
-                e.flags,
-                e.tty_major,
-                e.tty_minor,
-                0,
+            put(&mut b, at::CGROUP_ID, &e.cgroup_id.to_ne_bytes());
+            for (off, v) in [
+                (at::ARGC, e.argc),
+                (at::ARGS_SIZE, e.args_size),
+                (at::ARGS_LEN, e.args.len() as u32),
+                (at::FILENAME_LEN, e.filename.len() as u32),
+                (at::CWD_LEN, e.cwd.len() as u32),
+                (at::EXE_LEN, e.exe.len() as u32),
+                (at::FLAGS, e.flags),
+                (at::TTY_MAJOR, e.tty_major),
+                (at::TTY_MINOR, e.tty_minor),
             ] {
-                b.extend_from_slice(&v.to_ne_bytes());
+                put(&mut b, off, &v.to_ne_bytes());
             }
-            let mut tty = [0u8; 64];
-            let n = e.tty_name.len().min(63);
-            tty[..n].copy_from_slice(&e.tty_name[..n]);
-            b.extend_from_slice(&tty);
-            for part in [e.args, e.filename, e.cwd, e.exe] {
-                b.extend_from_slice(part);
+            put_str(&mut b, at::TTY_NAME, at::TTY_NAME_LEN, e.tty_name);
+            let mut pos = EXEC_HDR_LEN;
+            for part in strings {
+                put(&mut b, pos, part);
+                pos += part.len();
             }
+            b
         }
     }
-    b
 }
 
 #[cfg(test)]
@@ -340,6 +406,35 @@ mod tests {
             filename: b"/usr/bin/ss",
             cwd: b"/root",
             exe: b"/usr/bin/ss",
+        }
+    }
+
+    #[test]
+    fn the_layout_table_tiles_each_struct_and_starts_exec_with_the_header() {
+        for l in layout::LAYOUTS {
+            let mut end = 0;
+            for f in l.fields {
+                assert_eq!(
+                    f.offset, end,
+                    "{}.{} leaves a gap or overlaps",
+                    l.name, f.name
+                );
+                end += f.size;
+            }
+            assert_eq!(end, l.size, "{}'s fields end at its size", l.name);
+        }
+        let h = EXEC_EV.field("h");
+        assert_eq!((h.offset, h.size), (0, EV_HDR.size));
+        // The integer fields the parser reads as u32/u64 have those sizes.
+        for name in ["pid", "uid", "loginuid", "exit_code", "kind"] {
+            assert_eq!(EV_HDR.field(name).size, 4, "{name}");
+        }
+        for name in ["ts_boot_ns", "start_boot_ns", "parent_start_boot_ns"] {
+            assert_eq!(EV_HDR.field(name).size, 8, "{name}");
+        }
+        assert_eq!(EXEC_EV.field("cgroup_id").size, 8);
+        for name in ["argc", "args_len", "exe_len", "flags", "tty_minor"] {
+            assert_eq!(EXEC_EV.field(name).size, 4, "{name}");
         }
     }
 

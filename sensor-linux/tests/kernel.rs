@@ -40,7 +40,11 @@ struct Tracer {
 impl Tracer {
     fn start(config: &LinuxCollectorConfig) -> Tracer {
         require_root();
-        let mut collector = LinuxCollector::new(config).expect("valid config");
+        Tracer::start_collector(LinuxCollector::new(config).expect("valid config"))
+    }
+
+    fn start_collector(mut collector: LinuxCollector) -> Tracer {
+        require_root();
         if let Err(e) = collector.load() {
             panic!("loading the tracer failed: {e}");
         }
@@ -81,6 +85,33 @@ impl Tracer {
         }
     }
 
+    /// Hands events to `f` until it says [`Progress::Done`]. The hang guard is on
+    /// progress, not on the total: the test fails when `idle` passes without `f` saying
+    /// [`Progress::Advanced`], so a slow machine (a VM under emulation) takes as long as
+    /// it needs while a stalled or lossy collector still fails promptly.
+    async fn pump_progress(
+        &mut self,
+        what: &str,
+        idle: Duration,
+        mut f: impl FnMut(Event) -> Progress,
+    ) {
+        let mut deadline = tokio::time::Instant::now() + idle;
+        loop {
+            match tokio::time::timeout_at(deadline, self.rx.recv()).await {
+                Ok(Some(ev)) => match f(ev) {
+                    Progress::Done => return,
+                    Progress::Advanced => deadline = tokio::time::Instant::now() + idle,
+                    Progress::Unrelated => {}
+                },
+                Ok(None) => panic!("the collector stopped while waiting for {what}"),
+                Err(_) => panic!(
+                    "no progress towards {what} for {idle:?}; health: {:?}",
+                    self.health.snapshot()
+                ),
+            }
+        }
+    }
+
     /// Collects every event until `done` holds for the events collected so far.
     async fn collect_until(&mut self, what: &str, done: impl Fn(&[Event]) -> bool) -> Vec<Event> {
         let mut seen = Vec::new();
@@ -110,6 +141,16 @@ impl Tracer {
         let _ = drain.await;
         health.snapshot()
     }
+}
+
+/// What an event did for the condition [`Tracer::pump_progress`] waits for.
+enum Progress {
+    /// The condition holds.
+    Done,
+    /// The event brought it closer.
+    Advanced,
+    /// Some other process's event.
+    Unrelated,
 }
 
 fn execs_of(events: &[Event], pid: u32) -> impl Iterator<Item = &Event> {
@@ -723,12 +764,14 @@ async fn exec_storm_20000_unique_markers_all_captured_with_zero_loss() {
     let mut forks: HashSet<u32> = HashSet::new();
     let mut exits: HashSet<u32> = HashSet::new();
     let mut unmatched = 0usize;
+    let started = std::time::Instant::now();
     tracer
-        .pump(
+        .pump_progress(
             "all storm execs and their exits",
-            Duration::from_secs(600),
+            Duration::from_secs(120),
             |e| {
                 let pid = e.process.pid.unwrap_or(0);
+                let before = (markers.len(), exits.len());
                 match e.event.action.as_deref() {
                     Some("exec") => {
                         if let Some(i) = e
@@ -755,10 +798,22 @@ async fn exec_storm_20000_unique_markers_all_captured_with_zero_loss() {
                     }
                     _ => {}
                 }
-                markers.len() == N && exec_pids.keys().all(|p| exits.contains(p))
+                if markers.len() == N && exec_pids.keys().all(|p| exits.contains(p)) {
+                    Progress::Done
+                } else if (markers.len(), exits.len()) != before {
+                    Progress::Advanced
+                } else {
+                    Progress::Unrelated
+                }
             },
         )
         .await;
+    let elapsed = started.elapsed();
+    println!(
+        "exec storm: {N} execs in {:.1} s ({:.0} execs/s)",
+        elapsed.as_secs_f64(),
+        N as f64 / elapsed.as_secs_f64()
+    );
     spawner.await.expect("spawner");
     let health = tracer.stop().await;
     assert_eq!(markers.len(), N);
@@ -851,4 +906,154 @@ fn bad_config_values_are_refused() {
         let err = LinuxCollector::new(&config).expect_err("invalid");
         assert!(err.to_string().starts_with("collector.linux."), "{err}");
     }
+}
+
+/// The verifier's budget per program: a quarter of its 1,000,000-instruction limit, so a
+/// change that makes a program much costlier to verify fails here first, on every
+/// kernel the suite runs on (scripts/test-kernel.sh), long before the limit.
+const VERIFIER_BUDGET: u32 = 250_000;
+
+#[test]
+fn every_program_verifies_within_budget_and_attaches_at_every_argv_capacity() {
+    require_root();
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").expect("osrelease");
+    for max_args_bytes in sensor_linux::record::layout::ARGS_CAPS {
+        let config = LinuxCollectorConfig {
+            max_args_bytes: max_args_bytes as usize,
+            ..LinuxCollectorConfig::default()
+        };
+        let mut collector = LinuxCollector::new(&config).expect("config");
+        if let Err(e) = collector.load() {
+            panic!("loading with max_args_bytes {max_args_bytes} failed: {e}");
+        }
+        assert_eq!(collector.args_capacity(), Some(max_args_bytes));
+        let programs = collector.programs();
+        let names: Vec<_> = programs.iter().map(|p| p.program).collect();
+        assert_eq!(names, ["handle_exit", "handle_fork", "handle_exec"]);
+        for p in programs {
+            let n = match &p.state {
+                sensor_linux::ProgramState::Attached {
+                    verified_instructions: Some(n),
+                } => *n,
+                other => panic!("{} on {}: {other:?}", p.program, release.trim()),
+            };
+            // Shown with --nocapture; scripts/test-kernel.sh prints the verifier's own
+            // statistics (states too) for each kernel.
+            println!(
+                "{} (argv capacity {max_args_bytes}): {n} instructions verified on {}",
+                p.program,
+                release.trim()
+            );
+            assert!(
+                n <= VERIFIER_BUDGET,
+                "{} took {n} verified instructions on {}, above the budget of {VERIFIER_BUDGET}",
+                p.program,
+                release.trim()
+            );
+        }
+    }
+}
+
+/// A tracepoint no kernel has: a kernel without a hook looks like this to the loader.
+const ABSENT_TRACEPOINT: &str = "picket_absent_tracepoint";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_fork_hook_the_tracer_runs_on_and_says_what_is_missing() {
+    require_root();
+    let collector = LinuxCollector::new(&LinuxCollectorConfig::default())
+        .expect("config")
+        .with_tracepoint("handle_fork", ABSENT_TRACEPOINT);
+    let mut loaded = collector;
+    if let Err(e) = loaded.load() {
+        panic!("a missing fork hook must not stop the tracer: {e}");
+    }
+    let fork = loaded
+        .programs()
+        .iter()
+        .find(|p| p.program == "handle_fork")
+        .expect("handle_fork listed")
+        .clone();
+    assert_eq!(fork.tracepoint, ABSENT_TRACEPOINT);
+    let note = fork.missing_note().expect("handle_fork is missing");
+    println!("health note: {note}");
+    assert!(note.contains(ABSENT_TRACEPOINT), "{note}");
+    assert!(note.contains("no fork events"), "the cost is named: {note}");
+    for p in loaded
+        .programs()
+        .iter()
+        .filter(|p| p.program != "handle_fork")
+    {
+        assert!(
+            matches!(p.state, sensor_linux::ProgramState::Attached { .. }),
+            "{p:?}"
+        );
+    }
+
+    let mut tracer = Tracer::start_collector(loaded);
+    let marker = format!("picket-nofork-{}", std::process::id());
+    let mut child = Command::new("/bin/echo")
+        .arg(&marker)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("echo");
+    let child_pid = child.id();
+    assert!(child.wait().expect("wait").success());
+    let events = tracer
+        .collect_until("the echo's exec and exit", |seen| {
+            let exec = seen.iter().any(|e| {
+                e.event.action.as_deref() == Some("exec") && e.process.args.get(1) == Some(&marker)
+            });
+            let exit = seen.iter().any(|e| {
+                e.process.pid == Some(child_pid) && e.event.action.as_deref() == Some("exit")
+            });
+            exec && exit
+        })
+        .await;
+    assert!(
+        events
+            .iter()
+            .all(|e| e.event.action.as_deref() != Some("fork")),
+        "no fork events without the fork program"
+    );
+    assert_eq!(
+        tracer.health.collector_state(),
+        sensor_core::CollectorState::Running
+    );
+    let health = tracer.stop().await;
+    assert_eq!(
+        health.notes.get("ebpf.handle_fork"),
+        Some(&note),
+        "{health:?}"
+    );
+    assert_eq!(health.losses.get("kernel_ringbuf"), Some(&0), "{health:?}");
+}
+
+#[test]
+fn without_the_exec_hook_loading_fails_naming_the_kernel_the_program_and_the_fix() {
+    require_root();
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").expect("osrelease");
+    let mut collector = LinuxCollector::new(&LinuxCollectorConfig::default())
+        .expect("config")
+        .with_tracepoint("handle_exec", ABSENT_TRACEPOINT);
+    let err = match collector.load() {
+        Ok(()) => panic!("the tracer loaded without its exec program"),
+        Err(e) => e,
+    };
+    let text = err.to_string();
+    println!("error: {text}");
+    assert!(matches!(err, sensor_linux::Error::Attach { .. }), "{text}");
+    assert!(text.contains(release.trim()), "names the kernel: {text}");
+    assert!(
+        text.contains("handle_exec") && text.contains(ABSENT_TRACEPOINT),
+        "{text}"
+    );
+    assert!(
+        text.contains("BTF-enabled tracepoints (Linux >= 5.5)"),
+        "names what the tracer needs: {text}"
+    );
+    assert!(!collector.is_loaded());
+    assert!(matches!(
+        CollectorError::from(err),
+        CollectorError::Prerequisite(_)
+    ));
 }
