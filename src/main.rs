@@ -1,5 +1,9 @@
-//! `picket`: the command line. Parses flags and wires the crates together; the logic
-//! lives in the libraries (sensor-core, analytics, the OS collectors, packaging).
+//! `picket`: the command line, the room that wires the house together. It parses flags,
+//! builds every component from its config section (`config`), reviews the alert log
+//! (`alerts`) and answers the service manager it runs under (`service`); detection,
+//! collection and output logic lives in the libraries.
+//!
+//! May touch: every crate, the config and alert files, signals and the service manager.
 
 mod alerts;
 mod service;
