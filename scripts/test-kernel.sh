@@ -72,7 +72,7 @@ for suite in $suites; do
 done
 
 # The test binaries are the ones `cargo test` runs on the host; cargo prints
-# "  Executable tests/kernel.rs (/path/to/kernel-<hash>)" for each.
+# "  Executable tests/kernel.rs (target/debug/deps/kernel-<hash>)" for each.
 echo "== building the test binaries"
 built() {
   local out
@@ -80,7 +80,12 @@ built() {
     echo "$out" >&2
     die "cargo test $* --no-run failed"
   }
-  sed -n 's/^ *Executable .*(\(.*\))$/\1/p' <<<"$out" | tail -n1
+  local path
+  path=$(sed -n 's/^ *Executable .*(\(.*\))$/\1/p' <<<"$out" | tail -n1)
+  # cargo prints the path relative to the workspace when the target directory is the
+  # default one inside it; the VM's /init runs from /, so make it absolute.
+  [[ -z $path || $path == /* ]] || path=$repo/$path
+  echo "$path"
 }
 kernel_tests=$(built -p sensor-linux --test kernel)
 e2e_tests=$(built -p picket --test e2e_linux)
