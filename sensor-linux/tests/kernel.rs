@@ -85,6 +85,20 @@ impl Tracer {
         }
     }
 
+    /// The exec whose first argument is `marker` (a hang guard of 30 s, as in `pump`).
+    async fn exec_marked(&mut self, what: &str, marker: &str) -> Event {
+        let mut found = None;
+        self.pump(what, Duration::from_secs(30), |e| {
+            let hit = e.process.args.get(1).is_some_and(|a| a == marker);
+            if hit {
+                found = Some(e);
+            }
+            hit
+        })
+        .await;
+        found.expect("pump returns only once the exec is found")
+    }
+
     /// Hands events to `f` until it says [`Progress::Done`]. The hang guard is on
     /// progress, not on the total: the test fails when `idle` passes without `f` saying
     /// [`Progress::Advanced`], so a slow machine (a VM under emulation) takes as long as
@@ -466,17 +480,7 @@ async fn a_20_kib_argv_is_captured_whole() {
         .status()
         .expect("echo");
     assert!(status.success());
-    let mut found = None;
-    tracer
-        .pump("the 20 KiB echo", Duration::from_secs(30), |e| {
-            let hit = e.process.args.get(1) == Some(&marker);
-            if hit {
-                found = Some(e);
-            }
-            hit
-        })
-        .await;
-    let ev = found.expect("captured");
+    let ev = tracer.exec_marked("the 20 KiB echo", &marker).await;
     assert_eq!(
         tracer.health.collector_state(),
         sensor_core::CollectorState::Running
@@ -507,17 +511,7 @@ async fn argv_beyond_max_args_bytes_is_cut_and_flagged() {
         .status()
         .expect("echo");
     assert!(status.success());
-    let mut found = None;
-    tracer
-        .pump("the cut echo", Duration::from_secs(30), |e| {
-            let hit = e.process.args.get(1) == Some(&marker);
-            if hit {
-                found = Some(e);
-            }
-            hit
-        })
-        .await;
-    let ev = found.expect("captured");
+    let ev = tracer.exec_marked("the cut echo", &marker).await;
     assert!(ev.picket.args_truncated);
     assert_eq!(ev.field("picket.args_truncated"), FieldValue::Bool(true));
     assert_eq!(
@@ -552,17 +546,7 @@ async fn non_utf8_argv_is_kept_lossy_with_raw_hex() {
         .status()
         .expect("echo");
     assert!(status.success());
-    let mut found = None;
-    tracer
-        .pump("the non-UTF-8 echo", Duration::from_secs(30), |e| {
-            let hit = e.process.args.get(1) == Some(&marker);
-            if hit {
-                found = Some(e);
-            }
-            hit
-        })
-        .await;
-    let ev = found.expect("captured");
+    let ev = tracer.exec_marked("the non-UTF-8 echo", &marker).await;
     assert_eq!(ev.process.args[2], "f\u{FFFD}\u{FFFD}g\u{FFFD}");
     assert_eq!(
         ev.picket.other.get("args_raw_hex"),
