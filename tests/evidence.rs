@@ -3,30 +3,17 @@
 //! ECS, EVTX (record = `winlog.record_id`) and eslogger input, and for a TimeWindow
 //! correlation, which names both of its events.
 
+mod common;
+
 use sensor_core::collector::Shutdown;
 use sensor_core::health::Health;
 use sensor_core::replay::ReplayStats;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 fn replay(format: &str, file: &Path) -> Vec<Value> {
-    let out = Command::new(env!("CARGO_BIN_EXE_picket"))
-        .args(["replay", "--format", format])
-        .arg(file)
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("run picket replay");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("NDJSON alert"))
-        .collect()
+    common::replay_alerts(format, file)
 }
 
 fn evidence(alert: &Value) -> &Vec<Value> {

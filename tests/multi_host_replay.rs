@@ -6,11 +6,10 @@
 //! nginx is pid 310 → sh → `ss -tan`. Events carry only `process.parent.pid`, as a
 //! collector records them, so ancestry comes from the process table.
 
+mod common;
+
 use serde_json::{json, Value};
 use std::path::Path;
-use std::process::Command;
-
-const PICKET: &str = env!("CARGO_BIN_EXE_picket");
 
 struct Exec {
     host: &'static str,
@@ -134,20 +133,9 @@ fn verdict(a: &Value) -> String {
 }
 
 fn replay(file: &Path) -> Vec<String> {
-    let out = Command::new(PICKET)
-        .args(["replay", "--format", "ecs"])
-        .arg(file)
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("run picket replay");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut verdicts: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| verdict(&serde_json::from_str(l).expect("NDJSON alert")))
+    let mut verdicts: Vec<String> = common::replay_alerts("ecs", file)
+        .iter()
+        .map(verdict)
         .collect();
     verdicts.sort();
     verdicts
