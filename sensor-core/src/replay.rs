@@ -69,13 +69,10 @@ impl LineParser for EcsParser {
     }
 
     fn parse_line(&mut self, line: &[u8], out: &mut Vec<Event>) -> Result<(), String> {
-        let mut event = Event::from_json_slice(line).map_err(|e| {
-            if e.is_syntax() || e.is_eof() {
-                format!("invalid JSON: {e}")
-            } else {
-                format!("not an ECS event (one ECS object per line): {e}")
-            }
-        })?;
+        // The error names the field (`field `process.pid`: invalid type …`) or the JSON
+        // syntax fault, with its column.
+        let mut event =
+            Event::from_json_slice(line).map_err(|e| format!("not an ECS JSON object: {e}"))?;
         if event.picket.collector.is_none() {
             event.picket.collector = Some(self.collector_name().into());
         }

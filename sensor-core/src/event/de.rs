@@ -78,9 +78,20 @@ impl<'de, T: Assign> Visitor<'de> for Fill<'_, T> {
             map.next_value_seed(Slot {
                 target: &mut *self.0,
                 key: &key,
-            })?;
+            })
+            .map_err(|e| at_field(&key, e))?;
         }
         Ok(())
+    }
+}
+
+/// Names the field a value error is in, as a full path: the innermost key's error is
+/// `` field `pid`: … ``, and each enclosing object prefixes its own key.
+fn at_field<E: de::Error>(key: &str, e: E) -> E {
+    let message = e.to_string();
+    match message.strip_prefix("field `") {
+        Some(inner) => E::custom(format!("field `{key}.{inner}")),
+        None => E::custom(format!("field `{key}`: {message}")),
     }
 }
 
@@ -298,6 +309,22 @@ mod tests {
         ] {
             assert!(Event::from_json_slice(bad.as_bytes()).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_wrongly_typed_value_names_its_field_path() {
+        let err = Event::from_json_slice(br#"{"process": {"parent": {"pid": "many"}}}"#)
+            .expect_err("pid is a number");
+        let text = err.to_string();
+        assert!(
+            text.starts_with("field `process.parent.pid`: invalid type"),
+            "{text}"
+        );
+        let err = Event::from_json_slice(br#"{"process.parent.pid": "many"}"#).expect_err("dotted");
+        assert!(
+            err.to_string().starts_with("field `process.parent.pid`"),
+            "{err}"
+        );
     }
 
     #[test]
