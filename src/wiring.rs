@@ -237,7 +237,7 @@ fn run_until(loaded: LoadedConfig, manager: Arc<dyn ServiceManager>) -> CliResul
             shutdown.clone(),
         ));
         pipeline::run(
-            collector,
+            vec![collector],
             detector,
             sinks,
             health.clone(),
@@ -326,6 +326,12 @@ pub fn status(config_path: Option<&Path>, state_dir: Option<&Path>, json: bool) 
     for (stage, n) in &status.counters.losses {
         println!("  {stage}: {n}");
     }
+    if !status.counters.counts.is_empty() {
+        println!("counts:");
+        for (name, n) in &status.counters.counts {
+            println!("  {name}: {n}");
+        }
+    }
     for (topic, note) in &status.counters.notes {
         println!("note {topic}: {note}");
     }
@@ -372,7 +378,7 @@ pub fn replay(
         let (_trigger, shutdown) = Shutdown::new();
         let (_control_tx, control_rx) = mpsc::channel::<Control>(1);
         pipeline::run(
-            collector,
+            vec![collector],
             detector,
             vec![sink],
             health.clone(),

@@ -6,7 +6,7 @@ use crate::host::HostIdentity;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 
@@ -69,34 +69,92 @@ impl fmt::Display for CollectorError {
 
 impl std::error::Error for CollectorError {}
 
-/// The sending end of the bounded event channel, with the health registry.
+/// The sending end of the bounded event channel, with the health registry. The
+/// pipeline gives each collector its own, which stamps that collector's host
+/// ([`Collector::host`]) on its events, so a log input's devices keep their own names.
 #[derive(Debug, Clone)]
 pub struct EventSender {
     tx: mpsc::Sender<Event>,
     health: Arc<Health>,
     dropped: Counter,
+    host: Option<Arc<HostStamp>>,
+    ready: Option<Arc<ReadyLatch>>,
+}
+
+#[derive(Debug)]
+struct HostStamp {
+    identity: HostIdentity,
+    name_overridden: bool,
+}
+
+/// The collector state turns `Running` once every collector said it runs.
+#[derive(Debug)]
+struct ReadyLatch {
+    waiting: AtomicUsize,
 }
 
 impl EventSender {
-    /// Wraps a channel sender.
+    /// Wraps a channel sender. It stamps no host and reports readiness directly.
     pub fn new(tx: mpsc::Sender<Event>, health: Arc<Health>) -> Self {
         let dropped = health.loss_counter("event_channel");
         Self {
             tx,
             health,
             dropped,
+            host: None,
+            ready: None,
+        }
+    }
+
+    /// Senders for `hosts.len()` collectors on one channel: the one at `i` stamps
+    /// `hosts[i]` (with the `[general] host_name` override applied) on what it sends,
+    /// and the collector state turns `Running` when all of them have marked running.
+    pub fn for_collectors(
+        &self,
+        hosts: Vec<Option<HostIdentity>>,
+        host_name: Option<&str>,
+    ) -> Vec<EventSender> {
+        let ready = Arc::new(ReadyLatch {
+            waiting: AtomicUsize::new(hosts.len()),
+        });
+        hosts
+            .into_iter()
+            .map(|host| {
+                let host = host.map(|mut identity| {
+                    if let Some(name) = host_name {
+                        identity.name = name.to_string();
+                    }
+                    Arc::new(HostStamp {
+                        identity,
+                        name_overridden: host_name.is_some(),
+                    })
+                });
+                EventSender {
+                    host,
+                    ready: Some(ready.clone()),
+                    ..self.clone()
+                }
+            })
+            .collect()
+    }
+
+    fn stamp(&self, event: &mut Event) {
+        if let Some(h) = &self.host {
+            h.identity.fill(event, h.name_overridden);
         }
     }
 
     /// Sends, waiting for room (backpressure). Returns false when the pipeline is gone.
-    pub async fn send(&self, event: Event) -> bool {
+    pub async fn send(&self, mut event: Event) -> bool {
+        self.stamp(&mut event);
         self.tx.send(event).await.is_ok()
     }
 
     /// Sends without waiting, for contexts that must not block (a reader thread that
     /// would otherwise stall a kernel buffer). A full channel counts the event as lost
     /// in `event_channel`; returns false then.
-    pub fn try_send(&self, event: Event) -> bool {
+    pub fn try_send(&self, mut event: Event) -> bool {
+        self.stamp(&mut event);
         match self.tx.try_send(event) {
             Ok(()) => true,
             Err(_) => {
@@ -107,16 +165,24 @@ impl EventSender {
     }
 
     /// Sends from a plain (non-async) thread, blocking for room.
-    pub fn blocking_send(&self, event: Event) -> bool {
+    pub fn blocking_send(&self, mut event: Event) -> bool {
+        self.stamp(&mut event);
         self.tx.blocking_send(event).is_ok()
     }
 
     /// Tells the pipeline the source is attached and delivering (after the eBPF programs
-    /// attached, eslogger started, the ETW session opened). Drives `READY=1` for systemd
-    /// and `collector.state` in the status file.
+    /// attached, eslogger started, the ETW session opened, the syslog sockets bound).
+    /// Drives `READY=1` for systemd and `collector.state` in the status file; with
+    /// several collectors, once all of them have said so. Call it once per collector.
     pub fn mark_running(&self) {
-        self.health
-            .set_collector_state(crate::health::CollectorState::Running);
+        let all = match &self.ready {
+            Some(latch) => latch.waiting.fetch_sub(1, Ordering::AcqRel) == 1,
+            None => true,
+        };
+        if all {
+            self.health
+                .set_collector_state(crate::health::CollectorState::Running);
+        }
     }
 
     /// The health registry, to register loss counters and notes.

@@ -28,6 +28,7 @@ pub struct Health {
     /// total) while they were still running.
     pub process_evictions: AtomicU64,
     losses: Mutex<BTreeMap<String, Counter>>,
+    counts: Mutex<BTreeMap<String, Counter>>,
     notes: Mutex<BTreeMap<String, String>>,
     detector: Mutex<DetectorCounts>,
     collector_state: tokio::sync::watch::Sender<CollectorState>,
@@ -100,6 +101,10 @@ pub struct HealthSnapshot {
     pub losses: BTreeMap<String, u64>,
     /// Latest warning per topic (schema drift, sequence gaps, sink errors...).
     pub notes: BTreeMap<String, String>,
+    /// What inputs counted that is not a loss: messages received per input and peer,
+    /// oversized messages capped, unused kinds skipped (`syslog.tcp.received`, ...).
+    #[serde(default)]
+    pub counts: BTreeMap<String, u64>,
 }
 
 impl Default for Health {
@@ -110,6 +115,7 @@ impl Default for Health {
             alerts_written: AtomicU64::new(0),
             process_evictions: AtomicU64::new(0),
             losses: Mutex::default(),
+            counts: Mutex::default(),
             notes: Mutex::default(),
             detector: Mutex::default(),
             collector_state: tokio::sync::watch::Sender::new(CollectorState::Starting),
@@ -138,6 +144,12 @@ impl Health {
     /// Adds `n` to the loss counter for `stage`.
     pub fn add_loss(&self, stage: &str, n: u64) {
         self.loss_counter(stage).fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// The (non-loss) counter `name`, created at 0 on first use.
+    pub fn counter(&self, name: &str) -> Counter {
+        let mut map = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(name.to_string()).or_default().clone()
     }
 
     /// Total losses across stages.
@@ -171,6 +183,7 @@ impl Health {
     pub fn snapshot(&self) -> HealthSnapshot {
         let losses = self.losses.lock().unwrap_or_else(|p| p.into_inner());
         let notes = self.notes.lock().unwrap_or_else(|p| p.into_inner());
+        let counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
         let detector = *self.detector.lock().unwrap_or_else(|p| p.into_inner());
         HealthSnapshot {
             events_seen: self.events_seen.load(Ordering::Relaxed),
@@ -184,6 +197,10 @@ impl Health {
                 .map(|(k, v)| (k.clone(), v.load(Ordering::Relaxed)))
                 .collect(),
             notes: notes.clone(),
+            counts: counts
+                .iter()
+                .map(|(k, v)| (k.clone(), v.load(Ordering::Relaxed)))
+                .collect(),
         }
     }
 }

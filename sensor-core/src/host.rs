@@ -2,7 +2,7 @@
 //! report it ([`crate::Collector::host`]) and stamp it on their events; the pipeline
 //! applies the `[general] host_name` override and fills what a collector left empty.
 
-use crate::event::{Host, HostOs};
+use crate::event::{Event, Host, HostOs};
 
 /// A host's identity for `host.*`.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,6 +47,29 @@ impl HostIdentity {
             id: self.id.clone(),
             os: Some(self.os.clone()),
             ..Host::default()
+        }
+    }
+}
+
+impl HostIdentity {
+    /// Puts this host on an event of the collector that reports it: missing fields are
+    /// filled, and a configured name (`name_overridden`) replaces the one stamped.
+    pub fn fill(&self, event: &mut Event, name_overridden: bool) {
+        if event.host.name.is_none() || name_overridden {
+            event.host.name = Some(self.name.clone());
+        }
+        if event.host.id.is_none() {
+            event.host.id.clone_from(&self.id);
+        }
+        let os = event.host.os.get_or_insert_with(HostOs::default);
+        if os.os_type.is_none() {
+            os.os_type.clone_from(&self.os.os_type);
+        }
+        if os.family.is_none() {
+            os.family.clone_from(&self.os.family);
+        }
+        if os.version.is_none() {
+            os.version.clone_from(&self.os.version);
         }
     }
 }

@@ -10,7 +10,7 @@
 use crate::alert::Alert;
 use crate::collector::{Collector, CollectorError, EventSender, Shutdown};
 use crate::detect::Detector;
-use crate::event::{Event, HostOs};
+use crate::event::Event;
 use crate::health::CollectorState;
 use crate::health::Health;
 use crate::host::HostIdentity;
@@ -97,7 +97,7 @@ enum SinkMsg {
 /// failed before delivering anything; a collector that fails later is reported in the
 /// [`RunReport`] after the drain.
 pub async fn run(
-    collector: Box<dyn Collector>,
+    collectors: Vec<Box<dyn Collector>>,
     mut detector: Box<dyn Detector>,
     sinks: Vec<Box<dyn AlertSink>>,
     health: Arc<Health>,
@@ -108,16 +108,18 @@ pub async fn run(
     let (event_tx, mut event_rx) = mpsc::channel::<Event>(options.channel_capacity);
     let (alert_tx, alert_rx) = mpsc::channel::<SinkMsg>(options.alert_queue_capacity);
 
-    // The collector reports whose events it sees; the pipeline applies the override.
-    let host = collector.host().map(|mut h| {
-        if let Some(name) = &options.host_name {
-            h.name.clone_from(name);
-        }
-        h
-    });
+    // Each collector reports whose events it sees; its sender stamps them, with the
+    // override applied. The first host a collector reports seeds the process table.
+    let hosts: Vec<Option<HostIdentity>> = collectors.iter().map(|c| c.host()).collect();
     let mut table = ProcessTable::new(options.process_table_capacity);
     if options.seed_process_table {
-        let key = host.as_ref().map_or("", |h| h.key());
+        let key = match hosts.iter().flatten().next() {
+            Some(h) if options.host_name.is_some() && h.id.is_none() => {
+                options.host_name.as_deref().unwrap_or_default()
+            }
+            Some(h) => h.key(),
+            None => "",
+        };
         let n = table.seed_from_system(key);
         tracing::info!(processes = n, "Seeded the process table");
     }
@@ -128,10 +130,30 @@ pub async fn run(
         .spawn(move || sink_loop(sinks, alert_rx, sink_health))
         .map_err(|e| CollectorError::Failed(format!("cannot start the sink thread: {e}")))?;
 
-    let collector_name = collector.name();
+    let collector_names: Vec<&'static str> = collectors.iter().map(|c| c.name()).collect();
+    // With one collector, delivering is proof of running; with several, each says so.
+    let single = collectors.len() == 1;
     health.set_collector_state(CollectorState::Starting);
-    let sender = EventSender::new(event_tx, health.clone());
-    let collector_task = tokio::spawn(collector.run(sender, shutdown.clone()));
+    let senders = EventSender::new(event_tx, health.clone())
+        .for_collectors(hosts, options.host_name.as_deref());
+    let collector_tasks: Vec<_> = collectors
+        .into_iter()
+        .zip(senders)
+        .map(|(collector, sender)| {
+            let name = collector.name();
+            let run = collector.run(sender, shutdown.clone());
+            let health = health.clone();
+            tokio::spawn(async move {
+                let outcome = run.await;
+                if let Err(e) = &outcome {
+                    // Visible at once, while the other collectors go on.
+                    tracing::error!(collector = name, error = %e, "Collector stopped with an error");
+                    health.note(&format!("collector.{name}"), format!("stopped: {e}"));
+                }
+                outcome
+            })
+        })
+        .collect();
     let loss_logger = tokio::spawn(log_losses(health.clone(), shutdown.clone()));
 
     let mut report = RunReport::default();
@@ -161,15 +183,12 @@ pub async fn run(
             },
             event = event_rx.recv() => {
                 let Some(mut event) = event else { break };
-                if report.events == 0 && health.collector_state() == CollectorState::Starting {
+                if single && report.events == 0 && health.collector_state() == CollectorState::Starting {
                     // A collector that delivers is running even if it never said so.
                     health.set_collector_state(CollectorState::Running);
                 }
                 health.events_seen.fetch_add(1, Ordering::Relaxed);
                 report.events += 1;
-                if let Some(host) = &host {
-                    fill_host(&mut event, host, options.host_name.is_some());
-                }
                 if event.event.id.is_none() {
                     event.event.id = Some(stable_event_id(&event));
                 }
@@ -203,23 +222,29 @@ pub async fn run(
     drop(alert_tx);
     loss_logger.abort();
 
-    let outcome = collector_task.await;
-    health.set_collector_state(match &outcome {
-        Ok(Ok(())) => CollectorState::Stopped,
-        Ok(Err(e)) => CollectorState::Failed(e.to_string()),
-        Err(e) => CollectorState::Failed(e.to_string()),
-    });
-    match outcome {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => {
-            if report.events == 0 {
-                let _ = tokio::task::spawn_blocking(move || sink_thread.join()).await;
-                return Err(e);
-            }
-            tracing::error!(collector = collector_name, error = %e, "Collector stopped with an error");
-            report.collector_error = Some(e.to_string());
+    let mut errors = Vec::new();
+    for (name, task) in collector_names.iter().zip(collector_tasks) {
+        match task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => errors.push((*name, e)),
+            Err(e) => errors.push((*name, CollectorError::Failed(format!("task panicked: {e}")))),
         }
-        Err(e) => report.collector_error = Some(format!("collector task panicked: {e}")),
+    }
+    health.set_collector_state(match errors.first() {
+        None => CollectorState::Stopped,
+        Some((_, e)) => CollectorState::Failed(e.to_string()),
+    });
+    if !errors.is_empty() {
+        if report.events == 0 {
+            let _ = tokio::task::spawn_blocking(move || sink_thread.join()).await;
+            let (_, first) = errors.swap_remove(0);
+            return Err(first);
+        }
+        let text: Vec<String> = errors
+            .iter()
+            .map(|(name, e)| if single { e.to_string() } else { format!("{name}: {e}") })
+            .collect();
+        report.collector_error = Some(text.join("; "));
     }
     let _ = tokio::task::spawn_blocking(move || sink_thread.join()).await;
     log_loss_totals(&health);
@@ -255,27 +280,6 @@ async fn forward(
             health.add_loss("alert_queue", 1);
             tracing::error!("Alert queue closed: the sink thread stopped; alert counted as lost");
         }
-    }
-}
-
-/// Puts the reporting collector's host on an event: missing fields are filled, and the
-/// configured name (`name_overridden`) replaces the one the collector stamped.
-fn fill_host(event: &mut Event, host: &HostIdentity, name_overridden: bool) {
-    if event.host.name.is_none() || name_overridden {
-        event.host.name = Some(host.name.clone());
-    }
-    if event.host.id.is_none() {
-        event.host.id.clone_from(&host.id);
-    }
-    let os = event.host.os.get_or_insert_with(HostOs::default);
-    if os.os_type.is_none() {
-        os.os_type.clone_from(&host.os.os_type);
-    }
-    if os.family.is_none() {
-        os.family.clone_from(&host.os.family);
-    }
-    if os.version.is_none() {
-        os.version.clone_from(&host.os.version);
     }
 }
 
@@ -479,7 +483,7 @@ mod tests {
             config_hash: "abc".into(),
         };
         let report = run(
-            Box::new(replay),
+            vec![Box::new(replay)],
             Box::new(SsDetector),
             vec![Box::new(sink)],
             health.clone(),

@@ -140,7 +140,7 @@ pub(crate) async fn run(
     #[allow(deprecated)]
     let mut fd = AsyncFd::with_interest(ring, Interest::READABLE).map_err(Error::Ring)?;
     // Attached and reading: ready, even before the first event arrives.
-    health.set_collector_state(sensor_core::CollectorState::Running);
+    out.mark_running();
     let mut housekeeping = tokio::time::interval(Duration::from_secs(1));
     housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut poll = tokio::time::interval(POLL_INTERVAL);

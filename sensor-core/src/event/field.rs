@@ -129,6 +129,8 @@ impl Event {
             "picket.args_truncated" => Bool(self.picket.args_truncated),
             "picket.user_groups" => strs(&self.picket.user_groups),
             "picket.user_shell" => s(&self.picket.user_shell),
+            "picket.privilege_level" => n(self.picket.privilege_level.map(u32::from)),
+            "picket.origin" => s(&self.picket.origin),
             "picket.record" => self
                 .picket
                 .record

@@ -384,6 +384,14 @@ pub struct PicketFields {
     /// Names of the ancestors, nearest first (parent, grandparent, ...), from the process table.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ancestors: Vec<Ancestor>,
+    /// The privilege level a device command ran at (TACACS+ `priv-lvl`, 0–15), where
+    /// the log records one. None means unknown, which is not admin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privilege_level: Option<u8>,
+    /// Where a logged command or login came from: `ssh`, `dcui`, `api` (ESXi's
+    /// hostd/vpxa), `console`, or `shell` when the log does not say which shell.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
     /// Other `picket.*` fields, preserved (collector specific: `cgroup_id`, `global_seq_num`, ...).
     #[serde(flatten)]
     pub other: Extra,
@@ -518,4 +526,6 @@ ecs_object!(PicketFields {
     "user_shell" => leaf(user_shell),
     "record" => leaf(record),
     "ancestors" => leaf(ancestors),
+    "privilege_level" => leaf(privilege_level),
+    "origin" => leaf(origin),
 });

@@ -1,0 +1,16 @@
+//! # sensor-logs: the log-input room of Picket
+//!
+//! Collectors for what cannot run an agent: ESXi hosts and network devices send their
+//! logs to Picket on a collector host, as they do to rsyslog or syslog-ng. This crate
+//! receives them (a syslog receiver over UDP, TCP and TLS; tails of text log files with
+//! saved offsets), parses each vendor's lines into a [`LogRecord`], and hands the
+//! pipeline ECS events. Replay of the same formats reads files through the same parsers.
+//!
+//! May touch: sockets it listens on, the log files it reads, its offset state file, and
+//! `sensor-core`. It produces events, never verdicts: AN0906 and AN0907 live in
+//! `analytics`.
+#![deny(missing_docs)]
+
+pub mod record;
+
+pub use record::{Action, Device, DeviceKind, LogRecord, Parsed};
