@@ -133,6 +133,10 @@ pub struct LogRecord {
     /// Format-specific fields kept under their vendor's key (`tacacs.task_id`, ...),
     /// merged into the event's top level.
     pub extra: Extra,
+    /// The syslog header as ECS `log.syslog.*` (`priority`, `facility.code`,
+    /// `severity.code`, `hostname`, `appname`, `procid`, `msgid`, `sequence`), when the
+    /// line came with one.
+    pub syslog: Extra,
 }
 
 impl LogRecord {
@@ -157,6 +161,7 @@ impl LogRecord {
             terminal: None,
             outcome: None,
             extra: Extra::new(),
+            syslog: Extra::new(),
         }
     }
 
@@ -215,6 +220,11 @@ impl LogRecord {
             other: self.extra,
             ..Event::default()
         };
+        if !self.syslog.is_empty() {
+            let mut log = sensor_core::event::Log::default();
+            log.other.insert("syslog".into(), self.syslog.into());
+            event.log = Some(log);
+        }
         event.picket.privilege_level = self.privilege_level;
         event.picket.origin = self.origin.map(Into::into);
         event
