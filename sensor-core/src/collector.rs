@@ -74,11 +74,50 @@ impl std::error::Error for CollectorError {}
 /// ([`Collector::host`]) on its events, so a log input's devices keep their own names.
 #[derive(Debug, Clone)]
 pub struct EventSender {
-    tx: mpsc::Sender<Event>,
+    tx: Tx,
     health: Arc<Health>,
     dropped: Counter,
     host: Option<Arc<HostStamp>>,
     ready: Option<Arc<ReadyLatch>>,
+}
+
+/// The channel behind a sender: the pipeline's, or a plain one (tests and tools that
+/// read events themselves; an ack is called as soon as the event is in it).
+#[derive(Debug, Clone)]
+enum Tx {
+    Pipeline(mpsc::Sender<Envelope>),
+    Plain(mpsc::Sender<Event>),
+}
+
+/// An event on its way through the pipeline, with what to call once it is through.
+#[derive(Debug)]
+pub(crate) struct Envelope {
+    pub(crate) event: Event,
+    pub(crate) ack: Option<Ack>,
+}
+
+/// Called once an event is through the whole pipeline: analysed, and every alert it
+/// raised handed to the sinks (written, or counted as lost). The argument says whether
+/// it raised any. A file input saves its read offset here, so a restart resumes after
+/// what was fully dealt with: no gap, and no alert written twice.
+pub struct Ack(Box<dyn FnOnce(bool) + Send>);
+
+impl Ack {
+    /// An acknowledgement that calls `f`.
+    pub fn new(f: impl FnOnce(bool) + Send + 'static) -> Ack {
+        Ack(Box::new(f))
+    }
+
+    /// Calls it.
+    pub fn done(self, raised_alerts: bool) {
+        (self.0)(raised_alerts);
+    }
+}
+
+impl fmt::Debug for Ack {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Ack")
+    }
 }
 
 #[derive(Debug)]
@@ -94,8 +133,17 @@ struct ReadyLatch {
 }
 
 impl EventSender {
-    /// Wraps a channel sender. It stamps no host and reports readiness directly.
+    /// Wraps a plain channel sender (a test or tool reading the events itself). It
+    /// stamps no host and reports readiness directly.
     pub fn new(tx: mpsc::Sender<Event>, health: Arc<Health>) -> Self {
+        Self::with_tx(Tx::Plain(tx), health)
+    }
+
+    pub(crate) fn for_pipeline(tx: mpsc::Sender<Envelope>, health: Arc<Health>) -> Self {
+        Self::with_tx(Tx::Pipeline(tx), health)
+    }
+
+    fn with_tx(tx: Tx, health: Arc<Health>) -> Self {
         let dropped = health.loss_counter("event_channel");
         Self {
             tx,
@@ -147,7 +195,10 @@ impl EventSender {
     /// Sends, waiting for room (backpressure). Returns false when the pipeline is gone.
     pub async fn send(&self, mut event: Event) -> bool {
         self.stamp(&mut event);
-        self.tx.send(event).await.is_ok()
+        match &self.tx {
+            Tx::Pipeline(tx) => tx.send(Envelope { event, ack: None }).await.is_ok(),
+            Tx::Plain(tx) => tx.send(event).await.is_ok(),
+        }
     }
 
     /// Sends without waiting, for contexts that must not block (a reader thread that
@@ -155,19 +206,44 @@ impl EventSender {
     /// in `event_channel`; returns false then.
     pub fn try_send(&self, mut event: Event) -> bool {
         self.stamp(&mut event);
-        match self.tx.try_send(event) {
-            Ok(()) => true,
-            Err(_) => {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-                false
-            }
+        let sent = match &self.tx {
+            Tx::Pipeline(tx) => tx.try_send(Envelope { event, ack: None }).is_ok(),
+            Tx::Plain(tx) => tx.try_send(event).is_ok(),
+        };
+        if !sent {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
         }
+        sent
     }
 
     /// Sends from a plain (non-async) thread, blocking for room.
     pub fn blocking_send(&self, mut event: Event) -> bool {
         self.stamp(&mut event);
-        self.tx.blocking_send(event).is_ok()
+        match &self.tx {
+            Tx::Pipeline(tx) => tx.blocking_send(Envelope { event, ack: None }).is_ok(),
+            Tx::Plain(tx) => tx.blocking_send(event).is_ok(),
+        }
+    }
+
+    /// [`EventSender::blocking_send`], calling `ack` once the event is through the
+    /// pipeline. If the pipeline is gone, `ack` is dropped uncalled and this returns false.
+    pub fn blocking_send_acked(&self, mut event: Event, ack: Ack) -> bool {
+        self.stamp(&mut event);
+        match &self.tx {
+            Tx::Pipeline(tx) => tx
+                .blocking_send(Envelope {
+                    event,
+                    ack: Some(ack),
+                })
+                .is_ok(),
+            Tx::Plain(tx) => {
+                let sent = tx.blocking_send(event).is_ok();
+                if sent {
+                    ack.done(false);
+                }
+                sent
+            }
+        }
     }
 
     /// Tells the pipeline the source is attached and delivering (after the eBPF programs

@@ -8,7 +8,7 @@
 //! pending state and every sink is flushed before [`run`] returns.
 
 use crate::alert::Alert;
-use crate::collector::{Collector, CollectorError, EventSender, Shutdown};
+use crate::collector::{Ack, Collector, CollectorError, Envelope, EventSender, Shutdown};
 use crate::detect::Detector;
 use crate::event::Event;
 use crate::health::CollectorState;
@@ -90,6 +90,9 @@ pub struct RunReport {
 enum SinkMsg {
     Alert(Box<Alert>),
     Swap(Vec<Box<dyn AlertSink>>),
+    /// The event's alerts (if any) are queued before this: acknowledge it once they are
+    /// written. Carries whether there were any.
+    Ack(Ack, bool),
 }
 
 /// Runs collector → detector → sinks until the collector ends or `shutdown` fires,
@@ -105,7 +108,7 @@ pub async fn run(
     mut controls: mpsc::Receiver<Control>,
     options: PipelineOptions,
 ) -> Result<RunReport, CollectorError> {
-    let (event_tx, mut event_rx) = mpsc::channel::<Event>(options.channel_capacity);
+    let (event_tx, mut event_rx) = mpsc::channel::<Envelope>(options.channel_capacity);
     let (alert_tx, alert_rx) = mpsc::channel::<SinkMsg>(options.alert_queue_capacity);
 
     // Each collector reports whose events it sees; its sender stamps them, with the
@@ -134,7 +137,7 @@ pub async fn run(
     // With one collector, delivering is proof of running; with several, each says so.
     let single = collectors.len() == 1;
     health.set_collector_state(CollectorState::Starting);
-    let senders = EventSender::new(event_tx, health.clone())
+    let senders = EventSender::for_pipeline(event_tx, health.clone())
         .for_collectors(hosts, options.host_name.as_deref());
     let collector_tasks: Vec<_> = collectors
         .into_iter()
@@ -182,7 +185,7 @@ pub async fn run(
                 None => controls_open = false,
             },
             event = event_rx.recv() => {
-                let Some(mut event) = event else { break };
+                let Some(Envelope { mut event, ack }) = event else { break };
                 if single && report.events == 0 && health.collector_state() == CollectorState::Starting {
                     // A collector that delivers is running even if it never said so.
                     health.set_collector_state(CollectorState::Running);
@@ -201,8 +204,18 @@ pub async fn run(
                         report_counts(&health, detector.as_ref(), &table);
                     }
                 }
+                let before = alerts.len();
                 detector.on_event(&event, &mut alerts);
+                let raised = alerts.len() > before;
                 forward(&mut alerts, &config_hash, &health, &alert_tx, &mut report).await;
+                if let Some(ack) = ack {
+                    // Through the sink queue, so it comes after this event's alerts.
+                    if let Err(mpsc::error::SendError(SinkMsg::Ack(ack, raised))) =
+                        alert_tx.send(SinkMsg::Ack(ack, raised)).await
+                    {
+                        ack.done(raised);
+                    }
+                }
             }
             _ = ticker.tick(), if options.clock == Clock::Wall => {
                 detector.on_tick(Utc::now(), false, &mut alerts);
@@ -355,6 +368,7 @@ fn sink_loop(
                     health.alerts_written.fetch_add(1, Ordering::Relaxed);
                 }
             }
+            SinkMsg::Ack(ack, raised) => ack.done(raised),
             SinkMsg::Swap(mut new) => {
                 for sink in sinks.iter_mut() {
                     let _ = sink.flush();

@@ -53,6 +53,12 @@ pub trait LineParser: Send + 'static {
         let _ = health;
     }
 
+    /// Called before the first line of each file (a parser of a format without years
+    /// in its timestamps dates lines by the file's modification time).
+    fn start_file(&mut self, path: &std::path::Path) {
+        let _ = path;
+    }
+
     /// Well-formed lines this parser skipped as unused kinds so far.
     fn ignored(&self) -> u64 {
         0
@@ -149,6 +155,7 @@ fn replay_file<P: LineParser>(
     let mut line = Vec::with_capacity(4096);
     let mut events = Vec::new();
     let mut line_no = 0u64;
+    parser.start_file(path);
     loop {
         line.clear();
         let n = reader

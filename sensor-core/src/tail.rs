@@ -29,6 +29,15 @@ pub enum TailStart {
     /// A file now shorter than that was truncated or replaced meanwhile: it is read
     /// from its first byte (and counted as a truncation).
     Offset(u64),
+    /// From this offset in this file, as saved before a restart: if the file at the
+    /// path is another one now (rotated while Picket was stopped), it is read from its
+    /// first byte, and [`TailStats::replaced_while_stopped`] says so.
+    Resume {
+        /// [`TailLine::end_offset`] of the last line dealt with.
+        offset: u64,
+        /// [`TailLine::file`] of that line.
+        file: Option<FileId>,
+    },
 }
 
 /// What a tail went through.
@@ -40,6 +49,9 @@ pub struct TailStats {
     pub rotations: u64,
     /// Times the followed file got shorter than what had been read (truncation).
     pub truncations: u64,
+    /// The saved position of a [`TailStart::Resume`] named another file than the one
+    /// now at the path: what was left unread in that one was not read.
+    pub replaced_while_stopped: bool,
 }
 
 /// One line of the followed file.
@@ -51,10 +63,12 @@ pub struct TailLine<'a> {
     /// ([`TailStart::Offset`]) once this line is dealt with. Offsets start again at 0
     /// in a new file after rotation or truncation.
     pub end_offset: u64,
+    /// The file it was read from (device and inode on Unix), to save with the offset.
+    pub file: Option<FileId>,
 }
 
 /// Identity of a file independent of its name (device and inode on Unix).
-type FileId = (u64, u64);
+pub type FileId = (u64, u64);
 
 #[cfg(unix)]
 fn file_id(meta: &Metadata) -> Option<FileId> {
@@ -131,6 +145,21 @@ impl FileTail {
                 self.stats.truncations += 1;
                 0
             }
+            TailStart::Resume { offset, file } => {
+                let same = match (file, file_id(&meta)) {
+                    (Some(saved), Some(now)) => saved == now,
+                    _ => true,
+                };
+                if !same {
+                    self.stats.replaced_while_stopped = true;
+                    0
+                } else if offset <= meta.len() {
+                    offset
+                } else {
+                    self.stats.truncations += 1;
+                    0
+                }
+            }
         };
         file.seek(SeekFrom::Start(self.offset))?;
         self.lines.set_position(self.offset);
@@ -194,8 +223,14 @@ impl FileTail {
     }
 
     fn flush(&mut self, on: &mut dyn FnMut(TailLine<'_>) -> bool) -> bool {
-        self.lines
-            .flush(&mut |chunk, end_offset| on(TailLine { chunk, end_offset }))
+        let file = self.id;
+        self.lines.flush(&mut |chunk, end_offset| {
+            on(TailLine {
+                chunk,
+                end_offset,
+                file,
+            })
+        })
     }
 
     fn drain(&mut self, on: &mut dyn FnMut(TailLine<'_>) -> bool) -> io::Result<bool> {
@@ -211,8 +246,13 @@ impl FileTail {
             };
             self.offset += n as u64;
             self.stats.bytes += n as u64;
+            let file = self.id;
             let go_on = self.lines.push(&self.buf[..n], &mut |chunk, end_offset| {
-                on(TailLine { chunk, end_offset })
+                on(TailLine {
+                    chunk,
+                    end_offset,
+                    file,
+                })
             });
             if !go_on {
                 return Ok(false);
