@@ -2,7 +2,8 @@
 //! every section, the only place that knows all components.
 //!
 //! Each section belongs to the crate that uses it: `[general]` and `[pipeline]` to
-//! sensor-core, `[collector.*]` to the OS crates, `[sinks]` to `sinks`, `[rules]` and
+//! sensor-core, `[collector.*]` to the OS crates, `[inputs.*]` to `sensor-logs`,
+//! `[sinks]` to `sinks`, `[rules]` and
 //! `[analytics]` to `analytics`. Each checks its own meaning; [`Config`] delegates, and
 //! sensor-core's machinery (layering, located errors, the hash, reload) does the rest.
 //! Validating builds the analytics once ([`analytics::Analytics`]); the loaded config
@@ -15,6 +16,7 @@ use analytics::{Analytics, AnalyticsConfig, RuleFile, RulesConfig};
 use sensor_core::config::{self as core, ConfigError, ConfigErrors, ConfigRoot, Problems};
 use sensor_core::config::{GeneralConfig, PipelineConfig};
 use sensor_linux::LinuxCollectorConfig;
+use sensor_logs::InputsConfig;
 use sensor_macos::MacosCollectorConfig;
 use sensor_windows::WindowsCollectorConfig;
 use serde::{Deserialize, Serialize};
@@ -35,6 +37,8 @@ pub struct Config {
     pub pipeline: PipelineConfig,
     /// `[collector]`: per-OS collector settings.
     pub collector: CollectorConfig,
+    /// `[inputs]`: log inputs (syslog, files) for devices that cannot run an agent.
+    pub inputs: InputsConfig,
     /// `[sinks]`: where alerts go.
     pub sinks: SinksConfig,
     /// `[rules]`: Elastic detection rules to run.
@@ -44,15 +48,29 @@ pub struct Config {
 }
 
 /// `[collector]`: one sub-table per OS collector, each owned by its crate.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CollectorConfig {
+    /// Run this OS's host collector in `picket run`. `false` on a collector host that
+    /// only receives device logs (`[inputs]`).
+    pub host: bool,
     /// `[collector.linux]`.
     pub linux: LinuxCollectorConfig,
     /// `[collector.macos]`.
     pub macos: MacosCollectorConfig,
     /// `[collector.windows]`.
     pub windows: WindowsCollectorConfig,
+}
+
+impl Default for CollectorConfig {
+    fn default() -> Self {
+        CollectorConfig {
+            host: true,
+            linux: LinuxCollectorConfig::default(),
+            macos: MacosCollectorConfig::default(),
+            windows: WindowsCollectorConfig::default(),
+        }
+    }
 }
 
 impl ConfigRoot for Config {
@@ -65,6 +83,7 @@ impl ConfigRoot for Config {
         self.collector.linux.validate(&mut problems);
         self.collector.macos.validate(&mut problems);
         self.collector.windows.validate(&mut problems);
+        self.inputs.validate(&mut problems);
         self.sinks.validate(&mut problems);
         self.rules.validate(&mut problems);
         let (analytics, analytics_problems) = Analytics::build(&self.analytics);
@@ -77,7 +96,9 @@ impl ConfigRoot for Config {
     }
 
     fn needs_restart(&self, running: &Self) -> bool {
-        self.collector != running.collector || self.pipeline != running.pipeline
+        self.collector != running.collector
+            || self.pipeline != running.pipeline
+            || self.inputs != running.inputs
     }
 
     fn sinks_changed(&self, running: &Self) -> bool {

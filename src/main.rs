@@ -42,6 +42,10 @@ enum Command {
         /// Write alerts to this JSON-lines file instead of stdout.
         #[arg(long, short)]
         output: Option<PathBuf>,
+        /// syslog and tacacs: the device the lines are from, for lines that do not name
+        /// it (ESXi's own shell.log has no host name in its lines).
+        #[arg(long, value_name = "NAME")]
+        host: Option<String>,
         /// Input files, read in order.
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -111,6 +115,11 @@ pub enum ReplayFormat {
     Eslogger,
     /// Windows EVTX (Sysmon 1, Security 4688), or its JSON-lines export.
     Evtx,
+    /// Syslog messages one per line, as rsyslog writes them (RFC 3164 or 5424, with or
+    /// without a header): ESXi shell/auth/hostd logs, network-device accounting.
+    Syslog,
+    /// tac_plus / tac_plus-ng accounting files (tab- or `|!|`-separated).
+    Tacacs,
 }
 
 fn main() -> ExitCode {
@@ -121,8 +130,9 @@ fn main() -> ExitCode {
             format,
             config,
             output,
+            host,
             files,
-        } => wiring::replay(format, config.as_deref(), output.as_deref(), files),
+        } => wiring::replay(format, config.as_deref(), output.as_deref(), host, files),
         Command::Alerts(args) => alerts::run(args),
         Command::CheckConfig { file, print } => wiring::check_config(&file, print),
         Command::Status {

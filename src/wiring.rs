@@ -125,6 +125,25 @@ fn options(config: &Config, clock: Clock) -> PipelineOptions {
     }
 }
 
+/// What `picket run` collects from: this OS's host collector (unless `[collector] host
+/// = false`) and every enabled log input, bound and ready.
+fn collectors(config: &Config) -> Result<Vec<Box<dyn Collector>>> {
+    let mut all = Vec::new();
+    if config.collector.host {
+        all.push(host_collector(config)?);
+    }
+    all.extend(
+        config
+            .inputs
+            .build(&config.state_dir())
+            .map_err(|e| anyhow!("{e}"))?,
+    );
+    if all.is_empty() {
+        bail!("nothing to collect: [collector] host = false and no [inputs] is enabled");
+    }
+    Ok(all)
+}
+
 /// The live collector for the OS this binary runs on.
 fn host_collector(config: &Config) -> Result<Box<dyn Collector>> {
     #[cfg(target_os = "linux")]
@@ -191,18 +210,23 @@ fn run_until(loaded: LoadedConfig, manager: Arc<dyn ServiceManager>) -> CliResul
     let config = loaded.config.clone();
     let detector = build_detector(&loaded);
     let sinks = config.sinks.build()?;
-    let collector = host_collector(&config)?;
+    let collectors = collectors(&config)?;
+    let collector_names = collectors
+        .iter()
+        .map(|c| c.name())
+        .collect::<Vec<_>>()
+        .join(", ");
     let opts = options(&config, Clock::Wall);
     let sources: Vec<&str> = loaded.sources.iter().map(|s| s.path.as_str()).collect();
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
-        collector = collector.name(),
+        collectors = %collector_names,
         config_hash = %loaded.hash,
         config = %if sources.is_empty() { "<embedded default>".to_string() } else { sources.join(", ") },
         "Picket starting"
     );
     let health = Health::new();
-    let board = StatusBoard::new(health.clone(), collector.name(), &loaded);
+    let board = StatusBoard::new(health.clone(), &collector_names, &loaded);
     let state_dir = config.state_dir();
     let rt = runtime()?;
     let report = rt.block_on(async {
@@ -237,7 +261,7 @@ fn run_until(loaded: LoadedConfig, manager: Arc<dyn ServiceManager>) -> CliResul
             shutdown.clone(),
         ));
         pipeline::run(
-            vec![collector],
+            collectors,
             detector,
             sinks,
             health.clone(),
@@ -343,11 +367,15 @@ pub fn replay(
     format: ReplayFormat,
     config_path: Option<&Path>,
     output: Option<&Path>,
+    host: Option<String>,
     files: Vec<PathBuf>,
 ) -> CliResult {
     let loaded = load_config(config_path)?;
     let config = &loaded.config;
     init_logging(config);
+    if host.is_some() && !matches!(format, ReplayFormat::Syslog | ReplayFormat::Tacacs) {
+        bail!("--host applies to --format syslog and --format tacacs only");
+    }
     for f in &files {
         if !f.is_file() {
             bail!("cannot read {}: no such file", f.display());
@@ -370,6 +398,15 @@ pub fn replay(
             (Box::new(r), stats)
         }
         ReplayFormat::Evtx => sensor_windows::replay::evtx_replay(files),
+        ReplayFormat::Syslog | ReplayFormat::Tacacs => {
+            let format = match format {
+                ReplayFormat::Tacacs => sensor_logs::LineFormat::Tacacs,
+                _ => sensor_logs::LineFormat::Syslog,
+            };
+            let r = LineReplay::new(files, sensor_logs::LogLineParser::new(format, host));
+            let stats = r.stats();
+            (Box::new(r), stats)
+        }
     };
     let health = Health::new();
     let opts = options(config, Clock::Event);

@@ -524,4 +524,134 @@ mod tests {
         assert_eq!(lines[0]["picket"]["config_hash"], "abc");
         assert_eq!(health.snapshot().alerts_written, 1);
     }
+
+    /// Sends `names` as process starts with an ack each, then (as a second collector)
+    /// one event with a host of its own.
+    struct AckedSource {
+        names: Vec<&'static str>,
+        log: Arc<Mutex<Vec<String>>>,
+    }
+
+    impl Collector for AckedSource {
+        fn name(&self) -> &'static str {
+            "acked"
+        }
+        fn host(&self) -> Option<HostIdentity> {
+            Some(HostIdentity {
+                name: "collector-host".into(),
+                id: Some("machine-1".into()),
+                os: Default::default(),
+            })
+        }
+        fn run(self: Box<Self>, out: EventSender, _shutdown: Shutdown) -> crate::collector::CollectorFuture {
+            Box::pin(async move {
+                let AckedSource { names, log } = *self;
+                tokio::task::spawn_blocking(move || {
+                    for (i, name) in names.into_iter().enumerate() {
+                        let mut ev = Event::exec(chrono::DateTime::UNIX_EPOCH);
+                        ev.process.pid = Some(10 + i as u32);
+                        ev.process.name = Some(name.into());
+                        let log = log.clone();
+                        let ack = crate::collector::Ack::new(move |raised| {
+                            log.lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .push(format!("ack {name} {raised}"));
+                        });
+                        assert!(out.blocking_send_acked(ev, ack));
+                    }
+                })
+                .await
+                .map_err(|e| CollectorError::Failed(e.to_string()))
+            })
+        }
+    }
+
+    /// One event that names its own host (a device), from a collector with none.
+    struct DeviceSource;
+
+    impl Collector for DeviceSource {
+        fn name(&self) -> &'static str {
+            "device"
+        }
+        fn run(self: Box<Self>, out: EventSender, _shutdown: Shutdown) -> crate::collector::CollectorFuture {
+            Box::pin(async move {
+                let mut ev = Event::exec(chrono::DateTime::UNIX_EPOCH);
+                ev.process.name = Some("ss".into());
+                ev.host.name = Some("router-7".into());
+                out.send(ev).await;
+                out.mark_running();
+                Ok(())
+            })
+        }
+    }
+
+    /// The sink writes into the same log as the acks, to see their order.
+    struct LoggingSink(Arc<Mutex<Vec<String>>>);
+
+    impl AlertSink for LoggingSink {
+        fn name(&self) -> &str {
+            "logging"
+        }
+        fn write(&mut self, alert: &Alert, _line: &str) -> std::io::Result<()> {
+            let host = alert.host.name.clone().unwrap_or_default();
+            let what = alert.process.name.clone().unwrap_or_default();
+            self.0
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(format!("alert {what} on {host}"));
+            Ok(())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn acks_come_after_their_alerts_and_each_collector_stamps_only_its_own_host() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let source = AckedSource {
+            names: vec!["bash", "ss", "ls"],
+            log: log.clone(),
+        };
+        let health = Health::new();
+        let (_trigger, shutdown) = Shutdown::new();
+        let (_ctl_tx, ctl_rx) = mpsc::channel(1);
+        let options = PipelineOptions {
+            channel_capacity: 1,
+            alert_queue_capacity: 1,
+            process_table_capacity: 64,
+            seed_process_table: false,
+            clock: Clock::Event,
+            host_name: Some("renamed".into()),
+            config_hash: String::new(),
+        };
+        let report = run(
+            vec![Box::new(source), Box::new(DeviceSource)],
+            Box::new(SsDetector),
+            vec![Box::new(LoggingSink(log.clone()))],
+            health.clone(),
+            shutdown,
+            ctl_rx,
+            options,
+        )
+        .await
+        .expect("run");
+        assert_eq!(report.events, 4);
+        let log = log.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let acked: Vec<&String> = log.iter().filter(|l| !l.contains("router")).collect();
+        assert_eq!(
+            acked,
+            [
+                "ack bash false",
+                "alert ss on renamed",
+                "ack ss true",
+                "ack ls false"
+            ],
+            "an ack follows its event's alert; the override names the collector's host"
+        );
+        assert!(
+            log.contains(&"alert ss on router-7".to_string()),
+            "the device keeps its own name: {log:?}"
+        );
+    }
 }

@@ -11,6 +11,15 @@
 //! `analytics`.
 #![deny(missing_docs)]
 
+pub mod config;
+pub mod files;
+pub mod lines;
+pub mod parse;
 pub mod record;
+pub mod replay;
+pub mod syslog;
 
+pub use config::InputsConfig;
+pub use lines::LineFormat;
 pub use record::{Action, Device, DeviceKind, LogRecord, Parsed};
+pub use replay::LogLineParser;
