@@ -12,5 +12,7 @@
 #![deny(missing_docs)]
 
 pub mod record;
+pub mod syslog;
 
 pub use record::{Action, Device, DeviceKind, LogRecord, Parsed};
+pub use syslog::{parse_syslog, ParseContext, SyslogMessage};
