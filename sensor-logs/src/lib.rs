@@ -11,8 +11,13 @@
 //! `analytics`.
 #![deny(missing_docs)]
 
+pub mod esxi;
+pub mod network;
+pub mod parse;
 pub mod record;
 pub mod syslog;
+pub mod tacacs;
 
+pub use parse::{parse_line, parse_tacacs};
 pub use record::{Action, Device, DeviceKind, LogRecord, Parsed};
 pub use syslog::{parse_syslog, ParseContext, SyslogMessage};

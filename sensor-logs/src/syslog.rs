@@ -1024,18 +1024,24 @@ mod tests {
     use chrono::TimeZone;
 
     fn ctx() -> ParseContext {
-        ParseContext::new(Utc.with_ymd_and_hms(2024, 3, 25, 12, 0, 0).unwrap())
+        ParseContext::new(
+            Utc.with_ymd_and_hms(2024, 3, 25, 12, 0, 0)
+                .single()
+                .expect("valid time"),
+        )
     }
 
     fn ts(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+        DateTime::parse_from_rfc3339(s)
+            .expect("rfc3339")
+            .with_timezone(&Utc)
     }
 
     #[test]
     fn rfc5424_with_sd_and_nil_values() {
         let l = r#"<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 [exampleSDID@32473 iut="3" eventSource="Appl\"ication"][meta sequenceId="7"] BOMAn application event"#;
         let l = l.replace("BOM", "\u{FEFF}");
-        let m = parse_syslog(&l, &ctx()).unwrap();
+        let m = parse_syslog(&l, &ctx()).expect("parses");
         assert_eq!(m.priority, Some(165));
         assert_eq!(m.facility(), Some(20));
         assert_eq!(m.severity(), Some(5));
@@ -1057,7 +1063,7 @@ mod tests {
 
     #[test]
     fn rfc5424_all_nil_and_truncated() {
-        let m = parse_syslog("<14>1 - - - - - -", &ctx()).unwrap();
+        let m = parse_syslog("<14>1 - - - - - -", &ctx()).expect("parses");
         assert_eq!(m.timestamp, None);
         assert_eq!(m.message, "");
         assert!(parse_syslog("<14>1 2003-10-11T22:14:15Z host", &ctx()).is_err());
@@ -1065,25 +1071,26 @@ mod tests {
 
     #[test]
     fn bsd_without_year_is_never_more_than_a_day_ahead() {
-        let m = parse_syslog("Mar 24 20:33:52 eos Aaa: %ACCOUNTING-6-CMD: x", &ctx()).unwrap();
+        let m =
+            parse_syslog("Mar 24 20:33:52 eos Aaa: %ACCOUNTING-6-CMD: x", &ctx()).expect("parses");
         assert_eq!(m.timestamp, Some(ts("2024-03-24T20:33:52Z")));
         assert_eq!(m.hostname, Some("eos"));
         assert_eq!(m.app_name, Some("Aaa"));
-        let c = m.cisco.unwrap();
+        let c = m.cisco.expect("cisco tag");
         assert_eq!(
             (c.facility, c.severity, c.mnemonic, c.text),
             ("ACCOUNTING", 6, "CMD", "x")
         );
         // Dec 31 seen on Mar 25: last year.
-        let m = parse_syslog("Dec 31 23:59:59 h p: x", &ctx()).unwrap();
+        let m = parse_syslog("Dec 31 23:59:59 h p: x", &ctx()).expect("parses");
         assert_eq!(m.timestamp, Some(ts("2023-12-31T23:59:59Z")));
         // Jan 1 00:10 seen on Dec 31 23:00: next year.
         let c2 = ParseContext::new(ts("2023-12-31T23:00:00Z"));
-        let m = parse_syslog("Jan  1 00:10:00 h p: x", &c2).unwrap();
+        let m = parse_syslog("Jan  1 00:10:00 h p: x", &c2).expect("parses");
         assert_eq!(m.timestamp, Some(ts("2024-01-01T00:10:00Z")));
         // Feb 29 falls back to the last leap year.
         let c3 = ParseContext::new(ts("2025-03-01T00:00:00Z"));
-        let m = parse_syslog("Feb 29 10:00:00 h p: x", &c3).unwrap();
+        let m = parse_syslog("Feb 29 10:00:00 h p: x", &c3).expect("parses");
         assert_eq!(m.timestamp, Some(ts("2024-02-29T10:00:00Z")));
     }
 
@@ -1093,38 +1100,38 @@ mod tests {
             "<189>123: *Mar  1 18:46:11.123 UTC: %SYS-5-CONFIG_I: Configured from console",
             &ctx(),
         )
-        .unwrap();
+        .expect("test value");
         assert_eq!(m.sequence, Some(123));
         assert_eq!(m.timestamp, Some(ts("2024-03-01T18:46:11.123Z")));
-        assert_eq!(m.cisco.unwrap().mnemonic, "CONFIG_I");
+        assert_eq!(m.cisco.expect("cisco tag").mnemonic, "CONFIG_I");
         assert_eq!(m.hostname, None);
         for l in [
             "<189>45: R1: *Mar  1 18:46:11.123 UTC: %SYS-5-CONFIG_I: x",
             "<189>R1: 45: *Mar  1 18:46:11.123 UTC: %SYS-5-CONFIG_I: x",
             "Mar  1 18:46:12 10.0.0.1 45: R1: *Mar  1 18:46:11.123 UTC: %SYS-5-CONFIG_I: x",
         ] {
-            let m = parse_syslog(l, &ctx()).unwrap();
+            let m = parse_syslog(l, &ctx()).expect("parses");
             assert_eq!(m.hostname, Some("R1"), "{l}");
             assert_eq!(m.sequence, Some(45), "{l}");
             assert_eq!(m.timestamp, Some(ts("2024-03-01T18:46:11.123Z")), "{l}");
-            assert_eq!(m.cisco.unwrap().text, "x", "{l}");
+            assert_eq!(m.cisco.expect("cisco tag").text, "x", "{l}");
         }
         let m = parse_syslog(
             "000123: .Mar 1 2023 10:00:00.5 CET: %LINK-3-UPDOWN: y",
             &ctx(),
         )
-        .unwrap();
+        .expect("test value");
         assert_eq!(m.sequence, Some(123));
         assert_eq!(m.timestamp, Some(ts("2023-03-01T09:00:00.5Z")));
-        let m = parse_syslog("<189>46: 1d02h: %SYS-5-CONFIG_I: z", &ctx()).unwrap();
+        let m = parse_syslog("<189>46: 1d02h: %SYS-5-CONFIG_I: z", &ctx()).expect("parses");
         assert_eq!((m.sequence, m.timestamp), (Some(46), None));
-        assert_eq!(m.cisco.unwrap().text, "z");
+        assert_eq!(m.cisco.expect("cisco tag").text, "z");
         let m = parse_syslog(
             "Jul 20 00:06:54.100 Chita: %PARSER-5-CFGLOG_LOGGEDCMD: q",
             &ctx(),
         )
-        .unwrap();
-        assert_eq!(m.cisco.unwrap().facility, "PARSER");
+        .expect("test value");
+        assert_eq!(m.cisco.expect("cisco tag").facility, "PARSER");
     }
 
     #[test]
@@ -1133,13 +1140,14 @@ mod tests {
             "<165>Oct 06 2021 15:02:30 10.160.0.10 : %ASA-5-111010: User 'admin', running",
             &ctx(),
         )
-        .unwrap();
+        .expect("test value");
         assert_eq!(m.timestamp, Some(ts("2021-10-06T15:02:30Z")));
         assert_eq!(m.hostname, Some("10.160.0.10"));
-        assert_eq!(m.cisco.unwrap().mnemonic, "111010");
-        let m = parse_syslog("<165>Nov 08 2013 10:18:30: %ASA-5-111008: x", &ctx()).unwrap();
+        assert_eq!(m.cisco.expect("cisco tag").mnemonic, "111010");
+        let m =
+            parse_syslog("<165>Nov 08 2013 10:18:30: %ASA-5-111008: x", &ctx()).expect("parses");
         assert_eq!(m.hostname, None);
-        assert_eq!(m.cisco.unwrap().facility, "ASA");
+        assert_eq!(m.cisco.expect("cisco tag").facility, "ASA");
     }
 
     #[test]
@@ -1148,7 +1156,7 @@ mod tests {
             "2023-12-05T17:36:17.835Z In(14) shell[1053659]: [root]: vim-cmd vmsvc/getallvms",
             &ctx(),
         )
-        .unwrap();
+        .expect("test value");
         assert_eq!(m.level, Some("In(14)"));
         assert_eq!(m.hostname, None);
         assert_eq!((m.app_name, m.proc_id), (Some("shell"), Some("1053659")));
@@ -1157,14 +1165,14 @@ mod tests {
             "<166>2022-11-04T15:01:58.230Z ESXI Hostd: info hostd[1053970] [Originator@6876 sub=x] Event",
             &ctx(),
         )
-        .unwrap();
+        .expect("test value");
         assert_eq!((m.hostname, m.app_name), (Some("ESXI"), Some("Hostd")));
         assert!(m.message.starts_with("info hostd[1053970] ["));
         let m = parse_syslog(
             "2019-05-10T10:15:22.633Z info hostd[2099718] [Originator@6876 sub=Vmomi] text",
             &ctx(),
         )
-        .unwrap();
+        .expect("test value");
         assert_eq!(
             (m.level, m.app_name, m.hostname),
             (Some("info"), Some("hostd"), None)
@@ -1174,7 +1182,8 @@ mod tests {
 
     #[test]
     fn rfc3339_file_lines_and_ise_tag_without_colon() {
-        let m = parse_syslog("2024-01-02T03:04:05+02:00 host tag[42]: msg", &ctx()).unwrap();
+        let m =
+            parse_syslog("2024-01-02T03:04:05+02:00 host tag[42]: msg", &ctx()).expect("parses");
         assert_eq!(m.timestamp, Some(ts("2024-01-02T01:04:05Z")));
         assert_eq!(
             (m.hostname, m.app_name, m.proc_id),
@@ -1184,7 +1193,7 @@ mod tests {
             "<182>Feb 21 19:13:08 cisco-ise-host CISE_TACACS_Accounting 0000000001 4 0 x",
             &ctx(),
         )
-        .unwrap();
+        .expect("test value");
         assert_eq!(m.app_name, Some("CISE_TACACS_Accounting"));
         assert_eq!(m.message, "0000000001 4 0 x");
     }
@@ -1207,11 +1216,11 @@ mod tests {
 
     #[test]
     fn iso_variants() {
-        let (t, n) = parse_iso("2020-07-17 17:41:26 +0000\tx").unwrap();
+        let (t, n) = parse_iso("2020-07-17 17:41:26 +0000\tx").expect("test value");
         assert_eq!((t, n), (ts("2020-07-17T17:41:26Z"), 25));
-        let (t, _) = parse_iso("2020-02-21 19:13:08.328 +00:00 rest").unwrap();
+        let (t, _) = parse_iso("2020-02-21 19:13:08.328 +00:00 rest").expect("test value");
         assert_eq!(t, ts("2020-02-21T19:13:08.328Z"));
-        let (t, n) = parse_iso("2003-10-11T22:14:15.003-07:00").unwrap();
+        let (t, n) = parse_iso("2003-10-11T22:14:15.003-07:00").expect("test value");
         assert_eq!((t, n), (ts("2003-10-12T05:14:15.003Z"), 29));
         assert!(parse_iso("2003-13-11T22:14:15Z").is_none());
     }
