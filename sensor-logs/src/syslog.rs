@@ -343,6 +343,8 @@ fn split_once_space(s: &str) -> Option<(&str, &str)> {
 
 /// The RFC 3164 / vendor header: Cisco pre-header, timestamp, ESXi level, host, tag.
 fn parse_legacy<'a>(m: &mut SyslogMessage<'a>, s: &'a str, ctx: &ParseContext) {
+    // NX-OS: `<190>: 2024 Mar 20 10:34:00 UTC: %AAA-…`.
+    let s = s.strip_prefix(": ").unwrap_or(s);
     let mut s = s.trim_start_matches(' ');
     s = cisco_preheader(m, s);
     if let Some((ts, rest, _)) = timestamp_at(s, ctx, m.sequence.is_some()) {
@@ -578,8 +580,14 @@ fn host_and_tag<'a>(m: &mut SyslogMessage<'a>, s: &'a str, ctx: &ParseContext) {
     m.hostname = Some(tok1);
     let r = rest1;
     if let Some(after) = r.strip_prefix(':') {
-        // ASA: `10.160.0.10 : %ASA-5-111010: …`.
-        m.message = after.trim_start_matches(' ');
+        // ASA: `10.160.0.10 : %ASA-5-111010: …`; a relayed NX-OS message: `10.1.1.2 :
+        // 2024 Mar 20 10:34:00 UTC: %AAA-…`.
+        let after = after.trim_start_matches(' ');
+        m.message = after;
+        if let Some((ts, rest, _)) = timestamp_at(after, ctx, true) {
+            m.timestamp = Some(ts);
+            m.message = rest.trim_start_matches(' ');
+        }
         return;
     }
     if r.starts_with('%') {
@@ -762,8 +770,17 @@ fn utc_from(
 /// is followed by `:` (`00:06:54.100 Chita:`).
 fn parse_bsd(s: &str, ctx: &ParseContext, cisco_clock: bool) -> Option<(DateTime<Utc>, usize)> {
     let b = s.as_bytes();
-    let month = month_index(b)?;
-    let mut i = 4;
+    // NX-OS puts the year first: `2024 Mar 20 10:34:00 UTC:`.
+    let mut year = None;
+    let mut i = 0;
+    if let Some(y) = digits(b, 0, 4) {
+        if b.get(4) == Some(&b' ') && month_index(&b[5..]).is_some() {
+            year = Some(y as i32);
+            i = 5;
+        }
+    }
+    let month = month_index(&b[i..])?;
+    i += 4;
     if b.get(i) == Some(&b' ') {
         i += 1;
     }
@@ -777,8 +794,7 @@ fn parse_bsd(s: &str, ctx: &ParseContext, cisco_clock: bool) -> Option<(DateTime
         return None;
     }
     i += 1;
-    let mut year = None;
-    if let Some(y) = digits(b, i, 4) {
+    if let Some(y) = digits(b, i, 4).filter(|_| year.is_none()) {
         if b.get(i + 4) == Some(&b' ') {
             year = Some(y as i32);
             i += 5;
@@ -1148,6 +1164,15 @@ mod tests {
             parse_syslog("<165>Nov 08 2013 10:18:30: %ASA-5-111008: x", &ctx()).expect("parses");
         assert_eq!(m.hostname, None);
         assert_eq!(m.cisco.expect("cisco tag").facility, "ASA");
+        let nx = "<190>: 2024 Mar 20 10:34:00 UTC: %AAA-6-AAA_ACCOUNTING_MESSAGE: x";
+        let m = parse_syslog(nx, &ctx()).expect("parses");
+        assert_eq!(m.timestamp, Some(ts("2024-03-20T10:34:00Z")));
+        assert_eq!(m.cisco.expect("cisco tag").facility, "AAA");
+        let relayed = "Mar 20 10:34:01 10.1.1.2 : 2024 Mar 20 10:34:00 UTC: %AAA-6-X_Y: x";
+        let m = parse_syslog(relayed, &ctx()).expect("parses");
+        assert_eq!(m.hostname, Some("10.1.1.2"));
+        assert_eq!(m.timestamp, Some(ts("2024-03-20T10:34:00Z")));
+        assert_eq!(m.cisco.expect("cisco tag").text, "x");
     }
 
     #[test]
