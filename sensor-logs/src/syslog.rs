@@ -347,7 +347,7 @@ fn parse_legacy<'a>(m: &mut SyslogMessage<'a>, s: &'a str, ctx: &ParseContext) {
     let s = s.strip_prefix(": ").unwrap_or(s);
     let mut s = s.trim_start_matches(' ');
     s = cisco_preheader(m, s);
-    if let Some((ts, rest, _)) = timestamp_at(s, ctx, m.sequence.is_some()) {
+    if let Some((ts, rest)) = timestamp_at(s, ctx, m.sequence.is_some()) {
         m.timestamp = Some(ts);
         s = rest;
     } else if let Some(rest) = skip_uptime(s) {
@@ -426,22 +426,19 @@ fn starts_like_cisco_time(s: &str) -> bool {
 }
 
 /// A timestamp (with Cisco's optional `*`/`.` marker and trailing `:`) at the start of
-/// `s`: the time, the rest, and whether it looked Cisco-made (a marker or a colon).
+/// `s`: the time and the rest. `cisco_clock` says a Cisco header came first.
 fn timestamp_at<'a>(
     s: &'a str,
     ctx: &ParseContext,
     cisco_clock: bool,
-) -> Option<(DateTime<Utc>, &'a str, bool)> {
+) -> Option<(DateTime<Utc>, &'a str)> {
     let (marker, t) = match s.as_bytes().first() {
         Some(b'*') | Some(b'.') => (true, &s[1..]),
         _ => (false, s),
     };
     let (ts, used) = parse_bsd(t, ctx, marker || cisco_clock).or_else(|| parse_iso(t))?;
     let rest = &t[used..];
-    match rest.strip_prefix(':') {
-        Some(r) => Some((ts, r, true)),
-        None => Some((ts, rest, marker)),
-    }
+    Some((ts, rest.strip_prefix(':').unwrap_or(rest)))
 }
 
 /// Cisco uptime stamps instead of a date: `00:10:07:` or `1d02h:` / `2w3d:`.
@@ -578,13 +575,20 @@ fn host_and_tag<'a>(m: &mut SyslogMessage<'a>, s: &'a str, ctx: &ParseContext) {
         return;
     }
     m.hostname = Some(tok1);
-    let r = rest1;
+    // ESXi lines re-sent with the file's level after the relay's host name.
+    let r = match esxi_level(rest1) {
+        Some((level, rest)) if m.level.is_none() => {
+            m.level = Some(level);
+            rest
+        }
+        _ => rest1,
+    };
     if let Some(after) = r.strip_prefix(':') {
         // ASA: `10.160.0.10 : %ASA-5-111010: …`; a relayed NX-OS message: `10.1.1.2 :
         // 2024 Mar 20 10:34:00 UTC: %AAA-…`.
         let after = after.trim_start_matches(' ');
         m.message = after;
-        if let Some((ts, rest, _)) = timestamp_at(after, ctx, true) {
+        if let Some((ts, rest)) = timestamp_at(after, ctx, true) {
             m.timestamp = Some(ts);
             m.message = rest.trim_start_matches(' ');
         }
@@ -606,7 +610,7 @@ fn host_and_tag<'a>(m: &mut SyslogMessage<'a>, s: &'a str, ctx: &ParseContext) {
         if m.hostname.is_none() {
             m.hostname = saved_host;
         }
-        if let Some((ts, rest, _)) = timestamp_at(inner, ctx, true) {
+        if let Some((ts, rest)) = timestamp_at(inner, ctx, true) {
             m.timestamp = Some(ts);
             inner = rest;
         } else if let Some(rest) = skip_uptime(inner) {
@@ -1203,6 +1207,11 @@ mod tests {
             (Some("info"), Some("hostd"), None)
         );
         assert_eq!(m.message, "[Originator@6876 sub=Vmomi] text");
+        let l = "<14>2023-12-05T17:36:17.835Z esx01 In(14) shell[7]: [root]: ls";
+        let m = parse_syslog(l, &ctx()).expect("parses");
+        assert_eq!(m.hostname, Some("esx01"));
+        assert_eq!((m.level, m.app_name), (Some("In(14)"), Some("shell")));
+        assert_eq!(m.message, "[root]: ls");
     }
 
     #[test]

@@ -16,7 +16,9 @@ use crate::parse::{clean_command, endpoint, set_extra};
 use crate::record::{Action, Device, DeviceKind, LogRecord, Parsed};
 use crate::syslog::{parse_iso, prefix, ParseContext};
 
-/// Parses one line of a tac_plus accounting file.
+/// Parses one line of a tac_plus accounting file. `ctx` is not needed: the lines carry
+/// a full time with its zone, and the device is the NAS address (the file is the AAA
+/// server's, so `default_host` would name the server, not the device).
 pub fn parse_tacacs_line(line: &str, ctx: &ParseContext) -> Parsed {
     let _ = ctx;
     let line = prefix(line, crate::parse::MAX_LINE).trim_end_matches(['\r', '\n']);
