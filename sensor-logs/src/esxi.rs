@@ -13,7 +13,7 @@
 //! {1} has failed`); ESXi 8's audit event ids (`shell.cmd`, `ssh.cmd`,
 //! `ssh.session.begin`/`end`, `dcui.login`/`logout`).
 
-use crate::parse::{endpoint, new_record, outcome_word, set_extra};
+use crate::parse::{device_of, endpoint, new_record, outcome_word, set_extra};
 use crate::record::{Action, Device, DeviceKind, LogRecord, Parsed};
 use crate::syslog::{parse_sd, prefix, ParseContext, SdElement, SyslogMessage};
 
@@ -43,8 +43,7 @@ pub fn parse_esxi(msg: &SyslogMessage, ctx: &ParseContext) -> Option<Parsed> {
 }
 
 fn device(msg: &SyslogMessage, ctx: &ParseContext) -> Device {
-    let mut d = Device::new(DeviceKind::Hypervisor);
-    d.hostname = msg.host_or_default(ctx);
+    let mut d = device_of(msg, ctx, DeviceKind::Hypervisor);
     d.vendor = Some("VMware");
     d.product = Some("ESXi");
     d

@@ -26,9 +26,7 @@
 //! A known tag whose body is not in its documented shape is [`Parsed::Drift`]; any other
 //! `%FACILITY-SEV-MNEMONIC` message is [`Parsed::Ignored`].
 
-use std::net::IpAddr;
-
-use crate::parse::{between, clean_command, endpoint, new_record, set_extra};
+use crate::parse::{between, clean_command, device_of, endpoint, new_record, set_extra};
 use crate::record::{Action, Device, DeviceKind, LogRecord, Parsed};
 use crate::syslog::{parse_iso, prefix, CiscoTag, ParseContext, SyslogMessage};
 
@@ -65,13 +63,9 @@ fn net_device(
     vendor: &'static str,
     product: &'static str,
 ) -> Device {
-    let mut d = Device::new(kind);
+    let mut d = device_of(msg, ctx, kind);
     d.vendor = Some(vendor);
     d.product = Some(product);
-    match msg.host_or_default(ctx) {
-        Some(h) if h.parse::<IpAddr>().is_ok() => d.ip = Some(h),
-        h => d.hostname = h,
-    }
     d
 }
 

@@ -12,7 +12,7 @@ use std::net::IpAddr;
 use sensor_core::event::{Endpoint, Extra};
 use serde_json::Value;
 
-use crate::record::{Action, Device, LogRecord, Parsed};
+use crate::record::{Action, Device, DeviceKind, LogRecord, Parsed};
 use crate::syslog::{parse_iso, parse_syslog, prefix, ParseContext, SyslogMessage};
 
 pub use crate::tacacs::parse_tacacs_line as parse_tacacs;
@@ -72,6 +72,17 @@ pub(crate) fn new_record(
         action,
         device,
     )
+}
+
+/// The sending device of `kind`: the header's host name (an address goes to `ip`), else
+/// the context's default host.
+pub(crate) fn device_of(msg: &SyslogMessage, ctx: &ParseContext, kind: DeviceKind) -> Device {
+    let mut d = Device::new(kind);
+    match msg.host_or_default(ctx) {
+        Some(h) if h.parse::<IpAddr>().is_ok() => d.ip = Some(h),
+        h => d.hostname = h,
+    }
+    d
 }
 
 /// `source.*` for an address as the log wrote it (an IP or a name such as `async`).
