@@ -12,14 +12,19 @@
 #![deny(missing_docs)]
 
 pub mod config;
+pub mod esxi;
 pub mod files;
 pub mod lines;
+pub mod network;
 pub mod parse;
 pub mod record;
 pub mod replay;
 pub mod syslog;
+pub mod tacacs;
 
 pub use config::InputsConfig;
 pub use lines::LineFormat;
+pub use parse::{parse_line, parse_tacacs};
 pub use record::{Action, Device, DeviceKind, LogRecord, Parsed};
 pub use replay::LogLineParser;
+pub use syslog::{parse_syslog, ParseContext, SyslogMessage};

@@ -16,7 +16,9 @@
 //!   person came from) where the log records them.
 
 use chrono::{DateTime, Utc};
-use sensor_core::event::{Endpoint, Event, EventMeta, Extra, Host, Observer, Process, User};
+use sensor_core::event::{
+    Endpoint, Event, EventMeta, Extra, Host, Observer, Process, User, UserAgent,
+};
 
 /// What a log line says happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,6 +132,9 @@ pub struct LogRecord {
     pub terminal: Option<String>,
     /// `event.outcome`: `success`, `failure`.
     pub outcome: Option<&'static str>,
+    /// The client software of a management-API login (`user_agent.original`: hostd's
+    /// `logged in as PowerCLI/13.2.1…`).
+    pub user_agent: Option<String>,
     /// Format-specific fields kept under their vendor's key (`tacacs.task_id`, ...),
     /// merged into the event's top level.
     pub extra: Extra,
@@ -160,6 +165,7 @@ impl LogRecord {
             pid: None,
             terminal: None,
             outcome: None,
+            user_agent: None,
             extra: Extra::new(),
             syslog: Extra::new(),
         }
@@ -209,6 +215,10 @@ impl LogRecord {
                 ..User::default()
             },
             source: self.source,
+            user_agent: self.user_agent.map(|ua| UserAgent {
+                original: Some(ua),
+                ..UserAgent::default()
+            }),
             observer: Some(Observer {
                 hostname: self.device.hostname,
                 ip: self.device.ip,
