@@ -132,10 +132,17 @@ fn collectors(config: &Config) -> Result<Vec<Box<dyn Collector>>> {
     if config.collector.host {
         all.push(host_collector(config)?);
     }
+    // The alert log is where an alert is committed: a file input resumes past the
+    // last line it names, even if the crash came before the position was saved.
+    let alerted = if config.inputs.files.enabled && config.sinks.file.enabled {
+        crate::alerts::last_records_by_file(&config.alert_log_path(), 4 << 20)
+    } else {
+        Default::default()
+    };
     all.extend(
         config
             .inputs
-            .build(&config.state_dir())
+            .build(&config.state_dir(), &alerted)
             .map_err(|e| anyhow!("{e}"))?,
     );
     if all.is_empty() {

@@ -12,6 +12,8 @@ mod fields;
 mod filter;
 mod follow;
 mod read;
+
+pub use read::last_records_by_file;
 mod summary;
 mod table;
 

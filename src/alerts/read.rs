@@ -5,6 +5,7 @@
 use super::filter::Filter;
 use sensor_core::sink::rotated_path;
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -58,6 +59,50 @@ pub fn read_matching(path: &Path, filter: &Filter) -> io::Result<(Vec<LoggedAler
         bad += scan(reader, filter, &mut |a| alerts.push(a))?;
     }
     Ok((alerts, bad))
+}
+
+/// How far the alert log says each file was read: per `log.file.path` in the evidence
+/// of the last alerts (the last `window` bytes of the log and of its newest rotated
+/// file), the highest record. A file input resumes past it, so a line whose alert was
+/// written just before a crash, and whose position was not saved yet, is not read again.
+pub fn last_records_by_file(path: &Path, window: u64) -> BTreeMap<PathBuf, u64> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut last = BTreeMap::new();
+    for file in [rotated_path(path, 1), path.to_path_buf()] {
+        let Ok(mut f) = File::open(&file) else {
+            continue;
+        };
+        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+        let start = len.saturating_sub(window);
+        let mut bytes = Vec::new();
+        if f.seek(SeekFrom::Start(start)).is_err() || f.read_to_end(&mut bytes).is_err() {
+            continue;
+        }
+        // A window that starts inside a line begins at the next one.
+        let from = if start == 0 {
+            0
+        } else {
+            bytes
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(bytes.len(), |i| i + 1)
+        };
+        for line in bytes[from..].split(|&b| b == b'\n') {
+            let Some(alert) = parse_line(line) else {
+                continue;
+            };
+            let Some(evidence) = alert.value["picket"]["evidence"].as_array() else {
+                continue;
+            };
+            for e in evidence {
+                if let (Some(file), Some(record)) = (e["file"].as_str(), e["record"].as_u64()) {
+                    let entry = last.entry(PathBuf::from(file)).or_insert(0);
+                    *entry = (*entry).max(record);
+                }
+            }
+        }
+    }
+    last
 }
 
 /// Feeds every matching alert of `reader` to `sink`; returns the count of bad lines.

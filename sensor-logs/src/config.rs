@@ -1,0 +1,42 @@
+//! `[inputs]`: the log inputs of a collector host, each a sub-table owned by its module
+//! (`[inputs.syslog]` by the receiver, `[inputs.files]` by the file tail).
+
+use crate::files::FilesInputConfig;
+use sensor_core::collector::Collector;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// `[inputs]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct InputsConfig {
+    /// `[inputs.files]`: device logs written to files.
+    pub files: FilesInputConfig,
+}
+
+impl InputsConfig {
+    /// Semantic checks, each as (field path, message).
+    pub fn validate(&self, problems: &mut Vec<(String, String)>) {
+        self.files.validate(problems);
+    }
+
+    /// The enabled inputs, ready to run (sockets bound, positions read); `state_dir` is
+    /// `general.state_dir`, `alerted` what the alert log says each file was read to (see
+    /// [`FilesInputConfig::build`]). An input that cannot start is an error naming it.
+    pub fn build(
+        &self,
+        state_dir: &Path,
+        alerted: &BTreeMap<PathBuf, u64>,
+    ) -> Result<Vec<Box<dyn Collector>>, String> {
+        let mut inputs: Vec<Box<dyn Collector>> = Vec::new();
+        if self.files.enabled {
+            let files = self
+                .files
+                .build(state_dir, alerted)
+                .map_err(|e| format!("[inputs.files]: {e}"))?;
+            inputs.push(Box::new(files));
+        }
+        Ok(inputs)
+    }
+}
