@@ -11,6 +11,8 @@
 //! `analytics`.
 #![deny(missing_docs)]
 
+pub mod receiver;
 pub mod record;
 
+pub use receiver::{Deliver, Message, Receiver, Stop, SyslogInputConfig, Transport};
 pub use record::{Action, Device, DeviceKind, LogRecord, Parsed};
