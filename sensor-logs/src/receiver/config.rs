@@ -227,8 +227,7 @@ impl SyslogInputConfig {
                 check(
                     l.tls_cert.is_some(),
                     &at("tls_cert"),
-                    "a tls listener needs tls_cert, the PEM certificate (chain) it presents"
-                        .into(),
+                    "a tls listener needs tls_cert, the PEM certificate (chain) it presents".into(),
                 );
                 check(
                     l.tls_key.is_some(),

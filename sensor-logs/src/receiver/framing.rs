@@ -87,6 +87,7 @@ impl Framer {
     }
 
     /// Bytes read but not yet handed out (a partial frame).
+    #[cfg(test)]
     pub(crate) fn buffered(&self) -> usize {
         self.end - self.start
     }
@@ -220,7 +221,11 @@ impl Framer {
                         let bytes = strip(&data[..self.max]);
                         self.start = self.end;
                         self.state = State::SkipLine;
-                        if !bytes.is_empty() && !emit(Framed::Message { bytes, truncated: true })
+                        if !bytes.is_empty()
+                            && !emit(Framed::Message {
+                                bytes,
+                                truncated: true,
+                            })
                         {
                             return false;
                         }
@@ -351,17 +356,29 @@ mod tests {
         let out = frame(Framing::Auto, 100, &[b"5 hello11 hello world3 abc"]);
         assert_eq!(out, [msg("hello"), msg("hello world"), msg("abc")]);
         let out = frame(Framing::OctetCounted, 100, &[b"9 <13>1 a\n\n4 b c\n"]);
-        assert_eq!(out, [msg("<13>1 a"), msg("b c")], "trailing LF counted or not");
+        assert_eq!(
+            out,
+            [msg("<13>1 a"), msg("b c")],
+            "trailing LF counted or not"
+        );
         let out = frame(Framing::Auto, 100, &[b"6 a\nb c\n"]);
         assert_eq!(out, [msg("a\nb c")], "an LF inside a counted frame is data");
     }
 
     #[test]
     fn lf_framing() {
-        let out = frame(Framing::Auto, 100, &[b"<13>one\n<14>two\r\n\n\n<15>three\0\n"]);
+        let out = frame(
+            Framing::Auto,
+            100,
+            &[b"<13>one\n<14>two\r\n\n\n<15>three\0\n"],
+        );
         assert_eq!(out, [msg("<13>one"), msg("<14>two"), msg("<15>three")]);
         let out = frame(Framing::Auto, 100, &[b"2024-01-01 x\n12:00 y\n"]);
-        assert_eq!(out, [msg("2024-01-01 x"), msg("12:00 y")], "digits then no space");
+        assert_eq!(
+            out,
+            [msg("2024-01-01 x"), msg("12:00 y")],
+            "digits then no space"
+        );
         let out = frame(Framing::Lf, 100, &[b"5 hello\n"]);
         assert_eq!(out, [msg("5 hello")], "lf mode never counts");
         let out = frame(Framing::Auto, 100, &[b"<13>last without newline"]);
@@ -379,7 +396,12 @@ mod tests {
         );
         assert_eq!(
             out,
-            [msg("<13>lf one"), msg("counted"), msg("<14>lf two"), msg("end")]
+            [
+                msg("<13>lf one"),
+                msg("counted"),
+                msg("<14>lf two"),
+                msg("end")
+            ]
         );
     }
 
@@ -410,7 +432,11 @@ mod tests {
         let long = [b'x'; 50];
         let out = frame(Framing::Auto, 10, &[&long, &long, b"\n", b"<13>ok\n"]);
         assert_eq!(out, [Out::Msg("x".repeat(10), true), msg("<13>ok")]);
-        let out = frame(Framing::Auto, 10, &[b"30 ", &[b'y'; 15], &[b'z'; 15], b"2 ok"]);
+        let out = frame(
+            Framing::Auto,
+            10,
+            &[b"30 ", &[b'y'; 15], &[b'z'; 15], b"2 ok"],
+        );
         assert_eq!(out, [Out::Msg("y".repeat(10), true), msg("ok")]);
         // Exactly the cap is not oversized.
         let out = frame(Framing::Auto, 10, &[b"10 abcdefghij<13>abcdef\n"]);
@@ -425,7 +451,11 @@ mod tests {
         assert_eq!(out, [Out::Bad, msg("hello")]);
         let out = frame(Framing::OctetCounted, 100, &[b"12x y\n3 abc"]);
         assert_eq!(out, [Out::Bad, msg("abc")]);
-        let out = frame(Framing::OctetCounted, 100, &[b"1234567890 ten digits\n3 abc"]);
+        let out = frame(
+            Framing::OctetCounted,
+            100,
+            &[b"1234567890 ten digits\n3 abc"],
+        );
         assert_eq!(out, [Out::Bad, msg("abc")]);
         // In auto mode ten digits are no count: an LF frame.
         let out = frame(Framing::Auto, 100, &[b"1234567890 ten digits\n"]);
@@ -457,7 +487,11 @@ mod tests {
             }
         }
         assert_eq!(n, 1, "one capped message for the endless line");
-        assert!(framer.buf.len() <= 1000 + 2 * READ_CHUNK, "{}", framer.buf.len());
+        assert!(
+            framer.buf.len() <= 1000 + 2 * READ_CHUNK,
+            "{}",
+            framer.buf.len()
+        );
         assert_eq!(framer.buffered(), 0);
     }
 
@@ -481,8 +515,14 @@ mod tests {
     #[test]
     fn datagrams_are_stripped_and_capped() {
         assert_eq!(datagram(b"<13>hi\n", 10), Some((&b"<13>hi"[..], false)));
-        assert_eq!(datagram(b"<13>hello world", 10), Some((&b"<13>hello "[..], true)));
-        assert_eq!(datagram(b"<13>hello\r\n\0", 9), Some((&b"<13>hello"[..], false)));
+        assert_eq!(
+            datagram(b"<13>hello world", 10),
+            Some((&b"<13>hello "[..], true))
+        );
+        assert_eq!(
+            datagram(b"<13>hello\r\n\0", 9),
+            Some((&b"<13>hello"[..], false))
+        );
         assert_eq!(datagram(b"\n\0", 10), None);
     }
 }

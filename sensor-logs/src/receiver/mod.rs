@@ -197,9 +197,7 @@ impl Receiver {
                         ),
                         _ => None,
                     };
-                    Bound::Stream(
-                        tcp::StreamListener::bind(index, addr, l, tls).map_err(cannot)?,
-                    )
+                    Bound::Stream(tcp::StreamListener::bind(index, addr, l, tls).map_err(cannot)?)
                 }
             };
             listeners.push(bound);

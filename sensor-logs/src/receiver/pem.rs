@@ -284,7 +284,9 @@ mod tests {
         body.extend(der(0x04, &[7; 32]));
         body.extend(der(0xa0, p256));
         let inner = der(0x30, &body);
-        let mut file = b"-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n".to_vec();
+        let mut file =
+            b"-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n"
+                .to_vec();
         file.extend(to_pem("EC PRIVATE KEY", &inner));
         let out = pkcs8_pem(&file).expect("converted");
         let text = std::str::from_utf8(&out).expect("ascii");

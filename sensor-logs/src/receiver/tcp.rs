@@ -67,7 +67,9 @@ impl StreamListener {
         tls: Option<Acceptor>,
     ) -> io::Result<StreamListener> {
         if config.protocol == ListenerProtocol::Tls && tls.is_none() {
-            return Err(io::Error::other("a tls listener needs tls_cert and tls_key"));
+            return Err(io::Error::other(
+                "a tls listener needs tls_cert and tls_key",
+            ));
         }
         let listener = TcpListener::bind(addr)?;
         // Non-blocking, so the accept loop can wait with a timeout and see the stop
@@ -235,9 +237,10 @@ impl Conn {
             .and_then(|()| stream.set_read_timeout(Some(POLL)))
             .and_then(|()| stream.set_write_timeout(Some(WRITE_TIMEOUT)));
         if let Err(e) = setup {
-            self.shared
-                .health
-                .note("syslog.accept", format!("{}: cannot set up: {e}", self.peer));
+            self.shared.health.note(
+                "syslog.accept",
+                format!("{}: cannot set up: {e}", self.peer),
+            );
             return;
         }
         let counters = self.shared.counters.transport(self.transport);

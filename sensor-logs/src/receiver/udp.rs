@@ -114,14 +114,19 @@ impl UdpListener {
                         Err(TrySendError::Disconnected(_)) => break,
                     }
                 }
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     // UDP sockets report ICMP errors of earlier sends and the like; the
                     // socket still works.
-                    shared
-                        .health
-                        .note("syslog.udp", format!("UDP {}: receive failed: {e}", self.local));
+                    shared.health.note(
+                        "syslog.udp",
+                        format!("UDP {}: receive failed: {e}", self.local),
+                    );
                     std::thread::sleep(std::time::Duration::from_millis(10));
                 }
             }
@@ -325,13 +330,20 @@ mod sys {
             libc::AF_INET => {
                 // SAFETY: the family says this storage holds a sockaddr_in, which it
                 // is large and aligned enough for.
-                let a = unsafe { &*(storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+                let a = unsafe {
+                    &*(storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>()
+                };
                 let ip = Ipv4Addr::from(a.sin_addr.s_addr.to_ne_bytes());
-                Ok(SocketAddr::V4(SocketAddrV4::new(ip, u16::from_be(a.sin_port))))
+                Ok(SocketAddr::V4(SocketAddrV4::new(
+                    ip,
+                    u16::from_be(a.sin_port),
+                )))
             }
             libc::AF_INET6 => {
                 // SAFETY: as above, for sockaddr_in6.
-                let a = unsafe { &*(storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+                let a = unsafe {
+                    &*(storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>()
+                };
                 let ip = Ipv6Addr::from(a.sin6_addr.s6_addr);
                 Ok(SocketAddr::V6(SocketAddrV6::new(
                     ip,
