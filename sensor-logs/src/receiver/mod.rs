@@ -25,6 +25,7 @@
 
 pub mod config;
 mod framing;
+#[cfg(feature = "tls")]
 mod pem;
 mod shared;
 mod tcp;

@@ -44,6 +44,7 @@ pub(crate) struct Counters {
     /// Loss `syslog.udp_kernel`: datagrams the kernel dropped (SO_RXQ_OVFL, Linux).
     pub(crate) udp_kernel: Counter,
     /// Loss `syslog.tls_handshake`: TLS handshakes that failed.
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
     pub(crate) tls_handshake: Counter,
     /// Loss `syslog.refused`: connections refused over `max_connections`.
     pub(crate) refused: Counter,

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 /// How often a blocked thread looks at the stop signal.
 pub(crate) const POLL: Duration = Duration::from_millis(200);
 /// Longest a TLS handshake may take.
+#[cfg(feature = "tls")]
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// A write (TLS handshake records, close_notify) blocked this long gives up.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
