@@ -255,7 +255,13 @@ pub async fn run(
         }
         let text: Vec<String> = errors
             .iter()
-            .map(|(name, e)| if single { e.to_string() } else { format!("{name}: {e}") })
+            .map(|(name, e)| {
+                if single {
+                    e.to_string()
+                } else {
+                    format!("{name}: {e}")
+                }
+            })
             .collect();
         report.collector_error = Some(text.join("; "));
     }
@@ -543,7 +549,11 @@ mod tests {
                 os: Default::default(),
             })
         }
-        fn run(self: Box<Self>, out: EventSender, _shutdown: Shutdown) -> crate::collector::CollectorFuture {
+        fn run(
+            self: Box<Self>,
+            out: EventSender,
+            _shutdown: Shutdown,
+        ) -> crate::collector::CollectorFuture {
             Box::pin(async move {
                 let AckedSource { names, log } = *self;
                 tokio::task::spawn_blocking(move || {
@@ -573,7 +583,11 @@ mod tests {
         fn name(&self) -> &'static str {
             "device"
         }
-        fn run(self: Box<Self>, out: EventSender, _shutdown: Shutdown) -> crate::collector::CollectorFuture {
+        fn run(
+            self: Box<Self>,
+            out: EventSender,
+            _shutdown: Shutdown,
+        ) -> crate::collector::CollectorFuture {
             Box::pin(async move {
                 let mut ev = Event::exec(chrono::DateTime::UNIX_EPOCH);
                 ev.process.name = Some("ss".into());
