@@ -2,6 +2,7 @@
 //! (`[inputs.syslog]` by the receiver, `[inputs.files]` by the file tail).
 
 use crate::files::FilesInputConfig;
+use crate::receiver::SyslogInputConfig;
 use sensor_core::collector::Collector;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -11,6 +12,8 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct InputsConfig {
+    /// `[inputs.syslog]`: the syslog receiver.
+    pub syslog: SyslogInputConfig,
     /// `[inputs.files]`: device logs written to files.
     pub files: FilesInputConfig,
 }
@@ -18,6 +21,7 @@ pub struct InputsConfig {
 impl InputsConfig {
     /// Semantic checks, each as (field path, message).
     pub fn validate(&self, problems: &mut Vec<(String, String)>) {
+        self.syslog.validate(problems);
         self.files.validate(problems);
     }
 
@@ -30,6 +34,13 @@ impl InputsConfig {
         alerted: &BTreeMap<PathBuf, u64>,
     ) -> Result<Vec<Box<dyn Collector>>, String> {
         let mut inputs: Vec<Box<dyn Collector>> = Vec::new();
+        if self.syslog.enabled {
+            let syslog = self
+                .syslog
+                .build()
+                .map_err(|e| format!("[inputs.syslog]: {e}"))?;
+            inputs.push(Box::new(syslog));
+        }
         if self.files.enabled {
             let files = self
                 .files

@@ -21,6 +21,7 @@ pub mod receiver;
 pub mod record;
 pub mod replay;
 pub mod syslog;
+pub mod syslog_input;
 pub mod tacacs;
 
 pub use config::InputsConfig;
@@ -30,3 +31,4 @@ pub use receiver::{Deliver, Message, Receiver, Stop, SyslogInputConfig, Transpor
 pub use record::{Action, Device, DeviceKind, LogRecord, Parsed};
 pub use replay::LogLineParser;
 pub use syslog::{parse_syslog, ParseContext, SyslogMessage};
+pub use syslog_input::SyslogInput;
