@@ -433,6 +433,33 @@ fn messages_are_counted_per_peer_address() {
 }
 
 #[test]
+fn a_dual_stack_listener_names_ipv4_peers_as_ipv4() {
+    let mut tcp = on_loopback(ListenerProtocol::Tcp);
+    tcp.address = "[::]:0".into();
+    let mut udp = on_loopback(ListenerProtocol::Udp);
+    udp.address = "[::]:0".into();
+    let r = Running::start(&config(vec![tcp, udp]));
+    let (tcp_port, udp_port) = (r.port(0), r.port(1));
+    let mut s = TcpStream::connect(("127.0.0.1", tcp_port)).expect("connect v4");
+    s.write_all(b"<13>v4 over tcp\n").expect("write");
+    drop(s);
+    let mut s = TcpStream::connect(("::1", tcp_port)).expect("connect v6");
+    s.write_all(b"<13>v6 over tcp\n").expect("write");
+    drop(s);
+    UdpSocket::bind("127.0.0.1:0")
+        .and_then(|u| u.send_to(b"<13>v4 over udp", ("127.0.0.1", udp_port)))
+        .expect("udp v4");
+    let got = r.collect.wait_for(3, WAIT);
+    for g in &got {
+        let v4 = g.text.contains("v4");
+        assert_eq!(g.peer.is_ipv4(), v4, "{g:?}");
+    }
+    let health = r.stop();
+    assert_eq!(count(&health, "syslog.peer.127.0.0.1.messages"), 2);
+    assert_eq!(count(&health, "syslog.peer.::1.messages"), 1);
+}
+
+#[test]
 fn a_burst_of_200000_tcp_messages_arrives_whole() {
     const N: u64 = 200_000;
     let receiver = Receiver::bind(&config(vec![on_loopback(ListenerProtocol::Tcp)])).expect("bind");
