@@ -47,7 +47,9 @@ impl fmt::Display for ListenerProtocol {
 }
 
 /// How a TCP or TLS stream is cut into messages. UDP ignores it (a datagram is a
-/// message).
+/// message). A frame the rules reject (no count in `octet_counted` mode, a count over
+/// 64 MiB) is counted in the loss counter `syslog.framing` and the stream resyncs on
+/// the next LF; the connection stays open.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Framing {
