@@ -5,6 +5,7 @@
 
 mod receiver_support;
 
+use receiver_support::Keep;
 use receiver_support::*;
 use sensor_logs::receiver::{Framing, ListenerProtocol, Receiver, Stop, Transport};
 use std::collections::HashSet;
@@ -432,6 +433,33 @@ fn messages_are_counted_per_peer_address() {
 }
 
 #[test]
+fn a_dual_stack_listener_names_ipv4_peers_as_ipv4() {
+    let mut tcp = on_loopback(ListenerProtocol::Tcp);
+    tcp.address = "[::]:0".into();
+    let mut udp = on_loopback(ListenerProtocol::Udp);
+    udp.address = "[::]:0".into();
+    let r = Running::start(&config(vec![tcp, udp]));
+    let (tcp_port, udp_port) = (r.port(0), r.port(1));
+    let mut s = TcpStream::connect(("127.0.0.1", tcp_port)).expect("connect v4");
+    s.write_all(b"<13>v4 over tcp\n").expect("write");
+    drop(s);
+    let mut s = TcpStream::connect(("::1", tcp_port)).expect("connect v6");
+    s.write_all(b"<13>v6 over tcp\n").expect("write");
+    drop(s);
+    UdpSocket::bind("127.0.0.1:0")
+        .and_then(|u| u.send_to(b"<13>v4 over udp", ("127.0.0.1", udp_port)))
+        .expect("udp v4");
+    let got = r.collect.wait_for(3, WAIT);
+    for g in &got {
+        let v4 = g.text.contains("v4");
+        assert_eq!(g.peer.is_ipv4(), v4, "{g:?}");
+    }
+    let health = r.stop();
+    assert_eq!(count(&health, "syslog.peer.127.0.0.1.messages"), 2);
+    assert_eq!(count(&health, "syslog.peer.::1.messages"), 1);
+}
+
+#[test]
 fn a_burst_of_200000_tcp_messages_arrives_whole() {
     const N: u64 = 200_000;
     let receiver = Receiver::bind(&config(vec![on_loopback(ListenerProtocol::Tcp)])).expect("bind");
@@ -482,6 +510,106 @@ fn a_burst_of_200000_tcp_messages_arrives_whole() {
     assert_eq!(out_of_order.load(Ordering::Relaxed), 0);
     assert_eq!(count(&snap, "syslog.tcp.messages"), N);
     assert_eq!(snap.losses.values().sum::<u64>(), 0, "{:?}", snap.losses);
+}
+
+#[test]
+fn a_slow_consumer_holds_a_tcp_sender_back_and_nothing_is_lost() {
+    const N: usize = 40_000;
+    let collect = Arc::new(receiver_support::Collect::default());
+    collect.close_gate();
+    let r = Running::start_with(
+        &config(vec![on_loopback(ListenerProtocol::Tcp)]),
+        collect.clone(),
+    );
+    let addr = r.addr(0);
+    let mut stream = Vec::new();
+    for i in 0..N {
+        stream.extend(octet(&format!(
+            "<13>1 - h app - - - {i:06} {}",
+            "b".repeat(980)
+        )));
+    }
+    let total = stream.len();
+    let written = Arc::new(AtomicU64::new(0));
+    let client = {
+        let written = written.clone();
+        std::thread::spawn(move || {
+            let mut s = TcpStream::connect(addr).expect("connect");
+            for chunk in stream.chunks(64 * 1024) {
+                s.write_all(chunk).expect("write");
+                written.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_secs(1));
+    let held = written.load(Ordering::Relaxed) as usize;
+    assert!(
+        held < total,
+        "the sender was held back: {held} of {total} bytes written"
+    );
+    collect.open_gate();
+    client.join().expect("client");
+    let got = collect.wait_for(N, Duration::from_secs(60));
+    assert!(
+        got.windows(2).all(|w| w[0].text < w[1].text),
+        "in order, once each"
+    );
+    let health = r.stop();
+    assert_eq!(count(&health, "syslog.tcp.messages"), N as u64);
+    assert_eq!(
+        health.losses.values().sum::<u64>(),
+        0,
+        "{:?}",
+        health.losses
+    );
+}
+
+#[test]
+fn every_udp_datagram_is_delivered_or_counted_as_lost() {
+    // Bound but not yet run: nothing reads the socket, so with a tiny kernel buffer the
+    // kernel must drop most of a burst, and SO_RXQ_OVFL must report every one of them.
+    let mut c = config(vec![on_loopback(ListenerProtocol::Udp)]);
+    c.udp_receive_buffer_bytes = 4096;
+    let receiver = Receiver::bind(&c).expect("bind");
+    let addr = receiver.local_addrs()[0];
+    let u = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    const BURST: u64 = 2000;
+    for i in 0..BURST {
+        u.send_to(format!("<13>burst {i}").as_bytes(), addr)
+            .expect("send");
+    }
+    let collect = Arc::new(receiver_support::Collect::default());
+    let health = sensor_core::Health::new();
+    let stop = Stop::new();
+    let run = {
+        let (deliver, health, stop) = (Keep(collect.clone()), health.clone(), stop.clone());
+        std::thread::spawn(move || receiver.run(deliver, health, stop))
+    };
+    // Datagrams after the burst, paced so none is dropped, carry the final drop count.
+    const TAIL: u64 = 5;
+    for i in 0..TAIL {
+        std::thread::sleep(Duration::from_millis(50));
+        u.send_to(format!("<13>tail {i}").as_bytes(), addr)
+            .expect("send");
+    }
+    let deadline = Instant::now() + WAIT;
+    while !collect.got().iter().any(|g| g.text == "<13>tail 4") {
+        assert!(Instant::now() < deadline, "the tail did not arrive");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    stop.trigger();
+    run.join().expect("run").expect("ok");
+    let snap = health.snapshot();
+    let delivered = collect.count() as u64;
+    let kernel = loss(&snap, "syslog.udp_kernel");
+    let queue = loss(&snap, "syslog.udp_queue");
+    assert!(kernel > 0, "the kernel dropped some of the burst");
+    assert_eq!(
+        delivered + kernel + queue,
+        BURST + TAIL,
+        "delivered {delivered}, kernel {kernel}, queue {queue}"
+    );
+    assert_eq!(count(&snap, "syslog.udp.messages"), delivered);
 }
 
 #[test]

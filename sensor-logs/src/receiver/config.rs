@@ -47,7 +47,9 @@ impl fmt::Display for ListenerProtocol {
 }
 
 /// How a TCP or TLS stream is cut into messages. UDP ignores it (a datagram is a
-/// message).
+/// message). A frame the rules reject (no count in `octet_counted` mode, a count over
+/// 64 MiB) is counted in the loss counter `syslog.framing` and the stream resyncs on
+/// the next LF; the connection stays open.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Framing {
@@ -125,7 +127,9 @@ pub struct SyslogInputConfig {
     /// line (LF framing) or frame (octet counting) is skipped.
     pub max_message_bytes: usize,
     /// UDP: datagrams held between the socket and delivery. When full, new datagrams
-    /// are dropped and counted in the loss counter `syslog.udp_queue`.
+    /// are dropped and counted in the loss counter `syslog.udp_queue`. Each holds its
+    /// message only (at most `max_message_bytes`), so the queue's memory is at most
+    /// `queue_capacity` × `max_message_bytes` per UDP listener, typically far less.
     pub queue_capacity: usize,
     /// UDP: the socket's kernel receive buffer (SO_RCVBUF; as root beyond
     /// `net.core.rmem_max`), which absorbs bursts before the queue does.

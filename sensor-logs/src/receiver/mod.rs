@@ -15,11 +15,19 @@
 //!   already holds (briefly), delivers every complete frame and an unterminated last
 //!   LF line, and the UDP queue is drained, before [`Receiver::run`] returns.
 //!
+//! - The caller calls `EventSender::mark_running` once [`Receiver::bind`] succeeded, and
+//!   its [`Deliver`] may use `EventSender::blocking_send`: the receiver's threads are
+//!   its own, not the async runtime's, so blocking them is how the pipeline's
+//!   backpressure reaches TCP senders.
+//!
 //! Counters in [`Health`] (non-loss unless marked): `syslog.<udp|tcp|tls>.messages`,
 //! `syslog.<tcp|tls>.connections`, `syslog.peer.<ip>.messages` (1024 addresses, then
 //! `syslog.peer.other.messages`), `syslog.oversized`; losses `syslog.udp_queue`,
 //! `syslog.udp_kernel` (Linux), `syslog.framing`, `syslog.incomplete`,
-//! `syslog.tls_handshake`, `syslog.refused`, `syslog.undelivered`.
+//! `syslog.tls_handshake`, `syslog.refused`, `syslog.undelivered`. Framing errors,
+//! incomplete frames, failed handshakes and refused connections also leave a note
+//! naming the peer and listener of the latest one (UDP drops do not: a note per drop
+//! would cost most when the receiver can least afford it).
 //!
 //! May touch: the sockets it listens on and the TLS certificate and key files.
 

@@ -121,7 +121,7 @@ impl StreamListener {
                 }
             };
             let peer = canonical(peer);
-            connections.retain(|h| !h.is_finished());
+            reap(&mut connections, shared);
             if active.load(Ordering::Acquire) >= self.max_connections {
                 refuse(shared, stream, peer, &self, "max_connections reached");
                 continue;
@@ -154,12 +154,29 @@ impl StreamListener {
             }
         }
         for handle in connections {
-            if handle.join().is_err() {
-                shared
-                    .health
-                    .note("syslog.receiver", "a syslog connection thread panicked");
-            }
+            joined(handle, shared);
         }
+    }
+}
+
+/// Joins the connection threads that have ended, so the list stays as long as the
+/// connections open and a panic in one is noted, not lost.
+fn reap(connections: &mut Vec<JoinHandle<()>>, shared: &Shared) {
+    let mut i = 0;
+    while i < connections.len() {
+        if connections[i].is_finished() {
+            joined(connections.swap_remove(i), shared);
+        } else {
+            i += 1;
+        }
+    }
+}
+
+fn joined(handle: JoinHandle<()>, shared: &Shared) {
+    if handle.join().is_err() {
+        shared
+            .health
+            .note("syslog.receiver", "a syslog connection thread panicked");
     }
 }
 

@@ -23,8 +23,9 @@ use std::sync::Arc;
 /// The largest datagram UDP can carry, and so the receive buffer (a larger message is
 /// capped before it is queued, so the queue holds at most `max_message_bytes` each).
 const MAX_DATAGRAM: usize = 65_536;
-/// At shutdown, datagrams still in the kernel buffer taken at most.
-const DRAIN_DATAGRAMS: usize = 1_000_000;
+/// At shutdown, the datagrams still in the kernel buffer are taken for at most this
+/// long, so senders that keep sending cannot hold the shutdown.
+const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A bound UDP listener.
 #[derive(Debug)]
@@ -134,7 +135,8 @@ impl UdpListener {
         if !shared.is_gone() && self.socket.set_nonblocking(true).is_ok() {
             // What the kernel holds was sent before we stopped: queue it, waiting for
             // room this time, as the delivery thread is still draining.
-            for _ in 0..DRAIN_DATAGRAMS {
+            let deadline = std::time::Instant::now() + DRAIN_LIMIT;
+            while std::time::Instant::now() < deadline {
                 let Ok((n, peer, drops)) = sys::recv(&self.socket, &mut buf) else {
                     break;
                 };
