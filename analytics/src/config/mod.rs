@@ -1,8 +1,9 @@
 //! `[analytics]` and `[rules]` (the analytics room): DET0320's analytics
-//! AN0903/AN0904/AN0905 with their mutable elements, and the Elastic rules to run.
+//! AN0903/AN0904/AN0905 (host processes) and AN0906/AN0907 (ESXi and network-device logs,
+//! in [`devices`]) with their mutable elements, and the Elastic rules to run.
 //!
-//! (Over 600 lines: every mutable element of three analytics, each with its defaults,
-//! documentation and value checks, side by side.)
+//! (Over 600 lines: every mutable element of three host analytics, each with its
+//! defaults, documentation and value checks, side by side.)
 //!
 //! What needs compiling (regexes, keyword automata) is checked by compiling it, once, in
 //! [`crate::Analytics::build`]; [`AnalyticsConfig::validate`] is that build. The value
@@ -18,8 +19,14 @@
 //! patterns (`*` any run, `?` one character); regex lists take Rust `regex` syntax and
 //! match case-insensitively.
 
+pub mod devices;
 mod rules;
 
+pub use devices::{
+    An0906Config, An0907Config, CommandFrequency, DateRange, DeviceCommandPatternList,
+    DeviceUserScope, EsxiCommandList, ExecutionOriginCheck, ExpectedAdminAccessWindow,
+    FrequencyOverride, PrivilegedUserCheck, RecurringWindow, SnmpQueries, Weekday, WindowAction,
+};
 pub use rules::{RuleFile, RulesConfig};
 
 use sensor_core::alert::Severity;
@@ -45,6 +52,10 @@ pub struct AnalyticsConfig {
     pub an0904: An0904Config,
     /// `[analytics.an0905]`: macOS.
     pub an0905: An0905Config,
+    /// `[analytics.an0906]`: VMware ESXi (shell and API logs).
+    pub an0906: An0906Config,
+    /// `[analytics.an0907]`: network devices (CLI accounting) and SNMP queries.
+    pub an0907: An0907Config,
     /// `[analytics.time_window]`: discovery followed by lateral movement or credential
     /// access (AN0903's TimeWindow, for every platform).
     pub time_window: TimeWindowConfig,
@@ -57,6 +68,8 @@ impl Default for AnalyticsConfig {
             an0903: An0903Config::default(),
             an0904: An0904Config::default(),
             an0905: An0905Config::default(),
+            an0906: An0906Config::default(),
+            an0907: An0907Config::default(),
             time_window: TimeWindowConfig::default(),
         }
     }
@@ -609,6 +622,9 @@ impl AnalyticsConfig {
                 format!("expected 1 to 86400 seconds, found {}", t.window_secs),
             );
         }
+
+        self.an0906.check_values(problems);
+        self.an0907.check_values(problems);
     }
 }
 
