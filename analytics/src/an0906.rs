@@ -646,6 +646,29 @@ mod tests {
     }
 
     #[test]
+    fn sessions_are_bounded_and_counted_per_client() {
+        let mut s = SessionState::default();
+        let base = DateTime::UNIX_EPOCH;
+        let at = |secs: i64| base + TimeDelta::seconds(secs);
+        let mut evicted = 0;
+        for i in 0..MAX_SSH_SESSIONS + 3 {
+            evicted += usize::from(s.open(&format!("esx{i}"), "root", None, at(i as i64)));
+        }
+        assert_eq!((s.len(), evicted), (MAX_SSH_SESSIONS, 3));
+        // Two logins from one client need two ends.
+        let mut s = SessionState::default();
+        let addr = Some("10.0.0.5".to_string());
+        s.open("esx", "root", addr.clone(), at(0));
+        s.open("esx", "root", addr, at(1));
+        s.close("esx", "root", Some("10.0.0.5"));
+        let day = TimeDelta::days(1);
+        assert_eq!(s.join("esx", "root", at(2), day).len(), 1);
+        s.close("esx", "root", None);
+        assert!(s.join("esx", "root", at(3), day).is_empty());
+        assert_eq!(s.len(), 0);
+    }
+
+    #[test]
     fn only_the_command_word_counts() {
         assert_eq!(words("grep netstat shell.log")[0][0], "grep");
         let w = words("cd /tmp; netstat -an | grep ESTAB");

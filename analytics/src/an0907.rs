@@ -500,6 +500,50 @@ mod tests {
     }
 
     #[test]
+    fn frequency_state_is_bounded_and_keeps_one_event_per_pattern() {
+        let mut state = FrequencyState::default();
+        let th = Threshold {
+            count: 4,
+            window_secs: 300,
+        };
+        let base = chrono::DateTime::UNIX_EPOCH;
+        let ev = |host: String, secs: i64| {
+            let mut e = Event::default();
+            e.host.name = Some(host);
+            e.user.name = Some("alice".into());
+            e.timestamp = base + TimeDelta::seconds(secs);
+            e
+        };
+        let mut evictions = 0;
+        for i in 0..MAX_FREQUENCY_KEYS + 10 {
+            let mut evicted = false;
+            let raised = state.record(
+                &ev(format!("r{i}"), i as i64),
+                "show users",
+                th,
+                &mut evicted,
+            );
+            assert!(raised.is_none());
+            evictions += usize::from(evicted);
+        }
+        assert_eq!(state.len(), MAX_FREQUENCY_KEYS);
+        assert_eq!(evictions, 10);
+        // The same pattern again replaces its earlier event rather than adding one.
+        let mut evicted = false;
+        for secs in 0..50 {
+            state.record(
+                &ev("x".into(), 100_000 + secs),
+                "show users",
+                th,
+                &mut evicted,
+            );
+        }
+        assert_eq!(state.keys.get("x\u{1f}alice").map(VecDeque::len), Some(1));
+        state.prune(base + TimeDelta::seconds(200_000), TimeDelta::seconds(300));
+        assert_eq!(state.len(), 0);
+    }
+
+    #[test]
     fn abbreviation_minimum_is_a_setting() {
         let mut cfg = An0907Config::default();
         cfg.command_pattern_list.min_abbreviation_chars = 4;

@@ -416,6 +416,8 @@ pub struct CommandFrequency {
     /// The raised severity.
     pub severity: Severity,
     /// Per product (`observer.product`, case-insensitive): its own count and window.
+    /// Like a list, a `products` table given replaces the default one (repeat `ASA` to
+    /// keep it).
     pub products: BTreeMap<String, FrequencyOverride>,
 }
 

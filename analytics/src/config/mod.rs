@@ -679,6 +679,132 @@ mod tests {
     }
 
     #[test]
+    fn the_embedded_default_file_has_the_default_analytics() {
+        /// The whole file, reading only `[analytics]`.
+        #[derive(Deserialize)]
+        struct File {
+            analytics: AnalyticsConfig,
+        }
+        let text = include_str!("../../../packaging/config/picket.toml");
+        let file: File = toml::from_str(text).expect("the default file parses");
+        assert_eq!(file.analytics, AnalyticsConfig::default());
+    }
+
+    #[test]
+    fn device_analytics_tables_parse() {
+        let text = r#"
+[analytics.an0906.execution_origin_check]
+expected_origins = ["api", "dcui"]
+admin_source_networks = ["10.10.0.0/16", "2001:db8:a::/48", "192.0.2.7"]
+
+[analytics.an0906.expected_admin_access_window]
+action = "suppress"
+time_zone = "+02:00"
+
+[[analytics.an0906.expected_admin_access_window.windows]]
+name = "Saturday patching"
+weekdays = ["sat", "sunday"]
+start = "22:00"
+end = "02:00"
+
+[[analytics.an0906.expected_admin_access_window.ranges]]
+from = "2025-03-01T20:00:00+01:00"
+to = "2025-03-02T06:00:00+01:00"
+
+[analytics.an0907.privileged_user_check]
+scope = "all"
+admin_privilege_level = 10
+
+[analytics.an0907.frequency.products.NX-OS]
+distinct_commands = 5
+window_secs = 120
+"#;
+        let c = Config::from_toml_str(text, "t.toml").expect("valid");
+        let w = &c.analytics.an0906.expected_admin_access_window;
+        assert_eq!(w.action, WindowAction::Suppress);
+        assert_eq!(w.windows[0].weekdays, [Weekday::Sat, Weekday::Sun]);
+        assert_eq!(w.windows[0].time_zone, None);
+        assert_eq!(w.ranges[0].name, None);
+        let f = &c.analytics.an0907.frequency;
+        // Like a list, a products table given replaces the default one (ASA included).
+        assert_eq!(f.products.len(), 1, "{:?}", f.products);
+        assert_eq!(f.products["NX-OS"].distinct_commands, 5);
+        assert_eq!(
+            c.analytics.an0907.privileged_user_check.scope,
+            DeviceUserScope::All
+        );
+        // It round-trips through its serialized form.
+        let again: Config =
+            Config::from_toml_str(&sensor_core::config::to_toml(&c), "<serialized>")
+                .expect("serialized parses");
+        assert_eq!(again, c);
+    }
+
+    #[test]
+    fn bad_device_settings_are_located() {
+        let text = r#"[analytics.an0906.execution_origin_check]
+expected_origins = ["api", "telnet"]
+admin_source_networks = ["10.0.0.0/33"]
+
+[analytics.an0906.expected_admin_access_window]
+time_zone = "Europe/Berlin"
+
+[[analytics.an0906.expected_admin_access_window.windows]]
+start = "22:00"
+end = "2am"
+
+[analytics.an0907.command_pattern_list]
+regexes = ['show', '(unclosed']
+
+[analytics.an0907.snmp]
+oids = ["tcpConnTable"]
+
+[analytics.an0907.frequency]
+distinct_commands = 1
+"#;
+        let errs = Config::from_toml_str(text, "t.toml").expect_err("problems");
+        let got: Vec<(usize, &str)> = errs.0.iter().map(|e| (e.line, e.field.as_str())).collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    2,
+                    "analytics.an0906.execution_origin_check.expected_origins[1]"
+                ),
+                (
+                    3,
+                    "analytics.an0906.execution_origin_check.admin_source_networks[0]"
+                ),
+                (6, "analytics.an0906.expected_admin_access_window.time_zone"),
+                (
+                    10,
+                    "analytics.an0906.expected_admin_access_window.windows[0].end"
+                ),
+                (13, "analytics.an0907.command_pattern_list.regexes[1]"),
+                (16, "analytics.an0907.snmp.oids[0]"),
+                (19, "analytics.an0907.frequency.distinct_commands"),
+            ],
+            "{errs}"
+        );
+        let tz = errs.0.iter().find(|e| e.field.ends_with("time_zone"));
+        assert!(
+            tz.is_some_and(|e| e.message.contains("no time-zone database")),
+            "{errs}"
+        );
+    }
+
+    #[test]
+    fn unknown_window_keys_and_weekdays_are_typed_errors() {
+        let text = "[[analytics.an0906.expected_admin_access_window.windows]]\nstart = \"22:00\"\nend = \"23:00\"\nweekdays = [\"caturday\"]\n";
+        let errs = Config::from_toml_str(text, "t.toml").expect_err("bad weekday");
+        assert_eq!(errs.0[0].line, 4, "{errs}");
+        assert!(errs.0[0].message.contains("mon"), "{errs}");
+        let text = "[analytics.an0907.privileged_user_check]\nadmin_level = 15\n";
+        let errs = Config::from_toml_str(text, "t.toml").expect_err("unknown key");
+        assert_eq!(errs.0[0].line, 2, "{errs}");
+    }
+
+    #[test]
     fn unknown_scope_is_a_typed_error() {
         let text = "[analytics.an0904.user_context_scope]\nscope = \"admins\"\n";
         let errs = Config::from_toml_str(text, "t.toml").expect_err("bad scope");
