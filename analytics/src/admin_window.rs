@@ -305,9 +305,11 @@ mod tests {
 
     #[test]
     fn a_window_wrapping_midnight_belongs_to_the_day_it_starts() {
-        let mut cfg = ExpectedAdminAccessWindow::default();
         // 2025-03-01 is a Saturday.
-        cfg.windows = vec![window(&[Weekday::Sat], "22:00", "02:00", None)];
+        let cfg = ExpectedAdminAccessWindow {
+            windows: vec![window(&[Weekday::Sat], "22:00", "02:00", None)],
+            ..Default::default()
+        };
         let w = build(&cfg);
         assert_eq!(w.find(t("2025-03-01T22:00:00Z")), Some("patch"));
         assert_eq!(w.find(t("2025-03-01T23:59:59Z")), Some("patch"));
@@ -332,8 +334,10 @@ mod tests {
 
     #[test]
     fn the_time_zone_offset_moves_the_window() {
-        let mut cfg = ExpectedAdminAccessWindow::default();
-        cfg.windows = vec![window(&[Weekday::Mon], "09:00", "10:00", Some("+02:00"))];
+        let mut cfg = ExpectedAdminAccessWindow {
+            windows: vec![window(&[Weekday::Mon], "09:00", "10:00", Some("+02:00"))],
+            ..Default::default()
+        };
         let w = build(&cfg);
         // 2025-03-03 is a Monday; 09:00 at +02:00 is 07:00 UTC.
         assert_eq!(w.find(t("2025-03-03T07:30:00Z")), Some("patch"));
@@ -353,8 +357,10 @@ mod tests {
 
     #[test]
     fn every_day_and_whole_days() {
-        let mut cfg = ExpectedAdminAccessWindow::default();
-        cfg.windows = vec![window(&[], "00:00", "24:00", None)];
+        let cfg = ExpectedAdminAccessWindow {
+            windows: vec![window(&[], "00:00", "24:00", None)],
+            ..Default::default()
+        };
         let w = build(&cfg);
         assert_eq!(w.find(t("2025-03-05T23:59:59Z")), Some("patch"));
         assert_eq!(w.find(t("2025-03-06T00:00:00Z")), Some("patch"));
@@ -362,12 +368,14 @@ mod tests {
 
     #[test]
     fn one_off_ranges() {
-        let mut cfg = ExpectedAdminAccessWindow::default();
-        cfg.ranges = vec![DateRange {
-            name: None,
-            from: "2025-03-01T20:00:00+01:00".into(),
-            to: "2025-03-02T06:00:00+01:00".into(),
-        }];
+        let cfg = ExpectedAdminAccessWindow {
+            ranges: vec![DateRange {
+                name: None,
+                from: "2025-03-01T20:00:00+01:00".into(),
+                to: "2025-03-02T06:00:00+01:00".into(),
+            }],
+            ..Default::default()
+        };
         let w = build(&cfg);
         assert_eq!(w.find(t("2025-03-01T19:00:00Z")), Some("ranges[0]"));
         assert_eq!(w.find(t("2025-03-02T04:59:59Z")), Some("ranges[0]"));
@@ -377,25 +385,27 @@ mod tests {
 
     #[test]
     fn bad_windows_are_reported_by_field() {
-        let mut cfg = ExpectedAdminAccessWindow::default();
-        cfg.time_zone = "Europe/Paris".into();
-        cfg.windows = vec![
-            window(&[], "25:00", "02:00", None),
-            window(&[], "10:00", "10:00", Some("PST")),
-            window(&[], "24:00", "10:00", None),
-        ];
-        cfg.ranges = vec![
-            DateRange {
-                name: None,
-                from: "2025-03-01".into(),
-                to: "2025-03-02T06:00:00Z".into(),
-            },
-            DateRange {
-                name: None,
-                from: "2025-03-02T06:00:00Z".into(),
-                to: "2025-03-01T06:00:00Z".into(),
-            },
-        ];
+        let cfg = ExpectedAdminAccessWindow {
+            time_zone: "Europe/Paris".into(),
+            windows: vec![
+                window(&[], "25:00", "02:00", None),
+                window(&[], "10:00", "10:00", Some("PST")),
+                window(&[], "24:00", "10:00", None),
+            ],
+            ranges: vec![
+                DateRange {
+                    name: None,
+                    from: "2025-03-01".into(),
+                    to: "2025-03-02T06:00:00Z".into(),
+                },
+                DateRange {
+                    name: None,
+                    from: "2025-03-02T06:00:00Z".into(),
+                    to: "2025-03-01T06:00:00Z".into(),
+                },
+            ],
+            ..Default::default()
+        };
         let mut problems = Vec::new();
         let w = AdminWindows::build(&cfg, &mut problems);
         let fields: Vec<&str> = problems.iter().map(|(f, _)| f.as_str()).collect();

@@ -389,8 +389,10 @@ mod tests {
         ] {
             assert_eq!(table(args), None, "{args:?}");
         }
-        let mut cfg = SnmpQueries::default();
-        cfg.walk_ancestors = false;
+        let cfg = SnmpQueries {
+            walk_ancestors: false,
+            ..SnmpQueries::default()
+        };
         let s = Snmp::build(&cfg);
         assert_eq!(s.check(&ev(&["snmpwalk", "10.0.0.1"])), None);
         assert_eq!(

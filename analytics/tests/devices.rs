@@ -268,7 +268,7 @@ fn an0906_origins_expected_and_not() {
         "vim.EsxCLI.network.ip.connection.list",
         Some("api"),
     );
-    assert!(feed(&mut e, &[api.clone()]).is_empty());
+    assert!(feed(&mut e, std::slice::from_ref(&api)).is_empty());
     assert_eq!(e.stats().expected_origin_skipped, 1);
     // The DCUI and a shell of unknown origin are not.
     let dcui = feed(
@@ -778,7 +778,7 @@ fn an0907_privileged_user_check() {
     assert!(feed(&mut e, &[ios(0, "netops", Some(1), "show users")]).is_empty());
     let mut grouped = ios(1, "dave", Some(1), "show users");
     grouped.picket.user_groups = vec!["Network-Admins".into()];
-    assert!(feed(&mut e, &[grouped.clone()]).is_empty());
+    assert!(feed(&mut e, &[grouped]).is_empty());
     assert_eq!(e.stats().admin_user_skipped, 2);
 
     // scope = "all" alerts on administrators too, saying so.
