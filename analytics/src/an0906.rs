@@ -486,7 +486,9 @@ impl An0906 {
         let origin = lower_origin(ev);
         let host = host_key(ev);
         match action {
-            "login" | "session-start" => {
+            // Only the login opens: a parser may log a session-start for the same
+            // connection too, and counting both would need two ends.
+            "login" => {
                 let ok = ev
                     .event
                     .outcome

@@ -345,6 +345,24 @@ fn an0906_admin_networks_make_a_client_expected() {
     assert_eq!(alerts.len(), 1, "{alerts:#?}");
     assert_eq!(alerts[0].host.name.as_deref(), Some("esx02"));
     assert_eq!(e.stats().expected_origin_skipped, 1);
+    // Two open sessions, one from outside: not expected, and both clients named.
+    let a = feed(
+        &mut e,
+        &[
+            ssh_login(at(16), "esx01", "root", "203.0.113.9", "success"),
+            esxi_command(at(17), "esx01", "root", "netstat -an", None),
+        ],
+    );
+    assert_eq!(a.len(), 1);
+    assert_eq!(
+        a[0].picket.details["client_addresses"],
+        json!(["203.0.113.9", "10.10.5.23"])
+    );
+    assert!(
+        a[0].message.contains("one of 203.0.113.9, 10.10.5.23"),
+        "{}",
+        a[0].message
+    );
     // The event's own client address counts too.
     let mut r = LogRecord::new(at(20), "esxi.shell", Action::Command, esxi("esx03"));
     r.user = Some("root".into());
@@ -412,6 +430,19 @@ fn an0906_sessions_are_per_host_and_user_close_and_expire() {
         )),
         "shell"
     );
+    // A session-start opens nothing (the login did), and an SSH command that names no
+    // client gets the session's.
+    let mut start = LogRecord::new(at(8), "esxi.auth", Action::SessionStart, esxi("esx01"));
+    start.user = Some("root".into());
+    start.origin = Some("ssh");
+    feed(&mut e, &[start.into_event()]);
+    assert_eq!(
+        origin(&feed(
+            &mut e,
+            &[esxi_command(at(9), "esx01", "root", cmd, None)]
+        )),
+        "shell"
+    );
     // Two sessions from two clients: ending one by address keeps the other.
     feed(
         &mut e,
@@ -423,6 +454,12 @@ fn an0906_sessions_are_per_host_and_user_close_and_expire() {
     );
     let a = feed(&mut e, &[esxi_command(at(13), "esx01", "root", cmd, None)]);
     assert_eq!(a[0].picket.details["client_address"], "203.0.113.9");
+    let a = feed(
+        &mut e,
+        &[esxi_command(at(13), "esx01", "root", cmd, Some("ssh"))],
+    );
+    assert_eq!(a[0].picket.details["client_address"], "203.0.113.9");
+    assert_eq!(a[0].picket.details["origin_source"], "ssh_session");
     // Idle for longer than the 12 h timeout: forgotten (the command is 12 h after the
     // last activity, at 13 s).
     let late = at(13) + TimeDelta::hours(12);

@@ -91,7 +91,11 @@ pub struct ExecutionOriginCheck {
     /// Administrators' networks (CIDR, or a bare address): a command whose client
     /// address is inside one is expected whatever its origin.
     pub admin_source_networks: Vec<String>,
-    /// Join shell commands to the SSH login of the same user on the same host.
+    /// Join shell commands to the SSH login (`event.action: login`, `picket.origin:
+    /// ssh`, `event.outcome` `success` or unset) of the same user on the same host. A
+    /// `session-end` (origin `ssh` or unset) closes the session from the same client
+    /// address, or, naming none, the user's oldest. With several open sessions the
+    /// command names every client; it is expected only when all are in admin networks.
     pub join_ssh_sessions: bool,
     /// An SSH session with no login, command or end for this many seconds is forgotten.
     pub session_timeout_secs: u64,
