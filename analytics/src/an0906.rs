@@ -31,7 +31,7 @@ use sensor_core::event::{file_name, Event};
 use std::collections::{HashMap, HashSet};
 
 /// esxcli global options that take a value (`--server X`, `-s X`), from VMware's vCLI
-/// "common options" (the local esxcli takes `--formatter` alone).
+/// "common options" (the esxcli on the host itself takes a few of them).
 const ESXCLI_VALUE_OPTIONS: [&str; 19] = [
     "cacertsfile",
     "config",

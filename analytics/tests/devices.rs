@@ -1161,3 +1161,104 @@ fn an0907_and_an0904_both_fire_where_both_apply() {
     assert_eq!(a.len(), 1);
     assert_eq!(a[0].picket.analytic, "AN0907");
 }
+
+#[test]
+fn an0906_command_list_settings() {
+    let mut cfg = config();
+    let c = &mut cfg.an0906.command_list;
+    c.esxcli_commands = vec!["network vm port list".into()];
+    c.esxcli_tools = vec!["esxcli*".into()];
+    c.commands = vec!["nc -z".into()];
+    let mut e = engine(&cfg);
+    for cmd in [
+        "esxcli-wrapper --formatter=csv network vm port list -w 1234",
+        "nc -z 10.0.0.1 443",
+    ] {
+        assert_eq!(
+            feed(&mut e, &[esxi_command(at(0), "esx01", "root", cmd, None)]).len(),
+            1,
+            "{cmd}"
+        );
+    }
+    for cmd in [
+        "esxcli network ip connection list",
+        "netstat -an",
+        "localcli network vm port list",
+        "nc 10.0.0.1 443",
+    ] {
+        assert!(
+            feed(&mut e, &[esxi_command(at(0), "esx01", "root", cmd, None)]).is_empty(),
+            "{cmd}"
+        );
+    }
+}
+
+#[test]
+fn an0907_snmp_lists_severity_and_disabling_are_settings() {
+    let mut cfg = config();
+    cfg.an0907.severity = Severity::Medium;
+    let s = &mut cfg.an0907.snmp;
+    s.tools = vec!["snmp-query*".into()];
+    s.oids = vec!["1.3.6.1.4.1.9.9.999".into()];
+    s.mib_names = vec!["ciscoSessionTable".into()];
+    let mut e = engine(&cfg);
+    let a = only(
+        &feed(
+            &mut e,
+            &[host_exec(
+                "linux",
+                &["snmp-query-tool", "192.0.2.1", ".1.3.6.1.4.1.9.9.999.1"],
+            )],
+        ),
+        "AN0907",
+    );
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0].picket.details["snmp_table"], "1.3.6.1.4.1.9.9.999");
+    assert_eq!(a[0].severity(), Severity::Medium);
+    let a = only(
+        &feed(
+            &mut e,
+            &[host_exec(
+                "linux",
+                &[
+                    "snmp-query-tool",
+                    "192.0.2.1",
+                    "CISCO-X-MIB::ciscoSessionTable",
+                ],
+            )],
+        ),
+        "AN0907",
+    );
+    assert_eq!(a[0].picket.details["snmp_table"], "ciscoSessionTable");
+    // The defaults are replaced, not added to.
+    assert!(only(
+        &feed(
+            &mut e,
+            &[host_exec(
+                "linux",
+                &["snmpwalk", "192.0.2.1", "tcpConnTable"]
+            )]
+        ),
+        "AN0907"
+    )
+    .is_empty());
+    assert!(only(
+        &feed(
+            &mut e,
+            &[host_exec(
+                "linux",
+                &["snmp-query-tool", "192.0.2.1", "tcpConnTable"]
+            )]
+        ),
+        "AN0907"
+    )
+    .is_empty());
+    // Device commands are Medium too; AN0907 can be switched off.
+    assert_eq!(
+        feed(&mut e, &[ios(0, "alice", Some(1), "show users")])[0].severity(),
+        Severity::Medium
+    );
+    cfg.an0907.enabled = false;
+    let mut e = engine(&cfg);
+    assert!(feed(&mut e, &[ios(0, "alice", Some(1), "show users")]).is_empty());
+}
