@@ -99,6 +99,37 @@ pub fn platform_of(ev: &Event) -> Option<Platform> {
     path.starts_with('/').then_some(Platform::Linux)
 }
 
+/// The kind of device a log event is from, which decides AN0906 or AN0907.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Device {
+    /// VMware ESXi (`observer.type: hypervisor`): AN0906.
+    Esxi,
+    /// A router, switch, firewall or other network device: AN0907.
+    Network,
+}
+
+/// The device `ev` is a log event from: `observer.type` `hypervisor` → ESXi; `router`,
+/// `switch`, `firewall`, `network` → a network device; only for the log actions
+/// (`event.action` `command`, `login`, `session-start`, `session-end`). `None` for host
+/// events.
+pub fn device_of(ev: &Event) -> Option<Device> {
+    let action = ev.event.action.as_deref()?;
+    if !matches!(
+        action,
+        "command" | "login" | "session-start" | "session-end"
+    ) {
+        return None;
+    }
+    let kind = ev.observer.as_ref()?.kind.as_deref()?;
+    if kind.eq_ignore_ascii_case("hypervisor") {
+        return Some(Device::Esxi);
+    }
+    ["router", "switch", "firewall", "network"]
+        .iter()
+        .any(|k| kind.eq_ignore_ascii_case(k))
+        .then_some(Device::Network)
+}
+
 /// ASCII case-insensitive `ends_with`.
 pub fn ends_with_ci(s: &str, suffix: &str) -> bool {
     s.len() >= suffix.len()

@@ -1,23 +1,32 @@
 //! # analytics: the detection room of Picket
 //!
-//! Turns enriched process events into alerts, and nothing else: MITRE DET0320's
-//! analytics for T1049 (AN0903 Windows, AN0904 Linux, AN0905 macOS) with every mutable
-//! element a setting of `[analytics]` (whose types, with `[rules]`, live in [`config`]
-//! and are validated by compiling them, once, into [`Analytics`]), the TimeWindow correlation on every platform, a
+//! Turns enriched events into alerts, and nothing else: MITRE DET0320's analytics for
+//! T1049 (AN0903 Windows, AN0904 Linux, AN0905 macOS on process starts; AN0906 VMware
+//! ESXi and AN0907 network devices on device-log events, with AN0907's SNMP queries on
+//! process starts of any OS) with every mutable element a setting of `[analytics]`
+//! (whose types, with `[rules]`, live in [`config`] and are validated by compiling them,
+//! once, into [`Analytics`]), the TimeWindow correlation on every platform, a
 //! single-event EQL engine that runs Elastic detection rules verbatim, and alert
 //! folding. [`Engine`] implements [`sensor_core::Detector`]; the pipeline feeds it.
 //!
 //! May touch: `sensor-core` types only. No I/O and no OS calls: rule files are read by
 //! the caller and handed in as [`RuleSource`]s; time comes from events and ticks.
 //!
-//! Which analytic applies to an event is decided by [`platform_of`]: `host.os.type`, then
-//! the collector name, then the executable's path style. Only `start` (exec) events are
-//! analysed; Elastic rules see every event and their queries decide.
+//! Which analytic applies to an event is decided first by the device a log event is from
+//! (`observer.type`: `hypervisor` → AN0906; `router`, `switch`, `firewall`, `network` →
+//! AN0907, for `event.action` `command`, `login`, `session-start`, `session-end`), then
+//! for host events by [`platform_of`]: `host.os.type`, then the collector name, then the
+//! executable's path style. Of host events only `start` (exec) events are analysed;
+//! Elastic rules see every event and their queries decide.
 #![deny(missing_docs)]
 
+mod admin_window;
 mod an0903;
 mod an0904;
 mod an0905;
+mod an0906;
+mod an0907;
+mod cidr;
 pub mod common;
 pub mod config;
 mod correlate;
@@ -27,6 +36,7 @@ mod fold;
 pub mod glob;
 mod hit;
 pub mod rules;
+mod snmp;
 mod utility;
 
 pub use common::{platform_of, Platform};
@@ -73,6 +83,8 @@ pub struct Engine {
     an0903: Option<an0903::An0903>,
     an0904: Option<an0904::An0904>,
     an0905: Option<an0905::An0905>,
+    an0906: Option<an0906::An0906>,
+    an0907: Option<an0907::An0907>,
     correlator: Option<Correlator>,
     rules: Vec<ElasticRule>,
     folder: Folder,
@@ -80,6 +92,10 @@ pub struct Engine {
     discoveries: DiscoveryState,
     discoveries_len: usize,
     bursts: BurstState,
+    /// AN0906: open SSH sessions per ESXi host, for joining shell commands to them.
+    ssh_sessions: an0906::SessionState,
+    /// AN0907: recent distinct discovery commands per (device, user).
+    device_commands: an0907::FrequencyState,
     scratch: Scratch,
     stats: EngineStats,
     pending: Vec<Alert>,
@@ -145,6 +161,8 @@ pub struct Analytics {
     an0903: Option<an0903::An0903>,
     an0904: Option<an0904::An0904>,
     an0905: Option<an0905::An0905>,
+    an0906: Option<an0906::An0906>,
+    an0907: Option<an0907::An0907>,
     correlator: Option<Correlator>,
     fold_window_secs: u64,
 }
@@ -160,11 +178,15 @@ impl Analytics {
         let an0903 = an0903::An0903::build(&config.an0903, &mut problems);
         let an0904 = an0904::An0904::build(&config.an0904, &mut problems);
         let an0905 = an0905::An0905::build(&config.an0905);
+        let an0906 = an0906::An0906::build(&config.an0906, &mut problems);
+        let an0907 = an0907::An0907::build(&config.an0907, &mut problems);
         let correlator = Correlator::build(&config.time_window, &mut problems);
         let analytics = Analytics {
             an0903: config.an0903.enabled.then_some(an0903),
             an0904: config.an0904.enabled.then_some(an0904),
             an0905: config.an0905.enabled.then_some(an0905),
+            an0906: config.an0906.enabled.then_some(an0906),
+            an0907: config.an0907.enabled.then_some(an0907),
             correlator: config.time_window.enabled.then_some(correlator),
             fold_window_secs: config.fold_window_secs,
         };
@@ -204,6 +226,8 @@ impl Engine {
             an0903: analytics.an0903,
             an0904: analytics.an0904,
             an0905: analytics.an0905,
+            an0906: analytics.an0906,
+            an0907: analytics.an0907,
             correlator: analytics.correlator,
             rules: loaded,
             folder: Folder::new(analytics.fold_window_secs),
@@ -211,6 +235,8 @@ impl Engine {
             discoveries: DiscoveryState::new(),
             discoveries_len: 0,
             bursts: BurstState::new(),
+            ssh_sessions: an0906::SessionState::default(),
+            device_commands: an0907::FrequencyState::default(),
             scratch: Scratch::default(),
             stats: EngineStats::default(),
             pending: Vec::new(),
@@ -322,11 +348,89 @@ impl Engine {
         Some(hit)
     }
 
+    /// AN0906 on an ESXi log event: SSH logins and session ends feed the session join;
+    /// commands are checked.
+    fn esxi(&mut self, ev: &Event, out: &mut Vec<Alert>) {
+        let Some(a) = &self.an0906 else { return };
+        if ev.event.action.as_deref() != Some("command") {
+            if a.learn(ev, &mut self.ssh_sessions) {
+                self.stats.state_evictions += 1;
+            }
+            return;
+        }
+        match a.check(ev, &mut self.ssh_sessions) {
+            an0906::Verdict::NoMatch => {}
+            an0906::Verdict::Expected => self.stats.expected_origin_skipped += 1,
+            an0906::Verdict::Suppressed => self.stats.admin_window_suppressed += 1,
+            an0906::Verdict::Alert { hit, lowered } => {
+                if lowered {
+                    self.stats.admin_window_lowered += 1;
+                }
+                out.push(hit.into_alert(ev));
+            }
+        }
+    }
+
+    /// AN0907 on a network-device command, with its frequency raise.
+    fn network_device(&mut self, ev: &Event, out: &mut Vec<Alert>) {
+        let Some(a) = &self.an0907 else { return };
+        if ev.event.action.as_deref() != Some("command") {
+            return;
+        }
+        let (mut hit, pattern) = match a.check(ev) {
+            an0907::Verdict::NoMatch => return,
+            an0907::Verdict::Admin => {
+                self.stats.admin_user_skipped += 1;
+                return;
+            }
+            an0907::Verdict::Hit(hit, pattern) => (hit, pattern),
+        };
+        let threshold = a.threshold(ev);
+        let mut evicted = false;
+        if let Some(r) = self
+            .device_commands
+            .record(ev, &pattern, threshold, &mut evicted)
+        {
+            hit.severity = hit.severity.max(a.raised_severity());
+            hit.message.push_str(&format!(
+                "; {} distinct discovery commands by this user on this device within {} s (threshold {} in {} s{}): severity raised",
+                r.distinct,
+                r.span_secs,
+                threshold.count,
+                threshold.window_secs,
+                ev.observer
+                    .as_ref()
+                    .and_then(|o| o.product.as_deref())
+                    .map(|p| format!(", for {p}"))
+                    .unwrap_or_default(),
+            ));
+            hit.detail("frequency_distinct_commands", r.distinct);
+            hit.detail("frequency_commands", r.patterns);
+            hit.detail("frequency_span_secs", r.span_secs);
+            hit.detail("frequency_threshold_count", threshold.count);
+            hit.detail("frequency_threshold_window_secs", threshold.window_secs);
+            hit.related = r.related;
+        }
+        if evicted {
+            self.stats.state_evictions += 1;
+        }
+        out.push(hit.into_alert(ev));
+    }
+
     fn analyse(&mut self, ev: &Event, out: &mut Vec<Alert>) {
         for rule in &self.rules {
             if rule.matches(ev) {
                 out.push(Self::rule_alert(rule, ev));
             }
+        }
+        // Device-log events (commands are `info`, not process starts) go to AN0906 and
+        // AN0907 before the start check.
+        if let Some(device) = common::device_of(ev) {
+            match device {
+                common::Device::Esxi => self.esxi(ev, out),
+                common::Device::Network => self.network_device(ev, out),
+            }
+            return;
         }
         if ev.lifecycle() != Lifecycle::Start {
             return;
@@ -361,6 +465,15 @@ impl Engine {
                 }
             }
             None => {}
+        }
+        // AN0907's SNMP queries run from a host of any OS.
+        let snmp = self.an0907.as_ref().and_then(|a| {
+            let q = a.snmp.as_ref()?.check(ev)?;
+            Some(a.snmp_hit(ev, q))
+        });
+        if let Some(hit) = snmp {
+            discovery_what.get_or_insert_with(|| "AN0907 CommandPatternList (SNMP)".into());
+            out.push(hit.into_alert(ev));
         }
         if let Some(c) = &self.correlator {
             if c.applies(platform) {
@@ -432,6 +545,12 @@ impl Detector for Engine {
                 !users.is_empty()
             });
         }
+        if let Some(a) = &self.an0906 {
+            self.ssh_sessions.prune(now, a.session_timeout);
+        }
+        if let Some(a) = &self.an0907 {
+            self.device_commands.prune(now, a.longest_window());
+        }
     }
 
     fn take_state_from(&mut self, previous: &mut dyn Any) {
@@ -449,6 +568,12 @@ impl Detector for Engine {
         }
         if self.an0904.as_ref().is_some_and(|a| a.burst_count >= 2) {
             self.bursts = std::mem::take(&mut old.bursts);
+        }
+        if self.an0906.as_ref().is_some_and(|a| a.join_ssh) {
+            self.ssh_sessions = std::mem::take(&mut old.ssh_sessions);
+        }
+        if self.an0907.as_ref().is_some_and(|a| a.frequency_on()) {
+            self.device_commands = std::mem::take(&mut old.device_commands);
         }
         self.stats = old.stats;
     }

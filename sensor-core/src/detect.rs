@@ -6,8 +6,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::any::Any;
 
-/// What a detector counted, reported into health (`picket status`).
+/// What a detector counted, reported into health (`picket status`). A count missing
+/// from an older status file reads as 0.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct DetectorCounts {
     /// Events looked at.
     pub events: u64,
@@ -21,6 +23,15 @@ pub struct DetectorCounts {
     pub fold_summaries: u64,
     /// Correlation and burst state dropped to stay bounded (oldest first).
     pub state_evictions: u64,
+    /// AN0906 discovery commands not alerted because they came from an expected origin
+    /// or an admin network (ExecutionOriginCheck).
+    pub expected_origin_skipped: u64,
+    /// AN0906 alerts lowered inside an ExpectedAdminAccessWindow.
+    pub admin_window_lowered: u64,
+    /// AN0906 alerts suppressed inside an ExpectedAdminAccessWindow.
+    pub admin_window_suppressed: u64,
+    /// AN0907 discovery commands by administrators, out of scope (PrivilegedUserCheck).
+    pub admin_user_skipped: u64,
 }
 
 /// Something that looks at enriched events and raises alerts. Runs on one task; gets

@@ -1,8 +1,9 @@
 //! `[analytics]` and `[rules]` (the analytics room): DET0320's analytics
-//! AN0903/AN0904/AN0905 with their mutable elements, and the Elastic rules to run.
+//! AN0903/AN0904/AN0905 (host processes) and AN0906/AN0907 (ESXi and network-device logs,
+//! in [`devices`]) with their mutable elements, and the Elastic rules to run.
 //!
-//! (Over 600 lines: every mutable element of three analytics, each with its defaults,
-//! documentation and value checks, side by side.)
+//! (Over 600 lines: every mutable element of three host analytics, each with its
+//! defaults, documentation and value checks, side by side.)
 //!
 //! What needs compiling (regexes, keyword automata) is checked by compiling it, once, in
 //! [`crate::Analytics::build`]; [`AnalyticsConfig::validate`] is that build. The value
@@ -18,8 +19,14 @@
 //! patterns (`*` any run, `?` one character); regex lists take Rust `regex` syntax and
 //! match case-insensitively.
 
+pub mod devices;
 mod rules;
 
+pub use devices::{
+    An0906Config, An0907Config, CommandFrequency, DateRange, DeviceCommandPatternList,
+    DeviceUserScope, EsxiCommandList, ExecutionOriginCheck, ExpectedAdminAccessWindow,
+    FrequencyOverride, PrivilegedUserCheck, RecurringWindow, SnmpQueries, Weekday, WindowAction,
+};
 pub use rules::{RuleFile, RulesConfig};
 
 use sensor_core::alert::Severity;
@@ -45,6 +52,10 @@ pub struct AnalyticsConfig {
     pub an0904: An0904Config,
     /// `[analytics.an0905]`: macOS.
     pub an0905: An0905Config,
+    /// `[analytics.an0906]`: VMware ESXi (shell and API logs).
+    pub an0906: An0906Config,
+    /// `[analytics.an0907]`: network devices (CLI accounting) and SNMP queries.
+    pub an0907: An0907Config,
     /// `[analytics.time_window]`: discovery followed by lateral movement or credential
     /// access (AN0903's TimeWindow, for every platform).
     pub time_window: TimeWindowConfig,
@@ -57,6 +68,8 @@ impl Default for AnalyticsConfig {
             an0903: An0903Config::default(),
             an0904: An0904Config::default(),
             an0905: An0905Config::default(),
+            an0906: An0906Config::default(),
+            an0907: An0907Config::default(),
             time_window: TimeWindowConfig::default(),
         }
     }
@@ -609,6 +622,9 @@ impl AnalyticsConfig {
                 format!("expected 1 to 86400 seconds, found {}", t.window_secs),
             );
         }
+
+        self.an0906.check_values(problems);
+        self.an0907.check_values(problems);
     }
 }
 
@@ -660,6 +676,132 @@ mod tests {
             ],
             "{errs}"
         );
+    }
+
+    #[test]
+    fn the_embedded_default_file_has_the_default_analytics() {
+        /// The whole file, reading only `[analytics]`.
+        #[derive(Deserialize)]
+        struct File {
+            analytics: AnalyticsConfig,
+        }
+        let text = include_str!("../../../packaging/config/picket.toml");
+        let file: File = toml::from_str(text).expect("the default file parses");
+        assert_eq!(file.analytics, AnalyticsConfig::default());
+    }
+
+    #[test]
+    fn device_analytics_tables_parse() {
+        let text = r#"
+[analytics.an0906.execution_origin_check]
+expected_origins = ["api", "dcui"]
+admin_source_networks = ["10.10.0.0/16", "2001:db8:a::/48", "192.0.2.7"]
+
+[analytics.an0906.expected_admin_access_window]
+action = "suppress"
+time_zone = "+02:00"
+
+[[analytics.an0906.expected_admin_access_window.windows]]
+name = "Saturday patching"
+weekdays = ["sat", "sunday"]
+start = "22:00"
+end = "02:00"
+
+[[analytics.an0906.expected_admin_access_window.ranges]]
+from = "2025-03-01T20:00:00+01:00"
+to = "2025-03-02T06:00:00+01:00"
+
+[analytics.an0907.privileged_user_check]
+scope = "all"
+admin_privilege_level = 10
+
+[analytics.an0907.frequency.products.NX-OS]
+distinct_commands = 5
+window_secs = 120
+"#;
+        let c = Config::from_toml_str(text, "t.toml").expect("valid");
+        let w = &c.analytics.an0906.expected_admin_access_window;
+        assert_eq!(w.action, WindowAction::Suppress);
+        assert_eq!(w.windows[0].weekdays, [Weekday::Sat, Weekday::Sun]);
+        assert_eq!(w.windows[0].time_zone, None);
+        assert_eq!(w.ranges[0].name, None);
+        let f = &c.analytics.an0907.frequency;
+        // Like a list, a products table given replaces the default one (ASA included).
+        assert_eq!(f.products.len(), 1, "{:?}", f.products);
+        assert_eq!(f.products["NX-OS"].distinct_commands, 5);
+        assert_eq!(
+            c.analytics.an0907.privileged_user_check.scope,
+            DeviceUserScope::All
+        );
+        // It round-trips through its serialized form.
+        let again: Config =
+            Config::from_toml_str(&sensor_core::config::to_toml(&c), "<serialized>")
+                .expect("serialized parses");
+        assert_eq!(again, c);
+    }
+
+    #[test]
+    fn bad_device_settings_are_located() {
+        let text = r#"[analytics.an0906.execution_origin_check]
+expected_origins = ["api", "telnet"]
+admin_source_networks = ["10.0.0.0/33"]
+
+[analytics.an0906.expected_admin_access_window]
+time_zone = "Europe/Berlin"
+
+[[analytics.an0906.expected_admin_access_window.windows]]
+start = "22:00"
+end = "2am"
+
+[analytics.an0907.command_pattern_list]
+regexes = ['show', '(unclosed']
+
+[analytics.an0907.snmp]
+oids = ["tcpConnTable"]
+
+[analytics.an0907.frequency]
+distinct_commands = 1
+"#;
+        let errs = Config::from_toml_str(text, "t.toml").expect_err("problems");
+        let got: Vec<(usize, &str)> = errs.0.iter().map(|e| (e.line, e.field.as_str())).collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    2,
+                    "analytics.an0906.execution_origin_check.expected_origins[1]"
+                ),
+                (
+                    3,
+                    "analytics.an0906.execution_origin_check.admin_source_networks[0]"
+                ),
+                (6, "analytics.an0906.expected_admin_access_window.time_zone"),
+                (
+                    10,
+                    "analytics.an0906.expected_admin_access_window.windows[0].end"
+                ),
+                (13, "analytics.an0907.command_pattern_list.regexes[1]"),
+                (16, "analytics.an0907.snmp.oids[0]"),
+                (19, "analytics.an0907.frequency.distinct_commands"),
+            ],
+            "{errs}"
+        );
+        let tz = errs.0.iter().find(|e| e.field.ends_with("time_zone"));
+        assert!(
+            tz.is_some_and(|e| e.message.contains("no time-zone database")),
+            "{errs}"
+        );
+    }
+
+    #[test]
+    fn unknown_window_keys_and_weekdays_are_typed_errors() {
+        let text = "[[analytics.an0906.expected_admin_access_window.windows]]\nstart = \"22:00\"\nend = \"23:00\"\nweekdays = [\"caturday\"]\n";
+        let errs = Config::from_toml_str(text, "t.toml").expect_err("bad weekday");
+        assert_eq!(errs.0[0].line, 4, "{errs}");
+        assert!(errs.0[0].message.contains("mon"), "{errs}");
+        let text = "[analytics.an0907.privileged_user_check]\nadmin_level = 15\n";
+        let errs = Config::from_toml_str(text, "t.toml").expect_err("unknown key");
+        assert_eq!(errs.0[0].line, 2, "{errs}");
     }
 
     #[test]
