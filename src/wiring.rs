@@ -118,7 +118,9 @@ fn options(config: &Config, clock: Clock) -> PipelineOptions {
         channel_capacity: config.pipeline.channel_capacity,
         alert_queue_capacity: config.pipeline.alert_queue_capacity,
         process_table_capacity: config.pipeline.process_table_capacity,
-        seed_process_table: config.pipeline.seed_process_table && clock == Clock::Wall,
+        seed_process_table: config.pipeline.seed_process_table
+            && config.collector.host
+            && clock == Clock::Wall,
         clock,
         host_name: config.general.host_name.clone(),
         config_hash: config.hash(),
