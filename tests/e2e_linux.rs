@@ -311,3 +311,105 @@ fn host_name_override_evidence_and_fold_count_on_live_events() {
     let (status, log) = picket.stop();
     assert!(status.success(), "picket run exited with {status}:\n{log}");
 }
+
+/// Runs `argv` as `uid`/`gid` and waits; its exit status is not the point (an SNMP
+/// query of an address nobody answers times out).
+fn run_as_allowing_failure(uid: u32, gid: u32, argv: &[&str]) {
+    let _ = Command::new("setpriv")
+        .arg(format!("--reuid={uid}"))
+        .arg(format!("--regid={gid}"))
+        .arg("--init-groups")
+        .args(argv)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("setpriv");
+}
+
+/// AN0907's SNMP queries for active sessions, seen by the live collector: an ordinary
+/// user runs net-snmp's real `snmpwalk` of the TCP connection table (by OID, and the
+/// UDP endpoint table by MIB name) against TEST-NET-1, where nobody answers. Network
+/// devices do not log SNMP reads; the host that sends them does. `snmpget sysDescr.0`
+/// before them must stay silent.
+#[test]
+fn an0907_alerts_for_a_live_snmpwalk_of_the_connection_tables() {
+    require_root();
+    for tool in ["/usr/bin/snmpwalk", "/usr/bin/snmpget"] {
+        assert!(
+            Path::new(tool).exists(),
+            "{tool} is missing: run scripts/setup.sh (Debian package snmp)"
+        );
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let alert_log = dir.path().join("alerts.jsonl");
+    let config = dir.path().join("picket.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[general]\nstate_dir = \"{}\"\n\n[sinks.file]\npath = \"{}\"\n",
+            dir.path().join("state").display(),
+            alert_log.display()
+        ),
+    )
+    .expect("write config");
+    let user = TestUser::create("s");
+    let mut picket = Picket::start(&config, dir.path().join("picket.stderr"));
+    picket.wait_attached();
+
+    let quick = ["-v2c", "-c", "public", "-t", "1", "-r", "0", "192.0.2.1"];
+    let with = |tool: &'static str, oid: &'static str| -> Vec<&'static str> {
+        let mut argv = vec![tool];
+        argv.extend(quick);
+        argv.push(oid);
+        argv
+    };
+    run_as_allowing_failure(user.uid, user.gid, &with("snmpget", "1.3.6.1.2.1.1.1.0"));
+    run_as_allowing_failure(user.uid, user.gid, &with("snmpwalk", "1.3.6.1.2.1.6.13"));
+    run_as_allowing_failure(
+        user.uid,
+        user.gid,
+        &with("snmpbulkwalk", "UDP-MIB::udpEndpointTable"),
+    );
+    let snmp_alert = |all: &[Value], tool: &str| {
+        all.iter()
+            .find(|a| {
+                a["picket"]["analytic"] == "AN0907" && a["process"]["name"].as_str() == Some(tool)
+            })
+            .cloned()
+    };
+    let started = Instant::now();
+    let (walk, bulk) = loop {
+        let all = alerts(&alert_log);
+        if let (Some(w), Some(b)) = (
+            snmp_alert(&all, "snmpwalk"),
+            snmp_alert(&all, "snmpbulkwalk"),
+        ) {
+            break (w, b);
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no AN0907 alerts for the SNMP walks; alerts: {all:?}\npicket log:\n{}",
+            picket.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    for a in [&walk, &bulk] {
+        assert_eq!(a["rule"]["id"], "picket-AN0907", "{a}");
+        assert_eq!(a["user"]["name"], user.name.as_str(), "{a}");
+        assert!(a["picket"]["mutable_element"].is_string(), "{a}");
+        assert!(
+            a["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("192.0.2.1")),
+            "the message names the queried device: {a}"
+        );
+    }
+    // Events are analysed in order: the snmpget before the walks has been seen.
+    let all = alerts(&alert_log);
+    assert!(
+        snmp_alert(&all, "snmpget").is_none(),
+        "snmpget sysDescr.0 is not a session query: {all:?}"
+    );
+    let (status, log) = picket.stop();
+    assert!(status.success(), "picket run exited with {status}:\n{log}");
+}
