@@ -109,4 +109,64 @@ fn unit_capabilities_suffice_and_cap_bpf_is_needed() {
         err.contains("CAP_BPF"),
         "the error names what is missing: {err}"
     );
+
+    // A collector host's syslog listener on port 514 needs CAP_NET_BIND_SERVICE, which
+    // the unit grants; without it start-up fails naming the address.
+    let syslog_cfg = dir.path().join("syslog.toml");
+    std::fs::write(
+        &syslog_cfg,
+        format!(
+            "[general]\nstate_dir = \"{}\"\n[collector]\nhost = false\n[inputs.syslog]\nenabled = true\n[[inputs.syslog.listeners]]\naddress = \"127.0.0.1:514\"\nprotocol = \"tcp\"\n[sinks.file]\npath = \"{}\"\n",
+            dir.path().join("state-syslog").display(),
+            dir.path().join("alerts-syslog.jsonl").display()
+        ),
+    )
+    .expect("write config");
+    let run_with = |caps: &[String]| {
+        let mut child = Command::new("setpriv")
+            .arg(format!("--bounding-set={}", bounding_set(caps)))
+            .arg("--inh-caps=-all")
+            .args([PICKET, "run", "--config"])
+            .arg(&syslog_cfg)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("setpriv");
+        let start = Instant::now();
+        let listening = loop {
+            if std::net::TcpStream::connect("127.0.0.1:514").is_ok() {
+                break true;
+            }
+            if child.try_wait().expect("wait").is_some()
+                || start.elapsed() > Duration::from_secs(20)
+            {
+                break false;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        // SAFETY: kill has no memory-safety preconditions.
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        let out = child.wait_with_output().expect("wait");
+        (listening, String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    assert!(
+        caps.contains(&"net_bind_service".to_string()),
+        "the unit grants CAP_NET_BIND_SERVICE: {caps:?}"
+    );
+    let (listening, err) = run_with(&caps);
+    assert!(
+        listening,
+        "listens on 514 with the unit's capabilities: {err}"
+    );
+    let without: Vec<String> = caps
+        .iter()
+        .filter(|c| *c != "net_bind_service")
+        .cloned()
+        .collect();
+    let (listening, err) = run_with(&without);
+    assert!(!listening, "514 needs CAP_NET_BIND_SERVICE");
+    assert!(
+        err.contains("127.0.0.1:514"),
+        "the error names the address: {err}"
+    );
 }
