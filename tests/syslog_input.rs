@@ -326,6 +326,16 @@ ruleset(name="both") {{
 
     // The burst: 10,000 messages at full speed into rsyslog over TCP, each forwarded to
     // Picket over TCP and over TLS. TCP end to end: nothing may be lost anywhere.
+    // A known format in a changed shape (drift) and a datagram that is no log line at
+    // all, straight to Picket: each is counted, with a note for the drift, and kept out
+    // of the analytics.
+    udp.send_to(
+        b"<189>45: R1: *Dec  1 10:00:07.000 UTC: %PARSER-5-CFGLOG_LOGGEDCMD: the format changed",
+        ("127.0.0.1", p_udp),
+    )
+    .expect("send drift");
+    udp.send_to(b"\x00\x01\x02 \xff", ("127.0.0.1", p_udp))
+        .expect("send junk");
     // A status written after everything above had arrived (it is rewritten every 5 s).
     std::thread::sleep(Duration::from_secs(1));
     let settled = chrono::Utc::now();
@@ -378,7 +388,21 @@ ruleset(name="both") {{
         .iter()
         .filter(|(_, v)| v.as_u64() != Some(0))
         .collect();
-    assert!(lost.is_empty(), "losses: {lost:?}\n{stderr}");
+    assert_eq!(
+        lost,
+        [
+            (&"syslog.drift".to_string(), &Value::from(1)),
+            (&"syslog.malformed".to_string(), &Value::from(1))
+        ],
+        "only the drifted and the junk message are counted, nothing lost: {}\n{stderr}",
+        fin["counts"]
+    );
+    let note = fin["notes"]["syslog.drift"].as_str().unwrap_or_default();
+    assert!(
+        note.contains("PARSER") && note.contains("udp"),
+        "the drift note names the format and the input: {}",
+        fin["notes"]
+    );
     assert!(
         count(&fin, "syslog.ignored") + count(&fin, "syslog.events") >= 2 * N,
         "every burst message parsed: {fin}"
