@@ -8,6 +8,7 @@ packages=(
   net-tools iproute2 lsof procps  # the discovery tools the real-collector tests run
   rsyslog                         # real syslog receiver for the forwarding tests, and a relay in front of Picket's
   snmp                            # net-snmp's snmpwalk/snmpget: AN0907's SNMP queries, run under the live collector
+  awscli                          # the real AWS CLI: AN0908's host side, run under the live collector
   rsyslog-openssl openssl         # TLS (ossl netstream driver) for the syslog-over-TLS test; certs made with openssl
   libssl-dev pkg-config           # native-tls (syslog TLS) links the system OpenSSL
   systemd                         # systemd-analyze verify for the unit file
