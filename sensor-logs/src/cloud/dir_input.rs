@@ -578,6 +578,11 @@ impl Watch {
             max,
             skip,
             &mut |record, outcome| {
+                // Checked before a record, not after: the last one of an object is
+                // followed by its end, and the object is finished.
+                if shutdown.is_triggered() {
+                    return false;
+                }
                 counters.records.fetch_add(1, Ordering::Relaxed);
                 let mut p = lock(&progress);
                 p.read = record;
@@ -630,7 +635,7 @@ impl Watch {
                     last_save = Instant::now();
                     state.save_if_dirty();
                 }
-                !shutdown.is_triggered()
+                true
             },
         );
         self.last_save = last_save;
