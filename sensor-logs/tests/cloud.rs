@@ -22,7 +22,10 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures");
-const BUILT_GCP: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/gcp-audit-built.json");
+const BUILT_GCP: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/data/gcp-audit-built.json"
+);
 
 fn fixture(rel: &str) -> PathBuf {
     let path = PathBuf::from(FIXTURES).join(rel);
@@ -38,13 +41,20 @@ fn fixture(rel: &str) -> PathBuf {
 fn read_all(path: &Path, format: CloudFormat) -> (Vec<Event>, Vec<(u64, String)>) {
     let mut events = Vec::new();
     let mut bad = Vec::new();
-    let read = read_object(path, format, "test", cloud::DEFAULT_MAX_RECORD_BYTES, 0, &mut |i, o| {
-        match o {
-            Ok(e) => events.push(e),
-            Err(why) => bad.push((i, why)),
-        }
-        true
-    });
+    let read = read_object(
+        path,
+        format,
+        "test",
+        cloud::DEFAULT_MAX_RECORD_BYTES,
+        0,
+        &mut |i, o| {
+            match o {
+                Ok(e) => events.push(e),
+                Err(why) => bad.push((i, why)),
+            }
+            true
+        },
+    );
     assert!(read.error.is_none(), "{}: {:?}", path.display(), read.error);
     (events, bad)
 }
@@ -111,7 +121,11 @@ fn every_recorded_cloudtrail_record_parses() {
                 assert_eq!(e.event.kind_type, ["info"]);
                 assert_eq!(e.lifecycle(), sensor_core::event::Lifecycle::Other);
                 assert!(e.event.id.is_some(), "{}: eventID", path.display());
-                assert!(e.event.provider.is_some(), "{}: eventSource", path.display());
+                assert!(
+                    e.event.provider.is_some(),
+                    "{}: eventSource",
+                    path.display()
+                );
                 assert_eq!(s(e, "cloud.provider"), Some("aws"));
                 assert!(s(e, "cloud.account.id").is_some(), "{}", path.display());
                 let outcome = if e.error.as_ref().is_some_and(|x| x.code.is_some()) {
@@ -135,14 +149,21 @@ fn a_traildiscover_describe_vpcs_from_aws_cli_maps_exactly() {
     assert_eq!(s(&e, "event.action"), Some("DescribeVpcs"));
     assert_eq!(s(&e, "event.provider"), Some("ec2.amazonaws.com"));
     assert_eq!(s(&e, "event.outcome"), Some("failure"));
-    assert_eq!(s(&e, "event.id"), Some("e67de35c-8503-4323-bd2f-60f009df520f"));
+    assert_eq!(
+        s(&e, "event.id"),
+        Some("e67de35c-8503-4323-bd2f-60f009df520f")
+    );
     assert_eq!(s(&e, "event.dataset"), Some("aws.cloudtrail"));
     assert_eq!(s(&e, "cloud.account.id"), Some("111111111111"));
     assert_eq!(s(&e, "cloud.region"), Some("us-east-1"));
-    assert_eq!(s(&e, "user.id"), Some("arn:aws:iam::111111111111:user/TrailDiscover"));
+    assert_eq!(
+        s(&e, "user.id"),
+        Some("arn:aws:iam::111111111111:user/TrailDiscover")
+    );
     assert_eq!(s(&e, "user.name"), Some("TrailDiscover"));
-    assert!(s(&e, "user_agent.original").is_some_and(|ua| ua.starts_with("aws-cli/2.17.32 ")
-        && ua.ends_with("md/command#ec2.describe-vpcs")));
+    assert!(s(&e, "user_agent.original").is_some_and(
+        |ua| ua.starts_with("aws-cli/2.17.32 ") && ua.ends_with("md/command#ec2.describe-vpcs")
+    ));
     assert_eq!(s(&e, "source.ip"), Some("0.0.0.0"));
     assert_eq!(s(&e, "source.address"), None);
     assert_eq!(s(&e, "error.code"), Some("Client.UnauthorizedOperation"));
@@ -152,7 +173,10 @@ fn a_traildiscover_describe_vpcs_from_aws_cli_maps_exactly() {
         s(&e, "aws.cloudtrail.user_identity.arn"),
         Some("arn:aws:iam::111111111111:user/TrailDiscover")
     );
-    assert_eq!(s(&e, "aws.cloudtrail.user_identity.account_id"), Some("111111111111"));
+    assert_eq!(
+        s(&e, "aws.cloudtrail.user_identity.account_id"),
+        Some("111111111111")
+    );
     assert_eq!(
         s(&e, "aws.cloudtrail.user_identity.access_key_id"),
         Some("AKIA****************")
@@ -207,7 +231,10 @@ fn a_failed_unauthorized_describe_maps_its_error() {
 
 #[test]
 fn an_assumed_role_record_names_the_session_and_its_issuer() {
-    let e = nth_record("cloud/aws/stratus-red-team/aws.credential-access.ec2-get-password-data.json", 1);
+    let e = nth_record(
+        "cloud/aws/stratus-red-team/aws.credential-access.ec2-get-password-data.json",
+        1,
+    );
     assert_eq!(s(&e, "event.action"), Some("GetPasswordData"));
     assert_eq!(s(&e, "event.outcome"), Some("failure"));
     assert_eq!(
@@ -218,21 +245,36 @@ fn an_assumed_role_record_names_the_session_and_its_issuer() {
     assert_eq!(s(&e, "cloud.account.id"), Some("457448411975"));
     assert_eq!(s(&e, "cloud.region"), Some("apiso-northsouth-3r"));
     assert_eq!(s(&e, "source.ip"), Some("200.249.253.51"));
-    assert_eq!(s(&e, "aws.cloudtrail.user_identity.type"), Some("AssumedRole"));
     assert_eq!(
-        s(&e, "aws.cloudtrail.user_identity.session_context.session_issuer.type"),
+        s(&e, "aws.cloudtrail.user_identity.type"),
+        Some("AssumedRole")
+    );
+    assert_eq!(
+        s(
+            &e,
+            "aws.cloudtrail.user_identity.session_context.session_issuer.type"
+        ),
         Some("Role")
     );
     assert_eq!(
-        s(&e, "aws.cloudtrail.user_identity.session_context.session_issuer.arn"),
+        s(
+            &e,
+            "aws.cloudtrail.user_identity.session_context.session_issuer.arn"
+        ),
         Some("arn:aws:iam::457448411975:role/stratus-red-team-ec2-get-password-data-role")
     );
     assert_eq!(
-        s(&e, "aws.cloudtrail.user_identity.session_context.session_issuer.account_id"),
+        s(
+            &e,
+            "aws.cloudtrail.user_identity.session_context.session_issuer.account_id"
+        ),
         Some("457448411975")
     );
-    assert!(s(&e, "aws.cloudtrail.user_identity.session_context.session_issuer.user_name")
-        .is_some_and(|n| n.starts_with("stratus-red-team-ec2-get-passwor")));
+    assert!(s(
+        &e,
+        "aws.cloudtrail.user_identity.session_context.session_issuer.user_name"
+    )
+    .is_some_and(|n| n.starts_with("stratus-red-team-ec2-get-passwor")));
     assert_eq!(
         s(&e, "aws.cloudtrail.request_parameters"),
         Some(r#"{"instanceId":"i-i2jnm5swa59p4fxg"}"#)
@@ -241,10 +283,16 @@ fn an_assumed_role_record_names_the_session_and_its_issuer() {
 
 #[test]
 fn an_aws_service_record_is_named_by_the_service() {
-    let e = nth_record("cloud/aws/otrf/ec2_proxy_s3_exfiltration_2020-09-14011940.json", 40);
+    let e = nth_record(
+        "cloud/aws/otrf/ec2_proxy_s3_exfiltration_2020-09-14011940.json",
+        40,
+    );
     assert_eq!(s(&e, "event.action"), Some("AssumeRole"));
     assert_eq!(s(&e, "event.provider"), Some("sts.amazonaws.com"));
-    assert_eq!(s(&e, "event.id"), Some("0f902c35-794c-4864-b2e0-3c4564b857b0"));
+    assert_eq!(
+        s(&e, "event.id"),
+        Some("0f902c35-794c-4864-b2e0-3c4564b857b0")
+    );
     // Logstash-shaped: the time is in @timestamp.
     assert_eq!(e.timestamp.to_rfc3339(), "2020-09-14T00:50:17+00:00");
     assert_eq!(s(&e, "user.name"), Some("ec2.amazonaws.com"));
@@ -252,8 +300,14 @@ fn an_aws_service_record_is_named_by_the_service() {
     assert_eq!(s(&e, "source.ip"), None);
     assert_eq!(s(&e, "source.address"), Some("ec2.amazonaws.com"));
     assert_eq!(s(&e, "cloud.account.id"), Some("123456789123"));
-    assert_eq!(s(&e, "aws.cloudtrail.user_identity.type"), Some("AWSService"));
-    assert_eq!(s(&e, "aws.cloudtrail.user_identity.invoked_by"), Some("ec2.amazonaws.com"));
+    assert_eq!(
+        s(&e, "aws.cloudtrail.user_identity.type"),
+        Some("AWSService")
+    );
+    assert_eq!(
+        s(&e, "aws.cloudtrail.user_identity.invoked_by"),
+        Some("ec2.amazonaws.com")
+    );
     assert_eq!(s(&e, "event.outcome"), Some("success"));
 }
 
@@ -279,7 +333,11 @@ fn placeless(mut events: Vec<Event>) -> Vec<Event> {
 fn gzip_and_plain_give_the_same_events() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let mut compared = 0;
-    for dir in ["cloud/aws/traildiscover", "cloud/aws/stratus-red-team", "cloud/aws/otrf"] {
+    for dir in [
+        "cloud/aws/traildiscover",
+        "cloud/aws/stratus-red-team",
+        "cloud/aws/otrf",
+    ] {
         for (i, path) in fixture_files(&fixture(dir)).iter().enumerate() {
             // Named without .gz: gzip is told by its bytes.
             let copy = tmp.path().join(format!("copy-{i}.json"));
@@ -327,7 +385,10 @@ fn s3_object_array_ndjson_and_eventbridge_forms_give_the_same_events() {
         "s3.json",
         serde_json::to_string(&serde_json::json!({ "Records": records })).expect("json"),
     );
-    let array = write("array.json", serde_json::to_string_pretty(&records).expect("json"));
+    let array = write(
+        "array.json",
+        serde_json::to_string_pretty(&records).expect("json"),
+    );
     let ndjson = write(
         "lines.jsonl",
         records.iter().map(|r| format!("{r}\n")).collect(),
@@ -388,12 +449,25 @@ async fn a_directory_replays_in_object_time_order() {
         std::fs::create_dir_all(&p).expect("mkdir");
         p
     };
-    let name = |stamp: &str, u: &str| format!("111122223333_CloudTrail_eu-west-1_{stamp}_{u}.json.gz");
+    let name =
+        |stamp: &str, u: &str| format!("111122223333_CloudTrail_eu-west-1_{stamp}_{u}.json.gz");
     // Path order (z before a, day 19 before 18 within names) differs from time order.
     let objects = [
-        (day("19").join(name("20240819T0005Z", "aaaa")), "2024-08-19T00:01:00Z", "C"),
-        (day("18").join(name("20240818T2355Z", "zzzz")), "2024-08-18T23:51:00Z", "B"),
-        (day("18").join(name("20240818T2350Z", "zzzz")), "2024-08-18T23:46:00Z", "A"),
+        (
+            day("19").join(name("20240819T0005Z", "aaaa")),
+            "2024-08-19T00:01:00Z",
+            "C",
+        ),
+        (
+            day("18").join(name("20240818T2355Z", "zzzz")),
+            "2024-08-18T23:51:00Z",
+            "B",
+        ),
+        (
+            day("18").join(name("20240818T2350Z", "zzzz")),
+            "2024-08-18T23:46:00Z",
+            "A",
+        ),
     ];
     for (path, time, id) in &objects {
         let plain = path.with_extension("plain");
@@ -405,12 +479,29 @@ async fn a_directory_replays_in_object_time_order() {
     // they have none.
     let loose = tmp.path().join("loose");
     std::fs::create_dir_all(&loose).expect("mkdir");
-    std::fs::write(loose.join("b.json"), record_json("2024-08-18T12:00:00Z", "DescribeSubnets", "Y")).expect("w");
-    std::fs::write(loose.join("a.json"), record_json("2024-08-18T13:00:00Z", "DescribeSubnets", "Z")).expect("w");
+    std::fs::write(
+        loose.join("b.json"),
+        record_json("2024-08-18T12:00:00Z", "DescribeSubnets", "Y"),
+    )
+    .expect("w");
+    std::fs::write(
+        loose.join("a.json"),
+        record_json("2024-08-18T13:00:00Z", "DescribeSubnets", "Z"),
+    )
+    .expect("w");
     std::fs::write(loose.join("c.json"), "{}\n").expect("w");
     // Ignored by name: a digest, a partial download, a dot-file.
-    std::fs::write(base.join("111122223333_CloudTrail-Digest_eu-west-1_x_20240818T2350Z.json.gz"), "junk").expect("w");
-    std::fs::write(base.join("2024/08/18").join(format!("{}.1a2B3c4D", name("20240818T2340Z", "q"))), "junk").expect("w");
+    std::fs::write(
+        base.join("111122223333_CloudTrail-Digest_eu-west-1_x_20240818T2350Z.json.gz"),
+        "junk",
+    )
+    .expect("w");
+    std::fs::write(
+        base.join("2024/08/18")
+            .join(format!("{}.1a2B3c4D", name("20240818T2340Z", "q"))),
+        "junk",
+    )
+    .expect("w");
     std::fs::write(loose.join(".hidden.json"), "junk").expect("w");
 
     let replay = CloudReplay::cloudtrail(vec![tmp.path().to_path_buf()]);
@@ -419,31 +510,57 @@ async fn a_directory_replays_in_object_time_order() {
         .objects()
         .expect("objects")
         .iter()
-        .map(|p| p.strip_prefix(tmp.path()).expect("under").display().to_string())
+        .map(|p| {
+            p.strip_prefix(tmp.path())
+                .expect("under")
+                .display()
+                .to_string()
+        })
         .collect();
     assert_eq!(
         order,
         [
             "loose/b.json".to_string(),
             "loose/a.json".into(),
-            format!("AWSLogs/111122223333/CloudTrail/eu-west-1/2024/08/18/{}", name("20240818T2350Z", "zzzz")),
-            format!("AWSLogs/111122223333/CloudTrail/eu-west-1/2024/08/18/{}", name("20240818T2355Z", "zzzz")),
-            format!("AWSLogs/111122223333/CloudTrail/eu-west-1/2024/08/19/{}", name("20240819T0005Z", "aaaa")),
+            format!(
+                "AWSLogs/111122223333/CloudTrail/eu-west-1/2024/08/18/{}",
+                name("20240818T2350Z", "zzzz")
+            ),
+            format!(
+                "AWSLogs/111122223333/CloudTrail/eu-west-1/2024/08/18/{}",
+                name("20240818T2355Z", "zzzz")
+            ),
+            format!(
+                "AWSLogs/111122223333/CloudTrail/eu-west-1/2024/08/19/{}",
+                name("20240819T0005Z", "aaaa")
+            ),
             "loose/c.json".into(),
         ]
     );
     let (events, health) = run_collector(Box::new(replay)).await;
-    let ids: Vec<&str> = events.iter().filter_map(|e| e.event.id.as_deref()).collect();
+    let ids: Vec<&str> = events
+        .iter()
+        .filter_map(|e| e.event.id.as_deref())
+        .collect();
     assert_eq!(ids, ["Y", "Z", "A", "B", "C"]);
     for e in &events {
         assert_eq!(e.picket.collector.as_deref(), Some("replay-cloudtrail"));
         assert_eq!(e.picket.record, Some(1));
-        assert!(e.log.as_ref().and_then(|l| l.file.as_ref()).and_then(|f| f.path.as_deref()).is_some());
+        assert!(e
+            .log
+            .as_ref()
+            .and_then(|l| l.file.as_ref())
+            .and_then(|f| f.path.as_deref())
+            .is_some());
     }
     use std::sync::atomic::Ordering::Relaxed;
     assert_eq!(stats.records_read.load(Relaxed), 6);
     assert_eq!(stats.events.load(Relaxed), 5);
-    assert_eq!(stats.malformed.load(Relaxed), 1, "c.json's record has no eventTime");
+    assert_eq!(
+        stats.malformed.load(Relaxed),
+        1,
+        "c.json's record has no eventTime"
+    );
     assert_eq!(health.snapshot().losses.get("malformed_input"), Some(&1));
 }
 
@@ -476,10 +593,14 @@ async fn malformed_records_and_objects_are_counted_and_the_rest_read() {
     let full = s3_object(&[good("g6"), good("g7")]);
     std::fs::write(&c, &full[..full.len() - 20]).expect("w");
 
-    let replay = CloudReplay::cloudtrail(vec![tmp.path().to_path_buf()]).with_max_record_bytes(2048);
+    let replay =
+        CloudReplay::cloudtrail(vec![tmp.path().to_path_buf()]).with_max_record_bytes(2048);
     let stats = replay.stats();
     let (events, health) = run_collector(Box::new(replay)).await;
-    let ids: Vec<&str> = events.iter().filter_map(|e| e.event.id.as_deref()).collect();
+    let ids: Vec<&str> = events
+        .iter()
+        .filter_map(|e| e.event.id.as_deref())
+        .collect();
     assert!(ids.starts_with(&["g1", "g2"]), "{ids:?}");
     assert!(ids.contains(&"g6") && !ids.contains(&"g7"), "{ids:?}");
     // Record indexes count the bad records: g2 is the 7th record of its object.
@@ -494,10 +615,14 @@ async fn malformed_records_and_objects_are_counted_and_the_rest_read() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn built_gcp_audit_entries_map_as_documented() {
     let path = PathBuf::from(BUILT_GCP);
-    let (events, health) = run_collector(Box::new(CloudReplay::gcp_audit(vec![path.clone()]))).await;
+    let (events, health) =
+        run_collector(Box::new(CloudReplay::gcp_audit(vec![path.clone()]))).await;
     let losses = health.snapshot().losses;
     assert!(losses.values().all(|&n| n == 0), "{losses:?}");
-    let actions: Vec<&str> = events.iter().filter_map(|e| e.event.action.as_deref()).collect();
+    let actions: Vec<&str> = events
+        .iter()
+        .filter_map(|e| e.event.action.as_deref())
+        .collect();
     assert_eq!(
         actions,
         [
@@ -521,23 +646,47 @@ async fn built_gcp_audit_entries_map_as_documented() {
         assert_eq!(e.picket.collector.as_deref(), Some("replay-gcp-audit"));
     }
     let first = &events[0];
-    assert_eq!(first.timestamp.to_rfc3339(), "2024-05-01T10:00:00.101+00:00");
+    assert_eq!(
+        first.timestamp.to_rfc3339(),
+        "2024-05-01T10:00:00.101+00:00"
+    );
     assert_eq!(s(first, "event.id"), Some("-x1bq3ae1abc"));
     assert_eq!(s(first, "event.outcome"), Some("success"));
     assert_eq!(s(first, "user.id"), Some("alice@example.com"));
     assert_eq!(s(first, "user.name"), Some("alice@example.com"));
     assert_eq!(s(first, "source.ip"), Some("203.0.113.10"));
-    assert!(s(first, "user_agent.original").is_some_and(|u| u.starts_with("google-cloud-sdk gcloud/472.0.0")));
+    assert!(s(first, "user_agent.original")
+        .is_some_and(|u| u.starts_with("google-cloud-sdk gcloud/472.0.0")));
     assert_eq!(s(first, "cloud.region"), None);
-    assert_eq!(s(first, "gcp.audit.method_name"), Some("v1.compute.networks.list"));
-    assert_eq!(s(first, "gcp.audit.service_name"), Some("compute.googleapis.com"));
-    assert_eq!(s(first, "gcp.audit.resource_name"), Some("projects/picket-lab-4711/global/networks"));
-    assert_eq!(s(first, "gcp.audit.authentication_info.principal_email"), Some("alice@example.com"));
+    assert_eq!(
+        s(first, "gcp.audit.method_name"),
+        Some("v1.compute.networks.list")
+    );
+    assert_eq!(
+        s(first, "gcp.audit.service_name"),
+        Some("compute.googleapis.com")
+    );
+    assert_eq!(
+        s(first, "gcp.audit.resource_name"),
+        Some("projects/picket-lab-4711/global/networks")
+    );
+    assert_eq!(
+        s(first, "gcp.audit.authentication_info.principal_email"),
+        Some("alice@example.com")
+    );
     assert_eq!(first.error, None);
     assert_eq!(first.picket.record, Some(1));
-    assert_eq!(s(&events[1], "cloud.region"), Some("europe-west1"), "location");
+    assert_eq!(
+        s(&events[1], "cloud.region"),
+        Some("europe-west1"),
+        "location"
+    );
     assert_eq!(s(&events[3], "source.ip"), Some("2001:db8::10"));
-    assert_eq!(s(&events[4], "cloud.region"), Some("europe-west1"), "region");
+    assert_eq!(
+        s(&events[4], "cloud.region"),
+        Some("europe-west1"),
+        "region"
+    );
     let failed = &events[5];
     assert_eq!(s(failed, "event.outcome"), Some("failure"));
     assert_eq!(s(failed, "error.code"), Some("7"));
@@ -548,13 +697,23 @@ async fn built_gcp_audit_entries_map_as_documented() {
     assert_eq!(failed.field("gcp.audit.status.code"), FieldValue::Int(7));
     assert_eq!(s(failed, "cloud.region"), Some("europe-west1-b"), "zone");
     let sa = &events[6];
-    assert_eq!(s(sa, "event.outcome"), Some("success"), "an empty status is OK");
-    assert_eq!(s(sa, "user.name"), Some("recon-sa@picket-lab-4711.iam.gserviceaccount.com"));
+    assert_eq!(
+        s(sa, "event.outcome"),
+        Some("success"),
+        "an empty status is OK"
+    );
+    assert_eq!(
+        s(sa, "user.name"),
+        Some("recon-sa@picket-lab-4711.iam.gserviceaccount.com")
+    );
     assert_eq!(s(sa, "source.address"), Some("private"));
     assert_eq!(s(sa, "source.ip"), None);
     match sa.field("gcp.audit.authentication_info.service_account_delegation_info") {
         FieldValue::Json(Value::Array(a)) => {
-            assert_eq!(a[0]["firstPartyPrincipal"]["principalEmail"], "bob@example.com")
+            assert_eq!(
+                a[0]["firstPartyPrincipal"]["principalEmail"],
+                "bob@example.com"
+            )
         }
         other => panic!("delegation info: {other:?}"),
     }
@@ -562,7 +721,14 @@ async fn built_gcp_audit_entries_map_as_documented() {
     // A log sink's NDJSON, gzip'd, gives the same events.
     let tmp = tempfile::tempdir().expect("tempdir");
     let plain = tmp.path().join("sink.plain");
-    std::fs::write(&plain, records_of(&path).iter().map(|r| format!("{r}\n")).collect::<String>()).expect("w");
+    std::fs::write(
+        &plain,
+        records_of(&path)
+            .iter()
+            .map(|r| format!("{r}\n"))
+            .collect::<String>(),
+    )
+    .expect("w");
     let gz = tmp.path().join("sink.json.gz");
     gzip(&plain, &gz);
     let (again, _) = run_collector(Box::new(CloudReplay::gcp_audit(vec![gz]))).await;
@@ -582,7 +748,10 @@ fn a_gcp_entry_without_its_method_is_malformed_naming_it() {
     assert!(events.is_empty());
     assert_eq!(
         bad,
-        [(1, "protoPayload.methodName missing".to_string()), (2, "timestamp missing".into())]
+        [
+            (1, "protoPayload.methodName missing".to_string()),
+            (2, "timestamp missing".into())
+        ]
     );
 }
 
@@ -606,7 +775,11 @@ struct Running {
     health: Arc<Health>,
 }
 
-fn start(config: &CloudTrailInputConfig, state_dir: &Path, alerted: &BTreeMap<PathBuf, u64>) -> Running {
+fn start(
+    config: &CloudTrailInputConfig,
+    state_dir: &Path,
+    alerted: &BTreeMap<PathBuf, u64>,
+) -> Running {
     let input = config.build(state_dir, alerted).expect("build");
     let health = Health::new();
     // Room for one event: the reader waits for the test, as for a busy pipeline.
@@ -655,7 +828,13 @@ async fn the_directory_input_reads_objects_as_they_arrive_and_resumes_mid_object
     let config = input_config(&dir, &state);
     let object = |stamp: &str, prefix: &str, n: usize| {
         let records: Vec<String> = (1..=n)
-            .map(|i| record_json("2024-08-18T10:00:00Z", "DescribeRouteTables", &format!("{prefix}{i}")))
+            .map(|i| {
+                record_json(
+                    "2024-08-18T10:00:00Z",
+                    "DescribeRouteTables",
+                    &format!("{prefix}{i}"),
+                )
+            })
             .collect();
         let name = format!("111122223333_CloudTrail_eu-west-1_{stamp}_u.json.gz");
         let plain = tmp.path().join("staging.json");
@@ -678,7 +857,10 @@ async fn the_directory_input_reads_objects_as_they_arrive_and_resumes_mid_object
     assert_eq!(e.picket.collector.as_deref(), Some("cloudtrail"));
     assert_eq!(e.picket.record, Some(3));
     assert_eq!(
-        e.log.as_ref().and_then(|l| l.file.as_ref()).and_then(|f| f.path.clone()),
+        e.log
+            .as_ref()
+            .and_then(|l| l.file.as_ref())
+            .and_then(|f| f.path.clone()),
         Some(first.display().to_string())
     );
     // Objects arriving while it runs; the second one is stopped in the middle.
@@ -693,7 +875,10 @@ async fn the_directory_input_reads_objects_as_they_arrive_and_resumes_mid_object
     let (rest, health) = run.stop().await;
     got.extend(rest);
     let first_run = ids(&got);
-    assert!(first_run.len() >= 15 && first_run.len() < 45, "{first_run:?}");
+    assert!(
+        first_run.len() >= 15 && first_run.len() < 45,
+        "{first_run:?}"
+    );
     let counts = health.snapshot().counts;
     assert_eq!(counts.get("cloudtrail.objects"), Some(&2), "{counts:?}");
 
@@ -716,9 +901,18 @@ async fn the_directory_input_reads_objects_as_they_arrive_and_resumes_mid_object
         .collect();
     assert_eq!(all, expected, "nothing repeated, nothing missed");
     assert_eq!(health.snapshot().counts.get("cloudtrail.objects"), Some(&1));
-    let saved: Value = serde_json::from_slice(&std::fs::read(&state).expect("state")).expect("json");
-    assert_eq!(saved["done"].as_object().map(|m| m.len()), Some(3), "{saved}");
-    assert_eq!(saved["partial"].as_object().map(|m| m.len()), Some(0), "{saved}");
+    let saved: Value =
+        serde_json::from_slice(&std::fs::read(&state).expect("state")).expect("json");
+    assert_eq!(
+        saved["done"].as_object().map(|m| m.len()),
+        Some(3),
+        "{saved}"
+    );
+    assert_eq!(
+        saved["partial"].as_object().map(|m| m.len()),
+        Some(0),
+        "{saved}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -742,10 +936,18 @@ async fn the_directory_input_skips_what_the_alert_log_names_and_counts_bad_objec
         got.push(run.next().await);
     }
     assert_eq!(ids(&got), ["r4", "r5", "r6"]);
-    assert_eq!(got[1].picket.record, Some(6), "the malformed 5th record counts");
+    assert_eq!(
+        got[1].picket.record,
+        Some(6),
+        "the malformed 5th record counts"
+    );
     // A cut object arrives: counted as malformed, its whole records read.
     let cut = s3_object(&records[..2]);
-    std::fs::write(dir.join("late_20240818T1100Z_u.json"), &cut[..cut.len() - 30]).expect("w");
+    std::fs::write(
+        dir.join("late_20240818T1100Z_u.json"),
+        &cut[..cut.len() - 30],
+    )
+    .expect("w");
     got.push(run.next().await);
     assert_eq!(ids(&got[3..]), ["r1"]);
     // Give the input a moment to finish the cut object before stopping.
@@ -753,11 +955,23 @@ async fn the_directory_input_skips_what_the_alert_log_names_and_counts_bad_objec
     let (rest, health) = run.stop().await;
     assert!(rest.is_empty());
     let snap = health.snapshot();
-    assert_eq!(snap.losses.get("cloudtrail.malformed_records"), Some(&1), "{snap:?}");
-    assert_eq!(snap.losses.get("cloudtrail.malformed_objects"), Some(&1), "{snap:?}");
+    assert_eq!(
+        snap.losses.get("cloudtrail.malformed_records"),
+        Some(&1),
+        "{snap:?}"
+    );
+    assert_eq!(
+        snap.losses.get("cloudtrail.malformed_objects"),
+        Some(&1),
+        "{snap:?}"
+    );
     assert_eq!(snap.counts.get("cloudtrail.resumed_past_alerted"), Some(&3));
     assert_eq!(snap.counts.get("cloudtrail.objects"), Some(&2));
-    assert_eq!(snap.counts.get("cloudtrail.records"), Some(&5), "4 after the skip, 1 of the cut");
+    assert_eq!(
+        snap.counts.get("cloudtrail.records"),
+        Some(&5),
+        "4 after the skip, 1 of the cut"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -36,8 +36,6 @@ struct Record<'a> {
     event_type: Option<String>,
     #[serde(rename = "eventCategory")]
     event_category: Option<String>,
-    #[serde(rename = "eventVersion")]
-    event_version: Option<String>,
     #[serde(rename = "awsRegion")]
     aws_region: Option<String>,
     #[serde(rename = "sourceIPAddress")]
@@ -50,12 +48,8 @@ struct Record<'a> {
     error_message: Option<String>,
     #[serde(rename = "recipientAccountId")]
     recipient_account_id: Option<String>,
-    #[serde(rename = "requestID")]
-    request_id: Option<String>,
     #[serde(rename = "readOnly")]
     read_only: Option<Flag>,
-    #[serde(rename = "managementEvent")]
-    management_event: Option<Flag>,
     #[serde(rename = "userIdentity")]
     user_identity: Option<Identity>,
     #[serde(rename = "requestParameters", borrow)]
@@ -97,8 +91,6 @@ struct SessionContext {
 struct Issuer {
     #[serde(rename = "type")]
     kind: Option<String>,
-    #[serde(rename = "principalId")]
-    principal_id: Option<String>,
     arn: Option<String>,
     #[serde(rename = "accountId")]
     account_id: Option<String>,
@@ -166,7 +158,6 @@ fn into_event(r: Record<'_>, collector: &'static str) -> Result<Event, String> {
     let failed = r.error_code.is_some();
     let account = r
         .recipient_account_id
-        .clone()
         .or_else(|| identity.account_id.clone());
 
     let mut aws = Extra::new();
@@ -183,7 +174,6 @@ fn into_event(r: Record<'_>, collector: &'static str) -> Result<Event, String> {
         insert_some(&mut si, "arn", issuer.arn);
         insert_some(&mut si, "user_name", issuer.user_name);
         insert_some(&mut si, "account_id", issuer.account_id);
-        insert_some(&mut si, "principal_id", issuer.principal_id);
         if !si.is_empty() {
             let mut sc = Extra::new();
             sc.insert("session_issuer".into(), si.into());
@@ -195,14 +185,8 @@ fn into_event(r: Record<'_>, collector: &'static str) -> Result<Event, String> {
     }
     insert_some(&mut aws, "event_type", r.event_type);
     insert_some(&mut aws, "event_category", r.event_category);
-    insert_some(&mut aws, "event_version", r.event_version);
-    insert_some(&mut aws, "request_id", r.request_id);
-    insert_some(&mut aws, "recipient_account_id", r.recipient_account_id);
     if let Some(Flag(v)) = r.read_only {
         aws.insert("read_only".into(), Value::Bool(v));
-    }
-    if let Some(Flag(v)) = r.management_event {
-        aws.insert("management_event".into(), Value::Bool(v));
     }
     if let Some(raw) = r.request_parameters {
         aws.insert(
@@ -280,6 +264,12 @@ fn short_name(id: &Identity) -> Option<String> {
 /// same whether the record was pretty-printed or not.
 pub(crate) fn compact_json(raw: &str) -> String {
     let bytes = raw.as_bytes();
+    if !bytes
+        .iter()
+        .any(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+    {
+        return raw.to_string();
+    }
     let mut out = Vec::with_capacity(bytes.len());
     let mut in_str = false;
     let mut i = 0;
@@ -344,8 +334,8 @@ mod tests {
     fn a_record_without_its_time_or_name_is_malformed_naming_the_field() {
         let e = cloudtrail_event(br#"{"eventName":"X"}"#, "t").expect_err("no time");
         assert_eq!(e, "eventTime missing");
-        let e = cloudtrail_event(br#"{"eventTime":"2024-01-02T03:04:05Z"}"#, "t")
-            .expect_err("no name");
+        let e =
+            cloudtrail_event(br#"{"eventTime":"2024-01-02T03:04:05Z"}"#, "t").expect_err("no name");
         assert_eq!(e, "eventName missing");
         let e = cloudtrail_event(br#"{"eventTime":"yesterday","eventName":"X"}"#, "t")
             .expect_err("bad time");

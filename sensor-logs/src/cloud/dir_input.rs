@@ -509,7 +509,9 @@ impl Watch {
                         seen.size
                     );
                     tracing::warn!("{msg}");
-                    self.counters.health.note("cloudtrail.changed_after_read", msg);
+                    self.counters
+                        .health
+                        .note("cloudtrail.changed_after_read", msg);
                 }
                 continue;
             }
@@ -522,10 +524,13 @@ impl Watch {
             }
         }
         let seen: HashMap<PathBuf, Seen> = ready.iter().cloned().collect();
-        order_objects(ready.into_iter().map(|(p, _)| p).collect(), CloudFormat::CloudTrail)
-            .into_iter()
-            .filter_map(|p| seen.get(&p).map(|s| (p, *s)))
-            .collect()
+        order_objects(
+            ready.into_iter().map(|(p, _)| p).collect(),
+            CloudFormat::CloudTrail,
+        )
+        .into_iter()
+        .filter_map(|p| seen.get(&p).map(|s| (p, *s)))
+        .collect()
     }
 
     /// Reads one object from where it got to. False when reading must stop (shutdown,
@@ -547,7 +552,9 @@ impl Watch {
                     "{file} changed while it was being read; it is read again from its start"
                 );
                 tracing::warn!("{msg}");
-                self.counters.health.note("cloudtrail.changed_while_read", msg);
+                self.counters
+                    .health
+                    .note("cloudtrail.changed_while_read", msg);
                 0
             }
             None => 0,
@@ -658,7 +665,9 @@ impl Watch {
                     read.records
                 );
                 tracing::warn!("{msg}");
-                self.counters.health.note("cloudtrail.malformed_objects", msg);
+                self.counters
+                    .health
+                    .note("cloudtrail.malformed_objects", msg);
             }
         }
         if read.stopped || gone {

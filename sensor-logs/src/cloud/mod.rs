@@ -41,11 +41,10 @@
 //!
 //! Kept under `aws.cloudtrail.*` (snake_case, present when the record has them):
 //! `user_identity.{type,arn,account_id,principal_id,access_key_id,invoked_by}`,
-//! `user_identity.session_context.session_issuer.{type,arn,user_name,account_id,principal_id}`,
-//! `event_type`, `event_category`, `event_version`, `request_id`,
-//! `recipient_account_id`, `read_only` and `management_event` (booleans), and
-//! `request_parameters`: the request's JSON as text, with the whitespace between tokens
-//! removed (so a pretty-printed and a compact copy of a record read the same).
+//! `user_identity.session_context.session_issuer.{type,arn,user_name,account_id}`,
+//! `event_type`, `event_category`, `read_only` (a boolean), and `request_parameters`:
+//! the request's JSON as text, with the whitespace between tokens removed (so a
+//! pretty-printed and a compact copy of a record read the same).
 //!
 //! Kept under `gcp.audit.*`: `method_name`, `service_name`, `resource_name`,
 //! `authentication_info.{principal_email,principal_subject,service_account_key_name}`,
@@ -330,9 +329,7 @@ pub fn order_objects(objects: Vec<PathBuf>, format: CloudFormat) -> Vec<PathBuf>
             (t, p)
         })
         .collect();
-    keyed.sort_by(|(ta, pa), (tb, pb)| {
-        (ta.is_none(), ta, pa).cmp(&(tb.is_none(), tb, pb))
-    });
+    keyed.sort_by(|(ta, pa), (tb, pb)| (ta.is_none(), ta, pa).cmp(&(tb.is_none(), tb, pb)));
     keyed.dedup_by(|a, b| a.1 == b.1);
     keyed.into_iter().map(|(_, p)| p).collect()
 }

@@ -247,7 +247,9 @@ impl<R: Read> RecordSplitter<R> {
                     Some(b'{') => return self.record(),
                     Some(_) => {
                         self.skip_value()?;
-                        return Ok(Some(Item::NotObject("an array element that is not an object")));
+                        return Ok(Some(Item::NotObject(
+                            "an array element that is not an object",
+                        )));
                     }
                 },
                 State::AfterWrapper => {
@@ -407,7 +409,9 @@ impl<R: Read> RecordSplitter<R> {
                                 if scan.depth == 0 {
                                     // A string value on its own (skip_value).
                                     self.lo = i;
-                                    return Ok(Some(Scanned::Skipped(dropped + (i - start) as u64)));
+                                    return Ok(Some(Scanned::Skipped(
+                                        dropped + (i - start) as u64,
+                                    )));
                                 }
                             }
                         }
@@ -548,13 +552,19 @@ mod tests {
         assert_eq!(err.as_deref(), Some("the input ends inside a record"));
         let (got, err) = items(br#"[{"a":1}"#, 1024, 2);
         assert_eq!(got, [r#"{"a":1}"#]);
-        assert_eq!(err.as_deref(), Some("the input ends inside an array of records"));
+        assert_eq!(
+            err.as_deref(),
+            Some("the input ends inside an array of records")
+        );
     }
 
     #[test]
     fn a_record_whose_first_key_is_not_the_wrapper_is_one_record() {
         let input = r#"{"Recordsx":[1],"b":2}{"x":{"Records":[]}}"#;
         let (got, _) = items(input.as_bytes(), 1024, 2);
-        assert_eq!(got, [r#"{"Recordsx":[1],"b":2}"#, r#"{"x":{"Records":[]}}"#]);
+        assert_eq!(
+            got,
+            [r#"{"Recordsx":[1],"b":2}"#, r#"{"x":{"Records":[]}}"#]
+        );
     }
 }

@@ -60,9 +60,10 @@ impl CloudReplay {
     pub fn objects(&self) -> std::io::Result<Vec<PathBuf>> {
         let mut all = Vec::new();
         for p in &self.paths {
-            all.extend(list_objects(p).map_err(|e| {
-                std::io::Error::new(e.kind(), format!("{}: {e}", p.display()))
-            })?);
+            all.extend(
+                list_objects(p)
+                    .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", p.display())))?,
+            );
         }
         Ok(order_objects(all, self.format))
     }
