@@ -559,6 +559,22 @@ mod tests {
     }
 
     #[test]
+    fn stray_closers_do_not_stop_the_scan() {
+        let (got, err) = items(b"[{\"a\":1}}, {\"b\":2}]\n}\n{\"c\":3}", 1024, 3);
+        assert_eq!(
+            got,
+            [
+                r#"{"a":1}"#.to_string(),
+                "<not an object: an array element that is not an object>".into(),
+                r#"{"b":2}"#.into(),
+                "<not an object: a line that is not a JSON object>".into(),
+                r#"{"c":3}"#.into(),
+            ]
+        );
+        assert_eq!(err, None);
+    }
+
+    #[test]
     fn a_record_whose_first_key_is_not_the_wrapper_is_one_record() {
         let input = r#"{"Recordsx":[1],"b":2}{"x":{"Records":[]}}"#;
         let (got, _) = items(input.as_bytes(), 1024, 2);
