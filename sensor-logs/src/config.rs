@@ -1,6 +1,8 @@
 //! `[inputs]`: the log inputs of a collector host, each a sub-table owned by its module
-//! (`[inputs.syslog]` by the receiver, `[inputs.files]` by the file tail).
+//! (`[inputs.syslog]` by the receiver, `[inputs.files]` by the file tail,
+//! `[inputs.cloudtrail]` by the CloudTrail directory input).
 
+use crate::cloud::CloudTrailInputConfig;
 use crate::files::FilesInputConfig;
 use crate::receiver::SyslogInputConfig;
 use sensor_core::collector::Collector;
@@ -16,6 +18,8 @@ pub struct InputsConfig {
     pub syslog: SyslogInputConfig,
     /// `[inputs.files]`: device logs written to files.
     pub files: FilesInputConfig,
+    /// `[inputs.cloudtrail]`: CloudTrail objects arriving in a directory.
+    pub cloudtrail: CloudTrailInputConfig,
 }
 
 impl InputsConfig {
@@ -23,11 +27,13 @@ impl InputsConfig {
     pub fn validate(&self, problems: &mut Vec<(String, String)>) {
         self.syslog.validate(problems);
         self.files.validate(problems);
+        self.cloudtrail.validate(problems);
     }
 
     /// The enabled inputs, ready to run (sockets bound, positions read); `state_dir` is
     /// `general.state_dir`, `alerted` what the alert log says each file was read to (see
-    /// [`FilesInputConfig::build`]). An input that cannot start is an error naming it.
+    /// [`FilesInputConfig::build`]; the CloudTrail input reads the same map, keyed by
+    /// object). An input that cannot start is an error naming it.
     pub fn build(
         &self,
         state_dir: &Path,
@@ -47,6 +53,13 @@ impl InputsConfig {
                 .build(state_dir, alerted)
                 .map_err(|e| format!("[inputs.files]: {e}"))?;
             inputs.push(Box::new(files));
+        }
+        if self.cloudtrail.enabled {
+            let cloudtrail = self
+                .cloudtrail
+                .build(state_dir, alerted)
+                .map_err(|e| format!("[inputs.cloudtrail]: {e}"))?;
+            inputs.push(Box::new(cloudtrail));
         }
         Ok(inputs)
     }

@@ -5,12 +5,15 @@
 //! receives them (a syslog receiver over UDP, TCP and TLS; tails of text log files with
 //! saved offsets), parses each vendor's lines into a [`LogRecord`], and hands the
 //! pipeline ECS events. Replay of the same formats reads files through the same parsers.
+//! Cloud API audit logs (AWS CloudTrail, GCP audit logs) are read from files and
+//! directories by [`cloud`].
 //!
 //! May touch: sockets it listens on, the log files it reads, its offset state file, and
 //! `sensor-core`. It produces events, never verdicts: AN0906 and AN0907 live in
 //! `analytics`.
 #![deny(missing_docs)]
 
+pub mod cloud;
 pub mod config;
 pub mod esxi;
 pub mod files;
@@ -24,6 +27,7 @@ pub mod syslog;
 pub mod syslog_input;
 pub mod tacacs;
 
+pub use cloud::{CloudFormat, CloudReplay, CloudTrailInput, CloudTrailInputConfig};
 pub use config::InputsConfig;
 pub use lines::LineFormat;
 pub use parse::{parse_line, parse_tacacs};
