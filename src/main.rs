@@ -53,7 +53,7 @@ enum Command {
         /// it (ESXi's own shell.log has no host name in its lines).
         #[arg(long, value_name = "NAME")]
         host: Option<String>,
-        /// Input files, read in order.
+        /// Input files, read in order (cloudtrail and gcp-audit: files or directories).
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
@@ -127,6 +127,12 @@ pub enum ReplayFormat {
     Syslog,
     /// tac_plus / tac_plus-ng accounting files (tab- or `|!|`-separated).
     Tacacs,
+    /// AWS CloudTrail: S3 delivery objects (`{"Records":[…]}`, `.json` or `.json.gz`),
+    /// JSON arrays or NDJSON; directories are read recursively, in time order.
+    Cloudtrail,
+    /// GCP Cloud Audit Logs LogEntry JSON (`gcloud logging read --format=json`, or a log
+    /// sink's NDJSON); directories as for cloudtrail.
+    GcpAudit,
 }
 
 fn main() -> ExitCode {

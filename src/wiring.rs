@@ -136,7 +136,9 @@ fn collectors(config: &Config) -> Result<Vec<Box<dyn Collector>>> {
     }
     // The alert log is where an alert is committed: a file input resumes past the
     // last line it names, even if the crash came before the position was saved.
-    let alerted = if config.inputs.files.enabled && config.sinks.file.enabled {
+    let alerted = if (config.inputs.files.enabled || config.inputs.cloudtrail.enabled)
+        && config.sinks.file.enabled
+    {
         crate::alerts::last_records_by_file(&config.alert_log_path(), 4 << 20)
     } else {
         Default::default()
@@ -385,8 +387,9 @@ pub fn replay(
     if host.is_some() && !matches!(format, ReplayFormat::Syslog | ReplayFormat::Tacacs) {
         bail!("--host applies to --format syslog and --format tacacs only");
     }
+    let dirs_allowed = matches!(format, ReplayFormat::Cloudtrail | ReplayFormat::GcpAudit);
     for f in &files {
-        if !f.is_file() {
+        if !(f.is_file() || dirs_allowed && f.is_dir()) {
             bail!("cannot read {}: no such file", f.display());
         }
     }
@@ -413,6 +416,15 @@ pub fn replay(
                 _ => sensor_logs::LineFormat::Syslog,
             };
             let r = LineReplay::new(files, sensor_logs::LogLineParser::new(format, host));
+            let stats = r.stats();
+            (Box::new(r), stats)
+        }
+        ReplayFormat::Cloudtrail | ReplayFormat::GcpAudit => {
+            let r = if format == ReplayFormat::Cloudtrail {
+                sensor_logs::CloudReplay::cloudtrail(files)
+            } else {
+                sensor_logs::CloudReplay::gcp_audit(files)
+            };
             let stats = r.stats();
             (Box::new(r), stats)
         }
