@@ -1,6 +1,7 @@
 //! `[analytics]` and `[rules]` (the analytics room): DET0320's analytics
-//! AN0903/AN0904/AN0905 (host processes) and AN0906/AN0907 (ESXi and network-device logs,
-//! in [`devices`]) with their mutable elements, and the Elastic rules to run.
+//! AN0903/AN0904/AN0905 (host processes), AN0906/AN0907 (ESXi and network-device logs,
+//! in [`devices`]) and AN0908 (cloud API calls and cloud CLIs, in [`cloud`]) with their
+//! mutable elements, and the Elastic rules to run.
 //!
 //! (Over 600 lines: every mutable element of three host analytics, each with its
 //! defaults, documentation and value checks, side by side.)
@@ -19,9 +20,14 @@
 //! patterns (`*` any run, `?` one character); regex lists take Rust `regex` syntax and
 //! match case-insensitively.
 
+pub mod cloud;
 pub mod devices;
 mod rules;
 
+pub use cloud::{
+    An0908Config, ApiList, ApiOrigin, BurstQueryThreshold, CloudCliCommands, FailedCalls,
+    OriginClasses, ServicePrincipalAllowlist,
+};
 pub use devices::{
     An0906Config, An0907Config, CommandFrequency, DateRange, DeviceCommandPatternList,
     DeviceUserScope, EsxiCommandList, ExecutionOriginCheck, ExpectedAdminAccessWindow,
@@ -41,8 +47,8 @@ fn strings(items: &[&str]) -> Vec<String> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AnalyticsConfig {
-    /// Identical alerts (same rule, mutable element, host, user and command line) within
-    /// this many seconds fold into one: the first is sent at once, and when the window
+    /// Identical alerts (same rule, mutable element, matched value, host, user and
+    /// command line) within this many seconds fold into one: the first is sent at once, and when the window
     /// closes one summary alert carries `picket.count`, `first_seen` and `last_seen`.
     /// 0 turns folding off (every alert is sent).
     pub fold_window_secs: u64,
@@ -56,6 +62,8 @@ pub struct AnalyticsConfig {
     pub an0906: An0906Config,
     /// `[analytics.an0907]`: network devices (CLI accounting) and SNMP queries.
     pub an0907: An0907Config,
+    /// `[analytics.an0908]`: IaaS (cloud API calls and the cloud CLIs on hosts).
+    pub an0908: An0908Config,
     /// `[analytics.time_window]`: discovery followed by lateral movement or credential
     /// access (AN0903's TimeWindow, for every platform).
     pub time_window: TimeWindowConfig,
@@ -70,6 +78,7 @@ impl Default for AnalyticsConfig {
             an0905: An0905Config::default(),
             an0906: An0906Config::default(),
             an0907: An0907Config::default(),
+            an0908: An0908Config::default(),
             time_window: TimeWindowConfig::default(),
         }
     }
@@ -625,6 +634,7 @@ impl AnalyticsConfig {
 
         self.an0906.check_values(problems);
         self.an0907.check_values(problems);
+        self.an0908.check_values(problems);
     }
 }
 
