@@ -44,8 +44,8 @@ const MAX_RELATED: usize = 20;
 const MAX_NAMED_APIS: usize = 12;
 
 /// A cloud trail arrives minutes after the calls it records, so windows run on the
-/// calls' own clock: state expires by the latest call seen, and at most this far behind
-/// the tick's clock.
+/// calls' own clock: state expires by the latest call seen, or, when no call came for
+/// this long, by the tick's clock less this.
 const MAX_SOURCE_LAG: TimeDelta = TimeDelta::hours(1);
 
 /// The APIs of one service.
@@ -602,7 +602,7 @@ impl An0908 {
             None => String::new(),
         };
         hit.message = format!(
-            "{} called {} {}{}{}{}: network enumeration (the API list), a single call from the {} ({}){denied}",
+            "{} called {} {}{}{}{}: network enumeration (the API list), a single call from {} ({}){denied}",
             call.principal.label(),
             call.service,
             call.api,
@@ -769,10 +769,10 @@ fn agent_label(ev: &Event) -> String {
 
 fn origin_words(o: ApiOrigin) -> &'static str {
     match o {
-        ApiOrigin::Cli => "command line",
+        ApiOrigin::Cli => "the command line",
         ApiOrigin::Sdk => "an SDK",
         ApiOrigin::Iac => "infrastructure as code",
-        ApiOrigin::Console => "web console",
+        ApiOrigin::Console => "the web console",
         ApiOrigin::Service => "a cloud service",
         ApiOrigin::Unknown => "an unknown client",
     }
@@ -1029,13 +1029,14 @@ impl BurstState {
         Recorded::Opened(Box::new(burst))
     }
 
-    /// Closes bursts quiet for their window and forgets calls older than it, by `now`
-    /// (the tick) but never ahead of the latest call seen by more than
-    /// [`MAX_SOURCE_LAG`].
+    /// Closes bursts quiet for their window and forgets calls older than it, on the
+    /// calls' clock: by the latest call seen, not the tick's `now` (a trail arrives
+    /// minutes late), unless that is more than [`MAX_SOURCE_LAG`] behind `now` (the
+    /// source went quiet); never ahead of `now`.
     pub(crate) fn prune(&mut self, now: DateTime<Utc>, a: &An0908) {
         let quiet = a.burst.longest();
         let horizon = match self.latest {
-            Some(l) => now.min(l + MAX_SOURCE_LAG),
+            Some(l) => now.min(l.max(now - MAX_SOURCE_LAG)),
             None => now,
         };
         self.tracks.retain(|_, t| {
@@ -1115,8 +1116,10 @@ mod tests {
     }
 
     fn call(host: &str, secs: i64) -> (CallEntry, Event) {
-        let mut e = Event::default();
-        e.timestamp = DateTime::UNIX_EPOCH + TimeDelta::seconds(secs);
+        let mut e = Event {
+            timestamp: DateTime::UNIX_EPOCH + TimeDelta::seconds(secs),
+            ..Event::default()
+        };
         e.host.name = Some(host.into());
         (
             CallEntry {
@@ -1152,8 +1155,14 @@ mod tests {
         // The oldest went first: k0..k6.
         assert!(!state.tracks.contains_key("k0"));
         assert!(state.tracks.contains_key("k7"));
-        // A tick far ahead of the last call expires by the calls' clock, not the wall's.
+        // A tick 20 minutes after the last call (a trail arriving late) expires by the
+        // calls' clock: the calls of the last 300 s stay.
         let last = DateTime::UNIX_EPOCH + TimeDelta::seconds((MAX_BURST_KEYS + 6) as i64);
+        state.prune(last + TimeDelta::minutes(20), &a);
+        assert_eq!(state.len(), 300);
+        // With no call for more than an hour, the tick's clock (less the hour) decides.
+        state.prune(last + TimeDelta::minutes(64), &a);
+        assert_eq!(state.len(), 60);
         state.prune(last + TimeDelta::days(30), &a);
         assert_eq!(state.len(), 0);
     }

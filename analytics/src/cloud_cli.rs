@@ -491,7 +491,7 @@ impl CloudCli {
                     }
                     break;
                 }
-                from = at + 1;
+                from = at + l.chars().next().map_or(1, char::len_utf8);
             }
         }
         best.map(|(_, s)| s)
