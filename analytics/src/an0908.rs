@@ -43,6 +43,9 @@ const MAX_RELATED: usize = 20;
 /// Most distinct API names a burst alert lists in its message.
 const MAX_NAMED_APIS: usize = 12;
 
+/// Most principals a source-address burst names in its message.
+const MAX_NAMED_PRINCIPALS: usize = 5;
+
 /// A cloud trail arrives minutes after the calls it records, so windows run on the
 /// calls' own clock: state expires by the latest call seen, or, when no call came for
 /// this long, by the tick's clock less this.
@@ -642,13 +645,30 @@ impl An0908 {
         if b.distinct.len() > MAX_NAMED_APIS {
             named.push("…");
         }
+        let calls = format!(
+            "{} network-enumeration API calls ({} distinct: {})",
+            b.calls,
+            b.distinct.len(),
+            named.join(", ")
+        );
         let who = match b.by {
-            BurstBy::Principal => format!("{label} made"),
-            BurstBy::Source => format!(
-                "{} principal{} made, from {label},",
-                b.principals.len(),
-                if b.principals.len() == 1 { "" } else { "s" }
-            ),
+            BurstBy::Principal => format!("{label} made {calls}{}", from_label(ev)),
+            BurstBy::Source => {
+                let mut names: Vec<&str> = b
+                    .principals
+                    .iter()
+                    .map(String::as_str)
+                    .take(MAX_NAMED_PRINCIPALS)
+                    .collect();
+                if b.principals.len() > MAX_NAMED_PRINCIPALS {
+                    names.push("…");
+                }
+                format!(
+                    "{calls} came from {label}, by {} principals ({})",
+                    b.principals.len(),
+                    names.join(", ")
+                )
+            }
         };
         let denied = if b.failures > 0 {
             format!(
@@ -665,10 +685,7 @@ impl An0908 {
         };
         let origins: Vec<&str> = b.origins.iter().map(|o| o.as_str()).collect();
         hit.message = format!(
-            "{who} {} network-enumeration API calls ({} distinct: {}) within {} s{} (BurstQueryThreshold: {form}, {} by {}){denied}; origins {}; the last was {} {}{}",
-            b.calls,
-            b.distinct.len(),
-            named.join(", "),
+            "{who} within {} s{} (BurstQueryThreshold: {form}, {} by {}){denied}; origins {}; the last was {} {}{}",
             b.span_secs,
             where_label(ev),
             match b.form {
@@ -994,7 +1011,7 @@ impl BurstState {
             .map(|c| c.principal.as_str())
             .filter(|p| !p.is_empty())
             .collect();
-        if by == BurstBy::Source && s.by_principal && principals.len() < 2 {
+        if by == BurstBy::Source && s.by_principal && principals.len() == 1 {
             // One principal's calls: its own burst says it.
             return Recorded::Counted;
         }

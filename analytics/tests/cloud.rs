@@ -622,7 +622,7 @@ fn six_distinct_cli_calls_in_ten_seconds_make_one_burst_that_folds() {
     );
     assert!(
         b.message
-            .contains("within 5 s in AWS account 111122223333 (eu-west-1)"),
+            .contains("from 198.51.100.7 within 5 s in AWS account 111122223333 (eu-west-1)"),
         "{}",
         b.message
     );
@@ -757,7 +757,7 @@ fn a_source_address_burst_needs_several_principals() {
     );
     assert!(
         b.message
-            .starts_with("3 principals made, from 203.0.113.50, 6 network-enumeration API calls"),
+            .starts_with("6 network-enumeration API calls (6 distinct: DescribeNetworkInterfaces, DescribeRouteTables, DescribeSecurityGroups, DescribeSubnets, DescribeVpcPeeringConnections, DescribeVpcs) came from 203.0.113.50, by 3 principals (arn:aws:iam::111122223333:user/k1, arn:aws:iam::111122223333:user/k2, arn:aws:iam::111122223333:user/k3) within 5 s in AWS account 111122223333 (eu-west-1)"),
         "{}",
         b.message
     );
@@ -812,6 +812,21 @@ fn a_source_address_burst_needs_several_principals() {
         })
         .collect();
     assert!(an0908(&feed(&mut e, &evs)).is_empty());
+    // Calls naming no principal at all can only burst by their address.
+    let mut e = engine(&config());
+    let evs: Vec<Event> = SIX
+        .iter()
+        .enumerate()
+        .map(|(i, api)| {
+            let mut ev = call(i as i64, "x", api, BOTO3_UA, "203.0.113.52");
+            ev.user = Default::default();
+            ev.other.remove("aws");
+            ev
+        })
+        .collect();
+    let a = an0908(&feed(&mut e, &evs));
+    assert_eq!(a.len(), 1, "{a:#?}");
+    assert_eq!(detail(&a[0], "burst_by"), "source_address");
 }
 
 #[test]

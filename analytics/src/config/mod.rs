@@ -815,6 +815,110 @@ distinct_commands = 1
     }
 
     #[test]
+    fn cloud_analytics_tables_parse() {
+        let text = r#"
+[analytics.an0908]
+single_call_origins = ["cli", "sdk"]
+
+[analytics.an0908.api_list]
+ec2 = ["DescribeVpcs", "DescribeSubnet*"]
+
+[analytics.an0908.api_list.other]
+"globalaccelerator.amazonaws.com" = ["ListAccelerators"]
+
+[analytics.an0908.origin]
+in_scope = ["cli", "console"]
+
+[analytics.an0908.service_principal_allowlist]
+arns = ["arn:aws:iam::111122223333:role/terraform-ci"]
+role_names = ["inventory-*"]
+session_names = ["GitLabRunner-*"]
+account_ids = ["444455556666"]
+gcp_service_accounts = ["deployer@acme.iam.gserviceaccount.com"]
+service_linked_roles = false
+
+[analytics.an0908.burst_query_threshold]
+distinct_apis = 0
+calls = 20
+calls_window_secs = 60
+
+[analytics.an0908.cli]
+aws_commands = ["ec2 describe-instances"]
+az_commands = ["vm list"]
+"#;
+        let c = Config::from_toml_str(text, "t.toml").expect("valid");
+        let a = &c.analytics.an0908;
+        assert_eq!(a.single_call_origins, [ApiOrigin::Cli, ApiOrigin::Sdk]);
+        assert_eq!(a.origin.in_scope, [ApiOrigin::Cli, ApiOrigin::Console]);
+        // A list given replaces that list; the rest keep their defaults.
+        assert_eq!(a.api_list.ec2.len(), 2);
+        assert_eq!(
+            a.api_list.elasticloadbalancing,
+            ApiList::default().elasticloadbalancing
+        );
+        assert_eq!(a.origin.cli, OriginClasses::default().cli);
+        assert!(!a.service_principal_allowlist.service_linked_roles);
+        assert!(a.service_principal_allowlist.aws_service_calls);
+        assert_eq!(a.burst_query_threshold.distinct_window_secs, 10);
+        let again: Config =
+            Config::from_toml_str(&sensor_core::config::to_toml(&c), "<serialized>")
+                .expect("serialized parses");
+        assert_eq!(again, c);
+    }
+
+    #[test]
+    fn bad_cloud_settings_are_located() {
+        let text = r#"[analytics.an0908.api_list]
+ec2 = ["DescribeVpcs", "Describe Subnets"]
+
+[analytics.an0908.api_list.other]
+"globalaccelerator" = ["ListAccelerators"]
+
+[analytics.an0908.service_principal_allowlist]
+account_ids = [" "]
+
+[analytics.an0908.burst_query_threshold]
+distinct_apis = 1
+calls_window_secs = 0
+
+[analytics.an0908.failed_calls]
+error_codes = [""]
+
+[analytics.an0908.cli]
+aws_commands = ["ec2"]
+az_commands = ["network"]
+gcloud_commands = ["compute networks list", "compute --project x"]
+"#;
+        let errs = Config::from_toml_str(text, "t.toml").expect_err("problems");
+        let got: Vec<(usize, &str)> = errs.0.iter().map(|e| (e.line, e.field.as_str())).collect();
+        assert_eq!(
+            got,
+            vec![
+                (2, "analytics.an0908.api_list.ec2[1]"),
+                (4, "analytics.an0908.api_list.other"),
+                (
+                    8,
+                    "analytics.an0908.service_principal_allowlist.account_ids[0]"
+                ),
+                (11, "analytics.an0908.burst_query_threshold.distinct_apis"),
+                (
+                    12,
+                    "analytics.an0908.burst_query_threshold.calls_window_secs"
+                ),
+                (15, "analytics.an0908.failed_calls.error_codes[0]"),
+                (18, "analytics.an0908.cli.aws_commands[0]"),
+                (19, "analytics.an0908.cli.az_commands[0]"),
+                (20, "analytics.an0908.cli.gcloud_commands[1]"),
+            ],
+            "{errs}"
+        );
+        let text = "[analytics.an0908.origin]\nin_scope = [\"cli\", \"browser\"]\n";
+        let errs = Config::from_toml_str(text, "t.toml").expect_err("bad origin");
+        assert_eq!(errs.0[0].line, 2, "{errs}");
+        assert!(errs.0[0].message.contains("console"), "{errs}");
+    }
+
+    #[test]
     fn unknown_scope_is_a_typed_error() {
         let text = "[analytics.an0904.user_context_scope]\nscope = \"admins\"\n";
         let errs = Config::from_toml_str(text, "t.toml").expect_err("bad scope");
