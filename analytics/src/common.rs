@@ -130,6 +130,31 @@ pub fn device_of(ev: &Event) -> Option<Device> {
         .then_some(Device::Network)
 }
 
+/// Whether `ev` is one cloud API call (AN0908): `event.category` `api` from a cloud
+/// (`cloud.provider` set, or `event.dataset` `aws.cloudtrail` / `gcp.audit`). Such an
+/// event is `info`, never a process start.
+pub fn is_cloud_api(ev: &Event) -> bool {
+    if !ev
+        .event
+        .category
+        .iter()
+        .any(|c| c.eq_ignore_ascii_case("api"))
+    {
+        return false;
+    }
+    let provider = ev
+        .cloud
+        .as_ref()
+        .and_then(|c| c.provider.as_deref())
+        .is_some_and(|p| !p.trim().is_empty());
+    provider
+        || ev
+            .event
+            .dataset
+            .as_deref()
+            .is_some_and(|d| d == "aws.cloudtrail" || d == "gcp.audit")
+}
+
 /// ASCII case-insensitive `ends_with`.
 pub fn ends_with_ci(s: &str, suffix: &str) -> bool {
     s.len() >= suffix.len()

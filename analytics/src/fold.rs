@@ -1,5 +1,5 @@
-//! Alert folding: identical alerts (same rule, mutable element, host, user and command
-//! line) within `fold_window_secs` become one, visibly.
+//! Alert folding: identical alerts (same rule, mutable element, matched value, host, user
+//! and command line) within `fold_window_secs` become one, visibly.
 //!
 //! The first alert of a window is sent at once. Repeats inside the window are counted,
 //! not sent. When the window closes (on a tick, or at the final flush) and repeats came,
@@ -33,7 +33,9 @@ pub(crate) struct FoldEntry {
 /// Fold state, kept across reloads.
 pub(crate) type FoldState = HashMap<String, FoldEntry>;
 
-/// The key of an alert: rule, mutable element, host, user, command line.
+/// The key of an alert: rule, mutable element, matched value, host, user, command line.
+/// (The matched value keeps apart alerts with no command line, such as two different
+/// cloud API calls by one principal.)
 fn key(a: &Alert) -> String {
     let host = a
         .host
@@ -55,8 +57,8 @@ fn key(a: &Alert) -> String {
         .clone()
         .unwrap_or_else(|| a.process.args.join(" "));
     format!(
-        "{}\u{1f}{}\u{1f}{host}\u{1f}{user}\u{1f}{cmd}",
-        a.rule.id, a.picket.mutable_element
+        "{}\u{1f}{}\u{1f}{}\u{1f}{host}\u{1f}{user}\u{1f}{cmd}",
+        a.rule.id, a.picket.mutable_element, a.picket.matched_value
     )
 }
 

@@ -3,7 +3,8 @@
 //! Turns enriched events into alerts, and nothing else: MITRE DET0320's analytics for
 //! T1049 (AN0903 Windows, AN0904 Linux, AN0905 macOS on process starts; AN0906 VMware
 //! ESXi and AN0907 network devices on device-log events, with AN0907's SNMP queries on
-//! process starts of any OS) with every mutable element a setting of `[analytics]`
+//! process starts of any OS; AN0908 IaaS on cloud API events, with its cloud CLI
+//! commands on process starts of any OS) with every mutable element a setting of `[analytics]`
 //! (whose types, with `[rules]`, live in [`config`] and are validated by compiling them,
 //! once, into [`Analytics`]), the TimeWindow correlation on every platform, a
 //! single-event EQL engine that runs Elastic detection rules verbatim, and alert
@@ -15,9 +16,10 @@
 //! Which analytic applies to an event is decided first by the device a log event is from
 //! (`observer.type`: `hypervisor` → AN0906; `router`, `switch`, `firewall`, `network` →
 //! AN0907, for `event.action` `command`, `login`, `session-start`, `session-end`), then
-//! for host events by [`platform_of`]: `host.os.type`, then the collector name, then the
-//! executable's path style. Of host events only `start` (exec) events are analysed;
-//! Elastic rules see every event and their queries decide.
+//! whether it is a cloud API call ([`common::is_cloud_api`]: `event.category: api` from
+//! a cloud → AN0908), then for host events by [`platform_of`]: `host.os.type`, then the
+//! collector name, then the executable's path style. Of host events only `start` (exec)
+//! events are analysed; Elastic rules see every event and their queries decide.
 #![deny(missing_docs)]
 
 mod admin_window;
@@ -26,7 +28,9 @@ mod an0904;
 mod an0905;
 mod an0906;
 mod an0907;
+mod an0908;
 mod cidr;
+mod cloud_cli;
 pub mod common;
 pub mod config;
 mod correlate;
@@ -85,6 +89,7 @@ pub struct Engine {
     an0905: Option<an0905::An0905>,
     an0906: Option<an0906::An0906>,
     an0907: Option<an0907::An0907>,
+    an0908: Option<an0908::An0908>,
     correlator: Option<Correlator>,
     rules: Vec<ElasticRule>,
     folder: Folder,
@@ -96,6 +101,8 @@ pub struct Engine {
     ssh_sessions: an0906::SessionState,
     /// AN0907: recent distinct discovery commands per (device, user).
     device_commands: an0907::FrequencyState,
+    /// AN0908: recent network-enumeration API calls per principal and source address.
+    cloud_bursts: an0908::BurstState,
     scratch: Scratch,
     stats: EngineStats,
     pending: Vec<Alert>,
@@ -163,6 +170,7 @@ pub struct Analytics {
     an0905: Option<an0905::An0905>,
     an0906: Option<an0906::An0906>,
     an0907: Option<an0907::An0907>,
+    an0908: Option<an0908::An0908>,
     correlator: Option<Correlator>,
     fold_window_secs: u64,
 }
@@ -180,6 +188,7 @@ impl Analytics {
         let an0905 = an0905::An0905::build(&config.an0905);
         let an0906 = an0906::An0906::build(&config.an0906, &mut problems);
         let an0907 = an0907::An0907::build(&config.an0907, &mut problems);
+        let an0908 = an0908::An0908::build(&config.an0908);
         let correlator = Correlator::build(&config.time_window, &mut problems);
         let analytics = Analytics {
             an0903: config.an0903.enabled.then_some(an0903),
@@ -187,6 +196,7 @@ impl Analytics {
             an0905: config.an0905.enabled.then_some(an0905),
             an0906: config.an0906.enabled.then_some(an0906),
             an0907: config.an0907.enabled.then_some(an0907),
+            an0908: config.an0908.enabled.then_some(an0908),
             correlator: config.time_window.enabled.then_some(correlator),
             fold_window_secs: config.fold_window_secs,
         };
@@ -228,6 +238,7 @@ impl Engine {
             an0905: analytics.an0905,
             an0906: analytics.an0906,
             an0907: analytics.an0907,
+            an0908: analytics.an0908,
             correlator: analytics.correlator,
             rules: loaded,
             folder: Folder::new(analytics.fold_window_secs),
@@ -237,6 +248,7 @@ impl Engine {
             bursts: BurstState::new(),
             ssh_sessions: an0906::SessionState::default(),
             device_commands: an0907::FrequencyState::default(),
+            cloud_bursts: an0908::BurstState::default(),
             scratch: Scratch::default(),
             stats: EngineStats::default(),
             pending: Vec::new(),
@@ -417,6 +429,18 @@ impl Engine {
         out.push(hit.into_alert(ev));
     }
 
+    /// AN0908 on a cloud API call: single calls and bursts.
+    fn cloud_call(&mut self, ev: &Event, out: &mut Vec<Alert>) {
+        let Some(a) = &self.an0908 else { return };
+        let mut counts = an0908::CallCounts::default();
+        let hits = a.on_call(ev, &mut self.cloud_bursts, &mut counts);
+        self.stats.an0908_allowlisted += u64::from(counts.allowlisted);
+        self.stats.an0908_out_of_scope += u64::from(counts.out_of_scope);
+        self.stats.an0908_burst_calls_folded += u64::from(counts.folded);
+        self.stats.state_evictions += counts.evicted;
+        out.extend(hits.into_iter().map(|h| h.into_alert(ev)));
+    }
+
     fn analyse(&mut self, ev: &Event, out: &mut Vec<Alert>) {
         for rule in &self.rules {
             if rule.matches(ev) {
@@ -430,6 +454,11 @@ impl Engine {
                 common::Device::Esxi => self.esxi(ev, out),
                 common::Device::Network => self.network_device(ev, out),
             }
+            return;
+        }
+        // Cloud API calls (`info` events too) go to AN0908.
+        if common::is_cloud_api(ev) {
+            self.cloud_call(ev, out);
             return;
         }
         if ev.lifecycle() != Lifecycle::Start {
@@ -473,6 +502,11 @@ impl Engine {
         });
         if let Some(hit) = snmp {
             discovery_what.get_or_insert_with(|| "AN0907 CommandPatternList (SNMP)".into());
+            out.push(hit.into_alert(ev));
+        }
+        // AN0908's cloud CLIs run from a host of any OS.
+        if let Some(hit) = self.an0908.as_ref().and_then(|a| a.cli_hit(ev)) {
+            discovery_what.get_or_insert_with(|| "AN0908 Cli".into());
             out.push(hit.into_alert(ev));
         }
         if let Some(c) = &self.correlator {
@@ -551,6 +585,9 @@ impl Detector for Engine {
         if let Some(a) = &self.an0907 {
             self.device_commands.prune(now, a.longest_window());
         }
+        if let Some(a) = &self.an0908 {
+            self.cloud_bursts.prune(now, a);
+        }
     }
 
     fn take_state_from(&mut self, previous: &mut dyn Any) {
@@ -574,6 +611,9 @@ impl Detector for Engine {
         }
         if self.an0907.as_ref().is_some_and(|a| a.frequency_on()) {
             self.device_commands = std::mem::take(&mut old.device_commands);
+        }
+        if self.an0908.as_ref().is_some_and(|a| a.bursts_on()) {
+            self.cloud_bursts = std::mem::take(&mut old.cloud_bursts);
         }
         self.stats = old.stats;
     }

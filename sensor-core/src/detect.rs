@@ -32,6 +32,14 @@ pub struct DetectorCounts {
     pub admin_window_suppressed: u64,
     /// AN0907 discovery commands by administrators, out of scope (PrivilegedUserCheck).
     pub admin_user_skipped: u64,
+    /// AN0908 network-enumeration API calls by allowlisted principals, not analysed
+    /// (ServicePrincipalAllowlist).
+    pub an0908_allowlisted: u64,
+    /// AN0908 network-enumeration API calls from an origin out of scope (the console and
+    /// cloud services by default), not analysed.
+    pub an0908_out_of_scope: u64,
+    /// AN0908 calls folded into an open burst (BurstQueryThreshold) instead of alerting.
+    pub an0908_burst_calls_folded: u64,
 }
 
 /// Something that looks at enriched events and raises alerts. Runs on one task; gets

@@ -1,6 +1,7 @@
 //! `[analytics]` and `[rules]` (the analytics room): DET0320's analytics
-//! AN0903/AN0904/AN0905 (host processes) and AN0906/AN0907 (ESXi and network-device logs,
-//! in [`devices`]) with their mutable elements, and the Elastic rules to run.
+//! AN0903/AN0904/AN0905 (host processes), AN0906/AN0907 (ESXi and network-device logs,
+//! in [`devices`]) and AN0908 (cloud API calls and cloud CLIs, in [`cloud`]) with their
+//! mutable elements, and the Elastic rules to run.
 //!
 //! (Over 600 lines: every mutable element of three host analytics, each with its
 //! defaults, documentation and value checks, side by side.)
@@ -19,9 +20,14 @@
 //! patterns (`*` any run, `?` one character); regex lists take Rust `regex` syntax and
 //! match case-insensitively.
 
+pub mod cloud;
 pub mod devices;
 mod rules;
 
+pub use cloud::{
+    An0908Config, ApiList, ApiOrigin, BurstQueryThreshold, CloudCliCommands, FailedCalls,
+    OriginClasses, ServicePrincipalAllowlist,
+};
 pub use devices::{
     An0906Config, An0907Config, CommandFrequency, DateRange, DeviceCommandPatternList,
     DeviceUserScope, EsxiCommandList, ExecutionOriginCheck, ExpectedAdminAccessWindow,
@@ -41,8 +47,8 @@ fn strings(items: &[&str]) -> Vec<String> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AnalyticsConfig {
-    /// Identical alerts (same rule, mutable element, host, user and command line) within
-    /// this many seconds fold into one: the first is sent at once, and when the window
+    /// Identical alerts (same rule, mutable element, matched value, host, user and
+    /// command line) within this many seconds fold into one: the first is sent at once, and when the window
     /// closes one summary alert carries `picket.count`, `first_seen` and `last_seen`.
     /// 0 turns folding off (every alert is sent).
     pub fold_window_secs: u64,
@@ -56,6 +62,8 @@ pub struct AnalyticsConfig {
     pub an0906: An0906Config,
     /// `[analytics.an0907]`: network devices (CLI accounting) and SNMP queries.
     pub an0907: An0907Config,
+    /// `[analytics.an0908]`: IaaS (cloud API calls and the cloud CLIs on hosts).
+    pub an0908: An0908Config,
     /// `[analytics.time_window]`: discovery followed by lateral movement or credential
     /// access (AN0903's TimeWindow, for every platform).
     pub time_window: TimeWindowConfig,
@@ -70,6 +78,7 @@ impl Default for AnalyticsConfig {
             an0905: An0905Config::default(),
             an0906: An0906Config::default(),
             an0907: An0907Config::default(),
+            an0908: An0908Config::default(),
             time_window: TimeWindowConfig::default(),
         }
     }
@@ -625,6 +634,7 @@ impl AnalyticsConfig {
 
         self.an0906.check_values(problems);
         self.an0907.check_values(problems);
+        self.an0908.check_values(problems);
     }
 }
 
@@ -802,6 +812,110 @@ distinct_commands = 1
         let text = "[analytics.an0907.privileged_user_check]\nadmin_level = 15\n";
         let errs = Config::from_toml_str(text, "t.toml").expect_err("unknown key");
         assert_eq!(errs.0[0].line, 2, "{errs}");
+    }
+
+    #[test]
+    fn cloud_analytics_tables_parse() {
+        let text = r#"
+[analytics.an0908]
+single_call_origins = ["cli", "sdk"]
+
+[analytics.an0908.api_list]
+ec2 = ["DescribeVpcs", "DescribeSubnet*"]
+
+[analytics.an0908.api_list.other]
+"globalaccelerator.amazonaws.com" = ["ListAccelerators"]
+
+[analytics.an0908.origin]
+in_scope = ["cli", "console"]
+
+[analytics.an0908.service_principal_allowlist]
+arns = ["arn:aws:iam::111122223333:role/terraform-ci"]
+role_names = ["inventory-*"]
+session_names = ["GitLabRunner-*"]
+account_ids = ["444455556666"]
+gcp_service_accounts = ["deployer@acme.iam.gserviceaccount.com"]
+service_linked_roles = false
+
+[analytics.an0908.burst_query_threshold]
+distinct_apis = 0
+calls = 20
+calls_window_secs = 60
+
+[analytics.an0908.cli]
+aws_commands = ["ec2 describe-instances"]
+az_commands = ["vm list"]
+"#;
+        let c = Config::from_toml_str(text, "t.toml").expect("valid");
+        let a = &c.analytics.an0908;
+        assert_eq!(a.single_call_origins, [ApiOrigin::Cli, ApiOrigin::Sdk]);
+        assert_eq!(a.origin.in_scope, [ApiOrigin::Cli, ApiOrigin::Console]);
+        // A list given replaces that list; the rest keep their defaults.
+        assert_eq!(a.api_list.ec2.len(), 2);
+        assert_eq!(
+            a.api_list.elasticloadbalancing,
+            ApiList::default().elasticloadbalancing
+        );
+        assert_eq!(a.origin.cli, OriginClasses::default().cli);
+        assert!(!a.service_principal_allowlist.service_linked_roles);
+        assert!(a.service_principal_allowlist.aws_service_calls);
+        assert_eq!(a.burst_query_threshold.distinct_window_secs, 10);
+        let again: Config =
+            Config::from_toml_str(&sensor_core::config::to_toml(&c), "<serialized>")
+                .expect("serialized parses");
+        assert_eq!(again, c);
+    }
+
+    #[test]
+    fn bad_cloud_settings_are_located() {
+        let text = r#"[analytics.an0908.api_list]
+ec2 = ["DescribeVpcs", "Describe Subnets"]
+
+[analytics.an0908.api_list.other]
+"globalaccelerator" = ["ListAccelerators"]
+
+[analytics.an0908.service_principal_allowlist]
+account_ids = [" "]
+
+[analytics.an0908.burst_query_threshold]
+distinct_apis = 1
+calls_window_secs = 0
+
+[analytics.an0908.failed_calls]
+error_codes = [""]
+
+[analytics.an0908.cli]
+aws_commands = ["ec2"]
+az_commands = ["network"]
+gcloud_commands = ["compute networks list", "compute --project x"]
+"#;
+        let errs = Config::from_toml_str(text, "t.toml").expect_err("problems");
+        let got: Vec<(usize, &str)> = errs.0.iter().map(|e| (e.line, e.field.as_str())).collect();
+        assert_eq!(
+            got,
+            vec![
+                (2, "analytics.an0908.api_list.ec2[1]"),
+                (4, "analytics.an0908.api_list.other"),
+                (
+                    8,
+                    "analytics.an0908.service_principal_allowlist.account_ids[0]"
+                ),
+                (11, "analytics.an0908.burst_query_threshold.distinct_apis"),
+                (
+                    12,
+                    "analytics.an0908.burst_query_threshold.calls_window_secs"
+                ),
+                (15, "analytics.an0908.failed_calls.error_codes[0]"),
+                (18, "analytics.an0908.cli.aws_commands[0]"),
+                (19, "analytics.an0908.cli.az_commands[0]"),
+                (20, "analytics.an0908.cli.gcloud_commands[1]"),
+            ],
+            "{errs}"
+        );
+        let text = "[analytics.an0908.origin]\nin_scope = [\"cli\", \"browser\"]\n";
+        let errs = Config::from_toml_str(text, "t.toml").expect_err("bad origin");
+        assert_eq!(errs.0[0].line, 2, "{errs}");
+        assert!(errs.0[0].message.contains("console"), "{errs}");
     }
 
     #[test]
