@@ -413,3 +413,73 @@ fn an0907_alerts_for_a_live_snmpwalk_of_the_connection_tables() {
     let (status, log) = picket.stop();
     assert!(status.success(), "picket run exited with {status}:\n{log}");
 }
+
+/// AN0908's host side, seen by the live collector: an ordinary user runs the real AWS
+/// CLI (Debian's `awscli`, a Python script, so the kernel sees `python3 /usr/bin/aws
+/// …`). There is no network and no credential here; the exec is what counts. `aws s3
+/// ls` before it must stay silent.
+#[test]
+fn an0908_alerts_for_a_live_aws_cli_describe_vpcs() {
+    require_root();
+    assert!(
+        Path::new("/usr/bin/aws").exists(),
+        "/usr/bin/aws is missing: run scripts/setup.sh (Debian package awscli)"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let alert_log = dir.path().join("alerts.jsonl");
+    let config = dir.path().join("picket.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[general]\nstate_dir = \"{}\"\n\n[sinks.file]\npath = \"{}\"\n",
+            dir.path().join("state").display(),
+            alert_log.display()
+        ),
+    )
+    .expect("write config");
+    let user = TestUser::create("w");
+    let mut picket = Picket::start(&config, dir.path().join("picket.stderr"));
+    picket.wait_attached();
+
+    let home = format!("HOME={}", dir.path().display());
+    let aws = |args: &[&'static str]| {
+        let mut argv = vec!["env", "AWS_EC2_METADATA_DISABLED=true", home.as_str()];
+        argv.push("/usr/bin/aws");
+        argv.extend(args);
+        run_as_allowing_failure(user.uid, user.gid, &argv);
+    };
+    aws(&["s3", "ls"]);
+    aws(&["ec2", "describe-vpcs", "--region", "us-east-1"]);
+    let an0908 = |all: &[Value], what: &str| {
+        all.iter()
+            .find(|a| {
+                a["picket"]["analytic"] == "AN0908"
+                    && a["process"]["command_line"]
+                        .as_str()
+                        .is_some_and(|c| c.contains(what))
+            })
+            .cloned()
+    };
+    let started = Instant::now();
+    let alert = loop {
+        let all = alerts(&alert_log);
+        if let Some(a) = an0908(&all, "describe-vpcs") {
+            break a;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no AN0908 alert for aws ec2 describe-vpcs; alerts: {all:?}\npicket log:\n{}",
+            picket.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(alert["rule"]["id"], "picket-AN0908", "{alert}");
+    assert_eq!(alert["user"]["name"], user.name.as_str(), "{alert}");
+    let all = alerts(&alert_log);
+    assert!(
+        an0908(&all, "s3 ls").is_none(),
+        "aws s3 ls is not network enumeration: {all:?}"
+    );
+    let (status, log) = picket.stop();
+    assert!(status.success(), "picket run exited with {status}:\n{log}");
+}
