@@ -245,7 +245,9 @@ for suite in $suites; do
   case $suite in
     verifier) echo "run_suite verifier verifier" ;;
     kernel-tests) echo "run_suite kernel-tests $kernel_tests ${kernel_args[*]}" ;;
-    e2e-tests) echo "run_suite e2e-tests $e2e_tests --test-threads=1" ;;
+    # The SNMP and AWS CLI tests prove analytics on an exec like any other, with tools
+    # (net-snmp, Python and botocore) the initramfs does not carry: they run on the host.
+    e2e-tests) echo "run_suite e2e-tests $e2e_tests --test-threads=1 --skip an0907_ --skip an0908_" ;;
   esac
 done >>"$root/init"
 printf '$bb sync\n$bb poweroff -f\n' >>"$root/init"
