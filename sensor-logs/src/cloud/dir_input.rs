@@ -371,6 +371,9 @@ struct Watch {
     pending: HashMap<PathBuf, Seen>,
     /// Done objects already reported as changed after they were read.
     changed_noted: BTreeSet<PathBuf>,
+    /// Objects read to their end whose last events are still in the pipeline: done
+    /// once acknowledged, and never to be picked up again meanwhile.
+    awaiting_acks: BTreeSet<PathBuf>,
     last_save: Instant,
     missing_dir_warned: bool,
 }
@@ -382,6 +385,7 @@ impl Watch {
             counters: Counters::new(out.health()),
             pending: HashMap::new(),
             changed_noted: BTreeSet::new(),
+            awaiting_acks: BTreeSet::new(),
             last_save: Instant::now(),
             missing_dir_warned: false,
         }
@@ -496,10 +500,16 @@ impl Watch {
                 }
             });
             self.pending.retain(|p, _| present.contains(p));
+            self.awaiting_acks.retain(|p| present.contains(p));
         }
         let mut ready = Vec::new();
         for (path, seen) in listing {
             let done = self.input.state.with(|s| s.done.get(&path).copied());
+            if done.is_some() {
+                self.awaiting_acks.remove(&path);
+            } else if self.awaiting_acks.contains(&path) {
+                continue;
+            }
             if let Some(was) = done {
                 if was != seen && self.changed_noted.insert(path.clone()) {
                     let msg = format!(
@@ -679,6 +689,9 @@ impl Watch {
         if p.in_flight == 0 {
             drop(p);
             self.input.state.finish(path, seen);
+        } else {
+            drop(p);
+            self.awaiting_acks.insert(path.to_path_buf());
         }
         true
     }
