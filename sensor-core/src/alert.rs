@@ -258,7 +258,13 @@ impl Alert {
             timestamp: Utc::now(),
             event: AlertEvent {
                 kind: "alert".into(),
-                category: vec!["process".into()],
+                // What the triggering event was about: `process`, or `api` for a
+                // cloud API call.
+                category: if event.event.category.is_empty() {
+                    vec!["process".into()]
+                } else {
+                    event.event.category.clone()
+                },
                 kind_type: vec!["info".into()],
                 id: new_alert_id(),
                 severity: severity.number(),
@@ -319,4 +325,32 @@ pub fn new_alert_id() -> String {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let t = Utc::now().timestamp_nanos_opt().unwrap_or_default();
     format!("{t:x}-{:x}-{n:x}", std::process::id())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_alert_takes_its_category_from_the_triggering_event() {
+        let mut call = Event::default();
+        call.event.category = vec!["api".into()];
+        let alert = Alert::for_event(&call, Rule::default(), Threat::default(), Severity::Low);
+        assert_eq!(alert.event.category, ["api"]);
+        assert_eq!(alert.event.kind, "alert");
+        let exec = Event::exec(chrono::DateTime::UNIX_EPOCH);
+        let alert = Alert::for_event(&exec, Rule::default(), Threat::default(), Severity::Low);
+        assert_eq!(alert.event.category, ["process"]);
+        let bare = Alert::for_event(
+            &Event::default(),
+            Rule::default(),
+            Threat::default(),
+            Severity::Low,
+        );
+        assert_eq!(
+            bare.event.category,
+            ["process"],
+            "a process alert by default"
+        );
+    }
 }
