@@ -7,13 +7,14 @@
 //! The records are TrailDiscover's recorded DescribeVpcs record (read in place from
 //! `../shared/fixtures`), each with its own `eventID`, time and IAM user.
 
+mod common;
+
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+
 use std::time::{Duration, Instant};
 
-const PICKET: &str = env!("CARGO_BIN_EXE_picket");
 const TEMPLATE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../shared/fixtures/cloud/aws/traildiscover/events/EC2/DescribeVpcs.json.cloudtrail"
@@ -48,23 +49,10 @@ fn land_object(dir: &Path, template: &Value, k: usize, n: usize) {
     std::fs::rename(&tmp, dir.join(name)).expect("rename into place");
 }
 
-fn start(config: &Path) -> Child {
-    Command::new(PICKET)
-        .args(["run", "--config"])
-        .arg(config)
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start picket run")
-}
-
 /// The event ids the single-call alerts name, in the order written.
 fn alerted_ids(log: &Path) -> Vec<String> {
-    std::fs::read_to_string(log)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+    common::logged_alerts(log)
+        .into_iter()
         .filter(|a| a["picket"]["analytic"] == "AN0908")
         .filter(|a| a["picket"]["mutable_element"] == "ApiList")
         .filter_map(|a| {
@@ -119,7 +107,7 @@ fold_window_secs = 0
     .expect("write config");
 
     land_object(&trail, &template, 1, PER_OBJECT);
-    let mut first = start(&config);
+    let mut first = common::start_picket_run(&config);
     // Killed partway through the first object.
     let seen = wait_for(&alerts, PER_OBJECT / 3, Duration::from_secs(60));
     first.kill().expect("SIGKILL");
@@ -132,7 +120,7 @@ fold_window_secs = 0
     );
     // More objects land while Picket is down and after it is back.
     land_object(&trail, &template, 2, PER_OBJECT);
-    let second = start(&config);
+    let second = common::start_picket_run(&config);
     land_object(&trail, &template, 3, PER_OBJECT);
     let total = 3 * PER_OBJECT;
     wait_for(&alerts, total, Duration::from_secs(120));

@@ -132,6 +132,21 @@ impl Drop for Picket {
     }
 }
 
+/// The default config with the state and the alert log in `dir`.
+fn default_config_with_alert_log(dir: &Path, alert_log: &Path) -> PathBuf {
+    let config = dir.join("picket.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[general]\nstate_dir = \"{}\"\n\n[sinks.file]\npath = \"{}\"\n",
+            dir.join("state").display(),
+            alert_log.display()
+        ),
+    )
+    .expect("write config");
+    config
+}
+
 fn alerts(path: &Path) -> Vec<Value> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
@@ -154,7 +169,18 @@ fn an0904_for(alerts: &[Value], uid: u32, tool: &str) -> Option<Value> {
 
 /// Runs `argv` as `uid`/`gid` (with the user's groups) and waits for it.
 fn run_as(uid: u32, gid: u32, argv: &[&str]) {
-    let st = Command::new("setpriv")
+    let st = run_as_status(uid, gid, argv);
+    assert!(st.success(), "{argv:?} as {uid} failed: {st}");
+}
+
+/// Runs `argv` as `uid`/`gid` and waits; its exit status is not the point (an SNMP
+/// query of an address nobody answers times out).
+fn run_as_allowing_failure(uid: u32, gid: u32, argv: &[&str]) {
+    run_as_status(uid, gid, argv);
+}
+
+fn run_as_status(uid: u32, gid: u32, argv: &[&str]) -> std::process::ExitStatus {
+    Command::new("setpriv")
         .arg(format!("--reuid={uid}"))
         .arg(format!("--regid={gid}"))
         .arg("--init-groups")
@@ -162,8 +188,7 @@ fn run_as(uid: u32, gid: u32, argv: &[&str]) {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
-        .expect("setpriv");
-    assert!(st.success(), "{argv:?} as {uid} failed: {st}");
+        .expect("setpriv")
 }
 
 #[test]
@@ -171,16 +196,7 @@ fn an0904_alerts_for_an_ordinary_user_running_ss_and_not_for_root() {
     require_root();
     let dir = tempfile::tempdir().expect("tempdir");
     let alert_log = dir.path().join("alerts.jsonl");
-    let config = dir.path().join("picket.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[general]\nstate_dir = \"{}\"\n\n[sinks.file]\npath = \"{}\"\n",
-            dir.path().join("state").display(),
-            alert_log.display()
-        ),
-    )
-    .expect("write config");
+    let config = default_config_with_alert_log(dir.path(), &alert_log);
     let user = TestUser::create("a");
     let mut picket = Picket::start(&config, dir.path().join("picket.stderr"));
     picket.wait_attached();
@@ -312,20 +328,6 @@ fn host_name_override_evidence_and_fold_count_on_live_events() {
     assert!(status.success(), "picket run exited with {status}:\n{log}");
 }
 
-/// Runs `argv` as `uid`/`gid` and waits; its exit status is not the point (an SNMP
-/// query of an address nobody answers times out).
-fn run_as_allowing_failure(uid: u32, gid: u32, argv: &[&str]) {
-    let _ = Command::new("setpriv")
-        .arg(format!("--reuid={uid}"))
-        .arg(format!("--regid={gid}"))
-        .arg("--init-groups")
-        .args(argv)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("setpriv");
-}
-
 /// AN0907's SNMP queries for active sessions, seen by the live collector: an ordinary
 /// user runs net-snmp's real `snmpwalk` of the TCP connection table (by OID, and the
 /// UDP endpoint table by MIB name) against TEST-NET-1, where nobody answers. Network
@@ -342,16 +344,7 @@ fn an0907_alerts_for_a_live_snmpwalk_of_the_connection_tables() {
     }
     let dir = tempfile::tempdir().expect("tempdir");
     let alert_log = dir.path().join("alerts.jsonl");
-    let config = dir.path().join("picket.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[general]\nstate_dir = \"{}\"\n\n[sinks.file]\npath = \"{}\"\n",
-            dir.path().join("state").display(),
-            alert_log.display()
-        ),
-    )
-    .expect("write config");
+    let config = default_config_with_alert_log(dir.path(), &alert_log);
     let user = TestUser::create("s");
     let mut picket = Picket::start(&config, dir.path().join("picket.stderr"));
     picket.wait_attached();
@@ -427,16 +420,7 @@ fn an0908_alerts_for_a_live_aws_cli_describe_vpcs() {
     );
     let dir = tempfile::tempdir().expect("tempdir");
     let alert_log = dir.path().join("alerts.jsonl");
-    let config = dir.path().join("picket.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[general]\nstate_dir = \"{}\"\n\n[sinks.file]\npath = \"{}\"\n",
-            dir.path().join("state").display(),
-            alert_log.display()
-        ),
-    )
-    .expect("write config");
+    let config = default_config_with_alert_log(dir.path(), &alert_log);
     let user = TestUser::create("w");
     let mut picket = Picket::start(&config, dir.path().join("picket.stderr"));
     picket.wait_attached();

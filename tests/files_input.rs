@@ -3,13 +3,14 @@
 //! Every line gives one AN0907 alert (folding off), so the alert log shows whether a
 //! line was read twice (two alerts naming its line) or skipped (none).
 
+mod common;
+
 use serde_json::Value;
 use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Child;
 
-const PICKET: &str = env!("CARGO_BIN_EXE_picket");
+use std::time::{Duration, Instant};
 
 /// A tab-separated tac_plus accounting record (the SR Linux fixture's layout) of a
 /// non-admin user listing the TCP connections: built, not recorded.
@@ -22,22 +23,10 @@ fn record(n: u64) -> String {
     )
 }
 
-fn start(config: &Path) -> Child {
-    Command::new(PICKET)
-        .args(["run", "--config"])
-        .arg(config)
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start picket run")
-}
-
 /// The line numbers the alerts name as their evidence, in the order written.
 fn alerted_lines(log: &Path) -> Vec<u64> {
-    let text = std::fs::read_to_string(log).unwrap_or_default();
-    text.lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+    common::logged_alerts(log)
+        .into_iter()
         .filter(|a| a["picket"]["analytic"] == "AN0907")
         .filter(|a| a["picket"]["mutable_element"] == "CommandPatternList")
         .filter_map(|a| a["picket"]["evidence"][0]["record"].as_u64())
@@ -113,14 +102,14 @@ fold_window_secs = 0
         }
     });
 
-    let mut first = start(&config);
+    let mut first = common::start_picket_run(&config);
     let seen = wait_for(&alerts, 120, Duration::from_secs(60));
     assert!(seen.len() >= 120, "first run alerted {} lines", seen.len());
     first.kill().expect("SIGKILL");
     first.wait().expect("reap");
     let at_kill = alerted_lines(&alerts).len();
 
-    let second = start(&config);
+    let second = common::start_picket_run(&config);
     writer.join().expect("writer");
     let lines = wait_for(&alerts, total as usize, Duration::from_secs(60));
     let stderr = stop(second);

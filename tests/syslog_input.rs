@@ -9,6 +9,8 @@
 //! The messages are built in the documented formats (no public recording has these
 //! commands); the shapes match `sensor-logs/tests/data/built-positives.log`.
 
+mod common;
+
 use serde_json::Value;
 use std::net::{TcpStream, UdpSocket};
 use std::path::Path;
@@ -70,14 +72,6 @@ impl Drop for Guard {
             let _ = c.wait();
         }
     }
-}
-
-fn alerts(log: &Path) -> Vec<Value> {
-    std::fs::read_to_string(log)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
 }
 
 fn wait_until(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
@@ -296,10 +290,10 @@ ruleset(name="both") {{
             sent_logger = true;
         }
         std::thread::sleep(Duration::from_millis(400));
-        let got = alerts(&log);
+        let got = common::logged_alerts(&log);
         expected.iter().all(|e| found(&got, *e))
     });
-    let got = alerts(&log);
+    let got = common::logged_alerts(&log);
     for a in &got {
         let cmd = a["process"]["command_line"].as_str().unwrap_or_default();
         assert!(

@@ -157,14 +157,30 @@ impl StatusBoard {
 
     /// Writes the status file into `dir` atomically.
     pub fn write(&self, dir: &Path) -> io::Result<PathBuf> {
-        create_state_dir(dir)?;
         let path = dir.join(STATUS_FILE);
-        let tmp = dir.join(format!(".{STATUS_FILE}.tmp"));
         let text = serde_json::to_string_pretty(&self.status()).map_err(io::Error::other)?;
-        std::fs::write(&tmp, text + "\n")?;
-        std::fs::rename(&tmp, &path)?;
+        write_state_file(&path, (text + "\n").as_bytes())?;
         Ok(path)
     }
+}
+
+/// Writes a file of the state directory (its directory created 0700 if missing) so a
+/// crash leaves the old or the new contents, never half of them: into a temporary file
+/// beside it, synced, then renamed over it.
+pub fn write_state_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        create_state_dir(dir)?;
+    }
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
 }
 
 /// Creates the state directory, 0700 on Unix (it says what Picket watches and lost).

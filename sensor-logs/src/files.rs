@@ -11,6 +11,7 @@
 //! stopped is read from its start, and the unread end of the old one is reported.
 
 use crate::lines::{cap, LineCounters, LineFormat};
+use crate::state::StateFile;
 use crate::syslog::ParseContext;
 use sensor_core::collector::{
     Ack, Collector, CollectorError, CollectorFuture, EventSender, Shutdown,
@@ -20,7 +21,7 @@ use sensor_core::tail::{self, FileId, FileTail, TailStart};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -165,15 +166,15 @@ impl FilesInputConfig {
             .state_file
             .clone()
             .unwrap_or_else(|| state_dir.join("files-positions.json"));
-        let saved = Positions::load(&state_path)?;
+        let (state, _) = StateFile::load(
+            state_path,
+            "file positions",
+            "move it away to read every file from its start",
+        )?;
         Ok(FilesInput {
             alerted: alerted.clone(),
             config: self.clone(),
-            state: Arc::new(StateFile {
-                path: state_path,
-                positions: Mutex::new(saved),
-                dirty: AtomicBool::new(false),
-            }),
+            state: Arc::new(state),
         })
     }
 }
@@ -197,71 +198,9 @@ pub struct Positions {
     pub files: BTreeMap<PathBuf, Position>,
 }
 
-impl Positions {
-    /// Reads a state file; a missing one is empty.
-    pub fn load(path: &Path) -> Result<Positions, String> {
-        match std::fs::read(path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-                format!(
-                    "{}: not a Picket positions file ({e}); move it away to read every file from its start",
-                    path.display()
-                )
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Positions::default()),
-            Err(e) => Err(format!("cannot read {}: {e}", path.display())),
-        }
-    }
-}
-
-/// The positions being saved, shared by the file threads and the acks. The last one
-/// to let go of it (an ack still in the pipeline at shutdown, or the input) saves it.
-#[derive(Debug)]
-struct StateFile {
-    path: PathBuf,
-    positions: Mutex<Positions>,
-    dirty: AtomicBool,
-}
-
-impl StateFile {
+impl StateFile<Positions> {
     fn set(&self, path: &Path, position: Position) {
-        let mut p = self.positions.lock().unwrap_or_else(|p| p.into_inner());
-        if p.files.get(path) != Some(&position) {
-            p.files.insert(path.to_path_buf(), position);
-            self.dirty.store(true, Ordering::Release);
-        }
-    }
-
-    fn save_if_dirty(&self) {
-        if self.dirty.swap(false, Ordering::AcqRel) {
-            if let Err(e) = self.save() {
-                self.dirty.store(true, Ordering::Release);
-                tracing::error!(path = %self.path.display(), error = %e, "Cannot save file positions");
-            }
-        }
-    }
-
-    /// Writes the positions: to a temporary file, synced, then renamed over the old one,
-    /// so a crash leaves the old or the new file, never half of one.
-    fn save(&self) -> std::io::Result<()> {
-        use std::io::Write;
-        let bytes = {
-            let p = self.positions.lock().unwrap_or_else(|p| p.into_inner());
-            serde_json::to_vec_pretty(&*p).map_err(std::io::Error::other)?
-        };
-        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)?;
-        }
-        let tmp = self.path.with_extension("json.tmp");
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, &self.path)
-    }
-}
-
-impl Drop for StateFile {
-    fn drop(&mut self) {
-        self.save_if_dirty();
+        self.update(|p| p.files.insert(path.to_path_buf(), position) != Some(position));
     }
 }
 
@@ -270,13 +209,13 @@ impl Drop for StateFile {
 pub struct FilesInput {
     config: FilesInputConfig,
     alerted: BTreeMap<PathBuf, u64>,
-    state: Arc<StateFile>,
+    state: Arc<StateFile<Positions>>,
 }
 
 impl FilesInput {
     /// Where positions are saved.
     pub fn state_path(&self) -> &Path {
-        &self.state.path
+        self.state.path()
     }
 }
 
@@ -344,7 +283,7 @@ struct FileInput<'a> {
     source: &'a FileSource,
     config: &'a FilesInputConfig,
     alerted: Option<u64>,
-    state: &'a Arc<StateFile>,
+    state: &'a Arc<StateFile<Positions>>,
     counters: &'a LineCounters,
 }
 
@@ -366,10 +305,7 @@ fn follow_file(
         state,
         counters,
     } = *input;
-    let saved = {
-        let p = state.positions.lock().unwrap_or_else(|p| p.into_inner());
-        p.files.get(&source.path).copied()
-    };
+    let saved = state.with(|p| p.files.get(&source.path).copied());
     let start = match (saved, source.start_at) {
         (Some(pos), _) => TailStart::Resume {
             offset: pos.offset,

@@ -23,6 +23,7 @@ pub mod parse;
 pub mod receiver;
 pub mod record;
 pub mod replay;
+mod state;
 pub mod syslog;
 pub mod syslog_input;
 pub mod tacacs;

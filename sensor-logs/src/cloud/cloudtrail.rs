@@ -7,9 +7,7 @@
 //! place of `eventTime`, as the OTRF Security-Datasets are). Pure: touches nothing.
 
 use super::{insert_some, parse_time, source_endpoint};
-use sensor_core::event::{
-    Cloud, CloudAccount, ErrorInfo, Event, EventMeta, Extra, User, UserAgent,
-};
+use sensor_core::event::{ErrorInfo, Event, Extra, User, UserAgent};
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -201,26 +199,8 @@ fn into_event(r: Record<'_>, collector: &'static str) -> Result<Event, String> {
 
     let mut event = Event {
         timestamp: time,
-        event: EventMeta {
-            kind: Some("event".into()),
-            category: vec!["api".into()],
-            kind_type: vec!["info".into()],
-            action: Some(action),
-            id: r.event_id,
-            provider: r.event_source,
-            outcome: Some(if failed { "failure" } else { "success" }.into()),
-            dataset: Some(DATASET.into()),
-            ..EventMeta::default()
-        },
-        cloud: Some(Cloud {
-            provider: Some("aws".into()),
-            account: account.map(|id| CloudAccount {
-                id: Some(id),
-                ..CloudAccount::default()
-            }),
-            region: r.aws_region,
-            ..Cloud::default()
-        }),
+        event: super::api_call_meta(action, r.event_id, r.event_source, failed, DATASET),
+        cloud: Some(super::cloud_part("aws", account, r.aws_region)),
         user: User {
             id: identity.arn,
             name: user_name,

@@ -26,6 +26,7 @@
 //! May touch: the directory (read only), notifications for it, and the state file.
 
 use super::{order_objects, read_object, CloudFormat, ObjectError};
+use crate::state::StateFile;
 use sensor_core::collector::{
     Ack, Collector, CollectorError, CollectorFuture, EventSender, Shutdown,
 };
@@ -34,7 +35,7 @@ use sensor_core::replay::mark_origin;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -154,17 +155,17 @@ impl CloudTrailInputConfig {
             .state_file
             .clone()
             .unwrap_or_else(|| state_dir.join("cloudtrail-objects.json"));
-        let (saved, first_start) = ObjectState::load(&path)?;
+        let (state, first_start) = StateFile::load(
+            path,
+            "CloudTrail state",
+            "move it away to read the directory again",
+        )?;
         Ok(CloudTrailInput {
             directory,
             config: self.clone(),
             alerted: alerted.clone(),
             first_start,
-            state: Arc::new(StateFile {
-                path,
-                state: Mutex::new(saved),
-                dirty: AtomicBool::new(false),
-            }),
+            state: Arc::new(state),
         })
     }
 }
@@ -200,84 +201,18 @@ pub struct ObjectState {
     pub partial: BTreeMap<PathBuf, Partial>,
 }
 
-impl ObjectState {
-    /// Reads a state file: its contents and whether there was none (a first start).
-    pub fn load(path: &Path) -> Result<(ObjectState, bool), String> {
-        match std::fs::read(path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map(|s| (s, false)).map_err(|e| {
-                format!(
-                    "{}: not a Picket CloudTrail state file ({e}); move it away to read the directory again",
-                    path.display()
-                )
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                Ok((ObjectState::default(), true))
-            }
-            Err(e) => Err(format!("cannot read {}: {e}", path.display())),
-        }
-    }
-}
-
-/// The state being saved, shared by the reader thread and the acks; the last one to
-/// let go of it saves it.
-#[derive(Debug)]
-struct StateFile {
-    path: PathBuf,
-    state: Mutex<ObjectState>,
-    dirty: AtomicBool,
-}
-
-impl StateFile {
-    fn with<T>(&self, f: impl FnOnce(&mut ObjectState) -> T) -> T {
-        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        f(&mut s)
-    }
-
+impl StateFile<ObjectState> {
     fn set_partial(&self, path: &Path, seen: Seen, record: u64) {
         let p = Partial { seen, record };
-        self.with(|s| {
-            if s.partial.get(path) != Some(&p) {
-                s.partial.insert(path.to_path_buf(), p);
-                self.dirty.store(true, Ordering::Release);
-            }
-        });
+        self.update(|s| s.partial.insert(path.to_path_buf(), p) != Some(p));
     }
 
     fn finish(&self, path: &Path, seen: Seen) {
-        self.with(|s| {
+        self.update(|s| {
             s.partial.remove(path);
             s.done.insert(path.to_path_buf(), seen);
+            true
         });
-        self.dirty.store(true, Ordering::Release);
-    }
-
-    fn save_if_dirty(&self) {
-        if self.dirty.swap(false, Ordering::AcqRel) {
-            if let Err(e) = self.save() {
-                self.dirty.store(true, Ordering::Release);
-                tracing::error!(path = %self.path.display(), error = %e, "Cannot save the CloudTrail input's state");
-            }
-        }
-    }
-
-    /// Writes to a temporary file, synced, then renamed over the old one.
-    fn save(&self) -> std::io::Result<()> {
-        use std::io::Write;
-        let bytes = self.with(|s| serde_json::to_vec(&*s).map_err(std::io::Error::other))?;
-        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)?;
-        }
-        let tmp = self.path.with_extension("json.tmp");
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, &self.path)
-    }
-}
-
-impl Drop for StateFile {
-    fn drop(&mut self) {
-        self.save_if_dirty();
     }
 }
 
@@ -288,13 +223,13 @@ pub struct CloudTrailInput {
     config: CloudTrailInputConfig,
     alerted: BTreeMap<PathBuf, u64>,
     first_start: bool,
-    state: Arc<StateFile>,
+    state: Arc<StateFile<ObjectState>>,
 }
 
 impl CloudTrailInput {
     /// Where what was read is saved.
     pub fn state_path(&self) -> &Path {
-        &self.state.path
+        self.state.path()
     }
 }
 
@@ -421,7 +356,7 @@ impl Watch {
                     tracing::info!(objects = listing.len(), directory = %self.input.directory.display(), "CloudTrail input starts at now: objects already there are not read");
                 }
                 // Saved at once, so a restart is not a first start again.
-                self.input.state.dirty.store(true, Ordering::Release);
+                self.input.state.mark_dirty();
                 self.input.state.save_if_dirty();
             }
             first_look = false;
@@ -491,13 +426,11 @@ impl Watch {
         let present: BTreeSet<&PathBuf> = listing.iter().map(|(p, _)| p).collect();
         if !listing.is_empty() {
             // Objects gone from the directory are forgotten (a lifecycle rule).
-            self.input.state.with(|s| {
-                let before = s.done.len();
+            self.input.state.update(|s| {
+                let before = (s.done.len(), s.partial.len());
                 s.done.retain(|p, _| present.contains(p));
                 s.partial.retain(|p, _| present.contains(p));
-                if s.done.len() != before {
-                    self.input.state.dirty.store(true, Ordering::Release);
-                }
+                (s.done.len(), s.partial.len()) != before
             });
             self.pending.retain(|p, _| present.contains(p));
             self.awaiting_acks.retain(|p| present.contains(p));

@@ -5,9 +5,7 @@
 //! Pure: touches nothing.
 
 use super::{insert_some, parse_time, source_endpoint};
-use sensor_core::event::{
-    Cloud, CloudAccount, ErrorInfo, Event, EventMeta, Extra, User, UserAgent,
-};
+use sensor_core::event::{ErrorInfo, Event, Extra, User, UserAgent};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -151,26 +149,8 @@ pub fn gcp_audit_event(bytes: &[u8], collector: &'static str) -> Result<Event, S
     let failed = code != 0;
     let mut event = Event {
         timestamp: time,
-        event: EventMeta {
-            kind: Some("event".into()),
-            category: vec!["api".into()],
-            kind_type: vec!["info".into()],
-            action: Some(method),
-            id: entry.insert_id,
-            provider: proto.service_name,
-            outcome: Some(if failed { "failure" } else { "success" }.into()),
-            dataset: Some(DATASET.into()),
-            ..EventMeta::default()
-        },
-        cloud: Some(Cloud {
-            provider: Some("gcp".into()),
-            account: project.map(|id| CloudAccount {
-                id: Some(id),
-                ..CloudAccount::default()
-            }),
-            region,
-            ..Cloud::default()
-        }),
+        event: super::api_call_meta(method, entry.insert_id, proto.service_name, failed, DATASET),
+        cloud: Some(super::cloud_part("gcp", project, region)),
         user: User {
             id: principal.clone(),
             name: principal,

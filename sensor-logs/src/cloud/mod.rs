@@ -95,7 +95,7 @@ pub use reader::{open_object, Item, RecordSplitter, SplitError, DEFAULT_MAX_RECO
 pub use replay::CloudReplay;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sensor_core::event::{Endpoint, Event, Extra};
+use sensor_core::event::{Cloud, CloudAccount, Endpoint, Event, EventMeta, Extra};
 use serde_json::Value;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -358,6 +358,40 @@ pub(crate) fn source_endpoint(address: String) -> Endpoint {
             address: Some(address),
             ..Endpoint::default()
         }
+    }
+}
+
+/// `event.*` of one API call (the contract above): an `api` `info` event.
+fn api_call_meta(
+    action: String,
+    id: Option<String>,
+    provider: Option<String>,
+    failed: bool,
+    dataset: &str,
+) -> EventMeta {
+    EventMeta {
+        kind: Some("event".into()),
+        category: vec!["api".into()],
+        kind_type: vec!["info".into()],
+        action: Some(action),
+        id,
+        provider,
+        outcome: Some(if failed { "failure" } else { "success" }.into()),
+        dataset: Some(dataset.into()),
+        ..EventMeta::default()
+    }
+}
+
+/// `cloud.*` of one API call.
+fn cloud_part(provider: &str, account: Option<String>, region: Option<String>) -> Cloud {
+    Cloud {
+        provider: Some(provider.into()),
+        account: account.map(|id| CloudAccount {
+            id: Some(id),
+            ..CloudAccount::default()
+        }),
+        region,
+        ..Cloud::default()
     }
 }
 
