@@ -394,18 +394,20 @@ pub fn replay(
         }
     }
     let detector = build_detector(&loaded);
+    let max_record = config.pipeline.max_record_bytes;
     let sink: Box<dyn AlertSink> = match output {
         Some(path) => Box::new(JsonlFileSink::open(path, &config.sinks.file)?),
         None => Box::new(StdoutSink),
     };
     let (collector, stats): (Box<dyn Collector>, Arc<ReplayStats>) = match format {
         ReplayFormat::Ecs => {
-            let r = LineReplay::new(files, EcsParser);
+            let r = LineReplay::new(files, EcsParser).with_max_record_bytes(max_record);
             let stats = r.stats();
             (Box::new(r), stats)
         }
         ReplayFormat::Eslogger => {
-            let r = LineReplay::new(files, sensor_macos::EsloggerParser::for_replay());
+            let r = LineReplay::new(files, sensor_macos::EsloggerParser::for_replay())
+                .with_max_record_bytes(max_record);
             let stats = r.stats();
             (Box::new(r), stats)
         }
@@ -415,7 +417,8 @@ pub fn replay(
                 ReplayFormat::Tacacs => sensor_logs::LineFormat::Tacacs,
                 _ => sensor_logs::LineFormat::Syslog,
             };
-            let r = LineReplay::new(files, sensor_logs::LogLineParser::new(format, host));
+            let r = LineReplay::new(files, sensor_logs::LogLineParser::new(format, host))
+                .with_max_record_bytes(max_record);
             let stats = r.stats();
             (Box::new(r), stats)
         }
@@ -424,7 +427,8 @@ pub fn replay(
                 sensor_logs::CloudReplay::cloudtrail(files)
             } else {
                 sensor_logs::CloudReplay::gcp_audit(files)
-            };
+            }
+            .with_max_record_bytes(max_record);
             let stats = r.stats();
             (Box::new(r), stats)
         }
@@ -448,10 +452,11 @@ pub fn replay(
     });
     let report = report.map_err(|e| anyhow!("{e}"))?;
     eprintln!(
-        "replay: {} records read, {} events, {} malformed skipped, {} ignored",
+        "replay: {} records read, {} events, {} malformed skipped, {} oversized skipped, {} ignored",
         stats.records_read.load(Ordering::Relaxed),
         stats.events.load(Ordering::Relaxed),
         stats.malformed.load(Ordering::Relaxed),
+        stats.oversized.load(Ordering::Relaxed),
         stats.ignored.load(Ordering::Relaxed),
     );
     let total: u64 = report.alerts_by_rule.iter().map(|(_, n)| n).sum();
@@ -460,7 +465,7 @@ pub fn replay(
         eprintln!("  {n:>6}  {rule}");
     }
     for (stage, n) in health.snapshot().losses {
-        if n > 0 && stage != "malformed_input" {
+        if n > 0 && stage != "malformed_input" && stage != "oversized_input" {
             eprintln!("replay: {n} lost at {stage}");
         }
     }

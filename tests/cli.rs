@@ -1,5 +1,6 @@
 //! The `picket` binary, end to end: replay of ECS NDJSON with a malformed line, the
-//! replay summary, check-config on good and bad files, alerts and version.
+//! replay summary, a 100 MB record skipped in bounded memory, check-config on good and
+//! bad files, alerts and version.
 #![cfg(unix)]
 
 use std::os::unix::fs::PermissionsExt;
@@ -86,6 +87,79 @@ fn replay_reports_malformed_lines_and_processes_the_rest() {
         stderr.contains("1 alerts"),
         "alerts per rule in the summary: {stderr}"
     );
+}
+
+/// The hostile-input case of the speed issue: one 100 MB line of 100,000 arguments.
+/// It is counted and skipped without being held whole (the replay's peak RSS stays far
+/// below the line), and the lines after it are still read and alerted on.
+#[test]
+fn a_100_mb_record_is_counted_and_skipped_in_bounded_memory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("hostile.ndjson");
+    let arg = "A".repeat(1000);
+    let args: Vec<&str> = std::iter::once("ss")
+        .chain((0..100_000).map(|_| arg.as_str()))
+        .collect();
+    let huge = linux_exec(200, 1, "1000", "/usr/bin/ss", &args);
+    assert!(huge.len() > 200_000_000);
+    let lines = [
+        linux_exec(100, 1, "1000", "/bin/bash", &["bash"]),
+        huge,
+        linux_exec(101, 100, "1000", "/usr/bin/ss", &["ss", "-antp"]),
+    ];
+    std::fs::write(&input, lines.join("\n") + "\n").expect("write");
+    drop(lines);
+    let stdout = std::fs::File::create(dir.path().join("stdout")).expect("stdout");
+    let stderr = std::fs::File::create(dir.path().join("stderr")).expect("stderr");
+    let child = Command::new(PICKET)
+        .args(["replay", input.to_str().expect("utf8")])
+        .env_remove("RUST_LOG")
+        .stdout(stdout)
+        .stderr(stderr)
+        .spawn()
+        .expect("run picket");
+    // The child's own peak (VmHWM of its image after exec; ru_maxrss would include
+    // this test's memory from before the exec), read until it exits.
+    let mut child = child;
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak_kb = 0u64;
+    let status = loop {
+        if let Ok(text) = std::fs::read_to_string(&status_file) {
+            if let Some(kb) = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            {
+                peak_kb = peak_kb.max(kb);
+            }
+        }
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    let stderr = std::fs::read_to_string(dir.path().join("stderr")).expect("stderr");
+    assert!(status.success(), "{stderr}");
+    assert!(
+        stderr.contains("2 records read, 2 events, 0 malformed skipped, 1 oversized skipped"),
+        "summary: {stderr}"
+    );
+    assert!(
+        stderr.contains("hostile.ndjson") && stderr.contains("line=2"),
+        "{stderr}"
+    );
+    let peak_mb = peak_kb / 1024;
+    assert!(
+        peak_mb > 0 && peak_mb < 100,
+        "peak RSS {peak_mb} MB for a 200 MB line"
+    );
+    let alerts = std::fs::read_to_string(dir.path().join("stdout")).expect("stdout");
+    assert_eq!(
+        alerts.lines().count(),
+        1,
+        "the ss after the huge line alerts: {alerts}"
+    );
+    assert!(alerts.contains("\"pid\":101"), "{alerts}");
 }
 
 #[test]

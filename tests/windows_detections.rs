@@ -66,7 +66,9 @@ fn elastic_rule_fires_on_net_user_from_iis_but_not_on_net1_under_net() {
     let log = fixture("LM_typical_IIS_webshell_sysmon_1_10_traces.evtx");
     let (alerts, stderr) = replay(None, &[&log]);
     assert!(
-        stderr.contains("4 records read, 3 events, 0 malformed skipped, 1 ignored"),
+        stderr.contains(
+            "4 records read, 3 events, 0 malformed skipped, 0 oversized skipped, 1 ignored"
+        ),
         "replay summary: {stderr}"
     );
     let hits = of_rule(&alerts, ELASTIC_RULE);
@@ -390,7 +392,9 @@ fn every_clause_of_the_elastic_rule_on_mapped_windows_events() {
     std::fs::write(&config, "[analytics]\nfold_window_secs = 0\n").expect("write config");
     let (alerts, stderr) = replay(Some(&config), &[&input]);
     assert!(
-        stderr.contains("24 records read, 24 events, 0 malformed skipped, 0 ignored"),
+        stderr.contains(
+            "24 records read, 24 events, 0 malformed skipped, 0 oversized skipped, 0 ignored"
+        ),
         "{stderr}"
     );
     let fired: std::collections::BTreeSet<u64> = of_rule(&alerts, ELASTIC_RULE)

@@ -1,5 +1,6 @@
 //! The collector seam: each OS crate implements [`Collector`]; the pipeline runs it.
 
+use crate::channel::{Batch, BatchTx};
 use crate::event::Event;
 use crate::health::{Counter, Health};
 use crate::host::HostIdentity;
@@ -85,15 +86,8 @@ pub struct EventSender {
 /// read events themselves; an ack is called as soon as the event is in it).
 #[derive(Debug, Clone)]
 enum Tx {
-    Pipeline(mpsc::Sender<Envelope>),
+    Pipeline(BatchTx),
     Plain(mpsc::Sender<Event>),
-}
-
-/// An event on its way through the pipeline, with what to call once it is through.
-#[derive(Debug)]
-pub(crate) struct Envelope {
-    pub(crate) event: Event,
-    pub(crate) ack: Option<Ack>,
 }
 
 /// Called once an event is through the whole pipeline: analysed, and every alert it
@@ -139,7 +133,7 @@ impl EventSender {
         Self::with_tx(Tx::Plain(tx), health)
     }
 
-    pub(crate) fn for_pipeline(tx: mpsc::Sender<Envelope>, health: Arc<Health>) -> Self {
+    pub(crate) fn for_pipeline(tx: BatchTx, health: Arc<Health>) -> Self {
         Self::with_tx(Tx::Pipeline(tx), health)
     }
 
@@ -192,12 +186,44 @@ impl EventSender {
         }
     }
 
+    fn one(event: Event, ack: Option<Ack>) -> Batch {
+        Batch {
+            events: vec![event],
+            ack,
+            give_back: None,
+        }
+    }
+
     /// Sends, waiting for room (backpressure). Returns false when the pipeline is gone.
     pub async fn send(&self, mut event: Event) -> bool {
         self.stamp(&mut event);
         match &self.tx {
-            Tx::Pipeline(tx) => tx.send(Envelope { event, ack: None }).await.is_ok(),
+            Tx::Pipeline(tx) => tx.send(Self::one(event, None)).await,
             Tx::Plain(tx) => tx.send(event).await.is_ok(),
+        }
+    }
+
+    /// Sends `events` in order as one hand-over, waiting for room: what a reader that
+    /// has many events at once (a replay, a drained buffer) should use.
+    pub async fn send_batch(&self, mut events: Vec<Event>) -> bool {
+        events.iter_mut().for_each(|e| self.stamp(e));
+        match &self.tx {
+            Tx::Pipeline(tx) => {
+                let batch = Batch {
+                    events,
+                    ack: None,
+                    give_back: None,
+                };
+                tx.send(batch).await
+            }
+            Tx::Plain(tx) => {
+                for event in events {
+                    if tx.send(event).await.is_err() {
+                        return false;
+                    }
+                }
+                true
+            }
         }
     }
 
@@ -207,7 +233,7 @@ impl EventSender {
     pub fn try_send(&self, mut event: Event) -> bool {
         self.stamp(&mut event);
         let sent = match &self.tx {
-            Tx::Pipeline(tx) => tx.try_send(Envelope { event, ack: None }).is_ok(),
+            Tx::Pipeline(tx) => tx.try_send(Self::one(event, None)).is_ok(),
             Tx::Plain(tx) => tx.try_send(event).is_ok(),
         };
         if !sent {
@@ -220,28 +246,61 @@ impl EventSender {
     pub fn blocking_send(&self, mut event: Event) -> bool {
         self.stamp(&mut event);
         match &self.tx {
-            Tx::Pipeline(tx) => tx.blocking_send(Envelope { event, ack: None }).is_ok(),
+            Tx::Pipeline(tx) => tx.blocking_send(Self::one(event, None)),
             Tx::Plain(tx) => tx.blocking_send(event).is_ok(),
+        }
+    }
+
+    /// [`EventSender::send_batch`] from a plain (non-async) thread.
+    pub fn blocking_send_batch(&self, events: Vec<Event>) -> bool {
+        self.blocking_send_batch_acked(events, None)
+    }
+
+    /// [`EventSender::blocking_send_batch`], with the analysed events handed back
+    /// through `give_back` for the sending thread to free: freeing is a good part of an
+    /// event's cost, and there it is off the pipeline's one thread.
+    pub fn blocking_send_batch_given_back(
+        &self,
+        mut events: Vec<Event>,
+        give_back: &std::sync::mpsc::Sender<Vec<Event>>,
+    ) -> bool {
+        events.iter_mut().for_each(|e| self.stamp(e));
+        match &self.tx {
+            Tx::Pipeline(tx) => tx.blocking_send(Batch {
+                events,
+                ack: None,
+                give_back: Some(give_back.clone()),
+            }),
+            Tx::Plain(_) => self.blocking_send_batch(events),
         }
     }
 
     /// [`EventSender::blocking_send`], calling `ack` once the event is through the
     /// pipeline. If the pipeline is gone, `ack` is dropped uncalled and this returns false.
-    pub fn blocking_send_acked(&self, mut event: Event, ack: Ack) -> bool {
-        self.stamp(&mut event);
+    pub fn blocking_send_acked(&self, event: Event, ack: Ack) -> bool {
+        self.blocking_send_batch_acked(vec![event], Some(ack))
+    }
+
+    /// Sends `events` in order from a plain thread, then calls `ack` (if any) once all
+    /// of them are through the pipeline, with whether any raised an alert.
+    pub fn blocking_send_batch_acked(&self, mut events: Vec<Event>, ack: Option<Ack>) -> bool {
+        events.iter_mut().for_each(|e| self.stamp(e));
         match &self.tx {
-            Tx::Pipeline(tx) => tx
-                .blocking_send(Envelope {
-                    event,
-                    ack: Some(ack),
-                })
-                .is_ok(),
+            Tx::Pipeline(tx) => tx.blocking_send(Batch {
+                events,
+                ack,
+                give_back: None,
+            }),
             Tx::Plain(tx) => {
-                let sent = tx.blocking_send(event).is_ok();
-                if sent {
+                for event in events {
+                    if tx.blocking_send(event).is_err() {
+                        return false;
+                    }
+                }
+                if let Some(ack) = ack {
                     ack.done(false);
                 }
-                sent
+                true
             }
         }
     }

@@ -15,6 +15,7 @@
 #![deny(missing_docs)]
 
 pub mod alert;
+mod channel;
 pub mod collector;
 pub mod config;
 pub mod detect;

@@ -8,7 +8,8 @@
 //! pending state and every sink is flushed before [`run`] returns.
 
 use crate::alert::Alert;
-use crate::collector::{Ack, Collector, CollectorError, Envelope, EventSender, Shutdown};
+use crate::channel::{self, Batch};
+use crate::collector::{Ack, Collector, CollectorError, EventSender, Shutdown};
 use crate::detect::Detector;
 use crate::event::Event;
 use crate::health::CollectorState;
@@ -108,7 +109,7 @@ pub async fn run(
     mut controls: mpsc::Receiver<Control>,
     options: PipelineOptions,
 ) -> Result<RunReport, CollectorError> {
-    let (event_tx, mut event_rx) = mpsc::channel::<Envelope>(options.channel_capacity);
+    let (event_tx, mut event_rx) = channel::channel(options.channel_capacity);
     let (alert_tx, alert_rx) = mpsc::channel::<SinkMsg>(options.alert_queue_capacity);
 
     // Each collector reports whose events it sees; its sender stamps them, with the
@@ -184,32 +185,41 @@ pub async fn run(
                 }
                 None => controls_open = false,
             },
-            event = event_rx.recv() => {
-                let Some(Envelope { mut event, ack }) = event else { break };
+            batch = event_rx.recv() => {
+                let Some(Batch { mut events, ack, give_back }) = batch else { break };
                 if single && report.events == 0 && health.collector_state() == CollectorState::Starting {
                     // A collector that delivers is running even if it never said so.
                     health.set_collector_state(CollectorState::Running);
                 }
-                health.events_seen.fetch_add(1, Ordering::Relaxed);
-                report.events += 1;
-                if event.event.id.is_none() {
-                    event.event.id = Some(stable_event_id(&event));
-                }
-                table.observe(&mut event);
-                if options.clock == Clock::Event {
-                    let due = last_tick.is_none_or(|t| event.timestamp - t >= chrono::TimeDelta::seconds(1));
-                    if due {
-                        last_tick = Some(event.timestamp);
-                        detector.on_tick(event.timestamp, false, &mut alerts);
-                        report_counts(&health, detector.as_ref(), &table);
+                health.events_seen.fetch_add(events.len() as u64, Ordering::Relaxed);
+                let mut raised = false;
+                for event in events.iter_mut() {
+                    report.events += 1;
+                    if event.event.id.is_none() {
+                        event.event.id = Some(stable_event_id(event));
+                    }
+                    table.observe(event);
+                    if options.clock == Clock::Event {
+                        let due = last_tick.is_none_or(|t| event.timestamp - t >= chrono::TimeDelta::seconds(1));
+                        if due {
+                            last_tick = Some(event.timestamp);
+                            detector.on_tick(event.timestamp, false, &mut alerts);
+                            report_counts(&health, detector.as_ref(), &table);
+                        }
+                    }
+                    let before = alerts.len();
+                    detector.on_event(event, &mut alerts);
+                    raised |= alerts.len() > before;
+                    if !alerts.is_empty() {
+                        forward(&mut alerts, &config_hash, &health, &alert_tx, &mut report).await;
                     }
                 }
-                let before = alerts.len();
-                detector.on_event(&event, &mut alerts);
-                let raised = alerts.len() > before;
-                forward(&mut alerts, &config_hash, &health, &alert_tx, &mut report).await;
+                if let Some(back) = give_back {
+                    // If the sender is gone, the events are freed here after all.
+                    let _ = back.send(events);
+                }
                 if let Some(ack) = ack {
-                    // Through the sink queue, so it comes after this event's alerts.
+                    // Through the sink queue, so it comes after the batch's alerts.
                     if let Err(mpsc::error::SendError(SinkMsg::Ack(ack, raised))) =
                         alert_tx.send(SinkMsg::Ack(ack, raised)).await
                     {

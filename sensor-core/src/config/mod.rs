@@ -197,6 +197,10 @@ pub struct PipelineConfig {
     pub seed_process_table: bool,
     /// Capacity of the bounded alert queue in front of the sinks, in alerts.
     pub alert_queue_capacity: usize,
+    /// Longest record a replay reads (an NDJSON line, a CloudTrail record), in bytes. A
+    /// longer one is skipped as it streams past, never held whole, and counted in the
+    /// `oversized_input` loss counter with its file and line.
+    pub max_record_bytes: usize,
 }
 
 impl Default for PipelineConfig {
@@ -206,6 +210,7 @@ impl Default for PipelineConfig {
             process_table_capacity: 65_536,
             seed_process_table: true,
             alert_queue_capacity: 16_384,
+            max_record_bytes: crate::replay::DEFAULT_MAX_RECORD_BYTES,
         }
     }
 }
@@ -228,6 +233,14 @@ impl PipelineConfig {
             format!(
                 "expected 1024 to 16777216 processes, found {}",
                 self.process_table_capacity
+            ),
+        );
+        check(
+            (1024..=268_435_456).contains(&self.max_record_bytes),
+            "pipeline.max_record_bytes",
+            format!(
+                "expected 1024 to 268435456 bytes, found {}",
+                self.max_record_bytes
             ),
         );
         check(

@@ -11,6 +11,7 @@
 //! `Event::field` finds them by path either way.
 
 use super::{expand_dotted_keys, insert_path, one_or_many, Extra};
+use chrono::{DateTime, Utc};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::Value;
@@ -38,7 +39,7 @@ pub(crate) fn deserialize_object<'de, T: Assign, D: Deserializer<'de>>(
     Ok(value)
 }
 
-/// A map key, borrowed from the input when it has no escapes.
+/// A string (a map key, a timestamp), borrowed from the input when it has no escapes.
 struct Key<'de>(Cow<'de, str>);
 
 impl<'de> Deserialize<'de> for Key<'de> {
@@ -47,7 +48,7 @@ impl<'de> Deserialize<'de> for Key<'de> {
         impl<'de> Visitor<'de> for KeyVisitor {
             type Value = Key<'de>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a field name")
+                f.write_str("a string")
             }
             fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
                 Ok(Key(Cow::Borrowed(v)))
@@ -140,6 +141,57 @@ pub(crate) fn leaf<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
     d: D,
 ) -> Result<(), D::Error> {
     replace_with(slot, rest, d, T::deserialize)
+}
+
+/// `@timestamp`: RFC 3339, as chrono reads it, with a fast path for the
+/// `YYYY-MM-DDTHH:MM:SS[.fraction]Z` form nearly every source writes.
+pub(crate) fn timestamp<'de, D: Deserializer<'de>>(
+    slot: &mut DateTime<Utc>,
+    rest: &str,
+    d: D,
+) -> Result<(), D::Error> {
+    replace_with(slot, rest, d, |d| {
+        let text = Key::deserialize(d)?.0;
+        parse_utc_timestamp(&text)
+            .or_else(|| {
+                text.parse::<DateTime<chrono::FixedOffset>>()
+                    .ok()
+                    .map(|t| t.with_timezone(&Utc))
+            })
+            .ok_or_else(|| {
+                de::Error::custom(format_args!(
+                    "invalid timestamp {text:?}: expected RFC 3339, like 2026-11-20T10:00:00Z"
+                ))
+            })
+    })
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.fraction]Z` (up to nine fraction digits), else `None`.
+pub(crate) fn parse_utc_timestamp(text: &str) -> Option<DateTime<Utc>> {
+    let b = text.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't') {
+        return None;
+    }
+    if b[13] != b':' || b[16] != b':' || !matches!(b[b.len() - 1], b'Z' | b'z') {
+        return None;
+    }
+    let num = |range: std::ops::Range<usize>| -> Option<u32> {
+        b[range].iter().try_fold(0u32, |n, &c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    let nanos = match &b[19..b.len() - 1] {
+        [] => 0,
+        [b'.', digits @ ..] if (1..=9).contains(&digits.len()) => {
+            let n = num(20..20 + digits.len())?;
+            n * 10u32.pow(9 - digits.len() as u32)
+        }
+        _ => return None,
+    };
+    let date = chrono::NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)?;
+    let time =
+        chrono::NaiveTime::from_hms_nano_opt(num(11..13)?, num(14..16)?, num(17..19)?, nanos)?;
+    Some(date.and_time(time).and_utc())
 }
 
 /// An ECS list field that sources also write as a single string (`event.type`).
@@ -325,6 +377,33 @@ mod tests {
             err.to_string().starts_with("field `process.parent.pid`"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn timestamps_read_as_chrono_reads_them() {
+        for text in [
+            "2026-11-20T10:00:00Z",
+            "2026-11-20T10:00:00.5Z",
+            "2026-11-20T10:00:00.123456789Z",
+            "2026-11-20T10:00:00.123+02:00",
+            "2026-11-20 10:00:00Z",
+            "2024-02-29T23:59:59.000001z",
+        ] {
+            let ev = parse(&format!(r#"{{"@timestamp": "{text}"}}"#));
+            let chrono: chrono::DateTime<chrono::Utc> =
+                serde_json::from_str(&format!("\"{text}\"")).expect(text);
+            assert_eq!(ev.timestamp, chrono, "{text}");
+        }
+        for bad in [
+            "2026-02-30T10:00:00Z",
+            "2026-11-20T10:00:00.Z",
+            "yesterday",
+            "2026-11-20T25:00:00Z",
+        ] {
+            let err = Event::from_json_slice(format!(r#"{{"@timestamp": "{bad}"}}"#).as_bytes())
+                .expect_err(bad);
+            assert!(err.to_string().contains("invalid timestamp"), "{err}");
+        }
     }
 
     #[test]

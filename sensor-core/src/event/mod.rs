@@ -83,7 +83,7 @@ pub struct Event {
 }
 
 de::ecs_object!(Event {
-    "@timestamp" => leaf(timestamp),
+    "@timestamp" => timestamp(timestamp),
     "event" => object(event),
     "host" => object(host),
     "process" => object(process),
@@ -234,7 +234,15 @@ impl Event {
     /// Parses one ECS JSON document (nested or dotted keys) straight from its text, in
     /// one pass (see the `de` module).
     pub fn from_json_slice(line: &[u8]) -> Result<Self, serde_json::Error> {
-        serde_json::from_slice(line)
+        // One UTF-8 check of the whole line is cheaper than serde_json's check of each
+        // string in it, which it skips for a `str`.
+        let text = std::str::from_utf8(line).map_err(|e| {
+            <serde_json::Error as serde::de::Error>::custom(format_args!(
+                "invalid UTF-8 at byte {}",
+                e.valid_up_to()
+            ))
+        })?;
+        serde_json::from_str(text)
     }
 }
 
@@ -316,23 +324,37 @@ pub(crate) fn insert_path(map: &mut Map<String, Value>, key: &str, value: Value)
 
 /// Accepts `"start"` or `["start"]` for ECS fields that are arrays.
 mod one_or_many {
-    use serde::{Deserialize, Deserializer, Serializer};
+    use serde::de::{self, SeqAccess, Visitor};
+    use serde::{Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(v: &[String], s: S) -> Result<S::Ok, S::Error> {
         s.collect_seq(v)
     }
 
+    /// A string or a list of strings. A visitor rather than an untagged enum: the enum
+    /// buffers the value and builds an error for every list it tries as a string first.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum OneOrMany {
-            One(String),
-            Many(Vec<String>),
+        struct OneOrMany;
+        impl<'de> Visitor<'de> for OneOrMany {
+            type Value = Vec<String>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string or a list of strings")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Vec<String>, E> {
+                Ok(vec![v.to_string()])
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Vec<String>, E> {
+                Ok(vec![v])
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<String>, A::Error> {
+                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(1).min(16));
+                while let Some(item) = seq.next_element::<String>()? {
+                    out.push(item);
+                }
+                Ok(out)
+            }
         }
-        Ok(match OneOrMany::deserialize(d)? {
-            OneOrMany::One(s) => vec![s],
-            OneOrMany::Many(v) => v,
-        })
+        d.deserialize_any(OneOrMany)
     }
 }
 
