@@ -401,13 +401,17 @@ pub fn replay(
     };
     let (collector, stats): (Box<dyn Collector>, Arc<ReplayStats>) = match format {
         ReplayFormat::Ecs => {
-            let r = LineReplay::new(files, EcsParser).with_max_record_bytes(max_record);
+            let r = LineReplay::new(files, EcsParser)
+                .with_max_record_bytes(max_record)
+                .with_threads(config.pipeline.replay_threads)
+                .with_batch_events(config.pipeline.replay_batch_events);
             let stats = r.stats();
             (Box::new(r), stats)
         }
         ReplayFormat::Eslogger => {
             let r = LineReplay::new(files, sensor_macos::EsloggerParser::for_replay())
-                .with_max_record_bytes(max_record);
+                .with_max_record_bytes(max_record)
+                .with_batch_events(config.pipeline.replay_batch_events);
             let stats = r.stats();
             (Box::new(r), stats)
         }
@@ -418,7 +422,8 @@ pub fn replay(
                 _ => sensor_logs::LineFormat::Syslog,
             };
             let r = LineReplay::new(files, sensor_logs::LogLineParser::new(format, host))
-                .with_max_record_bytes(max_record);
+                .with_max_record_bytes(max_record)
+                .with_batch_events(config.pipeline.replay_batch_events);
             let stats = r.stats();
             (Box::new(r), stats)
         }

@@ -126,10 +126,11 @@ pub const DEFAULT_MAX_RECORD_BYTES: usize = 1 << 20;
 /// work a parser thread takes.
 const BLOCK_BYTES: usize = 512 * 1024;
 
-/// Events cross to the pipeline in batches of at most this many: one hand-over per
-/// batch, and a batch small enough (an event is a few KiB) for the allocator to reuse
-/// its memory instead of mapping fresh pages for every block.
-const BATCH_EVENTS: usize = 64;
+/// Events cross to the pipeline in batches of at most this many by default
+/// (`[pipeline] replay_batch_events`): one hand-over per batch, and a batch small
+/// enough (an event is a few KiB) for the allocator to reuse its memory instead of
+/// mapping fresh pages for every block.
+pub const DEFAULT_BATCH_EVENTS: usize = 64;
 
 /// Replays files through a [`LineParser`].
 ///
@@ -143,6 +144,7 @@ pub struct LineReplay<P> {
     stats: Arc<ReplayStats>,
     max_record_bytes: usize,
     threads: usize,
+    batch_events: usize,
 }
 
 impl<P: LineParser> LineReplay<P> {
@@ -154,7 +156,14 @@ impl<P: LineParser> LineReplay<P> {
             stats: Arc::default(),
             max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            batch_events: DEFAULT_BATCH_EVENTS,
         }
+    }
+
+    /// Hands events to the pipeline `n` at a time (1: one by one).
+    pub fn with_batch_events(mut self, n: usize) -> Self {
+        self.batch_events = n.max(1);
+        self
     }
 
     /// Lines longer than `max` bytes are skipped without being held whole, and counted
@@ -164,9 +173,12 @@ impl<P: LineParser> LineReplay<P> {
         self
     }
 
-    /// Parses on at most `threads` threads (1: on the replay's own thread).
+    /// Parses on at most `threads` threads (1: on the replay's own thread; 0: one per
+    /// core).
     pub fn with_threads(mut self, threads: usize) -> Self {
-        self.threads = threads.max(1);
+        if threads > 0 {
+            self.threads = threads;
+        }
         self
     }
 
@@ -189,6 +201,7 @@ impl<P: LineParser> Collector for LineReplay<P> {
                 stats,
                 max_record_bytes,
                 threads,
+                batch_events,
             } = *self;
             // Files are read on blocking threads; events cross to the pipeline with
             // backpressure (blocking sends), so a replay never drops.
@@ -206,6 +219,7 @@ impl<P: LineParser> Collector for LineReplay<P> {
                     out: &out,
                     shutdown: &shutdown,
                     max_record_bytes,
+                    batch_events,
                 };
                 for path in &files {
                     if workers.len() > 1 {
@@ -337,6 +351,7 @@ struct FileJob<'a> {
     out: &'a EventSender,
     shutdown: &'a Shutdown,
     max_record_bytes: usize,
+    batch_events: usize,
 }
 
 impl FileJob<'_> {
@@ -472,7 +487,7 @@ impl FileJob<'_> {
         block: &Block,
     ) -> Vec<Vec<Event>> {
         let mut batches = Vec::new();
-        let mut events = Vec::with_capacity(BATCH_EVENTS);
+        let mut events = Vec::with_capacity(self.batch_events);
         let mut line_no = block.first_line;
         let (mut records, mut produced) = (0, 0);
         let bytes = &block.bytes[..];
@@ -507,11 +522,11 @@ impl FileJob<'_> {
                         .malformed_at(self.out.health(), name, number, &reason);
                 }
             }
-            if events.len() >= BATCH_EVENTS {
+            if events.len() >= self.batch_events {
                 produced += events.len();
                 batches.push(std::mem::replace(
                     &mut events,
-                    Vec::with_capacity(BATCH_EVENTS),
+                    Vec::with_capacity(self.batch_events),
                 ));
             }
         }

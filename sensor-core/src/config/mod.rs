@@ -201,6 +201,11 @@ pub struct PipelineConfig {
     /// longer one is skipped as it streams past, never held whole, and counted in the
     /// `oversized_input` loss counter with its file and line.
     pub max_record_bytes: usize,
+    /// Threads a replay parses on, for formats whose records parse independently
+    /// (ECS NDJSON); events still reach the analytics in file order. 0: one per core.
+    pub replay_threads: usize,
+    /// Events a replay hands to the pipeline at once (1: one by one).
+    pub replay_batch_events: usize,
 }
 
 impl Default for PipelineConfig {
@@ -211,6 +216,8 @@ impl Default for PipelineConfig {
             seed_process_table: true,
             alert_queue_capacity: 16_384,
             max_record_bytes: crate::replay::DEFAULT_MAX_RECORD_BYTES,
+            replay_threads: 0,
+            replay_batch_events: crate::replay::DEFAULT_BATCH_EVENTS,
         }
     }
 }
@@ -241,6 +248,22 @@ impl PipelineConfig {
             format!(
                 "expected 1024 to 268435456 bytes, found {}",
                 self.max_record_bytes
+            ),
+        );
+        check(
+            self.replay_threads <= 256,
+            "pipeline.replay_threads",
+            format!(
+                "expected 0 (one per core) to 256 threads, found {}",
+                self.replay_threads
+            ),
+        );
+        check(
+            (1..=4096).contains(&self.replay_batch_events),
+            "pipeline.replay_batch_events",
+            format!(
+                "expected 1 to 4096 events, found {}",
+                self.replay_batch_events
             ),
         );
         check(
