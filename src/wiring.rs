@@ -373,6 +373,9 @@ pub fn status(config_path: Option<&Path>, state_dir: Option<&Path>, json: bool) 
     Ok(ExitCode::SUCCESS)
 }
 
+/// The most events a replay keeps between its reader and the analytics.
+const REPLAY_CHANNEL_EVENTS: usize = 1024;
+
 /// `picket replay`.
 pub fn replay(
     format: ReplayFormat,
@@ -439,7 +442,10 @@ pub fn replay(
         }
     };
     let health = Health::new();
-    let opts = options(config, Clock::Event);
+    let mut opts = options(config, Clock::Event);
+    // A replay's reader waits for the analytics whatever the buffer, so more than a few
+    // batches in flight only costs memory (a live collector needs the buffer for bursts).
+    opts.channel_capacity = opts.channel_capacity.min(REPLAY_CHANNEL_EVENTS);
     let rt = runtime()?;
     let report = rt.block_on(async {
         let (_trigger, shutdown) = Shutdown::new();

@@ -13,6 +13,10 @@
 //! `analytics`.
 #![deny(missing_docs)]
 
+/// A JSON object under construction (vendor fields, `log.syslog.*`), before it becomes
+/// part of an event.
+pub(crate) type JsonMap = serde_json::Map<String, serde_json::Value>;
+
 pub mod cloud;
 pub mod config;
 pub mod esxi;

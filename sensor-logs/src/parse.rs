@@ -7,9 +7,10 @@
 //! `tac_plus.acct`) goes to [`parse_tacacs`]. It never panics: it only slices at ASCII
 //! bytes, and lines longer than [`MAX_LINE`] are cut (at a char boundary) first.
 
+use crate::JsonMap;
 use std::net::IpAddr;
 
-use sensor_core::event::{Endpoint, Extra};
+use sensor_core::event::Endpoint;
 use serde_json::Value;
 
 use crate::record::{Action, Device, DeviceKind, LogRecord, Parsed};
@@ -106,10 +107,10 @@ pub(crate) fn endpoint(addr: &str, port: Option<u16>) -> Option<Endpoint> {
 }
 
 /// Sets `extra[ns][key] = value` (a vendor's field under its own key).
-pub(crate) fn set_extra(extra: &mut Extra, ns: &str, key: &str, value: impl Into<Value>) {
+pub(crate) fn set_extra(extra: &mut JsonMap, ns: &str, key: &str, value: impl Into<Value>) {
     let entry = extra
         .entry(ns.to_string())
-        .or_insert_with(|| Value::Object(Extra::new()));
+        .or_insert_with(|| Value::Object(JsonMap::new()));
     if let Value::Object(map) = entry {
         map.insert(key.to_string(), value.into());
     }
@@ -220,7 +221,7 @@ mod tests {
             Some("show tcp brief")
         );
         assert_eq!(clean_command(" <cr> "), None);
-        let mut x = Extra::new();
+        let mut x = JsonMap::new();
         set_extra(&mut x, "tacacs", "task_id", "17");
         assert_eq!(x["tacacs"]["task_id"], "17");
     }

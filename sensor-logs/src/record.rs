@@ -15,10 +15,9 @@
 //! - `user.name`, `picket.privilege_level`, `picket.origin`, `source.*` (the client the
 //!   person came from) where the log records them.
 
+use crate::JsonMap;
 use chrono::{DateTime, Utc};
-use sensor_core::event::{
-    Endpoint, Event, EventMeta, Extra, Host, Observer, Process, User, UserAgent,
-};
+use sensor_core::event::{Endpoint, Event, EventMeta, Host, Observer, Process, User, UserAgent};
 
 /// What a log line says happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,11 +136,11 @@ pub struct LogRecord {
     pub user_agent: Option<String>,
     /// Format-specific fields kept under their vendor's key (`tacacs.task_id`, ...),
     /// merged into the event's top level.
-    pub extra: Extra,
+    pub extra: JsonMap,
     /// The syslog header as ECS `log.syslog.*` (`priority`, `facility.code`,
     /// `severity.code`, `hostname`, `appname`, `procid`, `msgid`, `sequence`), when the
     /// line came with one.
-    pub syslog: Extra,
+    pub syslog: JsonMap,
 }
 
 impl LogRecord {
@@ -166,8 +165,8 @@ impl LogRecord {
             terminal: None,
             outcome: None,
             user_agent: None,
-            extra: Extra::new(),
-            syslog: Extra::new(),
+            extra: JsonMap::new(),
+            syslog: JsonMap::new(),
         }
     }
 
@@ -227,7 +226,7 @@ impl LogRecord {
                 kind: Some(self.device.kind.word().into()),
                 ..Observer::default()
             }),
-            other: self.extra,
+            other: self.extra.into(),
             ..Event::default()
         };
         if !self.syslog.is_empty() {

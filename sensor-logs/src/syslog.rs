@@ -20,10 +20,11 @@
 //! Lines without a zone are taken as UTC. The parser only slices at ASCII bytes, so it
 //! never splits a UTF-8 character, and it never panics.
 
+use crate::JsonMap;
 use std::borrow::Cow;
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeDelta, Utc};
-use sensor_core::event::Extra;
+
 use serde_json::{json, Value};
 
 use crate::record::LogRecord;
@@ -169,8 +170,8 @@ impl<'a> SyslogMessage<'a> {
 
     /// The header as ECS `log.syslog.*`: `priority`, `facility.code`, `severity.code`,
     /// `hostname`, `appname`, `procid`, `msgid`, `sequence`, `version`.
-    pub fn ecs_fields(&self) -> Extra {
-        let mut x = Extra::new();
+    pub fn ecs_fields(&self) -> JsonMap {
+        let mut x = JsonMap::new();
         if let Some(p) = self.priority {
             x.insert("priority".into(), p.into());
             x.insert("facility".into(), json!({ "code": p >> 3 }));

@@ -29,7 +29,59 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 /// JSON object holding fields Picket does not model; kept so events round-trip.
-pub type Extra = Map<String, Value>;
+///
+/// It reads and writes as a `serde_json::Map` (through `Deref`), but an empty one is a
+/// null pointer: an event has some twenty of these and most are empty, so a whole map
+/// each would make the event several times larger to move, fill and free.
+#[derive(Debug, Clone, Default)]
+pub struct Extra(Option<Box<Map<String, Value>>>);
+
+impl Extra {
+    /// No fields.
+    pub fn new() -> Extra {
+        Extra(None)
+    }
+
+    /// The fields, if there are any (an empty map otherwise).
+    pub fn into_map(self) -> Map<String, Value> {
+        self.0.map(|m| *m).unwrap_or_default()
+    }
+}
+
+impl std::ops::Deref for Extra {
+    type Target = Map<String, Value>;
+    fn deref(&self) -> &Map<String, Value> {
+        static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
+        match &self.0 {
+            Some(map) => map,
+            None => EMPTY.get_or_init(Map::new),
+        }
+    }
+}
+
+impl std::ops::DerefMut for Extra {
+    fn deref_mut(&mut self) -> &mut Map<String, Value> {
+        self.0.get_or_insert_with(Default::default)
+    }
+}
+
+impl PartialEq for Extra {
+    fn eq(&self, other: &Extra) -> bool {
+        **self == **other
+    }
+}
+
+impl From<Map<String, Value>> for Extra {
+    fn from(map: Map<String, Value>) -> Extra {
+        Extra((!map.is_empty()).then(|| Box::new(map)))
+    }
+}
+
+impl Serialize for Extra {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        (**self).serialize(s)
+    }
+}
 
 pub(crate) fn is_false(b: &bool) -> bool {
     !*b

@@ -7,7 +7,8 @@
 //! place of `eventTime`, as the OTRF Security-Datasets are). Pure: touches nothing.
 
 use super::{insert_some, parse_time, source_endpoint};
-use sensor_core::event::{ErrorInfo, Event, Extra, User, UserAgent};
+use crate::JsonMap;
+use sensor_core::event::{ErrorInfo, Event, User, UserAgent};
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -158,8 +159,8 @@ fn into_event(r: Record<'_>, collector: &'static str) -> Result<Event, String> {
         .recipient_account_id
         .or_else(|| identity.account_id.clone());
 
-    let mut aws = Extra::new();
-    let mut ui = Extra::new();
+    let mut aws = JsonMap::new();
+    let mut ui = JsonMap::new();
     insert_some(&mut ui, "type", identity.kind);
     insert_some(&mut ui, "arn", identity.arn.clone());
     insert_some(&mut ui, "account_id", identity.account_id);
@@ -167,13 +168,13 @@ fn into_event(r: Record<'_>, collector: &'static str) -> Result<Event, String> {
     insert_some(&mut ui, "access_key_id", identity.access_key_id);
     insert_some(&mut ui, "invoked_by", identity.invoked_by);
     if let Some(issuer) = identity.session_context.and_then(|c| c.session_issuer) {
-        let mut si = Extra::new();
+        let mut si = JsonMap::new();
         insert_some(&mut si, "type", issuer.kind);
         insert_some(&mut si, "arn", issuer.arn);
         insert_some(&mut si, "user_name", issuer.user_name);
         insert_some(&mut si, "account_id", issuer.account_id);
         if !si.is_empty() {
-            let mut sc = Extra::new();
+            let mut sc = JsonMap::new();
             sc.insert("session_issuer".into(), si.into());
             ui.insert("session_context".into(), sc.into());
         }
@@ -192,9 +193,9 @@ fn into_event(r: Record<'_>, collector: &'static str) -> Result<Event, String> {
             Value::String(compact_json(raw.get())),
         );
     }
-    let mut cloudtrail = Extra::new();
+    let mut cloudtrail = JsonMap::new();
     cloudtrail.insert("cloudtrail".into(), aws.into());
-    let mut other = Extra::new();
+    let mut other = JsonMap::new();
     other.insert("aws".into(), cloudtrail.into());
 
     let mut event = Event {
@@ -216,7 +217,7 @@ fn into_event(r: Record<'_>, collector: &'static str) -> Result<Event, String> {
             message: r.error_message,
             ..ErrorInfo::default()
         }),
-        other,
+        other: other.into(),
         ..Event::default()
     };
     event.picket.collector = Some(collector.into());

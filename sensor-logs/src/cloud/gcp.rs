@@ -5,7 +5,8 @@
 //! Pure: touches nothing.
 
 use super::{insert_some, parse_time, source_endpoint};
-use sensor_core::event::{ErrorInfo, Event, Extra, User, UserAgent};
+use crate::JsonMap;
+use sensor_core::event::{ErrorInfo, Event, User, UserAgent};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -119,11 +120,11 @@ pub fn gcp_audit_event(bytes: &[u8], collector: &'static str) -> Result<Event, S
         None => (None, None),
     };
 
-    let mut audit = Extra::new();
+    let mut audit = JsonMap::new();
     insert_some(&mut audit, "method_name", Some(method.clone()));
     insert_some(&mut audit, "service_name", proto.service_name.clone());
     insert_some(&mut audit, "resource_name", proto.resource_name);
-    let mut auth = Extra::new();
+    let mut auth = JsonMap::new();
     insert_some(&mut auth, "principal_email", principal.clone());
     insert_some(&mut auth, "principal_subject", subject);
     insert_some(&mut auth, "service_account_key_name", key);
@@ -134,16 +135,16 @@ pub fn gcp_audit_event(bytes: &[u8], collector: &'static str) -> Result<Event, S
         audit.insert("authentication_info".into(), auth.into());
     }
     if code != 0 || status_message.is_some() {
-        let mut status = Extra::new();
+        let mut status = JsonMap::new();
         status.insert("code".into(), code.into());
         insert_some(&mut status, "message", status_message.clone());
         audit.insert("status".into(), status.into());
     }
     insert_some(&mut audit, "resource_type", resource_type);
     insert_some(&mut audit, "log_name", entry.log_name);
-    let mut gcp = Extra::new();
+    let mut gcp = JsonMap::new();
     gcp.insert("audit".into(), audit.into());
-    let mut other = Extra::new();
+    let mut other = JsonMap::new();
     other.insert("gcp".into(), gcp.into());
 
     let failed = code != 0;
@@ -166,7 +167,7 @@ pub fn gcp_audit_event(bytes: &[u8], collector: &'static str) -> Result<Event, S
             message: status_message,
             ..ErrorInfo::default()
         }),
-        other,
+        other: other.into(),
         ..Event::default()
     };
     event.picket.collector = Some(collector.into());

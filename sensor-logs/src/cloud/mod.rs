@@ -94,8 +94,9 @@ pub use gcp::gcp_audit_event;
 pub use reader::{open_object, Item, RecordSplitter, SplitError, DEFAULT_MAX_RECORD_BYTES};
 pub use replay::CloudReplay;
 
+use crate::JsonMap;
 use chrono::{DateTime, NaiveDate, Utc};
-use sensor_core::event::{Cloud, CloudAccount, Endpoint, Event, EventMeta, Extra};
+use sensor_core::event::{Cloud, CloudAccount, Endpoint, Event, EventMeta};
 use serde_json::Value;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -334,7 +335,7 @@ pub fn order_objects(objects: Vec<PathBuf>, format: CloudFormat) -> Vec<PathBuf>
     keyed.into_iter().map(|(_, p)| p).collect()
 }
 
-pub(crate) fn insert_some(map: &mut Extra, key: &str, value: Option<String>) {
+pub(crate) fn insert_some(map: &mut JsonMap, key: &str, value: Option<String>) {
     if let Some(v) = value {
         map.insert(key.into(), Value::String(v));
     }
