@@ -426,6 +426,7 @@ pub fn replay(
             };
             let r = LineReplay::new(files, sensor_logs::LogLineParser::new(format, host))
                 .with_max_record_bytes(max_record)
+                .with_threads(config.pipeline.replay_threads)
                 .with_batch_events(config.pipeline.replay_batch_events);
             let stats = r.stats();
             (Box::new(r), stats)

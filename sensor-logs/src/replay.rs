@@ -46,6 +46,16 @@ impl LineParser for LogLineParser {
         self.health = Some(health.clone());
     }
 
+    // A line is parsed on its own (the file's date is set per file, on every worker).
+    fn worker(&self) -> Option<Self> {
+        Some(LogLineParser {
+            format: self.format,
+            ctx: self.ctx.clone(),
+            health: self.health.clone(),
+            ignored: 0,
+        })
+    }
+
     fn start_file(&mut self, path: &Path) {
         if let Ok(modified) = std::fs::metadata(path).and_then(|m| m.modified()) {
             self.ctx.reference = modified.into();
