@@ -104,6 +104,11 @@ impl ElasticRule {
     pub fn matches(&self, event: &sensor_core::Event) -> bool {
         self.query.matches(event)
     }
+
+    /// What an event must have for the query to match (see [`Query`]'s `needs`).
+    pub(crate) fn needs(&self) -> Option<Vec<crate::eql::Atom>> {
+        self.query.needs()
+    }
 }
 
 #[derive(Deserialize)]

@@ -22,7 +22,10 @@
 //! patterns, value lists to sets and regex lists to a `RegexSet`.
 
 mod lexer;
+mod needs;
 mod parser;
+
+pub(crate) use needs::Atom;
 
 use crate::field::{any_scalar, FieldRef, Scalar};
 use crate::glob::{fold, Glob};
@@ -97,6 +100,12 @@ impl Query {
     #[inline]
     pub fn matches(&self, event: &Event) -> bool {
         self.root.eval(event)
+    }
+
+    /// Atoms of which an event must have one to match (see [`needs`]); `None` when the
+    /// query gives none and must see every event.
+    pub(crate) fn needs(&self) -> Option<Vec<Atom>> {
+        needs::needs(&self.root)
     }
 }
 
