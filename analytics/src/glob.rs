@@ -58,7 +58,8 @@ pub fn fold(s: &str) -> Cow<'_, str> {
 pub fn fold_into(s: &str, out: &mut String) {
     out.clear();
     if s.is_ascii() {
-        out.extend(s.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+        out.push_str(s);
+        out.make_ascii_lowercase();
     } else {
         out.extend(s.chars().flat_map(char::to_lowercase));
     }

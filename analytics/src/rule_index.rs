@@ -1,36 +1,42 @@
 //! The Elastic rules indexed by what an event must have for each to match, so an event
 //! meets only the rules it could match instead of all of them in turn.
 //!
-//! Each rule's query gives a set of atoms of which a matching event has at least one
-//! ([`Query::needs`](crate::eql::Query)): a folded field value equal to a literal (looked
-//! up in one hash map per field) or containing one (one Aho-Corasick automaton per field
-//! over every rule's literals). Rules that give no atoms are always evaluated. The
-//! candidates are evaluated in load order, so alerts come out exactly as when every rule
-//! runs in turn; the index only skips rules whose query would be false.
+//! Each rule's query gives up to three groups of atoms ([`Query::need_groups`]), each
+//! group a set of alternatives of which a matching event has at least one: a folded
+//! field value equal to a literal (looked up in one hash map per field) or containing
+//! one (one Aho-Corasick automaton per field over every rule's literals). A rule is a
+//! candidate when every one of its groups has a hit. Rules that give no atoms are always
+//! evaluated. The candidates are evaluated in load order, so alerts come out exactly as
+//! when every rule runs in turn; the index only skips rules whose query would be false.
+//!
+//! [`Query::need_groups`]: crate::eql::Query
 
 use crate::eql::Atom;
-use crate::field::FieldRef;
+use crate::field::{any_scalar, FieldRef, Scalar};
 use crate::glob::{fold_into, Literal};
 use crate::rules::ElasticRule;
-use aho_corasick::AhoCorasick;
+use aho_corasick::{AhoCorasick, AhoCorasickKind};
 use sensor_core::event::{Event, FieldValue};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-/// Rule numbers (positions in load order).
-type RuleIds = Vec<u32>;
+/// (rule number in load order, group number within the rule) pairs.
+type RuleIds = Vec<(u32, u8)>;
 
 /// Exact literals of one field → the rules needing them.
 #[derive(Debug, Clone)]
 struct ExactField {
     field: FieldRef,
-    rules: HashMap<String, RuleIds, BuildHasherDefault<FnvHasher>>,
+    /// Outside the event model: missing unless the event has unknown fields.
+    extra: bool,
+    rules: HashMap<String, RuleIds, BuildHasherDefault<WordHasher>>,
 }
 
 /// Contained literals of one field, as one automaton; pattern number → rules.
 #[derive(Debug, Clone)]
 struct ContainsField {
     field: FieldRef,
+    extra: bool,
     automaton: AhoCorasick,
     rules: Vec<RuleIds>,
 }
@@ -39,27 +45,42 @@ struct ContainsField {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RuleIndex {
     rule_count: usize,
-    always: RuleIds,
+    /// Per rule, the bit of every group it has.
+    required: Vec<u8>,
+    always: Vec<u32>,
     exact: Vec<ExactField>,
     contains: Vec<ContainsField>,
 }
 
-/// Per-event buffers: the folded value and the candidate set (one bit per rule).
+/// Per-event buffers: the folded value, the groups hit per rule, the rules touched and
+/// the candidate set (one bit per rule).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Candidates {
     folded: String,
+    hit: Vec<u8>,
+    touched: Vec<u32>,
     bits: Vec<u64>,
 }
 
-impl Candidates {
-    fn mark(&mut self, ids: &[u32]) {
-        for &i in ids {
-            if let Some(w) = self.bits.get_mut(i as usize / 64) {
-                *w |= 1u64 << (i % 64);
+/// Records that group `group` of rule `rule` has a hit.
+fn hit(hits: &mut [u8], touched: &mut Vec<u32>, ids: &[(u32, u8)]) {
+    for &(rule, group) in ids {
+        if let Some(h) = hits.get_mut(rule as usize) {
+            if *h == 0 {
+                touched.push(rule);
             }
+            *h |= 1 << group;
         }
     }
+}
 
+fn set_bit(bits: &mut [u64], rule: u32) {
+    if let Some(w) = bits.get_mut(rule as usize / 64) {
+        *w |= 1u64 << (rule % 64);
+    }
+}
+
+impl Candidates {
     /// The marked rules, in load order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = usize> + '_ {
         self.bits.iter().enumerate().flat_map(|(w, &bits)| {
@@ -84,45 +105,52 @@ impl RuleIndex {
             ..RuleIndex::default()
         };
         let mut contains: Vec<(FieldRef, Vec<String>, Vec<RuleIds>)> = Vec::new();
+        index.required = vec![0; rules.len()];
         for (i, rule) in rules.iter().enumerate() {
             let id = u32::try_from(i).unwrap_or(u32::MAX);
-            let Some(atoms) = rule.needs() else {
+            let Some(groups) = rule.need_groups() else {
                 index.always.push(id);
                 continue;
             };
-            for Atom { field, literal } in atoms {
-                match literal {
-                    Literal::Exact(value) => {
-                        let slot = match index.exact.iter().position(|e| e.field == field) {
-                            Some(s) => s,
-                            None => {
-                                index.exact.push(ExactField {
-                                    field,
-                                    rules: HashMap::default(),
-                                });
-                                index.exact.len() - 1
+            for (g, atoms) in groups.into_iter().enumerate() {
+                let Ok(group) = u8::try_from(g) else { break };
+                index.required[i] |= 1 << group;
+                let entry = (id, group);
+                for Atom { field, literal } in atoms {
+                    match literal {
+                        Literal::Exact(value) => {
+                            let slot = match index.exact.iter().position(|e| e.field == field) {
+                                Some(s) => s,
+                                None => {
+                                    index.exact.push(ExactField {
+                                        extra: is_extra(&field),
+                                        field,
+                                        rules: HashMap::default(),
+                                    });
+                                    index.exact.len() - 1
+                                }
+                            };
+                            let ids = index.exact[slot].rules.entry(value).or_default();
+                            if !ids.contains(&entry) {
+                                ids.push(entry);
                             }
-                        };
-                        let ids = index.exact[slot].rules.entry(value).or_default();
-                        if ids.last() != Some(&id) {
-                            ids.push(id);
                         }
-                    }
-                    Literal::Contains(needle) => {
-                        let slot = match contains.iter().position(|c| c.0 == field) {
-                            Some(s) => s,
-                            None => {
-                                contains.push((field, Vec::new(), Vec::new()));
-                                contains.len() - 1
-                            }
-                        };
-                        let (_, needles, ids) = &mut contains[slot];
-                        match needles.iter().position(|n| *n == needle) {
-                            Some(p) if ids[p].last() != Some(&id) => ids[p].push(id),
-                            Some(_) => {}
-                            None => {
-                                needles.push(needle);
-                                ids.push(vec![id]);
+                        Literal::Contains(needle) => {
+                            let slot = match contains.iter().position(|c| c.0 == field) {
+                                Some(s) => s,
+                                None => {
+                                    contains.push((field, Vec::new(), Vec::new()));
+                                    contains.len() - 1
+                                }
+                            };
+                            let (_, needles, ids) = &mut contains[slot];
+                            match needles.iter().position(|n| *n == needle) {
+                                Some(p) if !ids[p].contains(&entry) => ids[p].push(entry),
+                                Some(_) => {}
+                                None => {
+                                    needles.push(needle);
+                                    ids.push(vec![entry]);
+                                }
                             }
                         }
                     }
@@ -130,14 +158,20 @@ impl RuleIndex {
             }
         }
         for (field, needles, ids) in contains {
-            match AhoCorasick::new(&needles) {
+            let built = AhoCorasick::builder()
+                .kind(Some(AhoCorasickKind::DFA))
+                .build(&needles);
+            match built {
                 Ok(automaton) => index.contains.push(ContainsField {
+                    extra: is_extra(&field),
                     field,
                     automaton,
                     rules: ids,
                 }),
                 // Too big to build: those rules are evaluated for every event instead.
-                Err(_) => index.always.extend(ids.into_iter().flatten()),
+                Err(_) => index
+                    .always
+                    .extend(ids.into_iter().flatten().map(|(rule, _)| rule)),
             }
         }
         index.always.sort_unstable();
@@ -152,38 +186,53 @@ impl RuleIndex {
 
     /// Marks in `out` every rule `ev` could match.
     pub(crate) fn candidates(&self, ev: &Event, out: &mut Candidates) {
-        out.bits.clear();
-        out.bits.resize(self.rule_count.div_ceil(64), 0);
-        out.mark(&self.always);
-        for e in &self.exact {
+        let Candidates {
+            folded: buf,
+            hit: hits,
+            touched,
+            bits,
+        } = out;
+        bits.clear();
+        bits.resize(self.rule_count.div_ceil(64), 0);
+        hits.resize(self.rule_count, 0);
+        for &rule in &self.always {
+            set_bit(bits, rule);
+        }
+        // Unknown fields are rare; when the event has none, every field outside the model
+        // is missing and meets no atom.
+        let extras = ev.has_extra_fields();
+        for e in self.exact.iter().filter(|e| extras || !e.extra) {
             each_string(&e.field.get(ev), |s| {
-                let key = folded(s, &mut out.folded);
-                if let Some(ids) = e.rules.get(key) {
-                    // `folded` borrows `out.folded`; copy the ids' marks after.
-                    let ids: &[u32] = ids;
-                    for &i in ids {
-                        if let Some(w) = out.bits.get_mut(i as usize / 64) {
-                            *w |= 1u64 << (i % 64);
-                        }
+                if let Some(ids) = e.rules.get(folded(s, buf)) {
+                    hit(hits, touched, ids);
+                }
+            });
+        }
+        for c in self.contains.iter().filter(|c| extras || !c.extra) {
+            each_string(&c.field.get(ev), |s| {
+                for m in c.automaton.find_overlapping_iter(folded(s, buf)) {
+                    if let Some(ids) = c.rules.get(m.pattern().as_usize()) {
+                        hit(hits, touched, ids);
                     }
                 }
             });
         }
-        for c in &self.contains {
-            each_string(&c.field.get(ev), |s| {
-                let hay = folded(s, &mut out.folded);
-                for m in c.automaton.find_overlapping_iter(hay) {
-                    if let Some(ids) = c.rules.get(m.pattern().as_usize()) {
-                        for &i in ids {
-                            if let Some(w) = out.bits.get_mut(i as usize / 64) {
-                                *w |= 1u64 << (i % 64);
-                            }
-                        }
-                    }
+        // A rule is a candidate when every one of its groups had a hit.
+        for rule in touched.drain(..) {
+            let r = rule as usize;
+            if let (Some(h), Some(&need)) = (hits.get_mut(r), self.required.get(r)) {
+                if *h == need {
+                    set_bit(bits, rule);
                 }
-            });
+                *h = 0;
+            }
         }
     }
+}
+
+/// Whether `field` is read from an event's unknown fields.
+fn is_extra(field: &FieldRef) -> bool {
+    matches!(field, FieldRef::Other(path) if !Event::is_modelled_path(path))
 }
 
 /// `s` folded, borrowing it when folding would not change it.
@@ -196,35 +245,62 @@ fn folded<'a>(s: &'a str, buf: &'a mut String) -> &'a str {
     }
 }
 
-/// Calls `f` on each string of a string field (the index holds only such fields).
+/// Calls `f` on the string form of each scalar of a field, as the query's string
+/// comparison sees it (a number as `12`, a boolean as `true`).
 fn each_string(v: &FieldValue<'_>, mut f: impl FnMut(&str)) {
     match v {
+        FieldValue::Missing => {}
         FieldValue::Str(s) => f(s),
         FieldValue::Strs(items) => items.iter().for_each(|s| f(s)),
-        _ => {}
+        other => {
+            any_scalar(other, |sc| {
+                match sc {
+                    Scalar::Str(s) => f(s),
+                    Scalar::Int(i) => f(&i.to_string()),
+                    Scalar::Float(x) => f(&x.to_string()),
+                    Scalar::Bool(b) => f(if b { "true" } else { "false" }),
+                }
+                false
+            });
+        }
     }
 }
 
-/// FNV-1a: the index's keys are short field values, for which SipHash's setup costs more
-/// than the hashing; the keys come from rule files, not from events, so flooding is moot.
-#[derive(Debug, Clone, Copy)]
-struct FnvHasher(u64);
+/// A multiply-rotate hash over 8-byte words: the index's keys are short field values,
+/// for which SipHash's setup costs more than the hashing. The keys come from rule files,
+/// and events only look up, so there is no table for an attacker to flood.
+#[derive(Debug, Clone, Copy, Default)]
+struct WordHasher(u64);
 
-impl Default for FnvHasher {
-    fn default() -> Self {
-        FnvHasher(0xcbf2_9ce4_8422_2325)
+const HASH_MUL: u64 = 0x9e37_79b9_7f4a_7c15;
+
+impl WordHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(HASH_MUL);
     }
 }
 
-impl Hasher for FnvHasher {
+impl Hasher for WordHasher {
     fn finish(&self) -> u64 {
         self.0
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 ^= u64::from(b);
-            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.add(u64::from_le_bytes(w));
         }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(w));
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
     }
 }

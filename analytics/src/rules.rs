@@ -105,9 +105,9 @@ impl ElasticRule {
         self.query.matches(event)
     }
 
-    /// What an event must have for the query to match (see [`Query`]'s `needs`).
-    pub(crate) fn needs(&self) -> Option<Vec<crate::eql::Atom>> {
-        self.query.needs()
+    /// Groups of atoms that must each hold for the query to match.
+    pub(crate) fn need_groups(&self) -> Option<Vec<Vec<crate::eql::Atom>>> {
+        self.query.need_groups()
     }
 }
 

@@ -102,10 +102,9 @@ impl Query {
         self.root.eval(event)
     }
 
-    /// Atoms of which an event must have one to match (see [`needs`]); `None` when the
-    /// query gives none and must see every event.
-    pub(crate) fn needs(&self) -> Option<Vec<Atom>> {
-        needs::needs(&self.root)
+    /// Groups of atoms that must each hold for the query to match (see [`needs`]).
+    pub(crate) fn need_groups(&self) -> Option<Vec<Vec<Atom>>> {
+        needs::groups(&self.root)
     }
 }
 
@@ -164,6 +163,9 @@ struct StrMatch {
     exact: Vec<String>,
     exact_set: Option<HashSet<String>>,
     globs: Vec<Glob>,
+    /// With many globs: an ASCII case-insensitive automaton over every glob's required
+    /// literal, so an ASCII value holding none of them skips the globs.
+    glob_gate: Option<aho_corasick::AhoCorasick>,
     regex: Option<RegexSet>,
     ints: Vec<i64>,
     floats: Vec<f64>,
@@ -207,6 +209,7 @@ impl StrMatch {
         if self.exact.len() > 8 {
             self.exact_set = Some(self.exact.drain(..).collect());
         }
+        self.glob_gate = glob_gate(&self.globs);
     }
 
     fn str_matches(&self, s: &str) -> bool {
@@ -229,7 +232,13 @@ impl StrMatch {
                 return true;
             }
         }
-        self.globs.iter().any(|g| g.matches(s))
+        // A glob matches only a value whose fold holds its literal; for an ASCII value the
+        // fold is ASCII lower-casing, which the gate's matching ignores.
+        let gated = self
+            .glob_gate
+            .as_ref()
+            .is_some_and(|gate| s.is_ascii() && !gate.is_match(s));
+        (!gated && self.globs.iter().any(|g| g.matches(s)))
             || self.regex.as_ref().is_some_and(|r| r.is_match(s))
     }
 
@@ -516,6 +525,7 @@ fn compare(field: FieldRef, op: Op, rhs: &[Lit], at: usize) -> Result<Node, EqlE
                     _ => return Err(EqlError::new(at, "`like` takes string patterns")),
                 }
             }
+            m.finish();
             leaf(Test::Str(Box::new(m)))
         }
         Op::Regex { ci } => {
@@ -611,15 +621,73 @@ fn function(name: &str, ci: bool, args: &[(Arg, usize)], at: usize) -> Result<No
             ))
         }
     };
-    let m = StrMatch {
+    let mut m = StrMatch {
         ci,
         globs: strs.iter().map(|s| make(s, ci)).collect(),
         ..StrMatch::default()
     };
+    m.finish();
     Ok(Node::Leaf(field, Test::Str(Box::new(m))))
 }
 
-/// Flattens nested and/or and folds constants.
+/// Fewest globs in a list worth an automaton in front of them.
+const GLOB_GATE_MIN: usize = 4;
+
+/// The automaton over every glob's required literal, when each glob has an ASCII one
+/// (a glob without, such as `*`, could match anything, so there is no gate).
+fn glob_gate(globs: &[Glob]) -> Option<aho_corasick::AhoCorasick> {
+    if globs.len() < GLOB_GATE_MIN {
+        return None;
+    }
+    let mut literals = Vec::with_capacity(globs.len());
+    for g in globs {
+        let lit = match g.required_literal()? {
+            crate::glob::Literal::Exact(l) | crate::glob::Literal::Contains(l) => l,
+        };
+        if !lit.is_ascii() {
+            return None;
+        }
+        literals.push(lit);
+    }
+    aho_corasick::AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+        .build(&literals)
+        .ok()
+}
+
+/// A rough cost of evaluating `n`, for ordering conjuncts: a field read and a compare
+/// per exact test, more for wildcard lists, array fields, paths outside the event model
+/// and regexes.
+fn eval_cost(n: &Node) -> u32 {
+    match n {
+        Node::Const(_) => 0,
+        Node::Not(inner) => eval_cost(inner),
+        Node::And(items) | Node::Or(items) => {
+            items.iter().map(eval_cost).fold(0u32, u32::saturating_add)
+        }
+        Node::Leaf(field, test) => {
+            let field_cost: u32 = match field {
+                FieldRef::Other(_) => 4,
+                FieldRef::ProcessArgs | FieldRef::ParentArgs => 3,
+                FieldRef::ProcessCommandLine | FieldRef::ParentCommandLine => 2,
+                _ => 1,
+            };
+            let test_cost = match test {
+                Test::ProcessCategory | Test::Null => 0,
+                Test::Str(m) => {
+                    let globs = u32::try_from(m.globs.len()).unwrap_or(u32::MAX);
+                    1 + globs.div_ceil(4) + if m.regex.is_some() { 20 } else { 0 }
+                }
+                Test::Num(..) | Test::StrOrd(..) | Test::Length(..) => 1,
+                Test::Cidr(_) => 4,
+            };
+            field_cost.saturating_mul(test_cost.max(1))
+        }
+    }
+}
+
+/// Flattens nested and/or, folds constants and puts cheap conjuncts first.
 fn simplify(n: Node) -> Node {
     match n {
         Node::And(items) => {
@@ -632,6 +700,9 @@ fn simplify(n: Node) -> Node {
                     other => out.push(other),
                 }
             }
+            // Cheap conjuncts first: `and` of side-effect-free, total tests is the same
+            // in any order, and a false cheap test spares the dear ones.
+            out.sort_by_key(eval_cost);
             match out.len() {
                 0 => Node::Const(true),
                 1 => out.remove(0),

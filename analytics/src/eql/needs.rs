@@ -2,12 +2,14 @@
 //! query's tree so that rules can be indexed and skipped without being evaluated.
 //!
 //! Soundness: [`needs`] returns atoms only when `query matches ⇒ some atom holds`.
-//! - A comparison leaf on a string field with only exact values or wildcard patterns
+//! - A comparison leaf with only exact string values or wildcard patterns
 //!   (`:`, `==`, `in`, `in~`, `like`, `like~`, `startsWith`, ...) holds only when some
 //!   string of the field equals one value or contains the pattern's longest literal,
 //!   compared after [`fold`](crate::glob::fold): folding keeps equality and containment,
-//!   so this holds for the case-sensitive operators too. A leaf that also matches a
-//!   missing field (`: null`) gives nothing.
+//!   so this holds for the case-sensitive operators too. A number or boolean value is
+//!   compared through its string form (`1`, `true`), and so is it looked up. A leaf that
+//!   also matches a missing field (`: null`), or numbers in a field that may hold them,
+//!   gives nothing.
 //! - `and`: every conjunct is necessary, so the most selective conjunct's atoms will do.
 //! - `or`: one branch must hold, so the union of every branch's atoms, and only when
 //!   every branch gives some (one branch without requirements lets anything through).
@@ -21,7 +23,7 @@ use crate::glob::{fold, Literal};
 /// One thing an event may have that lets a query match: the folded string of `field`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Atom {
-    /// The field (only fields whose values are always strings: see [`is_string_field`]).
+    /// The field.
     pub field: FieldRef,
     /// Equal to, or containing, this folded literal.
     pub literal: Literal,
@@ -56,7 +58,9 @@ fn field_rank(f: &FieldRef) -> u32 {
     use FieldRef::*;
     match f {
         ProcessName | ProcessPeOriginalFileName | ParentName => 0,
-        ProcessExecutable | ParentExecutable => 1,
+        // Fields outside the model (`process.env_vars`, `event.code`) are missing from
+        // most events, and a missing field meets no atom.
+        ProcessExecutable | ParentExecutable | Other(_) => 1,
         ProcessArgs | ParentArgs => 2,
         ProcessCommandLine | ParentCommandLine | UserId | UserName => 3,
         EventAction => 6,
@@ -95,12 +99,48 @@ pub(crate) fn needs(node: &Node) -> Option<Vec<Atom>> {
     }
 }
 
+/// Most requirement groups kept per query (each costs the index a little per hit).
+pub(crate) const MAX_GROUPS: usize = 3;
+
+/// Groups of atoms, each of which must hold (one atom of it) whenever `node` holds: the
+/// conjuncts of a top-level `and` that give atoms, most selective first, keeping only
+/// selective ones (names, paths, arguments: not `event.type` or `host.os.type`, which
+/// most events have) when there are any. `None` when there is nothing to require.
+pub(crate) fn groups(node: &Node) -> Option<Vec<Vec<Atom>>> {
+    let Node::And(items) = node else {
+        return needs(node).map(|a| vec![a]);
+    };
+    let mut all: Vec<Vec<Atom>> = items.iter().filter_map(needs).collect();
+    if all.iter().any(Vec::is_empty) {
+        return Some(vec![Vec::new()]);
+    }
+    all.sort_by_key(|a| cost(a));
+    let selective = all
+        .iter()
+        .take_while(|a| cost(a).0 <= SELECTIVE)
+        .count()
+        .clamp(1, MAX_GROUPS);
+    all.truncate(selective);
+    (!all.is_empty()).then_some(all)
+}
+
+/// The highest [`cost`] of a group worth indexing beside a better one: a contained
+/// literal in a command line or user field at worst.
+const SELECTIVE: u32 = 7;
+
 fn leaf(field: &FieldRef, m: &StrMatch) -> Option<Vec<Atom>> {
     // A missing field matches `: null`; a regex has no literal we can trust here.
-    if !is_string_field(field) || m.null || m.regex.is_some() {
+    if m.null || m.regex.is_some() {
         return None;
     }
-    // Numbers and booleans in the list never equal a string value: they add nothing.
+    // Numbers and booleans in the list never equal a string value, so on a string field
+    // they add nothing. Any other field may hold numbers, which such a list matches
+    // without a string: then there is nothing to require. Without them, a number or
+    // boolean matches only through its string form, which the index looks up the same.
+    let typed = !m.ints.is_empty() || !m.floats.is_empty() || !m.bools.is_empty();
+    if typed && !is_string_field(field) {
+        return None;
+    }
     let atom = |literal| Atom {
         field: field.clone(),
         literal,
@@ -125,6 +165,28 @@ mod tests {
     fn atoms(q: &str) -> Option<Vec<(FieldRef, Literal)>> {
         let q = Query::compile(q).expect("query");
         needs(&q.root).map(|v| v.into_iter().map(|a| (a.field, a.literal)).collect())
+    }
+
+    #[test]
+    fn selective_conjuncts_become_groups() {
+        let q = Query::compile(r#"process where host.os.type == "linux" and event.type == "start" and process.name : "curl" and process.args : ("-k", "--insecure") and process.parent.name : "*sh*""#).expect("query");
+        let g = groups(&q.root).expect("groups");
+        let fields: Vec<Vec<FieldRef>> = g
+            .iter()
+            .map(|a| a.iter().map(|a| a.field.clone()).collect())
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                vec![FieldRef::ProcessName],
+                vec![FieldRef::ParentName],
+                vec![FieldRef::ProcessArgs, FieldRef::ProcessArgs]
+            ]
+        );
+        let q =
+            Query::compile(r#"process where host.os.type == "linux" and event.type == "start""#)
+                .expect("query");
+        assert_eq!(groups(&q.root).map(|g| g.len()), Some(1));
     }
 
     fn exact(f: FieldRef, s: &str) -> (FieldRef, Literal) {
