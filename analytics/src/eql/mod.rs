@@ -656,33 +656,23 @@ fn glob_gate(globs: &[Glob]) -> Option<aho_corasick::AhoCorasick> {
         .ok()
 }
 
-/// A rough cost of evaluating `n`, for ordering conjuncts: a field read and a compare
-/// per exact test, more for wildcard lists, array fields, paths outside the event model
-/// and regexes.
-fn eval_cost(n: &Node) -> u32 {
+/// How dear `n` is to evaluate, coarsely: 0 for plain field comparisons, 1 for reads of
+/// fields outside the event model (a lookup by path) and long wildcard lists, 2 for
+/// regexes. Only dear conjuncts move back: the rule's own order, which puts selective
+/// tests first, is otherwise kept.
+fn eval_cost(n: &Node) -> u8 {
     match n {
         Node::Const(_) => 0,
         Node::Not(inner) => eval_cost(inner),
-        Node::And(items) | Node::Or(items) => {
-            items.iter().map(eval_cost).fold(0u32, u32::saturating_add)
-        }
+        Node::And(items) | Node::Or(items) => items.iter().map(eval_cost).max().unwrap_or(0),
         Node::Leaf(field, test) => {
-            let field_cost: u32 = match field {
-                FieldRef::Other(_) => 4,
-                FieldRef::ProcessArgs | FieldRef::ParentArgs => 3,
-                FieldRef::ProcessCommandLine | FieldRef::ParentCommandLine => 2,
-                _ => 1,
-            };
             let test_cost = match test {
-                Test::ProcessCategory | Test::Null => 0,
-                Test::Str(m) => {
-                    let globs = u32::try_from(m.globs.len()).unwrap_or(u32::MAX);
-                    1 + globs.div_ceil(4) + if m.regex.is_some() { 20 } else { 0 }
-                }
-                Test::Num(..) | Test::StrOrd(..) | Test::Length(..) => 1,
-                Test::Cidr(_) => 4,
+                Test::Str(m) if m.regex.is_some() => 2,
+                Test::Str(m) if m.globs.len() > 8 => 1,
+                _ => 0,
             };
-            field_cost.saturating_mul(test_cost.max(1))
+            let field_cost = u8::from(matches!(field, FieldRef::Other(_)));
+            test_cost.max(field_cost)
         }
     }
 }
@@ -700,8 +690,8 @@ fn simplify(n: Node) -> Node {
                     other => out.push(other),
                 }
             }
-            // Cheap conjuncts first: `and` of side-effect-free, total tests is the same
-            // in any order, and a false cheap test spares the dear ones.
+            // Dear conjuncts last: `and` of side-effect-free, total tests is the same in
+            // any order, and a false cheap test spares the dear ones.
             out.sort_by_key(eval_cost);
             match out.len() {
                 0 => Node::Const(true),
