@@ -164,25 +164,16 @@ fn rule_derived_events(rules: &[RuleSource]) -> Vec<Event> {
                     }
                 };
                 if field.ends_with(".args") {
-                    let chosen: Vec<&String> = if variant == 1 {
-                        values.iter().collect()
-                    } else {
-                        values.iter().take(1).collect()
-                    };
-                    let target = if field == "process.args" {
-                        &mut args
-                    } else {
-                        obj.entry(field.clone())
-                            .or_insert_with(|| Value::Array(Vec::new()));
-                        match obj.get_mut(field) {
-                            Some(Value::Array(a)) => {
-                                a.extend(chosen.iter().map(|v| Value::from(pick(v))));
-                            }
-                            _ => {}
-                        }
-                        continue;
-                    };
-                    target.extend(chosen.into_iter().map(|v| Value::from(pick(v))));
+                    let take = if variant == 1 { values.len() } else { 1 };
+                    let chosen = values.iter().take(take).map(|v| Value::from(pick(v)));
+                    if field == "process.args" {
+                        args.extend(chosen);
+                    } else if let Value::Array(a) = obj
+                        .entry(field.clone())
+                        .or_insert_with(|| Value::Array(Vec::new()))
+                    {
+                        a.extend(chosen);
+                    }
                     continue;
                 }
                 let v = if variant == 1 {
