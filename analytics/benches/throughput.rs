@@ -2,135 +2,42 @@
 //! mixed corpus (Windows, Linux, macOS; about 1% discovery commands).
 //!
 //! Baselines on the same corpus: parsing the events from ECS JSON (what `picket replay`
-//! pays per event before detection), and the Elastic rule alone.
+//! pays per event before detection), and the Elastic rule alone. The `ruleset` group
+//! runs the same engine with the built-in rule only and with the 512 Elastic rules of
+//! `shared/fixtures/rules/elastic-process-eql/` side by side, and prints their ratio.
 //!
 //! Run: `cargo bench -p analytics --bench throughput`.
 
+mod corpus;
+
 use analytics::config::{AnalyticsConfig, RulesConfig};
 use analytics::Engine;
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::TimeDelta;
+use corpus::{corpus_events, corpus_json, elastic_rule_sources, t0, N};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use sensor_core::detect::Detector;
 use sensor_core::event::Event;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::hint::black_box;
+use std::time::{Duration, Instant};
 
-const N: usize = 10_000;
-
-const WIN_BENIGN: &[(&str, &str)] = &[
-    ("svchost.exe", "C:\\Windows\\system32\\svchost.exe -k netsvcs -p -s Schedule"),
-    ("conhost.exe", "\\??\\C:\\Windows\\system32\\conhost.exe 0xffffffff -ForceV1"),
-    ("chrome.exe", "\"C:\\Program Files\\Google\\Chrome\\Application\\chrome.exe\" --type=renderer --lang=en-US --field-trial-handle=1234,i,567"),
-    ("powershell.exe", "powershell.exe -NoProfile -Command Get-ChildItem C:\\Users\\bob\\Documents | Sort-Object Length"),
-    ("cmd.exe", "cmd.exe /c echo hello > C:\\temp\\out.txt"),
-    ("git.exe", "\"C:\\Program Files\\Git\\cmd\\git.exe\" status --porcelain"),
-    ("msedge.exe", "\"C:\\Program Files (x86)\\Microsoft\\Edge\\Application\\msedge.exe\" --single-argument https://example.com/"),
-    ("taskhostw.exe", "taskhostw.exe Install $(Arg0)"),
-];
-const WIN_HITS: &[(&str, &str)] = &[
-    ("NETSTAT.EXE", "netstat -ano"),
-    ("net.exe", "net use"),
-    (
-        "powershell.exe",
-        "powershell.exe -Command Get-NetTCPConnection",
-    ),
-];
-const LNX_BENIGN: &[&[&str]] = &[
-    &["ls", "-la", "/home/alice"],
-    &["git", "status"],
-    &["grep", "-r", "TODO", "src"],
-    &["python3", "manage.py", "runserver"],
-    &["cat", "/etc/os-release"],
-    &["sh", "-c", "echo ok"],
-    &["cargo", "build", "--release"],
-    &["systemctl", "status", "nginx"],
-];
-const LNX_HITS: &[&[&str]] = &[
-    &["ss", "-antp"],
-    &["lsof", "-i", "-nP"],
-    &["netstat", "-tulpn"],
-];
-const MAC_BENIGN: &[&[&str]] = &[
-    &["ls", "-G"],
-    &[
-        "mdworker_shared",
-        "-s",
-        "mdworker",
-        "-c",
-        "MDSImporterWorker",
-    ],
-    &["zsh", "-l"],
-    &["git", "log", "--oneline"],
-];
-const MAC_HITS: &[&[&str]] = &[&["lsof", "-i"], &["netstat", "-an"]];
-
-fn t0() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2024-05-01T12:00:00Z")
-        .expect("time")
-        .with_timezone(&Utc)
-}
-
-/// The corpus as ECS JSON values: every 100th event is a discovery command.
-fn corpus_json() -> Vec<Value> {
-    (0..N)
-        .map(|i| {
-            let hit = i % 100 == 50;
-            let ts = (t0() + TimeDelta::milliseconds(i as i64 * 5)).to_rfc3339();
-            let user = format!("{}", 1000 + i % 7);
-            match i % 3 {
-                0 => {
-                    let (name, cmd) = if hit {
-                        WIN_HITS[(i / 100) % WIN_HITS.len()]
-                    } else {
-                        WIN_BENIGN[i % WIN_BENIGN.len()]
-                    };
-                    let args: Vec<&str> = cmd.split_whitespace().collect();
-                    json!({"@timestamp": ts, "event.type": "start", "event.category": "process", "event.action": "exec",
-                           "host.name": "WIN10", "host.os.type": "windows",
-                           "user.id": format!("S-1-5-21-1-2-3-{user}"), "user.name": "bob",
-                           "process.name": name, "process.executable": format!("C:\\Windows\\System32\\{name}"),
-                           "process.command_line": cmd, "process.args": args,
-                           "process.parent.name": "explorer.exe"})
-                }
-                1 => {
-                    let args = if hit {
-                        LNX_HITS[(i / 100) % LNX_HITS.len()]
-                    } else {
-                        LNX_BENIGN[i % LNX_BENIGN.len()]
-                    };
-                    json!({"@timestamp": ts, "event.type": "start", "event.category": "process", "event.action": "exec",
-                           "host.name": "lnx1", "host.os.type": "linux", "user.id": user, "user.name": "alice",
-                           "picket.login_uid": 1000, "picket.user_groups": ["alice"], "picket.user_shell": "/bin/bash",
-                           "process.name": args[0], "process.executable": format!("/usr/bin/{}", args[0]),
-                           "process.args": args, "process.command_line": args.join(" "),
-                           "process.parent.name": "bash"})
-                }
-                _ => {
-                    let args = if hit {
-                        MAC_HITS[(i / 100) % MAC_HITS.len()]
-                    } else {
-                        MAC_BENIGN[i % MAC_BENIGN.len()]
-                    };
-                    json!({"@timestamp": ts, "event.type": "start", "event.category": "process", "event.action": "exec",
-                           "host.name": "mac1", "host.os.type": "macos", "user.id": "501", "user.name": "carol",
-                           "process.name": args[0], "process.executable": format!("/usr/bin/{}", args[0]),
-                           "process.args": args, "process.command_line": args.join(" "),
-                           "process.parent.name": "zsh",
-                           "picket.ancestors": [{"pid": 9, "name": "zsh"}, {"pid": 8, "name": "login"},
-                               {"pid": 7, "name": "Terminal", "executable": "/System/Applications/Utilities/Terminal.app/Contents/MacOS/Terminal"}]})
-                }
-            }
-        })
-        .collect()
+/// One pass of the corpus through a fresh clone of `pristine`, as the pipeline feeds it.
+fn replay(pristine: &Engine, events: &[Event]) -> usize {
+    let mut engine = pristine.clone();
+    let mut alerts = Vec::with_capacity(1024);
+    for (i, ev) in events.iter().enumerate() {
+        if i % 200 == 0 {
+            engine.on_tick(ev.timestamp, false, &mut alerts);
+        }
+        engine.on_event(ev, &mut alerts);
+    }
+    alerts.len()
 }
 
 fn bench(c: &mut Criterion) {
     let values = corpus_json();
     let lines: Vec<String> = values.iter().map(Value::to_string).collect();
-    let events: Vec<Event> = values
-        .into_iter()
-        .map(|v| Event::from_json_value(v).expect("corpus event"))
-        .collect();
+    let events = corpus_events();
     let (pristine, errors) =
         Engine::build(&AnalyticsConfig::default(), &RulesConfig::default(), &[]);
     assert!(errors.is_empty(), "{errors:?}");
@@ -190,6 +97,63 @@ fn bench(c: &mut Criterion) {
         })
     });
     g.finish();
+
+    ruleset(c, &events, &pristine);
+}
+
+/// The whole Elastic ruleset against the built-in rule alone, same engine settings, same
+/// corpus, measured in one run.
+fn ruleset(c: &mut Criterion, events: &[Event], builtin_only: &Engine) {
+    let sources = elastic_rule_sources();
+    let (all_rules, errors) = Engine::build(
+        &AnalyticsConfig::default(),
+        &RulesConfig::default(),
+        &sources,
+    );
+    // The folder holds the seed rule too (the built-in one, so a duplicate) and one
+    // rule whose query Picket's EQL does not support; the rest load.
+    eprintln!(
+        "ruleset: {} rules loaded, {} files not: {:?}",
+        all_rules.rules().len(),
+        errors.len(),
+        errors.iter().map(|e| e.to_string()).collect::<Vec<_>>()
+    );
+    assert!(all_rules.rules().len() > 500, "{errors:?}");
+
+    let mut g = c.benchmark_group("ruleset");
+    g.throughput(Throughput::Elements(events.len() as u64));
+    g.bench_function("builtin_rule_only", |b| {
+        b.iter(|| black_box(replay(builtin_only, events)))
+    });
+    g.bench_function("all_elastic_process_rules", |b| {
+        b.iter(|| black_box(replay(&all_rules, events)))
+    });
+    g.finish();
+
+    // The ratios, from interleaved timed passes, with the prefilters on (as shipped)
+    // and off (every analytic and rule on every event, as before the index).
+    for on in [true, false] {
+        let (mut builtin, mut all) = (builtin_only.clone(), all_rules.clone());
+        builtin.set_prefilters(on);
+        all.set_prefilters(on);
+        let mut spent = [Duration::ZERO; 2];
+        let passes = if on { 10 } else { 3 };
+        for _ in 0..passes {
+            for (slot, engine) in [&builtin, &all].into_iter().enumerate() {
+                let start = Instant::now();
+                black_box(replay(engine, events));
+                spent[slot] += start.elapsed();
+            }
+        }
+        eprintln!(
+            "ruleset (prefilters {}): all {} rules cost {:.2}x the built-in rule alone ({:.0} vs {:.0} ns per event)",
+            if on { "on" } else { "off" },
+            all_rules.rules().len(),
+            spent[1].as_secs_f64() / spent[0].as_secs_f64(),
+            spent[1].as_secs_f64() * 1e9 / (passes * events.len()) as f64,
+            spent[0].as_secs_f64() * 1e9 / (passes * events.len()) as f64,
+        );
+    }
 }
 
 criterion_group!(benches, bench);

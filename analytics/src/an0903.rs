@@ -59,7 +59,10 @@ impl An0903 {
         let keywords = if keyword_norm.is_empty() {
             None
         } else {
-            match AhoCorasick::new(&keyword_norm) {
+            let built = AhoCorasick::builder()
+                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+                .build(&keyword_norm);
+            match built {
                 Ok(ac) => Some(ac),
                 Err(e) => {
                     problems.push((

@@ -152,6 +152,8 @@ pub(crate) struct CloudCli {
     powershell_hosts: GlobList,
     /// (lower case, as written).
     cmdlets: Vec<(String, String)>,
+    /// Every lower-case cmdlet in one automaton, to rule a text out in one pass.
+    cmdlet_gate: Option<aho_corasick::AhoCorasick>,
 }
 
 fn word_lists(items: &[String]) -> Vec<Vec<String>> {
@@ -198,7 +200,7 @@ impl CloudCli {
                 }
             }
         }
-        CloudCli {
+        let mut cli = CloudCli {
             severity: cfg.severity,
             aws_programs: GlobList::new(&cfg.aws_programs),
             aws_modules: lower_set(&cfg.aws_modules),
@@ -216,7 +218,10 @@ impl CloudCli {
                 .map(|c| (c.trim().to_lowercase(), c.trim().to_string()))
                 .filter(|(l, _)| !l.is_empty())
                 .collect(),
-        }
+            cmdlet_gate: None,
+        };
+        cli.cmdlet_gate = aho_corasick::AhoCorasick::new(cli.cmdlets.iter().map(|(l, _)| l)).ok();
+        cli
     }
 
     fn tool_of_program(&self, name: &str) -> Option<Tool> {
@@ -476,6 +481,14 @@ impl CloudCli {
     /// The first listed cmdlet in `text`, as a whole word.
     fn cmdlet_in(&self, text: &str) -> Option<&str> {
         let lower = text.to_lowercase();
+        // One automaton pass first: no cmdlet anywhere, no whole-word one either.
+        if self
+            .cmdlet_gate
+            .as_ref()
+            .is_some_and(|g| !g.is_match(&lower))
+        {
+            return None;
+        }
         let b = lower.as_bytes();
         let mut best: Option<(usize, &str)> = None;
         for (l, source) in &self.cmdlets {

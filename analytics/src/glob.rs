@@ -54,7 +54,59 @@ pub fn fold(s: &str) -> Cow<'_, str> {
     }
 }
 
+/// [`fold`] into a reused buffer (no allocation once the buffer has grown).
+pub fn fold_into(s: &str, out: &mut String) {
+    out.clear();
+    if s.is_ascii() {
+        out.push_str(s);
+        out.make_ascii_lowercase();
+    } else {
+        out.extend(s.chars().flat_map(char::to_lowercase));
+    }
+}
+
+/// What a value must hold, in [`fold`]ed form, for a pattern to match it: used to index
+/// rules, so it may be weaker than the pattern but never stronger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Literal {
+    /// The folded value equals this.
+    Exact(String),
+    /// The folded value contains this (never empty).
+    Contains(String),
+}
+
 impl Glob {
+    /// The literal every value this pattern matches must hold once folded, or `None` when
+    /// there is none (`*`, `?`). Sound because [`fold`] lower-cases character by
+    /// character: a value equal to (or containing) a string folds to one equal to (or
+    /// containing) that string folded, whatever the pattern's case-sensitivity.
+    pub fn required_literal(&self) -> Option<Literal> {
+        let folded = |p: &str| fold(p).into_owned();
+        let contains = |p: &str| (!p.is_empty()).then(|| Literal::Contains(folded(p)));
+        match &self.shape {
+            Shape::Exact(p) => Some(Literal::Exact(folded(p))),
+            Shape::Prefix(p) | Shape::Suffix(p) | Shape::Contains(p) => contains(p),
+            Shape::Any => None,
+            Shape::General(toks) => {
+                // The longest run of literal characters between wildcards.
+                let mut best = String::new();
+                let mut run = String::new();
+                for t in toks.iter().chain(std::iter::once(&Tok::Run)) {
+                    match t {
+                        Tok::Lit(c) => run.push(*c),
+                        _ => {
+                            if run.chars().count() > best.chars().count() {
+                                best = std::mem::take(&mut run);
+                            }
+                            run.clear();
+                        }
+                    }
+                }
+                contains(&best)
+            }
+        }
+    }
+
     /// Compiles a wildcard pattern; `ci` makes it case-insensitive.
     pub fn new(pattern: &str, ci: bool) -> Glob {
         let text = if ci {

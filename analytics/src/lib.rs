@@ -39,6 +39,7 @@ pub mod field;
 mod fold;
 pub mod glob;
 mod hit;
+mod rule_index;
 pub mod rules;
 mod snmp;
 mod utility;
@@ -62,6 +63,7 @@ use sensor_core::detect::{Detector, DetectorCounts};
 use sensor_core::event::{Event, Lifecycle};
 use std::any::Any;
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
 /// Reusable buffers, so matching does not allocate per event.
 #[derive(Debug, Default, Clone)]
@@ -92,6 +94,12 @@ pub struct Engine {
     an0908: Option<an0908::An0908>,
     correlator: Option<Correlator>,
     rules: Vec<ElasticRule>,
+    /// The rules by what they need, shared between clones.
+    rule_index: Arc<rule_index::RuleIndex>,
+    rule_candidates: rule_index::Candidates,
+    /// Prefilters and the rule index on (the default); off only to prove they change
+    /// nothing.
+    prefilters: bool,
     folder: Folder,
     folds: FoldState,
     discoveries: DiscoveryState,
@@ -232,6 +240,7 @@ impl Engine {
         extra_rule_sources: &[RuleSource],
     ) -> (Engine, Vec<RuleError>) {
         let (loaded, errors) = load_rules(rules.builtin, extra_rule_sources);
+        let rule_index = Arc::new(rule_index::RuleIndex::build(&loaded));
         let engine = Engine {
             an0903: analytics.an0903,
             an0904: analytics.an0904,
@@ -241,6 +250,9 @@ impl Engine {
             an0908: analytics.an0908,
             correlator: analytics.correlator,
             rules: loaded,
+            rule_index,
+            rule_candidates: rule_index::Candidates::default(),
+            prefilters: true,
             folder: Folder::new(analytics.fold_window_secs),
             folds: FoldState::new(),
             discoveries: DiscoveryState::new(),
@@ -259,6 +271,19 @@ impl Engine {
     /// The Elastic rules that loaded.
     pub fn rules(&self) -> &[ElasticRule] {
         &self.rules
+    }
+
+    /// Turns the prefilters and the rule index off (`false`) or on. Verdicts are the
+    /// same either way; this exists so tests and benches can show that.
+    #[doc(hidden)]
+    pub fn set_prefilters(&mut self, on: bool) {
+        self.prefilters = on;
+    }
+
+    /// How many loaded rules give the index nothing to go on, so see every event.
+    #[doc(hidden)]
+    pub fn rules_always_evaluated(&self) -> usize {
+        self.rule_index.always_evaluated()
     }
 
     /// Counters so far.
@@ -442,9 +467,18 @@ impl Engine {
     }
 
     fn analyse(&mut self, ev: &Event, out: &mut Vec<Alert>) {
-        for rule in &self.rules {
-            if rule.matches(ev) {
-                out.push(Self::rule_alert(rule, ev));
+        if self.prefilters {
+            self.rule_index.candidates(ev, &mut self.rule_candidates);
+            for i in self.rule_candidates.iter() {
+                if let Some(rule) = self.rules.get(i).filter(|r| r.matches(ev)) {
+                    out.push(Self::rule_alert(rule, ev));
+                }
+            }
+        } else {
+            for rule in &self.rules {
+                if rule.matches(ev) {
+                    out.push(Self::rule_alert(rule, ev));
+                }
             }
         }
         // Device-log events (commands are `info`, not process starts) go to AN0906 and

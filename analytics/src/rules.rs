@@ -104,6 +104,11 @@ impl ElasticRule {
     pub fn matches(&self, event: &sensor_core::Event) -> bool {
         self.query.matches(event)
     }
+
+    /// Groups of atoms that must each hold for the query to match.
+    pub(crate) fn need_groups(&self) -> Option<Vec<Vec<crate::eql::Atom>>> {
+        self.query.need_groups()
+    }
 }
 
 #[derive(Deserialize)]

@@ -22,7 +22,10 @@
 //! patterns, value lists to sets and regex lists to a `RegexSet`.
 
 mod lexer;
+mod needs;
 mod parser;
+
+pub(crate) use needs::Atom;
 
 use crate::field::{any_scalar, FieldRef, Scalar};
 use crate::glob::{fold, Glob};
@@ -98,6 +101,11 @@ impl Query {
     pub fn matches(&self, event: &Event) -> bool {
         self.root.eval(event)
     }
+
+    /// Groups of atoms that must each hold for the query to match (see [`needs`]).
+    pub(crate) fn need_groups(&self) -> Option<Vec<Vec<Atom>>> {
+        needs::groups(&self.root)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -155,6 +163,9 @@ struct StrMatch {
     exact: Vec<String>,
     exact_set: Option<HashSet<String>>,
     globs: Vec<Glob>,
+    /// With many globs: an ASCII case-insensitive automaton over every glob's required
+    /// literal, so an ASCII value holding none of them skips the globs.
+    glob_gate: Option<aho_corasick::AhoCorasick>,
     regex: Option<RegexSet>,
     ints: Vec<i64>,
     floats: Vec<f64>,
@@ -198,6 +209,7 @@ impl StrMatch {
         if self.exact.len() > 8 {
             self.exact_set = Some(self.exact.drain(..).collect());
         }
+        self.glob_gate = glob_gate(&self.globs);
     }
 
     fn str_matches(&self, s: &str) -> bool {
@@ -220,7 +232,13 @@ impl StrMatch {
                 return true;
             }
         }
-        self.globs.iter().any(|g| g.matches(s))
+        // A glob matches only a value whose fold holds its literal; for an ASCII value the
+        // fold is ASCII lower-casing, which the gate's matching ignores.
+        let gated = self
+            .glob_gate
+            .as_ref()
+            .is_some_and(|gate| s.is_ascii() && !gate.is_match(s));
+        (!gated && self.globs.iter().any(|g| g.matches(s)))
             || self.regex.as_ref().is_some_and(|r| r.is_match(s))
     }
 
@@ -507,6 +525,7 @@ fn compare(field: FieldRef, op: Op, rhs: &[Lit], at: usize) -> Result<Node, EqlE
                     _ => return Err(EqlError::new(at, "`like` takes string patterns")),
                 }
             }
+            m.finish();
             leaf(Test::Str(Box::new(m)))
         }
         Op::Regex { ci } => {
@@ -602,15 +621,63 @@ fn function(name: &str, ci: bool, args: &[(Arg, usize)], at: usize) -> Result<No
             ))
         }
     };
-    let m = StrMatch {
+    let mut m = StrMatch {
         ci,
         globs: strs.iter().map(|s| make(s, ci)).collect(),
         ..StrMatch::default()
     };
+    m.finish();
     Ok(Node::Leaf(field, Test::Str(Box::new(m))))
 }
 
-/// Flattens nested and/or and folds constants.
+/// Fewest globs in a list worth an automaton in front of them.
+const GLOB_GATE_MIN: usize = 4;
+
+/// The automaton over every glob's required literal, when each glob has an ASCII one
+/// (a glob without, such as `*`, could match anything, so there is no gate).
+fn glob_gate(globs: &[Glob]) -> Option<aho_corasick::AhoCorasick> {
+    if globs.len() < GLOB_GATE_MIN {
+        return None;
+    }
+    let mut literals = Vec::with_capacity(globs.len());
+    for g in globs {
+        let lit = match g.required_literal()? {
+            crate::glob::Literal::Exact(l) | crate::glob::Literal::Contains(l) => l,
+        };
+        if !lit.is_ascii() {
+            return None;
+        }
+        literals.push(lit);
+    }
+    aho_corasick::AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+        .build(&literals)
+        .ok()
+}
+
+/// How dear `n` is to evaluate, coarsely: 0 for plain field comparisons, 1 for reads of
+/// fields outside the event model (a lookup by path) and long wildcard lists, 2 for
+/// regexes. Only dear conjuncts move back: the rule's own order, which puts selective
+/// tests first, is otherwise kept.
+fn eval_cost(n: &Node) -> u8 {
+    match n {
+        Node::Const(_) => 0,
+        Node::Not(inner) => eval_cost(inner),
+        Node::And(items) | Node::Or(items) => items.iter().map(eval_cost).max().unwrap_or(0),
+        Node::Leaf(field, test) => {
+            let test_cost = match test {
+                Test::Str(m) if m.regex.is_some() => 2,
+                Test::Str(m) if m.globs.len() > 8 => 1,
+                _ => 0,
+            };
+            let field_cost = u8::from(matches!(field, FieldRef::Other(_)));
+            test_cost.max(field_cost)
+        }
+    }
+}
+
+/// Flattens nested and/or, folds constants and puts cheap conjuncts first.
 fn simplify(n: Node) -> Node {
     match n {
         Node::And(items) => {
@@ -623,6 +690,9 @@ fn simplify(n: Node) -> Node {
                     other => out.push(other),
                 }
             }
+            // Dear conjuncts last: `and` of side-effect-free, total tests is the same in
+            // any order, and a false cheap test spares the dear ones.
+            out.sort_by_key(eval_cost);
             match out.len() {
                 0 => Node::Const(true),
                 1 => out.remove(0),

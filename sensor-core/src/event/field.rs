@@ -26,13 +26,25 @@ impl Event {
     /// Reads a field by its ECS path (`process.parent.name`, `user.id`, ...). Modelled
     /// fields are read directly; others are looked up in the preserved `other` maps.
     pub fn field<'a>(&'a self, path: &str) -> FieldValue<'a> {
+        self.modelled_field(path)
+            .unwrap_or_else(|| self.extra_field(path))
+    }
+
+    /// Whether `path` is a field of the model (read directly by [`Event::field`]) rather
+    /// than one looked up among the preserved unknown fields.
+    pub fn is_modelled_path(path: &str) -> bool {
+        Event::default().modelled_field(path).is_some()
+    }
+
+    /// A modelled field, or `None` when `path` is not one.
+    fn modelled_field<'a>(&'a self, path: &str) -> Option<FieldValue<'a>> {
         use FieldValue::*;
         let s = |o: &'a Option<String>| o.as_deref().map_or(Missing, Str);
         let n = |o: Option<u32>| o.map_or(Missing, |v| Int(i64::from(v)));
         let strs = |v: &'a Vec<String>| if v.is_empty() { Missing } else { Strs(v) };
         let p = &self.process;
         let parent = p.parent.as_deref();
-        match path {
+        Some(match path {
             "event.kind" => s(&self.event.kind),
             "event.type" => strs(&self.event.kind_type),
             "event.category" => strs(&self.event.category),
@@ -135,12 +147,50 @@ impl Event {
                 .picket
                 .record
                 .map_or(Missing, |r| i64::try_from(r).map_or(Missing, Int)),
-            _ => self.extra_field(path),
-        }
+            _ => return None,
+        })
     }
 
     /// Slow path for fields outside the model: finds the typed object deepest along
     /// `path` and walks the rest in its preserved `other` map.
+    /// Whether any field outside the model is present: when not, [`Event::field`] of
+    /// every path that is not [modelled](Event::is_modelled_path) is `Missing`, so a
+    /// caller checking many such paths (the analytics' rule index) can skip them all.
+    /// Covers every map `extra_field` reads.
+    pub fn has_extra_fields(&self) -> bool {
+        let p = &self.process;
+        let parent = p.parent.as_deref();
+        let maps: [Option<&Extra>; 18] = [
+            parent.and_then(|pp| pp.pe.as_ref()).map(|pe| &pe.other),
+            parent.map(|pp| &pp.other),
+            p.pe.as_ref().map(|pe| &pe.other),
+            p.code_signature.as_ref().map(|c| &c.other),
+            p.tty.as_ref().map(|t| &t.other),
+            Some(&p.other),
+            Some(&self.event.other),
+            self.host.os.as_ref().map(|o| &o.other),
+            Some(&self.host.other),
+            Some(&self.user.other),
+            self.source.as_ref().map(|x| &x.other),
+            self.cloud
+                .as_ref()
+                .and_then(|c| c.account.as_ref())
+                .map(|a| &a.other),
+            self.cloud.as_ref().map(|x| &x.other),
+            self.user_agent.as_ref().map(|x| &x.other),
+            self.observer.as_ref().map(|x| &x.other),
+            self.log
+                .as_ref()
+                .and_then(|l| l.file.as_ref())
+                .map(|f| &f.other),
+            self.log.as_ref().map(|x| &x.other),
+            self.error.as_ref().map(|x| &x.other),
+        ];
+        maps.iter().flatten().any(|m| !m.is_empty())
+            || !self.picket.other.is_empty()
+            || !self.other.is_empty()
+    }
+
     fn extra_field<'a>(&'a self, path: &str) -> FieldValue<'a> {
         let parts: Vec<&str> = path.split('.').collect();
         let (extra, rest): (Option<&'a Extra>, &[&str]) = match parts.as_slice() {
@@ -201,6 +251,40 @@ impl Event {
             Some(Value::Bool(b)) => FieldValue::Bool(*b),
             Some(v @ Value::Number(n)) => n.as_i64().map_or(FieldValue::Json(v), FieldValue::Int),
             Some(v) => FieldValue::Json(v),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_fields_are_seen_and_modelled_paths_told_apart() {
+        assert!(Event::is_modelled_path("process.working_directory"));
+        assert!(Event::is_modelled_path("process.parent.name"));
+        assert!(!Event::is_modelled_path("process.env_vars"));
+        assert!(!Event::is_modelled_path("winlog.event_data.TargetImage"));
+        let plain = Event::from_json_value(serde_json::json!({
+            "@timestamp": "2024-05-01T12:00:00Z", "process.name": "ls"
+        }))
+        .expect("event");
+        assert!(!plain.has_extra_fields());
+        for (path, value) in [
+            ("process.env_vars", serde_json::json!(["LD_PRELOAD=/x.so"])),
+            ("event.code", serde_json::json!("10")),
+            (
+                "winlog.event_data.TargetImage",
+                serde_json::json!("lsass.exe"),
+            ),
+            ("process.parent.pe.imphash", serde_json::json!("ab")),
+        ] {
+            let ev = Event::from_json_value(serde_json::json!({
+                "@timestamp": "2024-05-01T12:00:00Z", "process.name": "ls", path: value
+            }))
+            .expect("event");
+            assert!(ev.has_extra_fields(), "{path}");
+            assert!(!matches!(ev.field(path), FieldValue::Missing), "{path}");
         }
     }
 }

@@ -1,0 +1,251 @@
+//! What an event must have for a compiled query to possibly match, derived from the
+//! query's tree so that rules can be indexed and skipped without being evaluated.
+//!
+//! Soundness: [`needs`] returns atoms only when `query matches ⇒ some atom holds`.
+//! - A comparison leaf with only exact string values or wildcard patterns
+//!   (`:`, `==`, `in`, `in~`, `like`, `like~`, `startsWith`, ...) holds only when some
+//!   string of the field equals one value or contains the pattern's longest literal,
+//!   compared after [`fold`](crate::glob::fold): folding keeps equality and containment,
+//!   so this holds for the case-sensitive operators too. A number or boolean value is
+//!   compared through its string form (`1`, `true`), and so is it looked up. A leaf that
+//!   also matches a missing field (`: null`), or numbers in a field that may hold them,
+//!   gives nothing.
+//! - `and`: every conjunct is necessary, so the most selective conjunct's atoms will do.
+//! - `or`: one branch must hold, so the union of every branch's atoms, and only when
+//!   every branch gives some (one branch without requirements lets anything through).
+//! - `not`, regexes, numbers, `cidrMatch`, `length` and the `process where` category
+//!   test give nothing: their truth does not require a literal.
+
+use super::{Node, StrMatch, Test};
+use crate::field::FieldRef;
+use crate::glob::{fold, Literal};
+
+/// One thing an event may have that lets a query match: the folded string of `field`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Atom {
+    /// The field.
+    pub field: FieldRef,
+    /// Equal to, or containing, this folded literal.
+    pub literal: Literal,
+}
+
+/// Fields that hold only strings (or string arrays) in the event model, so a leaf on
+/// them is decided by its string values alone.
+pub(crate) fn is_string_field(f: &FieldRef) -> bool {
+    use FieldRef::*;
+    matches!(
+        f,
+        EventType
+            | EventCategory
+            | EventAction
+            | HostOsType
+            | ProcessName
+            | ProcessExecutable
+            | ProcessArgs
+            | ProcessCommandLine
+            | ProcessPeOriginalFileName
+            | ParentName
+            | ParentExecutable
+            | ParentArgs
+            | ParentCommandLine
+            | UserId
+            | UserName
+    )
+}
+
+/// How many events a requirement on `field` lets through, roughly (lower is better).
+fn field_rank(f: &FieldRef) -> u32 {
+    use FieldRef::*;
+    match f {
+        ProcessName | ProcessPeOriginalFileName | ParentName => 0,
+        // Fields outside the model (`process.env_vars`, `event.code`) are missing from
+        // most events, and a missing field meets no atom.
+        ProcessExecutable | ParentExecutable | Other(_) => 1,
+        ProcessArgs | ParentArgs => 2,
+        ProcessCommandLine | ParentCommandLine | UserId | UserName => 3,
+        EventAction => 6,
+        HostOsType => 7,
+        _ => 8,
+    }
+}
+
+/// The cost of checking a set of alternatives, and how many events it lets through:
+/// its weakest atom decides; a `contains` costs an automaton pass.
+fn cost(atoms: &[Atom]) -> (u32, usize) {
+    let worst = atoms
+        .iter()
+        .map(|a| field_rank(&a.field) * 2 + u32::from(matches!(a.literal, Literal::Contains(_))))
+        .max()
+        .unwrap_or(0);
+    (worst, atoms.len())
+}
+
+/// Atoms of which one must hold whenever `node` holds; `None` when there are none to
+/// give (the query must always be evaluated). `Some(vec![])` means it never holds.
+pub(crate) fn needs(node: &Node) -> Option<Vec<Atom>> {
+    match node {
+        Node::Const(false) => Some(Vec::new()),
+        Node::Const(true) | Node::Not(_) => None,
+        Node::Leaf(field, Test::Str(m)) => leaf(field, m),
+        Node::Leaf(..) => None,
+        Node::Or(items) => {
+            let mut all = Vec::new();
+            for item in items.iter() {
+                all.extend(needs(item)?);
+            }
+            Some(all)
+        }
+        Node::And(items) => items.iter().filter_map(needs).min_by_key(|a| cost(a)),
+    }
+}
+
+/// Most requirement groups kept per query (each costs the index a little per hit).
+pub(crate) const MAX_GROUPS: usize = 3;
+
+/// Groups of atoms, each of which must hold (one atom of it) whenever `node` holds: the
+/// conjuncts of a top-level `and` that give atoms, most selective first, keeping only
+/// selective ones (names, paths, arguments: not `event.type` or `host.os.type`, which
+/// most events have) when there are any. `None` when there is nothing to require.
+pub(crate) fn groups(node: &Node) -> Option<Vec<Vec<Atom>>> {
+    let Node::And(items) = node else {
+        return needs(node).map(|a| vec![a]);
+    };
+    let mut all: Vec<Vec<Atom>> = items.iter().filter_map(needs).collect();
+    if all.iter().any(Vec::is_empty) {
+        return Some(vec![Vec::new()]);
+    }
+    all.sort_by_key(|a| cost(a));
+    let selective = all
+        .iter()
+        .take_while(|a| cost(a).0 <= SELECTIVE)
+        .count()
+        .clamp(1, MAX_GROUPS);
+    all.truncate(selective);
+    (!all.is_empty()).then_some(all)
+}
+
+/// The highest [`cost`] of a group worth indexing beside a better one: a contained
+/// literal in a command line or user field at worst.
+const SELECTIVE: u32 = 7;
+
+fn leaf(field: &FieldRef, m: &StrMatch) -> Option<Vec<Atom>> {
+    // A missing field matches `: null`; a regex has no literal we can trust here.
+    if m.null || m.regex.is_some() {
+        return None;
+    }
+    // Numbers and booleans in the list never equal a string value, so on a string field
+    // they add nothing. Any other field may hold numbers, which such a list matches
+    // without a string: then there is nothing to require. Without them, a number or
+    // boolean matches only through its string form, which the index looks up the same.
+    let typed = !m.ints.is_empty() || !m.floats.is_empty() || !m.bools.is_empty();
+    if typed && !is_string_field(field) {
+        return None;
+    }
+    let atom = |literal| Atom {
+        field: field.clone(),
+        literal,
+    };
+    let mut out: Vec<Atom> = m
+        .exact
+        .iter()
+        .chain(m.exact_set.iter().flatten())
+        .map(|e| atom(Literal::Exact(fold(e).into_owned())))
+        .collect();
+    for g in &m.globs {
+        out.push(atom(g.required_literal()?));
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eql::Query;
+
+    fn atoms(q: &str) -> Option<Vec<(FieldRef, Literal)>> {
+        let q = Query::compile(q).expect("query");
+        needs(&q.root).map(|v| v.into_iter().map(|a| (a.field, a.literal)).collect())
+    }
+
+    #[test]
+    fn selective_conjuncts_become_groups() {
+        let q = Query::compile(r#"process where host.os.type == "linux" and event.type == "start" and process.name : "curl" and process.args : ("-k", "--insecure") and process.parent.name : "*sh*""#).expect("query");
+        let g = groups(&q.root).expect("groups");
+        let fields: Vec<Vec<FieldRef>> = g
+            .iter()
+            .map(|a| a.iter().map(|a| a.field.clone()).collect())
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                vec![FieldRef::ProcessName],
+                vec![FieldRef::ParentName],
+                vec![FieldRef::ProcessArgs, FieldRef::ProcessArgs]
+            ]
+        );
+        let q =
+            Query::compile(r#"process where host.os.type == "linux" and event.type == "start""#)
+                .expect("query");
+        assert_eq!(groups(&q.root).map(|g| g.len()), Some(1));
+    }
+
+    fn exact(f: FieldRef, s: &str) -> (FieldRef, Literal) {
+        (f, Literal::Exact(s.into()))
+    }
+
+    #[test]
+    fn the_most_selective_conjunct_is_chosen() {
+        assert_eq!(
+            atoms(
+                r#"process where host.os.type == "windows" and event.type == "start" and process.name : ("A.exe", "b.EXE")"#
+            ),
+            Some(vec![
+                exact(FieldRef::ProcessName, "a.exe"),
+                exact(FieldRef::ProcessName, "b.exe")
+            ])
+        );
+        assert_eq!(
+            atoms(r#"process where event.type == "start" and not process.name : "x""#),
+            Some(vec![exact(FieldRef::EventType, "start")])
+        );
+    }
+
+    #[test]
+    fn or_needs_every_branch() {
+        assert_eq!(
+            atoms(
+                r#"process where process.name : "Net.exe" or process.pe.original_file_name == "NET.exe""#
+            ),
+            Some(vec![
+                exact(FieldRef::ProcessName, "net.exe"),
+                exact(FieldRef::ProcessPeOriginalFileName, "net.exe")
+            ])
+        );
+        assert_eq!(
+            atoms(r#"process where process.name : "a" or process.args_count > 3"#),
+            None
+        );
+        assert_eq!(
+            atoms(r#"process where process.name : "a" or not process.name : "b""#),
+            None
+        );
+    }
+
+    #[test]
+    fn wildcards_give_their_longest_literal_and_null_or_regex_nothing() {
+        assert_eq!(
+            atoms(r#"process where process.command_line : "*Invoke-*Mimikatz*""#),
+            Some(vec![(
+                FieldRef::ProcessCommandLine,
+                Literal::Contains("mimikatz".into())
+            )])
+        );
+        assert_eq!(atoms(r#"process where process.name : "*""#), None);
+        assert_eq!(atoms(r#"process where process.name : ("a", null)"#), None);
+        assert_eq!(atoms(r#"process where process.name regex "a.*""#), None);
+        assert_eq!(
+            atoms(r#"process where process.name : "a" and false"#),
+            Some(vec![])
+        );
+    }
+}
