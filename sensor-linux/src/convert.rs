@@ -169,8 +169,10 @@ impl Converter {
         self.offset = offset;
     }
 
-    /// A folded connection-table read as an event; `exe` is what `/proc/PID/exe` said.
-    pub fn enumeration(&self, read: &Pending, exe: Option<&ExeInfo>) -> Event {
+    /// A folded connection-table read as an event (`read.exe`: what `/proc/PID/exe`
+    /// said when the read started).
+    pub fn enumeration(&self, read: &Pending) -> Event {
+        let exe = read.exe.as_ref();
         let mut ev = Event::connection_table_read(self.offset.wall(read.first_ns));
         self.task(&mut ev, &read.task(), 'n');
         let mut e = Enumeration {
@@ -207,7 +209,7 @@ impl Converter {
     /// (the reader folds them first: [`Converter::enumeration`]).
     pub fn convert(&self, record: &Record<'_>) -> Event {
         match record {
-            Record::Enum(r) => self.enumeration(&Pending::new(r), None),
+            Record::Enum(r) => self.enumeration(&Pending::new(r)),
             Record::Exec(e) => self.exec(e),
             Record::Fork(t) => {
                 let mut ev = Event::fork(self.offset.wall(t.ts_boot_ns));
@@ -588,15 +590,17 @@ mod tests {
                 table,
                 ..EnumRecord::default()
             };
-            assert_eq!(agg.add(&rec), None);
+            let exe = |_| {
+                Some(ExeInfo {
+                    path: "/usr/bin/python3.11".into(),
+                    sha256: Some("ab".repeat(32)),
+                })
+            };
+            assert_eq!(agg.add(&rec, exe), None);
         }
         let mut out = Vec::new();
         agg.take_all(&mut out);
-        let exe = ExeInfo {
-            path: "/usr/bin/python3.11".into(),
-            sha256: Some("ab".repeat(32)),
-        };
-        let ev = converter().enumeration(&out[0], Some(&exe));
+        let ev = converter().enumeration(&out[0]);
         assert!(ev.is_connection_table_read());
         assert_eq!(ev.event.category, vec!["process"]);
         assert_eq!(ev.event.kind_type, vec!["info"]);

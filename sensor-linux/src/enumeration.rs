@@ -9,6 +9,7 @@
 //! tool's event does not wait for the window), or at shutdown. Plain data and logic, on
 //! every OS.
 
+use crate::convert::ExeInfo;
 use crate::record::{EnumRecord, TaskRecord, M_PROCFS, M_SOCK_DIAG};
 use std::collections::HashMap;
 
@@ -80,6 +81,9 @@ pub struct Pending {
     pub first_ns: u64,
     /// CLOCK_BOOTTIME ns of the last read.
     pub last_ns: u64,
+    /// What the process ran when its first read was taken (`/proc/PID/exe`, looked up
+    /// then: by its exit the process is gone).
+    pub exe: Option<ExeInfo>,
 }
 
 impl Pending {
@@ -96,6 +100,7 @@ impl Pending {
             count: 1,
             first_ns: rec.task.ts_boot_ns,
             last_ns: rec.task.ts_boot_ns,
+            exe: None,
         }
     }
 
@@ -135,9 +140,18 @@ impl Aggregator {
     }
 
     /// Takes one record; returns a read to hand on now (no folding, or no room).
-    pub fn add(&mut self, rec: &EnumRecord<'_>) -> Option<Pending> {
+    /// `exe` is asked (once per new read, with the pid) what the process runs.
+    pub fn add(
+        &mut self,
+        rec: &EnumRecord<'_>,
+        exe: impl FnOnce(u32) -> Option<ExeInfo>,
+    ) -> Option<Pending> {
+        let fresh = |rec: &EnumRecord<'_>, exe: Option<ExeInfo>| Pending {
+            exe,
+            ..Pending::new(rec)
+        };
         if self.window_ns == 0 {
-            return Some(Pending::new(rec));
+            return Some(fresh(rec, exe(rec.task.pid)));
         }
         let key = (rec.task.pid, rec.method);
         if let Some(p) = self.pending.get_mut(&key) {
@@ -152,13 +166,14 @@ impl Aggregator {
                 return None;
             }
             let old = self.pending.remove(&key);
-            self.pending.insert(key, Pending::new(rec));
+            self.pending.insert(key, fresh(rec, exe(rec.task.pid)));
             return old;
         }
+        let read = fresh(rec, exe(rec.task.pid));
         if self.pending.len() >= MAX_PENDING {
-            return Some(Pending::new(rec));
+            return Some(read);
         }
-        self.pending.insert(key, Pending::new(rec));
+        self.pending.insert(key, read);
         None
     }
 
@@ -201,6 +216,36 @@ impl Aggregator {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl Aggregator {
+        /// `add` with no executable look-up.
+        fn add_plain(&mut self, rec: &EnumRecord<'_>) -> Option<Pending> {
+            self.add(rec, |_| None)
+        }
+    }
+
+    #[test]
+    fn the_executable_is_looked_up_once_when_a_read_starts() {
+        let mut agg = Aggregator::new(1000);
+        let mut asked = Vec::new();
+        for at in [1, 2, 3] {
+            let exe = |pid| {
+                asked.push(pid);
+                Some(ExeInfo {
+                    path: "/tmp/xq".into(),
+                    sha256: None,
+                })
+            };
+            assert_eq!(agg.add(&rec(9, M_PROCFS, b"tcp", 0, at), exe), None);
+        }
+        assert_eq!(asked, vec![9]);
+        let mut out = Vec::new();
+        agg.take_all(&mut out);
+        assert_eq!(
+            out[0].exe.as_ref().map(|e| e.path.as_str()),
+            Some("/tmp/xq")
+        );
+    }
 
     fn rec(
         pid: u32,
@@ -246,11 +291,11 @@ mod tests {
     fn reads_fold_per_process_and_method_within_the_window() {
         let mut agg = Aggregator::new(1000);
         let ms = 1_000_000;
-        assert_eq!(agg.add(&rec(5, M_PROCFS, b"tcp", 0, 10 * ms)), None);
-        assert_eq!(agg.add(&rec(5, M_PROCFS, b"tcp6", 0, 20 * ms)), None);
-        assert_eq!(agg.add(&rec(5, M_PROCFS, b"tcp", 0, 30 * ms)), None);
-        assert_eq!(agg.add(&rec(5, M_SOCK_DIAG, b"", 1, 40 * ms)), None);
-        assert_eq!(agg.add(&rec(6, M_PROCFS, b"unix", 0, 50 * ms)), None);
+        assert_eq!(agg.add_plain(&rec(5, M_PROCFS, b"tcp", 0, 10 * ms)), None);
+        assert_eq!(agg.add_plain(&rec(5, M_PROCFS, b"tcp6", 0, 20 * ms)), None);
+        assert_eq!(agg.add_plain(&rec(5, M_PROCFS, b"tcp", 0, 30 * ms)), None);
+        assert_eq!(agg.add_plain(&rec(5, M_SOCK_DIAG, b"", 1, 40 * ms)), None);
+        assert_eq!(agg.add_plain(&rec(6, M_PROCFS, b"unix", 0, 50 * ms)), None);
         assert_eq!(agg.len(), 3);
         let mut out = Vec::new();
         agg.take_due(500 * ms, &mut out);
@@ -279,14 +324,14 @@ mod tests {
     #[test]
     fn no_window_hands_every_read_on_and_a_reused_pid_starts_anew() {
         let mut now = Aggregator::new(0);
-        assert!(now.add(&rec(5, M_PROCFS, b"tcp", 0, 1)).is_some());
+        assert!(now.add_plain(&rec(5, M_PROCFS, b"tcp", 0, 1)).is_some());
         assert!(now.is_empty());
         let mut agg = Aggregator::new(1000);
-        assert_eq!(agg.add(&rec(5, M_PROCFS, b"tcp", 0, 1)), None);
+        assert_eq!(agg.add_plain(&rec(5, M_PROCFS, b"tcp", 0, 1)), None);
         let mut reused = rec(5, M_PROCFS, b"udp", 0, 2);
         reused.task.start_boot_ns = 8;
         let old = agg
-            .add(&reused)
+            .add_plain(&reused)
             .expect("the old process's read is handed on");
         assert_eq!(old.tables, vec!["tcp"]);
         assert_eq!(agg.len(), 1);
@@ -296,9 +341,11 @@ mod tests {
     fn held_reads_are_bounded() {
         let mut agg = Aggregator::new(1000);
         for pid in 0..MAX_PENDING as u32 {
-            assert_eq!(agg.add(&rec(pid, M_PROCFS, b"tcp", 0, 1)), None);
+            assert_eq!(agg.add_plain(&rec(pid, M_PROCFS, b"tcp", 0, 1)), None);
         }
-        assert!(agg.add(&rec(u32::MAX, M_PROCFS, b"tcp", 0, 1)).is_some());
+        assert!(agg
+            .add_plain(&rec(u32::MAX, M_PROCFS, b"tcp", 0, 1))
+            .is_some());
         assert_eq!(agg.len(), MAX_PENDING);
     }
 }

@@ -101,8 +101,7 @@ impl Reads {
     /// Converts the reads in `due` into `batch`.
     fn hand_on(&mut self, conv: &Converter, batch: &mut Vec<Event>) {
         for read in self.due.drain(..) {
-            let exe = self.exes.lookup(read.task.pid);
-            batch.push(conv.enumeration(&read, exe.as_ref()));
+            batch.push(conv.enumeration(&read));
         }
     }
 
@@ -132,7 +131,8 @@ fn drain(
         };
         match record::parse(&item) {
             Ok(record::Record::Enum(r)) => {
-                if let Some(now) = reads.folding.add(&r) {
+                let exes = &mut reads.exes;
+                if let Some(now) = reads.folding.add(&r, |pid| exes.lookup(pid)) {
                     reads.due.push(now);
                     reads.hand_on(conv, batch);
                 }
