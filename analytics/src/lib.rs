@@ -108,6 +108,9 @@ pub struct Engine {
     pending: Vec<Alert>,
 }
 
+/// `event.action` of a WMI operation (a `Microsoft-Windows-WMI-Activity` event 11).
+const WMI_OPERATION: &str = "wmi-operation";
+
 /// Whether two events are of one process: the same pid started at the same time (to
 /// within a second, as collectors stamp starts from their own clock offsets).
 fn same_process(a: &Event, b: &Event) -> bool {
@@ -460,12 +463,20 @@ impl Engine {
         out.extend(hits.into_iter().map(|h| h.into_alert(ev)));
     }
 
-    /// A connection-table read: AN0904 by behaviour on Linux, with its burst and the
-    /// TimeWindow correlation's record of a discovery.
+    /// A connection-table read (AN0904 by behaviour on Linux, with its burst) or a WMI
+    /// operation (AN0903's WmiQueries on Windows), and the TimeWindow correlation's
+    /// record of a discovery.
     fn connection_table_read(&mut self, ev: &Event, out: &mut Vec<Alert>) {
         let platform = platform_of(ev);
         let mut discovery_what = None;
-        if platform == Some(Platform::Linux) {
+        if platform == Some(Platform::Windows) && ev.event.action.as_deref() == Some(WMI_OPERATION)
+        {
+            if let Some(hit) = self.an0903.as_ref().and_then(|a| a.check_wmi(ev)) {
+                discovery_what = Some(format!("AN0903 {}", hit.mutable_element));
+                out.push(hit.into_alert(ev));
+            }
+        }
+        if platform == Some(Platform::Linux) && ev.is_connection_table_read() {
             let verdict = self.an0904.as_ref().map(|a| a.check_read(ev));
             match verdict {
                 Some(an0904::ReadVerdict::Hit(hit)) => {
@@ -509,7 +520,7 @@ impl Engine {
             return;
         }
         // What a process did rather than what it is called (`info` events too).
-        if ev.is_connection_table_read() {
+        if ev.is_connection_table_read() || ev.event.action.as_deref() == Some(WMI_OPERATION) {
             self.connection_table_read(ev, out);
             return;
         }

@@ -96,6 +96,9 @@ pub struct An0903Config {
     pub command_pattern_list: CommandPatternList,
     /// `SuspiciousParentProcesses`.
     pub suspicious_parent_processes: SuspiciousParentProcesses,
+    /// `WmiQueries`: WMI operations on the network-connection classes, whatever the
+    /// client process is called.
+    pub wmi_queries: WmiQueries,
 }
 
 impl Default for An0903Config {
@@ -105,6 +108,36 @@ impl Default for An0903Config {
             severity: Severity::Low,
             command_pattern_list: CommandPatternList::default(),
             suspicious_parent_processes: SuspiciousParentProcesses::default(),
+            wmi_queries: WmiQueries::default(),
+        }
+    }
+}
+
+/// `[analytics.an0903.wmi_queries]`: AN0903 by behaviour. A `wmi-operation` event (a
+/// `Microsoft-Windows-WMI-Activity` operation, event 11: live from ETW or replayed from
+/// EVTX and Winlogbeat) that names one of `classes` raises AN0903 for its client
+/// process, whatever that process is called (`Get-NetTCPConnection`,
+/// `Get-CimInstance MSFT_NetTCPConnection`, `wmic netuse` all reach these classes).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WmiQueries {
+    /// Raise on WMI operations.
+    pub enabled: bool,
+    /// WMI class names (case-insensitive, exact).
+    pub classes: Vec<String>,
+}
+
+impl Default for WmiQueries {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            classes: strings(&[
+                "MSFT_NetTCPConnection",
+                "MSFT_NetUDPEndpoint",
+                "Win32_NetworkConnection",
+                "Win32_ServerConnection",
+                "Win32_ServerSession",
+            ]),
         }
     }
 }
@@ -601,6 +634,21 @@ impl AnalyticsConfig {
             &self.an0903.suspicious_parent_processes.names,
             &mut push,
         );
+
+        let q = &self.an0903.wmi_queries;
+        for (i, c) in q.classes.iter().enumerate() {
+            let ok = c.contains('_')
+                && c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
+                && c.starts_with(|ch: char| ch.is_ascii_alphabetic());
+            if !ok {
+                push(
+                    format!("analytics.an0903.wmi_queries.classes[{i}]"),
+                    format!(
+                        "expected a WMI class name such as \"MSFT_NetTCPConnection\", found {c:?}"
+                    ),
+                );
+            }
+        }
 
         let u = &self.an0904.utility_name_list;
         let f = "analytics.an0904.utility_name_list";
