@@ -14,9 +14,13 @@
 //! operation names (`tables`) and the operation text and namespace. Which classes are
 //! discovery is the analytics' call (AN0903's `[analytics.an0903.wmi_queries]`).
 
+use crate::etw::{decode_utf16z, filetime_to_utc};
 use crate::mapping::WinRecord;
 use sensor_core::event::{Enumeration, Event, EventMeta, User};
-use serde_json::Value;
+use serde_json::{Map, Value};
+
+/// The provider's GUID, which the live session enables.
+pub const WMI_ACTIVITY_GUID: &str = "1418ef04-b0b4-4623-bf7e-d74ab47bbdaa";
 
 /// The provider's name.
 pub const WMI_ACTIVITY_PROVIDER: &str = "Microsoft-Windows-WMI-Activity";
@@ -117,9 +121,89 @@ pub fn map_operation(rec: &WinRecord<'_>) -> Result<Event, String> {
     Ok(ev)
 }
 
+/// One live event 11 as the ETW session reads it: strings as the raw UTF-16LE bytes of
+/// their properties (decoded here, bounds-checked, never by the ETW parser), the client
+/// pid, and the event's FILETIME.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LiveOperation {
+    /// The event's timestamp (FILETIME, 100 ns since 1601).
+    pub filetime: i64,
+    /// `ClientProcessId`.
+    pub client_pid: Option<u32>,
+    /// `Operation`, `User`, `NamespaceName`, `ClientMachine`, `IsLocal` (raw UTF-16LE).
+    pub operation: Option<Vec<u8>>,
+    /// `User`.
+    pub user: Option<Vec<u8>>,
+    /// `NamespaceName`.
+    pub namespace: Option<Vec<u8>>,
+    /// `ClientMachine`.
+    pub client_machine: Option<Vec<u8>>,
+}
+
+/// A live event 11 through the same mapping as a replayed one; `None` when it names no
+/// operation or client (counted by the caller).
+pub fn map_live(op: &LiveOperation, collector: &str) -> Option<Event> {
+    let mut data = Map::new();
+    let mut put = |k: &str, v: &Option<Vec<u8>>| {
+        if let Some(b) = v {
+            data.insert(k.into(), Value::String(decode_utf16z(b)));
+        }
+    };
+    put("Operation", &op.operation);
+    put("User", &op.user);
+    put("NamespaceName", &op.namespace);
+    put("ClientMachine", &op.client_machine);
+    if let Some(pid) = op.client_pid {
+        data.insert("ClientProcessId".into(), Value::from(pid));
+    }
+    let rec = WinRecord {
+        event_id: 11,
+        record_id: None,
+        channel: None,
+        computer: None,
+        provider: Some(WMI_ACTIVITY_PROVIDER),
+        time_created: filetime_to_utc(op.filetime),
+        logged_by: None,
+        event_data: Some(&data),
+    };
+    let mut ev = map_operation(&rec).ok()?;
+    ev.picket.collector = Some(collector.into());
+    Some(ev)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn utf16z(s: &str) -> Vec<u8> {
+        s.encode_utf16()
+            .chain([0])
+            .flat_map(u16::to_le_bytes)
+            .collect()
+    }
+
+    #[test]
+    fn a_live_event_maps_like_a_replayed_one() {
+        let op = LiveOperation {
+            filetime: 134_170_000_000_000_000,
+            client_pid: Some(77),
+            operation: Some(utf16z(
+                r"Start IWbemServices::ExecQuery - root\cimv2 : select * from Win32_ServerSession",
+            )),
+            user: Some(utf16z(r"CORP\bob")),
+            namespace: Some(utf16z(r"\\.\root\cimv2")),
+            client_machine: None,
+        };
+        let ev = map_live(&op, "windows-etw").expect("maps");
+        assert_eq!(ev.process.pid, Some(77));
+        assert_eq!(ev.picket.collector.as_deref(), Some("windows-etw"));
+        assert_eq!(ev.user.name.as_deref(), Some("bob"));
+        assert_eq!(
+            ev.picket.enumeration.as_ref().map(|e| e.tables.clone()),
+            Some(vec!["Win32_ServerSession".to_string()])
+        );
+        assert!(map_live(&LiveOperation::default(), "windows-etw").is_none());
+    }
 
     #[test]
     fn classes_are_read_from_queries_and_enumerations() {
