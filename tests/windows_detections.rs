@@ -468,13 +468,43 @@ fn an0903_alerts_on_wmi_queries_of_the_network_connection_classes_whatever_the_c
     let client: u32 = 4001; // sysmon() numbers its process 4000 + record
     let lines = [
         exec,
-        wmi_11(10, client, &format!("Start IWbemServices::CreateInstanceEnum - root\\StandardCimv2 : MSFT_NetTCPConnection"), false),
-        wmi_11(11, client, &q("root\\StandardCimv2", "SELECT * FROM MSFT_NetUDPEndpoint"), true),
-        wmi_11(12, 5000, &q("root\\cimv2", "select * from Win32_NetworkConnection"), false),
-        wmi_11(13, 5001, &q("root\\cimv2", "select * from win32_serverconnection"), false),
-        wmi_11(14, 5002, &q("root\\cimv2", "SELECT UserName FROM Win32_ServerSession"), false),
+        wmi_11(
+            10,
+            client,
+            "Start IWbemServices::CreateInstanceEnum - root\\StandardCimv2 : MSFT_NetTCPConnection",
+            false,
+        ),
+        wmi_11(
+            11,
+            client,
+            &q("root\\StandardCimv2", "SELECT * FROM MSFT_NetUDPEndpoint"),
+            true,
+        ),
+        wmi_11(
+            12,
+            5000,
+            &q("root\\cimv2", "select * from Win32_NetworkConnection"),
+            false,
+        ),
+        wmi_11(
+            13,
+            5001,
+            &q("root\\cimv2", "select * from win32_serverconnection"),
+            false,
+        ),
+        wmi_11(
+            14,
+            5002,
+            &q("root\\cimv2", "SELECT UserName FROM Win32_ServerSession"),
+            false,
+        ),
         // Not a network-connection class: nothing.
-        wmi_11(15, 5003, &q("root\\cimv2", "SELECT * FROM Win32_Process"), false),
+        wmi_11(
+            15,
+            5003,
+            &q("root\\cimv2", "SELECT * FROM Win32_Process"),
+            false,
+        ),
     ];
     let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
     std::fs::write(&file, text).expect("write");

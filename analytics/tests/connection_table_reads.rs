@@ -204,7 +204,7 @@ fn tables_out_of_the_list_root_allowlisted_agents_and_a_hash_mismatch() {
         0,
     );
     assert!(
-        alerts(&mut e, &[same.clone()]).is_empty(),
+        alerts(&mut e, std::slice::from_ref(&same)).is_empty(),
         "hash matches, any case"
     );
     let mut other = same;
