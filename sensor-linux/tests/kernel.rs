@@ -1425,10 +1425,15 @@ impl Drop for BpfStats {
     }
 }
 
-/// Runs `execs` short processes (fork, exec, exit each) and `reads` passes over
-/// /proc/net/tcp plus `reads` sock_diag dumps (ss), and returns the kernel's run-time
+/// Runs `execs` short processes (fork, exec, exit each), `reads` passes over
+/// /proc/net/tcp and `dumps` runs of `ss -tn` (sock_diag dumps), and returns the kernel's run-time
 /// statistics of each program over that work.
-async fn measure(mut tracer: Tracer, execs: usize, reads: usize) -> HashMap<String, (u64, u64)> {
+async fn measure(
+    mut tracer: Tracer,
+    execs: usize,
+    reads: usize,
+    dumps: usize,
+) -> HashMap<String, (u64, u64)> {
     let before = bpf_run_stats();
     let script = format!(
         "i=0; while [ $i -lt {execs} ]; do /bin/true; i=$((i+1)); done; \
@@ -1437,7 +1442,7 @@ async fn measure(mut tracer: Tracer, execs: usize, reads: usize) -> HashMap<Stri
     let (pid, _) = run_and_collect(&mut tracer, "the measured work", &script).await;
     let ss = in_path("ss");
     let diag = format!(
-        "i=0; while [ $i -lt {reads} ]; do {} -tn > /dev/null; i=$((i+1)); done",
+        "i=0; while [ $i -lt {dumps} ]; do {} -tn > /dev/null; i=$((i+1)); done",
         ss.display()
     );
     let (pid2, _) = run_and_collect(&mut tracer, "the measured ss runs", &diag).await;
@@ -1471,12 +1476,13 @@ async fn conn_table_hook_cost_per_enumeration_and_per_process_with_and_without_t
     let _stats = BpfStats::enable();
     const EXECS: usize = 300;
     const READS: usize = 100;
-    let with = measure(tracer, EXECS, READS).await;
+    const DUMPS: usize = 20;
+    let with = measure(tracer, EXECS, READS, DUMPS).await;
     let mut without = LinuxCollector::new(&LinuxCollectorConfig::default()).expect("config");
     for p in ALL_PROGRAMS.iter().skip(3) {
         without = without.with_tracepoint(p, ABSENT_FUNCTION);
     }
-    let without = measure(Tracer::start_collector(without), EXECS, READS).await;
+    let without = measure(Tracer::start_collector(without), EXECS, READS, DUMPS).await;
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").expect("osrelease");
     println!("@@cost kernel {}", release.trim());
     for name in ["handle_tcp_seq", "handle_sock_diag"] {
