@@ -103,12 +103,22 @@ results=$work/results.tsv # mode round rate rss_kb cpu_ms_per_1000 lost extra
 
 run_baseline() { echo -e "baseline\t$1\t$(storm baseline "$1")\t-\t-\t-\t-" >>"$results"; }
 
-# Kernel time (ns) of the process programs so far: handle_exec + handle_fork +
-# handle_exit, over every loaded copy (only the running picket's are loaded).
+# Ids of the loaded process programs (handle_exec, handle_fork, handle_exit).
+process_prog_ids() {
+  bpftool prog show --json 2>/dev/null | python3 -c '
+import json, sys
+for p in json.load(sys.stdin):
+    if p.get("name") in ("handle_exec", "handle_fork", "handle_exit"):
+        print(p["id"])'
+}
+
+# Kernel time (ns) so far of the programs with the ids in $1 (space-separated): the
+# running picket's, told apart from any other tracer's by the ids it added.
 bpf_process_ns() {
-  bpftool prog show --json 2>/dev/null |
-    grep -o '"name":"handle_e[a-z]*"[^}]*"run_time_ns":[0-9]*\|"name":"handle_fork"[^}]*"run_time_ns":[0-9]*' |
-    grep -o '"run_time_ns":[0-9]*' | grep -o '[0-9]*' | sum_numbers
+  bpftool prog show --json 2>/dev/null | python3 -c '
+import json, sys
+ids = {int(i) for i in sys.argv[1].split()}
+print(sum(p.get("run_time_ns", 0) for p in json.load(sys.stdin) if p["id"] in ids))' "$1"
 }
 
 run_picket() { run_picket_bin "$picket_bin" picket "$1"; }
@@ -124,17 +134,20 @@ $ring_config
 [sinks.file]
 path = "$dir/alerts.jsonl"
 EOF
+  local before mine
+  before=$(process_prog_ids)
   "$bin" run --config "$dir/picket.toml" 2>"$dir/stderr" &
   local pid=$!
   bg_pid=$pid
   wait_for "$dir/stderr" "Attached the eBPF process tracer" 60
+  mine=$(comm -13 <(sort <<<"$before") <(process_prog_ids | sort) | tr '\n' ' ')
   local t0 rate t1 rss b0 b1 bpf=
   t0=$(cpu_ticks "$pid")
-  b0=$(bpf_process_ns)
+  b0=$(bpf_process_ns "$mine")
   rate=$(storm "$mode" "$round")
   sleep 2 # let the pipeline finish what the storm queued
   t1=$(cpu_ticks "$pid")
-  b1=$(bpf_process_ns)
+  b1=$(bpf_process_ns "$mine")
   [[ $(cat /proc/sys/kernel/bpf_stats_enabled 2>/dev/null) == 1 ]] &&
     bpf="bpf_us_per_exec=$(awk -v d=$((b1 - b0)) -v n="$execs" 'BEGIN {printf "%.2f", d / n / 1000}') "
   rss=$(vm_hwm_kb "$pid")
