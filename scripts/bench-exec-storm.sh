@@ -16,6 +16,13 @@
 # Usage: sudo scripts/bench-exec-storm.sh [--rounds 5] [--execs 20000] [--workers N]
 #                                         [--modes "baseline picket auditd bpftrace"]
 #                                         [--ring BYTES]   (picket's/collector's ring buffer)
+#                                         [--picket-b BIN] (mode picket-b: another picket
+#                                                           build, e.g. an older commit's,
+#                                                           interleaved with picket)
+# With kernel.bpf_stats_enabled, picket rounds also report the kernel time of the
+# process programs (handle_exec + handle_fork + handle_exit, from `bpftool prog show`)
+# per exec, in the notes column ("bpf_us_per_exec=").
+
 # Needs root. auditd and bpftrace come from `scripts/setup.sh --bench`; a mode whose
 # tool is missing is reported as skipped. bpftrace needs tracefs: the script mounts it
 # at /sys/kernel/tracing for the bpftrace rounds if it is not mounted, and unmounts it
@@ -27,6 +34,7 @@ execs=20000
 workers=$(nproc)
 modes="baseline picket auditd bpftrace"
 ring= # collector.linux.ring_buffer_bytes for picket and collector; empty = the default
+picket_b= # a second picket binary (mode picket-b)
 while (($#)); do
   case "$1" in
     --rounds) rounds=$2; shift 2 ;;
@@ -34,7 +42,8 @@ while (($#)); do
     --workers) workers=$2; shift 2 ;;
     --modes) modes=$2; shift 2 ;;
     --ring) ring=$2; shift 2 ;;
-    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+    --picket-b) picket_b=$2; modes="$modes picket-b"; shift 2 ;;
+    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -94,8 +103,29 @@ results=$work/results.tsv # mode round rate rss_kb cpu_ms_per_1000 lost extra
 
 run_baseline() { echo -e "baseline\t$1\t$(storm baseline "$1")\t-\t-\t-\t-" >>"$results"; }
 
-run_picket() {
-  local round=$1 dir=$work/picket-$1
+# Ids of the loaded process programs (handle_exec, handle_fork, handle_exit).
+process_prog_ids() {
+  bpftool prog show --json 2>/dev/null | python3 -c '
+import json, sys
+for p in json.load(sys.stdin):
+    if p.get("name") in ("handle_exec", "handle_fork", "handle_exit"):
+        print(p["id"])'
+}
+
+# Kernel time (ns) so far of the programs with the ids in $1 (space-separated): the
+# running picket's, told apart from any other tracer's by the ids it added.
+bpf_process_ns() {
+  bpftool prog show --json 2>/dev/null | python3 -c '
+import json, sys
+ids = {int(i) for i in sys.argv[1].split()}
+print(sum(p.get("run_time_ns", 0) for p in json.load(sys.stdin) if p["id"] in ids))' "$1"
+}
+
+run_picket() { run_picket_bin "$picket_bin" picket "$1"; }
+run_picket-b() { run_picket_bin "$picket_b" picket-b "$1"; }
+
+run_picket_bin() {
+  local bin=$1 mode=$2 round=$3 dir=$work/$2-$3
   mkdir -p "$dir"
   cat >"$dir/picket.toml" <<EOF
 [general]
@@ -104,15 +134,22 @@ $ring_config
 [sinks.file]
 path = "$dir/alerts.jsonl"
 EOF
-  "$picket_bin" run --config "$dir/picket.toml" 2>"$dir/stderr" &
+  local before mine
+  before=$(process_prog_ids)
+  "$bin" run --config "$dir/picket.toml" 2>"$dir/stderr" &
   local pid=$!
   bg_pid=$pid
   wait_for "$dir/stderr" "Attached the eBPF process tracer" 60
-  local t0 rate t1 rss
+  mine=$(comm -13 <(sort <<<"$before") <(process_prog_ids | sort) | tr '\n' ' ')
+  local t0 rate t1 rss b0 b1 bpf=
   t0=$(cpu_ticks "$pid")
-  rate=$(storm picket "$round")
+  b0=$(bpf_process_ns "$mine")
+  rate=$(storm "$mode" "$round")
   sleep 2 # let the pipeline finish what the storm queued
   t1=$(cpu_ticks "$pid")
+  b1=$(bpf_process_ns "$mine")
+  [[ $(cat /proc/sys/kernel/bpf_stats_enabled 2>/dev/null) == 1 ]] &&
+    bpf="bpf_us_per_exec=$(awk -v d=$((b1 - b0)) -v n="$execs" 'BEGIN {printf "%.2f", d / n / 1000}') "
   rss=$(vm_hwm_kb "$pid")
   kill -TERM "$pid"
   wait "$pid" || { echo "picket run failed:" >&2; cat "$dir/stderr" >&2; exit 1; }
@@ -122,7 +159,7 @@ EOF
   losses=$(grep -o '"losses":{[^}]*}' <<<"$status" || echo '{}')
   lost=$(sum_numbers <<<"$losses")
   seen=$( (grep -o '"events_seen":[0-9]*' <<<"$status" || true) | grep -o '[0-9]*$' || true)
-  echo -e "picket\t$round\t$rate\t$rss\t$(awk -v t=$((t1 - t0)) -v hz="$hz" -v n="$execs" 'BEGIN {printf "%.1f", t / hz * 1000 / (n / 1000)}')\t$lost\tevents_seen=$seen $losses" >>"$results"
+  echo -e "$mode\t$round\t$rate\t$rss\t$(awk -v t=$((t1 - t0)) -v hz="$hz" -v n="$execs" 'BEGIN {printf "%.1f", t / hz * 1000 / (n / 1000)}')\t$lost\t${bpf}events_seen=$seen $losses" >>"$results"
 }
 
 run_collector() {

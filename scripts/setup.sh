@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   clang llvm libbpf-dev bpftool   # eBPF programs: CO-RE C compiled with clang -target bpf
   net-tools iproute2 lsof procps  # the discovery tools the real-collector tests run
+  python3-minimal perl gcc libc6-dev  # scripts and a C sock_diag program reading connection tables (AN0904 by behaviour)
   rsyslog                         # real syslog receiver for the forwarding tests, and a relay in front of Picket's
   snmp                            # net-snmp's snmpwalk/snmpget: AN0907's SNMP queries, run under the live collector
   awscli                          # the real AWS CLI: AN0908's host side, run under the live collector

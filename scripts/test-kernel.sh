@@ -247,7 +247,9 @@ for suite in $suites; do
     kernel-tests) echo "run_suite kernel-tests $kernel_tests ${kernel_args[*]}" ;;
     # The SNMP and AWS CLI tests prove analytics on an exec like any other, with tools
     # (net-snmp, Python and botocore) the initramfs does not carry: they run on the host.
-    e2e-tests) echo "run_suite e2e-tests $e2e_tests --test-threads=1 --skip an0907_ --skip an0908_" ;;
+    # So does the Python/Perl/C connection-table test (no interpreters, no compiler
+    # here); the renamed ss/netstat, cat and control tests run in the VM.
+    e2e-tests) echo "run_suite e2e-tests $e2e_tests --test-threads=1 --skip an0907_ --skip an0908_ --skip an0904_scripts_" ;;
   esac
 done >>"$root/init"
 printf '$bb sync\n$bb poweroff -f\n' >>"$root/init"

@@ -416,3 +416,135 @@ fn every_clause_of_the_elastic_rule_on_mapped_windows_events() {
         .collect();
     assert_eq!(fired, want, "records the Elastic rule fired on");
 }
+
+/// A `Microsoft-Windows-WMI-Activity/Operational` event 11 (`Operation_New`), built in
+/// the documented layout (not recorded from a host): Winlogbeat's form, or
+/// evtx_dump's (`UserData/Operation_New`) when `evtx_form`.
+fn wmi_11(record: u64, pid: u32, operation: &str, evtx_form: bool) -> Value {
+    let data = json!({
+        "CorrelationId": "{6DB4F9F5-1C8B-0002-4F6C-B46D8B1CDA01}",
+        "GroupOperationId": (20000 + record).to_string(),
+        "OperationId": (20001 + record).to_string(),
+        "Operation": operation,
+        "ClientMachine": "WS01",
+        "User": "CORP\\alice",
+        "ClientProcessId": pid.to_string(),
+        "NamespaceName": "\\\\.\\root\\StandardCimv2",
+        "IsLocal": "true"
+    });
+    let time = format!("2024-03-01T10:02:{:02}.000Z", record % 60);
+    if evtx_form {
+        return json!({"Event": {
+            "System": {
+                "Provider": {"#attributes": {"Name": "Microsoft-Windows-WMI-Activity"}},
+                "EventID": 11, "EventRecordID": record,
+                "TimeCreated": {"#attributes": {"SystemTime": time}},
+                "Channel": "Microsoft-Windows-WMI-Activity/Operational",
+                "Computer": "WS01.corp.example"
+            },
+            "UserData": {"Operation_New": data}
+        }});
+    }
+    json!({
+        "@timestamp": time,
+        "winlog": {"event_id": 11, "record_id": record,
+            "channel": "Microsoft-Windows-WMI-Activity/Operational",
+            "provider_name": "Microsoft-Windows-WMI-Activity",
+            "computer_name": "WS01.corp.example",
+            "user_data": data}
+    })
+}
+
+#[test]
+fn an0903_alerts_on_wmi_queries_of_the_network_connection_classes_whatever_the_client() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("wmi-activity.jsonl");
+    let q = |ns: &str, rest: &str| format!("Start IWbemServices::ExecQuery - {ns} : {rest}");
+    // The client: a renamed PowerShell (its name matches nothing in CommandPatternList).
+    let exec = sysmon(
+        1,
+        r"C:\Users\alice\AppData\Local\Temp\p.exe",
+        "p.exe -nop",
+        r"C:\Windows\explorer.exe",
+        r"CORP\alice",
+        "p.exe",
+    );
+    let client: u32 = 4001; // sysmon() numbers its process 4000 + record
+    let lines = [
+        exec,
+        wmi_11(
+            10,
+            client,
+            "Start IWbemServices::CreateInstanceEnum - root\\StandardCimv2 : MSFT_NetTCPConnection",
+            false,
+        ),
+        wmi_11(
+            11,
+            client,
+            &q("root\\StandardCimv2", "SELECT * FROM MSFT_NetUDPEndpoint"),
+            true,
+        ),
+        wmi_11(
+            12,
+            5000,
+            &q("root\\cimv2", "select * from Win32_NetworkConnection"),
+            false,
+        ),
+        wmi_11(
+            13,
+            5001,
+            &q("root\\cimv2", "select * from win32_serverconnection"),
+            false,
+        ),
+        wmi_11(
+            14,
+            5002,
+            &q("root\\cimv2", "SELECT UserName FROM Win32_ServerSession"),
+            false,
+        ),
+        // Not a network-connection class: nothing.
+        wmi_11(
+            15,
+            5003,
+            &q("root\\cimv2", "SELECT * FROM Win32_Process"),
+            false,
+        ),
+    ];
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(&file, text).expect("write");
+    let (alerts, stderr) = replay(None, &[&file]);
+    let wmi: Vec<&Value> = alerts
+        .iter()
+        .filter(|a| a["picket"]["mutable_element"] == "WmiQueries")
+        .collect();
+    let classes: Vec<&str> = wmi
+        .iter()
+        .filter_map(|a| a["picket"]["matched_value"].as_str())
+        .collect();
+    assert_eq!(
+        classes,
+        [
+            "MSFT_NetTCPConnection",
+            "MSFT_NetUDPEndpoint",
+            "Win32_NetworkConnection",
+            "Win32_ServerConnection",
+            "Win32_ServerSession"
+        ],
+        "{alerts:#?}\n{stderr}"
+    );
+    for a in &wmi {
+        assert_eq!(a["picket"]["analytic"], "AN0903");
+    }
+    // The client process is named from its exec (the process table), not by WMI.
+    let first = wmi[0];
+    assert_eq!(first["process"]["pid"], client);
+    assert!(
+        first["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("p.exe -nop")),
+        "{first}"
+    );
+    assert!(!alerts.iter().any(|a| a["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("Win32_Process"))));
+}

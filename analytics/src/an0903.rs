@@ -8,6 +8,8 @@
 //!   so a renamed `netstat.exe` is still caught.
 //! - `SuspiciousParentProcesses`: when the parent (or, by default, any ancestor) is an
 //!   Office app, a script host or a web/database server, severity rises.
+//! - `WmiQueries` (by behaviour): a WMI operation (`wmi-operation` event) naming one of
+//!   the network-connection classes, for its client process whatever it is called.
 
 use crate::common::{
     ancestor_chain, command_line, encoded_powershell, host_label, is_word_byte, normalize_into,
@@ -34,6 +36,8 @@ pub(crate) struct An0903 {
     parents: GlobList,
     check_ancestors: bool,
     parent_severity: Severity,
+    wmi_enabled: bool,
+    wmi_classes: Vec<String>,
 }
 
 /// Where a pattern matched.
@@ -89,7 +93,42 @@ impl An0903 {
             parents: GlobList::new(&p.names),
             check_ancestors: p.check_ancestors,
             parent_severity: p.severity,
+            wmi_enabled: cfg.wmi_queries.enabled,
+            wmi_classes: cfg.wmi_queries.classes.clone(),
         }
+    }
+
+    /// AN0903 on a WMI operation: the first configured class it names.
+    pub(crate) fn check_wmi(&self, ev: &Event) -> Option<Hit> {
+        if !self.wmi_enabled {
+            return None;
+        }
+        let e = ev.picket.enumeration.as_ref()?;
+        let class = e
+            .tables
+            .iter()
+            .find_map(|t| self.wmi_classes.iter().find(|c| c.eq_ignore_ascii_case(t)))?;
+        let mut hit = Hit::new("AN0903", "WmiQueries", class.clone(), self.severity);
+        let query = match ev.field("picket.enumeration.query") {
+            sensor_core::event::FieldValue::Str(q) => q.to_string(),
+            _ => String::new(),
+        };
+        let client = match command_line(ev) {
+            c if c.is_empty() => format!("process {}", ev.process.pid.unwrap_or(0)),
+            c => format!("`{}`", short(&c)),
+        };
+        hit.message = format!(
+            "{} ran {client} on {}, which asked WMI for {class} (`{}`): network-connection discovery by behaviour, whatever the program is called",
+            user_label(ev),
+            host_label(ev),
+            short(&query),
+        );
+        hit.detail("wmi_class", class.clone());
+        hit.detail("wmi_query", short(&query));
+        if let sensor_core::event::FieldValue::Str(ns) = ev.field("picket.enumeration.namespace") {
+            hit.detail("wmi_namespace", ns);
+        }
+        Some(hit)
     }
 
     /// The first keyword that occurs as whole words in the normalised `text`.

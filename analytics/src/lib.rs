@@ -116,6 +116,24 @@ pub struct Engine {
     pending: Vec<Alert>,
 }
 
+/// `event.action` of a WMI operation (a `Microsoft-Windows-WMI-Activity` event 11).
+const WMI_OPERATION: &str = "wmi-operation";
+
+/// Whether two events are of one process: the same pid started at the same time (to
+/// within a second, as collectors stamp starts from their own clock offsets).
+fn same_process(a: &Event, b: &Event) -> bool {
+    let (Some(pa), Some(pb)) = (a.process.pid, b.process.pid) else {
+        return false;
+    };
+    if pa != pb || common::host_key(a) != common::host_key(b) {
+        return false;
+    }
+    match (a.process.start, b.process.start) {
+        (Some(x), Some(y)) => (x - y).num_milliseconds().abs() < 1000,
+        _ => false,
+    }
+}
+
 pub(crate) fn setting_error(field: &str, message: String) -> RuleError {
     RuleError {
         origin: "[analytics]".into(),
@@ -347,6 +365,10 @@ impl Engine {
         {
             q.pop_front();
         }
+        // A process counts once: its exec and its table reads are one execution.
+        if q.iter().any(|old| same_process(old, ev)) {
+            return None;
+        }
         q.push_back(ev.clone());
         if q.len() < a.burst_count as usize {
             return None;
@@ -466,6 +488,42 @@ impl Engine {
         out.extend(hits.into_iter().map(|h| h.into_alert(ev)));
     }
 
+    /// A connection-table read (AN0904 by behaviour on Linux, with its burst) or a WMI
+    /// operation (AN0903's WmiQueries on Windows), and the TimeWindow correlation's
+    /// record of a discovery.
+    fn connection_table_read(&mut self, ev: &Event, out: &mut Vec<Alert>) {
+        let platform = platform_of(ev);
+        let mut discovery_what = None;
+        if platform == Some(Platform::Windows) && ev.event.action.as_deref() == Some(WMI_OPERATION)
+        {
+            if let Some(hit) = self.an0903.as_ref().and_then(|a| a.check_wmi(ev)) {
+                discovery_what = Some(format!("AN0903 {}", hit.mutable_element));
+                out.push(hit.into_alert(ev));
+            }
+        }
+        if platform == Some(Platform::Linux) && ev.is_connection_table_read() {
+            let verdict = self.an0904.as_ref().map(|a| a.check_read(ev));
+            match verdict {
+                Some(an0904::ReadVerdict::Hit(hit)) => {
+                    discovery_what = Some(format!("AN0904 {}", hit.mutable_element));
+                    out.push(hit.into_alert(ev));
+                    if let Some(burst) = self.burst(ev) {
+                        out.push(burst.into_alert(ev));
+                    }
+                }
+                Some(an0904::ReadVerdict::Allowlisted) => self.stats.an0904_reads_allowlisted += 1,
+                Some(an0904::ReadVerdict::NoMatch) | None => {}
+            }
+        }
+        if let (Some(c), Some(what)) = (&self.correlator, discovery_what) {
+            if c.applies(platform)
+                && Correlator::record(ev, what, &mut self.discoveries, &mut self.discoveries_len)
+            {
+                self.stats.state_evictions += 1;
+            }
+        }
+    }
+
     fn analyse(&mut self, ev: &Event, out: &mut Vec<Alert>) {
         if self.prefilters {
             self.rule_index.candidates(ev, &mut self.rule_candidates);
@@ -493,6 +551,11 @@ impl Engine {
         // Cloud API calls (`info` events too) go to AN0908.
         if common::is_cloud_api(ev) {
             self.cloud_call(ev, out);
+            return;
+        }
+        // What a process did rather than what it is called (`info` events too).
+        if ev.is_connection_table_read() || ev.event.action.as_deref() == Some(WMI_OPERATION) {
+            self.connection_table_read(ev, out);
             return;
         }
         if ev.lifecycle() != Lifecycle::Start {

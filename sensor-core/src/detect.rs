@@ -40,6 +40,9 @@ pub struct DetectorCounts {
     pub an0908_out_of_scope: u64,
     /// AN0908 calls folded into an open burst (BurstQueryThreshold) instead of alerting.
     pub an0908_burst_calls_folded: u64,
+    /// AN0904 connection-table reads by allowlisted programs (monitoring agents), not
+    /// analysed (`[analytics.an0904.connection_table_reads] allowlist`).
+    pub an0904_reads_allowlisted: u64,
 }
 
 /// Something that looks at enriched events and raises alerts. Runs on one task; gets

@@ -3,6 +3,10 @@
 //!
 //! It fills `process.parent.*` and `picket.ancestors` on each event from earlier events, so
 //! the analytics can tell who launched a tool even when the collector only reports pids.
+//! An event about something a running process did (lifecycle `Other` with a pid: a
+//! connection-table read, a WMI query) also gets the process's own image from the table
+//! (`process.name`, `executable`, `args`, `command_line`, `entity_id`, `start`, where the
+//! collector left them empty) and the ancestors, as a start event does.
 //!
 //! State is kept per host ([`host_key`]: `host.id`, else `host.name`), so a replay of a
 //! SIEM export whose hosts reuse each other's pids gives each host the ancestry it gives
@@ -218,6 +222,9 @@ impl HostProcs {
     /// `keep_exited` are forgotten.
     fn observe(&mut self, event: &mut Event, pid: u32, keep_exited: usize) {
         let lifecycle = event.lifecycle();
+        if lifecycle == Lifecycle::Other {
+            self.fill_self(event, pid);
+        }
         let known_ppid = event.process.parent.as_ref().and_then(|p| p.pid);
         let ppid = known_ppid
             .or_else(|| self.procs.get(&pid).map(|p| p.ppid).filter(|&p| p != 0))
@@ -227,7 +234,7 @@ impl HostProcs {
         if ppid != 0 && lifecycle != Lifecycle::End {
             self.learn_parent(event, ppid);
             self.fill_parent(event, ppid);
-            if lifecycle == Lifecycle::Start {
+            if matches!(lifecycle, Lifecycle::Start | Lifecycle::Other) {
                 self.fill_ancestors(event, ppid);
             }
         }
@@ -236,6 +243,36 @@ impl HostProcs {
             Lifecycle::Fork => self.record_fork(event, pid, ppid),
             Lifecycle::End => self.record_exit(pid, keep_exited),
             Lifecycle::Other => {}
+        }
+    }
+
+    /// What the process of an `Other` event runs, from its start (or its parent's image
+    /// for a fork that never exec'd), where the collector left it empty.
+    fn fill_self(&self, event: &mut Event, pid: u32) {
+        let Some(me) = self.procs.get(&pid) else {
+            return;
+        };
+        let p = &mut event.process;
+        if p.name.is_none() {
+            p.name.clone_from(&me.name);
+        }
+        if p.executable.is_none() {
+            p.executable.clone_from(&me.executable);
+        }
+        if p.args.is_empty() {
+            p.args.clone_from(&me.args);
+            if p.args_count.is_none() && !me.args.is_empty() {
+                p.args_count = Some(me.args.len() as u64);
+            }
+        }
+        if p.command_line.is_none() {
+            p.command_line.clone_from(&me.command_line);
+        }
+        if p.entity_id.is_none() {
+            p.entity_id.clone_from(&me.entity_id);
+        }
+        if p.start.is_none() {
+            p.start = me.start;
         }
     }
 
@@ -430,6 +467,52 @@ mod tests {
         exit.process.pid = Some(12);
         t.observe(&mut exit);
         assert!(t.get("", 12).is_some_and(|p| p.exited));
+    }
+
+    #[test]
+    fn an_activity_event_gets_its_process_image_and_ancestors() {
+        let mut t = ProcessTable::new(1024);
+        t.observe(&mut exec(40, 1, "/usr/sbin/sshd", &["sshd"]));
+        t.observe(&mut exec(41, 40, "/bin/bash", &["-bash"]));
+        t.observe(&mut exec(
+            42,
+            41,
+            "/usr/bin/python3",
+            &["python3", "/tmp/peek.py"],
+        ));
+        let mut read = Event::connection_table_read(Utc::now());
+        read.process.pid = Some(42);
+        t.observe(&mut read);
+        assert_eq!(read.lifecycle(), Lifecycle::Other);
+        assert_eq!(read.process.name.as_deref(), Some("python3"));
+        assert_eq!(read.process.executable.as_deref(), Some("/usr/bin/python3"));
+        assert_eq!(read.process.args, vec!["python3", "/tmp/peek.py"]);
+        assert_eq!(
+            read.process.command_line.as_deref(),
+            Some("python3 /tmp/peek.py")
+        );
+        let parent = read.process.parent.as_ref().expect("parent from the table");
+        assert_eq!(parent.name.as_deref(), Some("bash"));
+        let names: Vec<_> = read
+            .picket
+            .ancestors
+            .iter()
+            .map(|a| a.name.as_deref())
+            .collect();
+        assert_eq!(names, vec![Some("bash"), Some("sshd"), None]);
+        // What the collector said stays; the table is unchanged by the read.
+        let mut said = Event::connection_table_read(Utc::now());
+        said.process.pid = Some(42);
+        said.process.executable = Some("/usr/bin/python3.11".into());
+        t.observe(&mut said);
+        assert_eq!(
+            said.process.executable.as_deref(),
+            Some("/usr/bin/python3.11")
+        );
+        assert_eq!(
+            t.get("", 42).and_then(|p| p.executable.as_deref()),
+            Some("/usr/bin/python3")
+        );
     }
 
     #[test]

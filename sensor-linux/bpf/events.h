@@ -11,6 +11,7 @@
 #define EV_EXEC 1
 #define EV_FORK 2
 #define EV_EXIT 3
+#define EV_ENUM 4 /* a connection table was read (struct enum_ev) */
 
 #define TASK_COMM_LEN 16
 #define TTY_NAME_LEN 64
@@ -36,7 +37,15 @@
 #define LOST_FORK 1
 #define LOST_EXIT 2
 #define LOST_SCRATCH 3 /* no scratch slot for this CPU (exec dropped) */
-#define LOST_SLOTS 4
+#define LOST_ENUM 4    /* a connection-table read record did not fit */
+#define LOST_SLOTS 5
+
+/* enum_ev.method */
+#define M_PROCFS 1    /* the seq_file of /proc/net/<table> (or /proc/PID/net/<table>) */
+#define M_SOCK_DIAG 2 /* a NETLINK_SOCK_DIAG dump request */
+
+/* Longest table name kept (the procfs file's name: "tcp6", "udplite6"). */
+#define TABLE_LEN 16
 
 struct ev_hdr {
 	__u32 kind;
@@ -73,6 +82,21 @@ struct exec_ev {
 	char tty_name[TTY_NAME_LEN];
 	/* Followed by: args (args_len) | filename | cwd | exe, packed, no NULs after
 	 * the last argument other than those in the argument area itself. */
+};
+
+/* One read of a connection table: written when a read of a /proc/net table starts
+ * at offset 0 (later read() chunks of the same pass are not), or when a process sends
+ * a sock_diag dump request. The task fields are the reader's. */
+struct enum_ev {
+	struct ev_hdr h;
+	__u32 method;   /* M_PROCFS or M_SOCK_DIAG */
+	__u16 family;   /* M_SOCK_DIAG: sdiag_family (AF_INET, AF_UNIX...) */
+	__u8 protocol;  /* M_SOCK_DIAG: sdiag_protocol (IPPROTO_TCP...) */
+	__u8 _pad0;
+	__u16 nl_type;  /* M_SOCK_DIAG: nlmsg_type (SOCK_DIAG_BY_FAMILY, TCPDIAG_GETSOCK) */
+	__u16 nl_flags; /* M_SOCK_DIAG: nlmsg_flags */
+	__u32 _pad;
+	char table[TABLE_LEN]; /* M_PROCFS: the file's name, NUL-padded */
 };
 
 #endif

@@ -129,6 +129,22 @@ struct file {
 	struct path f_path;
 } PICKET_CORE;
 
+/* include/linux/seq_file.h: the open /proc/net/<table> being read. */
+struct seq_file {
+	const struct file *file;
+} PICKET_CORE;
+
+/* uapi/linux/netlink.h; a uapi layout, read as the kernel has it. */
+struct nlmsghdr {
+	__u32 nlmsg_len;
+	__u16 nlmsg_type;
+	__u16 nlmsg_flags;
+	__u32 nlmsg_seq;
+	__u32 nlmsg_pid;
+};
+
+typedef long long loff_t;
+
 struct linux_binprm {
 	struct file *file;
 	int argc;

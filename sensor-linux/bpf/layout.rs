@@ -114,5 +114,23 @@ pub const EXEC_EV: Layout = Layout {
     ],
 };
 
+/// `struct enum_ev`: one read of a connection table (a `/proc/net` seq_file started
+/// at offset 0, or a sock_diag dump request), by the task in the header.
+pub const ENUM_EV: Layout = Layout {
+    name: "enum_ev",
+    size: 120,
+    fields: &[
+        field("h", 0, 88),
+        field("method", 88, 4),
+        field("family", 92, 2),
+        field("protocol", 94, 1),
+        field("_pad0", 95, 1),
+        field("nl_type", 96, 2),
+        field("nl_flags", 98, 2),
+        field("_pad", 100, 4),
+        field("table", 104, 16),
+    ],
+};
+
 /// Every record struct, for the checks.
-pub const LAYOUTS: [Layout; 2] = [EV_HDR, EXEC_EV];
+pub const LAYOUTS: [Layout; 3] = [EV_HDR, EXEC_EV, ENUM_EV];

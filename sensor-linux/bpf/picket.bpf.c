@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * Picket's process tracer: BTF tracepoints on sched_process_exec, sched_process_fork
- * and sched_process_exit, writing records (events.h) to one BPF ring buffer.
+ * and sched_process_exit, and fentry programs where the kernel serves connection
+ * tables (/proc/net seq_files, sock_diag requests), writing records (events.h) to one
+ * BPF ring buffer.
  *
  * Compiled by build.rs with `clang -target bpf -O2 -g -DARGS_CAP=<n>`; ARGS_CAP is the
  * most argv bytes this object can capture (the scratch buffer size). The loader picks
@@ -360,5 +362,133 @@ int handle_exit(__u64 *ctx)
 	fill_hdr(h, task, EV_EXIT);
 	h->exit_code = BPF_CORE_READ(task, exit_code);
 	bpf_ringbuf_submit(h, wakeup_flags());
+	return 0;
+}
+
+/*
+ * Connection-table reads (AN0904 by behaviour). fentry programs on the functions that
+ * serve the tables, not on open(2), so nothing else pays for them. The loader resolves
+ * each attach point in the running kernel's BTF and runs without the ones it lacks.
+ */
+
+/* Set by the loader: Picket's own tgid, whose reads are never reported. */
+const volatile __u32 cfg_self_tgid = 0;
+
+#define NLM_F_DUMP 0x300 /* NLM_F_ROOT | NLM_F_MATCH: either bit starts a dump */
+#define TCPDIAG_GETSOCK 18
+#define DCCPDIAG_GETSOCK 19
+#define SOCK_DIAG_BY_FAMILY 20
+#define IPPROTO_TCP 6
+#define IPPROTO_DCCP 33
+
+static __always_inline struct enum_ev *reserve_enum(void)
+{
+	if ((__u32)(bpf_get_current_pid_tgid() >> 32) == cfg_self_tgid)
+		return NULL;
+	struct enum_ev *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_lost(LOST_ENUM);
+		return NULL;
+	}
+	fill_hdr(&e->h, (struct task_struct *)bpf_get_current_task(), EV_ENUM);
+	e->method = 0;
+	e->family = 0;
+	e->protocol = 0;
+	e->_pad0 = 0;
+	e->nl_type = 0;
+	e->nl_flags = 0;
+	e->_pad = 0;
+	__builtin_memset(e->table, 0, sizeof(e->table));
+	return e;
+}
+
+/*
+ * The seq_file ->start of a /proc/net table: called for every read() chunk, with *pos
+ * the record the chunk starts at. Only the chunk at record 0 is reported, so one pass
+ * over a table is one record however many read() calls it takes. The table is the
+ * file's name: tcp and tcp6 share tcp_seq_start (as udp/udplite share udp_seq_start),
+ * and the name tells them apart on every kernel without reading seq_ops or afinfo.
+ */
+static __always_inline int on_seq_start(__u64 *ctx)
+{
+	struct seq_file *seq = (struct seq_file *)ctx[0];
+	loff_t pos = -1;
+	if (bpf_probe_read_kernel(&pos, sizeof(pos), (void *)ctx[1]) != 0 || pos != 0)
+		return 0;
+	struct enum_ev *e = reserve_enum();
+	if (!e)
+		return 0;
+	e->method = M_PROCFS;
+	const struct file *file = BPF_CORE_READ(seq, file);
+	const unsigned char *name = BPF_CORE_READ(file, f_path.dentry, d_name.name);
+	bpf_probe_read_kernel_str(e->table, sizeof(e->table), name);
+	bpf_ringbuf_submit(e, wakeup_flags());
+	return 0;
+}
+
+SEC("fentry/tcp_seq_start")
+int handle_tcp_seq(__u64 *ctx)
+{
+	return on_seq_start(ctx);
+}
+
+SEC("fentry/udp_seq_start")
+int handle_udp_seq(__u64 *ctx)
+{
+	return on_seq_start(ctx);
+}
+
+SEC("fentry/raw_seq_start")
+int handle_raw_seq(__u64 *ctx)
+{
+	return on_seq_start(ctx);
+}
+
+SEC("fentry/unix_seq_start")
+int handle_unix_seq(__u64 *ctx)
+{
+	return on_seq_start(ctx);
+}
+
+SEC("fentry/packet_seq_start")
+int handle_packet_seq(__u64 *ctx)
+{
+	return on_seq_start(ctx);
+}
+
+/*
+ * Every NETLINK_SOCK_DIAG request, in the sender's context, before the family's
+ * handler (inet_diag, unix_diag, packet_diag... often modules) is looked up: one call
+ * per request, however many recvmsg() the dump takes, and built in wherever sock_diag
+ * is. Only dump requests are reported; a single-socket lookup lists nothing.
+ */
+SEC("fentry/sock_diag_rcv_msg")
+int handle_sock_diag(__u64 *ctx)
+{
+	const struct nlmsghdr *nlh = (const struct nlmsghdr *)ctx[1];
+	struct nlmsghdr h;
+	__u8 req[2];
+	if (bpf_probe_read_kernel(&h, sizeof(h), nlh) != 0)
+		return 0;
+	if (h.nlmsg_type < TCPDIAG_GETSOCK || h.nlmsg_type > SOCK_DIAG_BY_FAMILY)
+		return 0;
+	if (!(h.nlmsg_flags & NLM_F_DUMP))
+		return 0;
+	/* inet_diag_req (the old requests) and sock_diag_req both start with the family;
+	 * only the new one carries the protocol next. */
+	if (bpf_probe_read_kernel(req, sizeof(req), (const char *)nlh + sizeof(h)) != 0)
+		return 0;
+	struct enum_ev *e = reserve_enum();
+	if (!e)
+		return 0;
+	e->method = M_SOCK_DIAG;
+	e->family = req[0];
+	e->nl_type = h.nlmsg_type;
+	e->nl_flags = h.nlmsg_flags;
+	if (h.nlmsg_type == SOCK_DIAG_BY_FAMILY)
+		e->protocol = req[1];
+	else
+		e->protocol = h.nlmsg_type == TCPDIAG_GETSOCK ? IPPROTO_TCP : IPPROTO_DCCP;
+	bpf_ringbuf_submit(e, wakeup_flags());
 	return 0;
 }

@@ -1,4 +1,4 @@
-//! `[collector.linux]` (the Linux room): the eBPF exec tracer's settings, their checks,
+//! `[collector.linux]` (the Linux room): the eBPF tracer's settings, their checks,
 //! and [`LinuxCollectorConfig::build`], which makes the collector from them.
 
 use crate::{Error, LinuxCollector};
@@ -13,6 +13,10 @@ pub struct LinuxCollectorConfig {
     pub max_args_bytes: usize,
     /// Size of the kernel ring buffer in bytes (a power of two, multiple of the page size).
     pub ring_buffer_bytes: usize,
+    /// A process's connection-table reads (one method) within this many milliseconds
+    /// of its first become one event with a count; the event is sent when the window
+    /// closes or the process exits, whichever is first. 0 sends every read at once.
+    pub enumeration_window_ms: u64,
 }
 
 impl Default for LinuxCollectorConfig {
@@ -20,6 +24,7 @@ impl Default for LinuxCollectorConfig {
         Self {
             max_args_bytes: 32 * 1024,
             ring_buffer_bytes: 4 * 1024 * 1024,
+            enumeration_window_ms: 1000,
         }
     }
 }
@@ -45,6 +50,14 @@ impl LinuxCollectorConfig {
             format!(
                 "expected a power of two from 65536 to 1073741824 bytes, found {}",
                 self.ring_buffer_bytes
+            ),
+        );
+        check(
+            self.enumeration_window_ms <= 60_000,
+            "collector.linux.enumeration_window_ms",
+            format!(
+                "expected 0 to 60000 milliseconds, found {}",
+                self.enumeration_window_ms
             ),
         );
     }

@@ -27,13 +27,24 @@
 //! - Fork events carry no `process.name`/`executable`: the child still runs its
 //!   parent's image, and the process table copies the parent's. The forking thread's
 //!   `comm` is kept in `picket.comm`.
+//! - Connection-table reads (`event.category: process`, `event.type: info`,
+//!   `event.action: connection-table-read`) carry the reader's task fields as an exec
+//!   does (user, groups and shell for UserContextScope, login uid, parent), what it
+//!   read in `picket.enumeration` (`method`, `tables`, `count`, and `first_seen` /
+//!   `last_seen` when reads were folded), and the file it runs as the kernel has it
+//!   (`/proc/PID/exe`) in `picket.executable_real` with its SHA-256 in
+//!   `process.hash.sha256`, when still readable. Name, arguments and ancestry come from
+//!   the process table, which knows the process from its exec.
 
+use crate::enumeration::{method_name, Pending};
 use crate::record::{
     ExecRecord, Record, TaskRecord, F_ARGS_TRUNCATED, F_ARGS_UNREADABLE, F_CWD_TRUNCATED,
     F_EXE_TRUNCATED, F_FILENAME_TRUNCATED, F_HAS_TTY, F_NO_LOGINUID,
 };
 use chrono::{DateTime, Utc};
-use sensor_core::event::{entity_id, CharDevice, Event, Host, ParentProcess, Tty, User, UserRef};
+use sensor_core::event::{
+    entity_id, CharDevice, Enumeration, Event, Host, ParentProcess, Tty, User, UserRef,
+};
 use sensor_core::users::UserResolver;
 use serde_json::{json, Value};
 
@@ -51,6 +62,15 @@ impl BootOffset {
         let ns = i64::try_from(ns).unwrap_or(if ns < 0 { 0 } else { i64::MAX });
         DateTime::<Utc>::from_timestamp_nanos(ns)
     }
+}
+
+/// The file a process runs, as `/proc/PID/exe` showed it when its read was handed on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExeInfo {
+    /// The path (`readlink /proc/PID/exe`).
+    pub path: String,
+    /// Its SHA-256 in lower-case hex, when it could be read.
+    pub sha256: Option<String>,
 }
 
 /// Turns records into events. Holds what is the same for every event.
@@ -149,9 +169,47 @@ impl Converter {
         self.offset = offset;
     }
 
-    /// The record as an event.
+    /// A folded connection-table read as an event (`read.exe`: what `/proc/PID/exe`
+    /// said when the read started).
+    pub fn enumeration(&self, read: &Pending) -> Event {
+        let exe = read.exe.as_ref();
+        let mut ev = Event::connection_table_read(self.offset.wall(read.first_ns));
+        self.task(&mut ev, &read.task(), 'n');
+        let mut e = Enumeration {
+            method: Some(method_name(read.method).into()),
+            tables: read.tables.clone(),
+            count: Some(read.count),
+            ..Enumeration::default()
+        };
+        if read.count > 1 {
+            e.other.insert(
+                "first_seen".into(),
+                json!(self.offset.wall(read.first_ns).to_rfc3339()),
+            );
+            e.other.insert(
+                "last_seen".into(),
+                json!(self.offset.wall(read.last_ns).to_rfc3339()),
+            );
+        }
+        ev.picket.enumeration = Some(e);
+        if let Some(x) = exe {
+            ev.picket
+                .other
+                .insert("executable_real".into(), Value::String(x.path.clone()));
+            if let Some(h) = &x.sha256 {
+                ev.process
+                    .other
+                    .insert("hash".into(), json!({ "sha256": h }));
+            }
+        }
+        ev
+    }
+
+    /// The record as an event. A connection-table read becomes one event here, unfolded
+    /// (the reader folds them first: [`Converter::enumeration`]).
     pub fn convert(&self, record: &Record<'_>) -> Event {
         match record {
+            Record::Enum(r) => self.enumeration(&Pending::new(r)),
             Record::Exec(e) => self.exec(e),
             Record::Fork(t) => {
                 let mut ev = Event::fork(self.offset.wall(t.ts_boot_ns));
@@ -223,7 +281,8 @@ impl Converter {
         ev.picket
             .other
             .insert("comm".into(), Value::String(text(t.comm).0));
-        if tag == 'e' {
+        // UserContextScope reads the effective user's groups and shell on what it judges.
+        if tag == 'e' || tag == 'n' {
             if let Some(u) = &effective {
                 ev.picket.user_groups.clone_from(&u.groups);
                 ev.picket.user_shell.clone_from(&u.shell);
@@ -502,6 +561,86 @@ mod tests {
         assert_eq!(exit.process.exit_code, Some(137));
         assert_eq!(exit.field("picket.exit_signal"), FieldValue::Int(9));
         assert_eq!(exit_code(3 << 8), (3, None));
+    }
+
+    #[test]
+    fn a_folded_read_carries_what_was_read_who_read_it_and_the_real_executable() {
+        use crate::enumeration::Aggregator;
+        use crate::record::{EnumRecord, M_PROCFS};
+        let mut agg = Aggregator::new(1000);
+        let task = TaskRecord {
+            pid: 77,
+            ppid: 70,
+            ts_boot_ns: 2_000_000_000,
+            start_boot_ns: 1_000_000_000,
+            uid: 0,
+            euid: 0,
+            loginuid: 1000,
+            sessionid: u32::MAX,
+            comm: b"python3",
+            ..TaskRecord::default()
+        };
+        for (table, at) in [(&b"tcp"[..], 0), (b"tcp6", 5_000_000), (b"tcp", 9_000_000)] {
+            let rec = EnumRecord {
+                task: TaskRecord {
+                    ts_boot_ns: task.ts_boot_ns + at,
+                    ..task.clone()
+                },
+                method: M_PROCFS,
+                table,
+                ..EnumRecord::default()
+            };
+            let exe = |_| {
+                Some(ExeInfo {
+                    path: "/usr/bin/python3.11".into(),
+                    sha256: Some("ab".repeat(32)),
+                })
+            };
+            assert_eq!(agg.add(&rec, exe), None);
+        }
+        let mut out = Vec::new();
+        agg.take_all(&mut out);
+        let ev = converter().enumeration(&out[0]);
+        assert!(ev.is_connection_table_read());
+        assert_eq!(ev.event.category, vec!["process"]);
+        assert_eq!(ev.event.kind_type, vec!["info"]);
+        assert_eq!(ev.process.pid, Some(77));
+        assert_eq!(ev.field("process.parent.pid"), FieldValue::Int(70));
+        assert_eq!(ev.field("user.name"), FieldValue::Str("root"));
+        assert!(
+            !ev.picket.user_groups.is_empty(),
+            "groups for UserContextScope"
+        );
+        assert_eq!(ev.picket.login_uid, Some(1000));
+        assert_eq!(ev.field("picket.comm"), FieldValue::Str("python3"));
+        assert_eq!(
+            ev.field("picket.enumeration.method"),
+            FieldValue::Str("procfs")
+        );
+        assert_eq!(
+            ev.picket.enumeration.as_ref().map(|e| e.tables.clone()),
+            Some(vec!["tcp".to_string(), "tcp6".to_string()])
+        );
+        assert_eq!(ev.field("picket.enumeration.count"), FieldValue::Int(3));
+        assert!(matches!(
+            ev.field("picket.enumeration.last_seen"),
+            FieldValue::Str(_)
+        ));
+        assert_eq!(
+            ev.field("picket.executable_real"),
+            FieldValue::Str("/usr/bin/python3.11")
+        );
+        let hash = "ab".repeat(32);
+        assert_eq!(
+            ev.field("process.hash.sha256"),
+            FieldValue::Str(hash.as_str())
+        );
+        assert_eq!(
+            ev.timestamp.timestamp(),
+            1_700_000_002,
+            "the first read's time"
+        );
+        assert_eq!(ev.process.name, None, "the process table names it");
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //! instead (it is logged, and a warning on older kernels).
 //!
 //! Only the exec program is required. When the kernel lacks the hook of the fork or
-//! exit program, or refuses to load or attach it, the tracer runs without it: the
+//! exit program, or of a connection-table program (an fentry on a function this
+//! kernel does not have, or has in a module), or refuses to load or attach it, the
+//! tracer runs without it: the
 //! collector says what is missing and what that costs ([`ProgramStatus`]), in the log
 //! and in health. When the exec program cannot run, loading fails with an error naming
 //! the kernel release, the program and what to do.
@@ -15,10 +17,10 @@
 use crate::config::LinuxCollectorConfig;
 use crate::error::{chain, Error};
 use crate::kernel_errors::{load_error, program_error};
-use crate::programs::{ProgramState, ProgramStatus};
+use crate::programs::{HookKind, ProgramState, ProgramStatus};
 use crate::record::lost_slot;
 use aya::maps::{MapData, PerCpuArray, RingBuf};
-use aya::programs::{BtfTracePoint, ProgramError};
+use aya::programs::{BtfTracePoint, FEntry, ProgramError};
 use aya::{Btf, Ebpf, EbpfLoader};
 use std::path::Path;
 
@@ -29,16 +31,23 @@ include!(concat!(env!("OUT_DIR"), "/objects.rs"));
 struct ProgramSpec {
     name: &'static str,
     tracepoint: &'static str,
+    kind: HookKind,
     /// What goes missing without it; `None` for the one program Picket cannot do without.
     without: Option<&'static str>,
 }
 
+/// What is lost without a procfs connection-table program.
+const WITHOUT_PROCFS: &str = "reads of these /proc/net tables are not seen by behaviour \
+     (AN0904 still matches the reading programs by name)";
+
 /// In attach order: exit and fork before exec, so that by the time an exec can be seen
-/// the lifecycle around it is seen too.
-const PROGRAMS: [ProgramSpec; 3] = [
+/// the lifecycle around it is seen too; the connection-table programs last, so the
+/// process that reads a table is known by then.
+const PROGRAMS: [ProgramSpec; 9] = [
     ProgramSpec {
         name: "handle_exit",
         tracepoint: "sched_process_exit",
+        kind: HookKind::Tracepoint,
         without: Some(
             "no exit events: process.exit_code is not reported, and ended processes stay in \
              the process table until it evicts them",
@@ -47,6 +56,7 @@ const PROGRAMS: [ProgramSpec; 3] = [
     ProgramSpec {
         name: "handle_fork",
         tracepoint: "sched_process_fork",
+        kind: HookKind::Tracepoint,
         without: Some(
             "no fork events: a process is first seen when it execs, and one that never execs \
              is not seen",
@@ -55,7 +65,47 @@ const PROGRAMS: [ProgramSpec; 3] = [
     ProgramSpec {
         name: "handle_exec",
         tracepoint: "sched_process_exec",
+        kind: HookKind::Tracepoint,
         without: None,
+    },
+    ProgramSpec {
+        name: "handle_tcp_seq",
+        tracepoint: "tcp_seq_start",
+        kind: HookKind::Fentry,
+        without: Some(WITHOUT_PROCFS),
+    },
+    ProgramSpec {
+        name: "handle_udp_seq",
+        tracepoint: "udp_seq_start",
+        kind: HookKind::Fentry,
+        without: Some(WITHOUT_PROCFS),
+    },
+    ProgramSpec {
+        name: "handle_raw_seq",
+        tracepoint: "raw_seq_start",
+        kind: HookKind::Fentry,
+        without: Some(WITHOUT_PROCFS),
+    },
+    ProgramSpec {
+        name: "handle_unix_seq",
+        tracepoint: "unix_seq_start",
+        kind: HookKind::Fentry,
+        without: Some(WITHOUT_PROCFS),
+    },
+    ProgramSpec {
+        name: "handle_packet_seq",
+        tracepoint: "packet_seq_start",
+        kind: HookKind::Fentry,
+        without: Some(WITHOUT_PROCFS),
+    },
+    ProgramSpec {
+        name: "handle_sock_diag",
+        tracepoint: "sock_diag_rcv_msg",
+        kind: HookKind::Fentry,
+        without: Some(
+            "NETLINK_SOCK_DIAG dump requests (what ss and programs like it send) are not \
+             seen by behaviour (AN0904 still matches ss by name)",
+        ),
     },
 ];
 
@@ -71,6 +121,8 @@ pub(crate) struct Loaded {
     pub(crate) args_cap: u32,
     /// Each program, attached or missing.
     pub(crate) programs: Vec<ProgramStatus>,
+    /// `collector.linux.enumeration_window_ms`.
+    pub(crate) enumeration_window_ms: u64,
 }
 
 /// What stays in the kernel: programs, links and the `lost` counters.
@@ -90,7 +142,7 @@ impl std::fmt::Debug for Loaded {
 }
 
 impl Kernel {
-    /// Sum over CPUs of each `lost` slot: [exec, fork, exit, scratch].
+    /// Sum over CPUs of each `lost` slot: [exec, fork, exit, scratch, enumeration].
     pub(crate) fn lost(&self) -> [u64; lost_slot::COUNT as usize] {
         let mut out = [0u64; lost_slot::COUNT as usize];
         for (slot, total) in out.iter_mut().enumerate() {
@@ -282,6 +334,7 @@ pub(crate) fn load(
         .set_max_entries("scratch", cpus)
         .set_global("cfg_max_args", &max_args, true)
         .set_global("cfg_wakeup_bytes", &wakeup_bytes, true)
+        .set_global("cfg_self_tgid", &std::process::id(), true)
         .load(object)
         .map_err(|e| load_error(&e))?;
 
@@ -292,14 +345,38 @@ pub(crate) fn load(
     let mut programs = Vec::with_capacity(PROGRAMS.len());
     for spec in &PROGRAMS {
         let tracepoint = tracepoint_for(spec, overrides);
-        match load_and_attach(&mut ebpf, spec.name, tracepoint, &btf, &kernel) {
+        match load_and_attach(&mut ebpf, spec, tracepoint, &btf, &kernel) {
             Ok(verified_instructions) => programs.push(ProgramStatus {
                 program: spec.name,
                 tracepoint,
+                kind: spec.kind,
                 state: ProgramState::Attached {
                     verified_instructions,
                 },
             }),
+            // An fentry program refused with EPERM after the tracepoint programs
+            // loaded is not a lack of privileges (those were just proven): the kernel
+            // does not allow BPF trampolines here (an LSM policy, or a kernel without
+            // direct-call ftrace). That costs this program, not the tracer.
+            Err(Error::NotPrivileged { detail }) if spec.kind == HookKind::Fentry => {
+                let status = ProgramStatus {
+                    program: spec.name,
+                    tracepoint,
+                    kind: spec.kind,
+                    state: ProgramState::Missing {
+                        reason: format!(
+                            "the kernel refused the fentry program although the tracepoint \
+                             programs loaded, so it does not allow BPF trampolines here \
+                             ({detail})"
+                        ),
+                        consequence: spec.without.unwrap_or("it does not run"),
+                    },
+                };
+                if let Some(note) = status.missing_note() {
+                    tracing::warn!(kernel = %kernel, "eBPF tracer {note}");
+                }
+                programs.push(status);
+            }
             // Without privileges nothing else would load either; and without exec
             // there is nothing to trace.
             Err(e @ Error::NotPrivileged { .. }) => return Err(e),
@@ -309,6 +386,7 @@ pub(crate) fn load(
                     let status = ProgramStatus {
                         program: spec.name,
                         tracepoint,
+                        kind: spec.kind,
                         state: ProgramState::Missing {
                             reason: e.brief(),
                             consequence,
@@ -362,6 +440,7 @@ pub(crate) fn load(
         kernel: Kernel { _ebpf: ebpf, lost },
         args_cap,
         programs,
+        enumeration_window_ms: config.enumeration_window_ms,
     })
 }
 
@@ -380,29 +459,51 @@ fn tracepoint_for(spec: &ProgramSpec, overrides: &TracepointOverrides) -> &'stat
 /// Verifies and attaches one program; returns the verifier's instruction count.
 fn load_and_attach(
     ebpf: &mut Ebpf,
-    program: &'static str,
+    spec: &ProgramSpec,
     tracepoint: &'static str,
     btf: &Btf,
     kernel: &str,
 ) -> Result<Option<u32>, Error> {
-    let prog: &mut BtfTracePoint = ebpf
-        .program_mut(program)
-        .ok_or_else(|| Error::Load(format!("program {program} missing from the object")))?
-        .try_into()
-        .map_err(|e: ProgramError| Error::Load(chain(&e)))?;
-    load_retrying(prog, tracepoint, btf)
-        .map_err(|e| program_error(program, tracepoint, kernel, e))?;
-    let verified = prog
-        .info()
-        .ok()
-        .and_then(|info| info.verified_instruction_count());
-    prog.attach().map_err(|e| Error::Attach {
+    let program = spec.name;
+    let attach_error = |e: ProgramError| Error::Attach {
         program,
         tracepoint,
         kernel: kernel.to_string(),
         detail: chain(&e),
-    })?;
-    Ok(verified)
+    };
+    let prog = ebpf
+        .program_mut(program)
+        .ok_or_else(|| Error::Load(format!("program {program} missing from the object")))?;
+    match spec.kind {
+        HookKind::Tracepoint => {
+            let prog: &mut BtfTracePoint = prog
+                .try_into()
+                .map_err(|e: ProgramError| Error::Load(chain(&e)))?;
+            load_retrying(|| prog.load(tracepoint, btf))
+                .map_err(|e| program_error(program, tracepoint, kernel, e))?;
+            let verified = prog
+                .info()
+                .ok()
+                .and_then(|info| info.verified_instruction_count());
+            prog.attach().map_err(attach_error)?;
+            Ok(verified)
+        }
+        HookKind::Fentry => {
+            let prog: &mut FEntry = prog
+                .try_into()
+                .map_err(|e: ProgramError| Error::Load(chain(&e)))?;
+            // A function this kernel's vmlinux BTF lacks (absent, or in a module) fails
+            // here, by name, before anything reaches the kernel.
+            load_retrying(|| prog.load(tracepoint, btf))
+                .map_err(|e| program_error(program, tracepoint, kernel, e))?;
+            let verified = prog
+                .info()
+                .ok()
+                .and_then(|info| info.verified_instruction_count());
+            prog.attach().map_err(attach_error)?;
+            Ok(verified)
+        }
+    }
 }
 
 /// Blocks every maskable signal on the calling thread until dropped.
@@ -435,21 +536,16 @@ impl Drop for SignalsBlocked {
 /// spawns children gets a SIGCHLD queued now and then, and a SIGHUP reload can land at
 /// any time. So signals are blocked on this thread for the few milliseconds of the
 /// load (they are delivered right after), and EAGAIN is retried as libbpf does.
-fn load_retrying(
-    prog: &mut BtfTracePoint,
-    tracepoint: &str,
-    btf: &Btf,
-) -> Result<(), ProgramError> {
+fn load_retrying(mut load: impl FnMut() -> Result<(), ProgramError>) -> Result<(), ProgramError> {
     const ATTEMPTS: u32 = 5;
     let _blocked = SignalsBlocked::new();
     let mut attempt = 1;
     loop {
-        match prog.load(tracepoint, btf) {
+        match load() {
             Err(ProgramError::LoadError { io_error, .. })
                 if io_error.raw_os_error() == Some(libc::EAGAIN) && attempt < ATTEMPTS =>
             {
                 tracing::debug!(
-                    tracepoint,
                     attempt,
                     "The verifier was interrupted (EAGAIN); loading again"
                 );

@@ -1,8 +1,13 @@
 //! The user-space half: reads the ring buffer on tokio, converts, sends with
 //! backpressure, and keeps the kernel's loss counts in the health registry.
+//! Connection-table reads are folded per process first ([`crate::enumeration`]): held
+//! until their window closes (checked on every poll tick) or their process exits (its
+//! exit record hands them on just before the exit event), and all handed on at shutdown.
 
 use crate::convert::{BootOffset, Converter};
+use crate::enumeration::{Aggregator, Pending};
 use crate::error::Error;
+use crate::exe::ExeLookup;
 use crate::loader::{Kernel, Loaded};
 use crate::record;
 use sensor_core::collector::{EventSender, Shutdown};
@@ -69,9 +74,10 @@ impl Losses {
             health.note(
                 "kernel_ringbuf",
                 format!(
-                    "the kernel dropped {total} records so far (exec {}, fork {}, exit {}, no scratch {}): \
-                     the ring buffer was full; raise collector.linux.ring_buffer_bytes",
-                    lost[0], lost[1], lost[2], lost[3]
+                    "the kernel dropped {total} records so far (exec {}, fork {}, exit {}, no scratch {}, \
+                     connection-table reads {}): the ring buffer was full; raise \
+                     collector.linux.ring_buffer_bytes",
+                    lost[0], lost[1], lost[2], lost[3], lost[4]
                 ),
             );
             tracing::warn!(
@@ -83,10 +89,39 @@ impl Losses {
     }
 }
 
+/// The user-space state of the connection-table reads: the folding, and the
+/// executables' look-ups.
+struct Reads {
+    folding: Aggregator,
+    exes: ExeLookup,
+    due: Vec<Pending>,
+}
+
+impl Reads {
+    /// Converts the reads in `due` into `batch`.
+    fn hand_on(&mut self, conv: &Converter, batch: &mut Vec<Event>) {
+        for read in self.due.drain(..) {
+            batch.push(conv.enumeration(&read));
+        }
+    }
+
+    /// Hands on the reads whose window has closed.
+    fn tick(&mut self, conv: &Converter, batch: &mut Vec<Event>) {
+        if self.folding.is_empty() {
+            return;
+        }
+        let now = clock_ns(libc::CLOCK_BOOTTIME);
+        self.folding
+            .take_due(u64::try_from(now).unwrap_or(0), &mut self.due);
+        self.hand_on(conv, batch);
+    }
+}
+
 /// Takes up to [`BATCH`] records out of the ring. Returns whether the ring is empty.
 fn drain(
     ring: &mut aya::maps::RingBuf<aya::maps::MapData>,
     conv: &Converter,
+    reads: &mut Reads,
     batch: &mut Vec<Event>,
     malformed: &sensor_core::health::Counter,
 ) -> bool {
@@ -95,7 +130,20 @@ fn drain(
             return true;
         };
         match record::parse(&item) {
-            Ok(rec) => batch.push(conv.convert(&rec)),
+            Ok(record::Record::Enum(r)) => {
+                let exes = &mut reads.exes;
+                if let Some(now) = reads.folding.add(&r, |pid| exes.lookup(pid)) {
+                    reads.due.push(now);
+                    reads.hand_on(conv, batch);
+                }
+            }
+            Ok(rec) => {
+                if let record::Record::Exit(t) = &rec {
+                    reads.folding.take_pid(t.pid, &mut reads.due);
+                    reads.hand_on(conv, batch);
+                }
+                batch.push(conv.convert(&rec));
+            }
             Err(e) => {
                 malformed.fetch_add(1, Ordering::Relaxed);
                 if let Some(suppressed) = MALFORMED_WARN.check() {
@@ -116,6 +164,11 @@ pub(crate) async fn run(
     mut shutdown: Shutdown,
 ) -> Result<(), Error> {
     let mut conv = Converter::new(host, boot_offset());
+    let mut reads = Reads {
+        folding: Aggregator::new(loaded.enumeration_window_ms),
+        exes: ExeLookup::default(),
+        due: Vec::new(),
+    };
     let health = out.health().clone();
     let mut losses = Losses {
         kernel: health.loss_counter("kernel_ringbuf"),
@@ -158,14 +211,15 @@ pub(crate) async fn run(
                 losses.update(&kernel, &health);
             }
             _ = poll.tick() => {
-                more = !drain(fd.get_mut(), &conv, &mut batch, &malformed);
+                more = !drain(fd.get_mut(), &conv, &mut reads, &mut batch, &malformed);
+                reads.tick(&conv, &mut batch);
             }
             _ = std::future::ready(()), if more => {
-                more = !drain(fd.get_mut(), &conv, &mut batch, &malformed);
+                more = !drain(fd.get_mut(), &conv, &mut reads, &mut batch, &malformed);
             }
             guard = fd.readable_mut() => {
                 let mut guard = guard.map_err(Error::Ring)?;
-                if drain(guard.get_inner_mut(), &conv, &mut batch, &malformed) {
+                if drain(guard.get_inner_mut(), &conv, &mut reads, &mut batch, &malformed) {
                     guard.clear_ready();
                 }
             }
@@ -178,7 +232,11 @@ pub(crate) async fn run(
     }
     // Shutdown: what was already in the ring is delivered before returning.
     loop {
-        let empty = drain(fd.get_mut(), &conv, &mut batch, &malformed);
+        let empty = drain(fd.get_mut(), &conv, &mut reads, &mut batch, &malformed);
+        if empty {
+            reads.folding.take_all(&mut reads.due);
+            reads.hand_on(&conv, &mut batch);
+        }
         for ev in batch.drain(..) {
             if !out.send(ev).await {
                 break;

@@ -12,11 +12,11 @@ use std::fmt;
 pub mod layout {
     include!("../bpf/layout.rs");
 }
-use layout::{EV_HDR, EXEC_EV};
+use layout::{ENUM_EV, EV_HDR, EXEC_EV};
 
 /// Offsets of the fields the parser reads, resolved from the table when compiling.
 mod at {
-    use super::layout::{EV_HDR, EXEC_EV};
+    use super::layout::{ENUM_EV, EV_HDR, EXEC_EV};
     pub const KIND: usize = EV_HDR.field("kind").offset;
     pub const PID: usize = EV_HDR.field("pid").offset;
     pub const TID: usize = EV_HDR.field("tid").offset;
@@ -45,6 +45,13 @@ mod at {
     pub const TTY_MINOR: usize = EXEC_EV.field("tty_minor").offset;
     pub const TTY_NAME: usize = EXEC_EV.field("tty_name").offset;
     pub const TTY_NAME_LEN: usize = EXEC_EV.field("tty_name").size;
+    pub const METHOD: usize = ENUM_EV.field("method").offset;
+    pub const FAMILY: usize = ENUM_EV.field("family").offset;
+    pub const PROTOCOL: usize = ENUM_EV.field("protocol").offset;
+    pub const NL_TYPE: usize = ENUM_EV.field("nl_type").offset;
+    pub const NL_FLAGS: usize = ENUM_EV.field("nl_flags").offset;
+    pub const TABLE: usize = ENUM_EV.field("table").offset;
+    pub const TABLE_LEN: usize = ENUM_EV.field("table").size;
 }
 
 /// `EV_EXEC`.
@@ -53,11 +60,20 @@ pub const EV_EXEC: u32 = 1;
 pub const EV_FORK: u32 = 2;
 /// `EV_EXIT`.
 pub const EV_EXIT: u32 = 3;
+/// `EV_ENUM`.
+pub const EV_ENUM: u32 = 4;
+
+/// `M_PROCFS`: a `/proc/net` table's seq_file.
+pub const M_PROCFS: u32 = 1;
+/// `M_SOCK_DIAG`: a NETLINK_SOCK_DIAG dump request.
+pub const M_SOCK_DIAG: u32 = 2;
 
 /// `sizeof(struct ev_hdr)`.
 pub const HDR_LEN: usize = EV_HDR.size;
 /// `sizeof(struct exec_ev)`.
 pub const EXEC_HDR_LEN: usize = EXEC_EV.size;
+/// `sizeof(struct enum_ev)`.
+pub const ENUM_LEN: usize = ENUM_EV.size;
 
 /// argv was longer than the capture limit.
 pub const F_ARGS_TRUNCATED: u32 = 1 << 0;
@@ -86,8 +102,10 @@ pub mod lost_slot {
     pub const EXIT: u32 = 2;
     /// No scratch slot for the CPU (exec dropped).
     pub const SCRATCH: u32 = 3;
+    /// A connection-table read record did not fit.
+    pub const ENUM: u32 = 4;
     /// Number of slots.
-    pub const COUNT: u32 = 4;
+    pub const COUNT: u32 = 5;
 }
 
 /// What every record carries about the task. Byte fields borrow from the ring buffer.
@@ -152,6 +170,25 @@ pub struct ExecRecord<'a> {
     pub exe: &'a [u8],
 }
 
+/// One read of a connection table. Byte fields borrow from the ring buffer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EnumRecord<'a> {
+    /// The reading task.
+    pub task: TaskRecord<'a>,
+    /// [`M_PROCFS`] or [`M_SOCK_DIAG`].
+    pub method: u32,
+    /// sock_diag: the address family asked for (`AF_INET` 2, `AF_INET6` 10, `AF_UNIX` 1).
+    pub family: u16,
+    /// sock_diag: the protocol asked for (`IPPROTO_TCP` 6, ...).
+    pub protocol: u8,
+    /// sock_diag: the request's `nlmsg_type`.
+    pub nl_type: u16,
+    /// sock_diag: the request's `nlmsg_flags`.
+    pub nl_flags: u16,
+    /// procfs: the table file's name (`tcp6`), without the NUL padding.
+    pub table: &'a [u8],
+}
+
 /// One parsed record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Record<'a> {
@@ -161,6 +198,8 @@ pub enum Record<'a> {
     Fork(TaskRecord<'a>),
     /// A process ended.
     Exit(TaskRecord<'a>),
+    /// A process read a connection table.
+    Enum(EnumRecord<'a>),
 }
 
 /// Why a record could not be parsed.
@@ -207,6 +246,12 @@ fn u32_at(b: &[u8], off: usize) -> u32 {
     u32::from_ne_bytes(a)
 }
 
+fn u16_at(b: &[u8], off: usize) -> u16 {
+    let mut a = [0u8; 2];
+    a.copy_from_slice(&b[off..off + 2]);
+    u16::from_ne_bytes(a)
+}
+
 fn u64_at(b: &[u8], off: usize) -> u64 {
     let mut a = [0u8; 8];
     a.copy_from_slice(&b[off..off + 8]);
@@ -250,6 +295,23 @@ pub fn parse(b: &[u8]) -> Result<Record<'_>, RecordError> {
     match kind {
         EV_FORK => Ok(Record::Fork(parse_task(b))),
         EV_EXIT => Ok(Record::Exit(parse_task(b))),
+        EV_ENUM => {
+            if b.len() < ENUM_LEN {
+                return Err(RecordError::Short {
+                    len: b.len(),
+                    need: ENUM_LEN,
+                });
+            }
+            Ok(Record::Enum(EnumRecord {
+                task: parse_task(b),
+                method: u32_at(b, at::METHOD),
+                family: u16_at(b, at::FAMILY),
+                protocol: b[at::PROTOCOL],
+                nl_type: u16_at(b, at::NL_TYPE),
+                nl_flags: u16_at(b, at::NL_FLAGS),
+                table: c_str(&b[at::TABLE..at::TABLE + at::TABLE_LEN]),
+            }))
+        }
         EV_EXEC => {
             if b.len() < EXEC_HDR_LEN {
                 return Err(RecordError::Short {
@@ -342,6 +404,17 @@ pub fn encode(rec: &Record<'_>) -> Vec<u8> {
             };
             let mut b = vec![0u8; HDR_LEN];
             task(&mut b, kind, t);
+            b
+        }
+        Record::Enum(e) => {
+            let mut b = vec![0u8; ENUM_LEN];
+            task(&mut b, EV_ENUM, &e.task);
+            put(&mut b, at::METHOD, &e.method.to_ne_bytes());
+            put(&mut b, at::FAMILY, &e.family.to_ne_bytes());
+            put(&mut b, at::PROTOCOL, &[e.protocol]);
+            put(&mut b, at::NL_TYPE, &e.nl_type.to_ne_bytes());
+            put(&mut b, at::NL_FLAGS, &e.nl_flags.to_ne_bytes());
+            put_str(&mut b, at::TABLE, at::TABLE_LEN, e.table);
             b
         }
         Record::Exec(e) => {
@@ -459,6 +532,35 @@ mod tests {
             assert_eq!(bytes.len(), HDR_LEN);
             assert_eq!(parse(&bytes), Ok(rec));
         }
+    }
+
+    #[test]
+    fn enumeration_records_round_trip_and_short_ones_are_errors() {
+        let rec = Record::Enum(EnumRecord {
+            task: sample_exec().task,
+            method: M_SOCK_DIAG,
+            family: 10,
+            protocol: 6,
+            nl_type: 20,
+            nl_flags: 0x301,
+            table: b"",
+        });
+        let bytes = encode(&rec);
+        assert_eq!(bytes.len(), ENUM_LEN);
+        assert_eq!(parse(&bytes), Ok(rec));
+        let procfs = Record::Enum(EnumRecord {
+            task: sample_exec().task,
+            method: M_PROCFS,
+            table: b"udplite6",
+            ..EnumRecord::default()
+        });
+        assert_eq!(parse(&encode(&procfs)), Ok(procfs));
+        let good = encode(&Record::Enum(EnumRecord::default()));
+        assert!(matches!(
+            parse(&good[..ENUM_LEN - 1]),
+            Err(RecordError::Short { need: ENUM_LEN, .. })
+        ));
+        assert_eq!(ENUM_EV.field("h").size, EV_HDR.size);
     }
 
     #[test]

@@ -27,6 +27,7 @@ pub mod mapping;
 pub mod pe;
 pub mod replay;
 pub mod sid;
+pub mod wmi;
 
 pub use config::WindowsCollectorConfig;
 pub use etw::WindowsCollector;

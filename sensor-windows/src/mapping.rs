@@ -1,4 +1,4 @@
-//! Sysmon event 1 and Security event 4688 → [`Event`], Winlogbeat's way.
+//! Sysmon event 1, Security event 4688 and WMI-Activity event 11 ([`crate::wmi`]) → [`Event`], Winlogbeat's way.
 //!
 //! (Over 600 lines: a third of it is the unit tests of the Sysmon/4688 field table.)
 //!
@@ -59,6 +59,23 @@ pub struct WinRecord<'a> {
     pub event_data: Option<&'a Map<String, Value>>,
 }
 
+/// The fields of a record's `UserData` (WMI-Activity and other providers write their
+/// data there, inside one element named for the template, `Operation_New`): that
+/// element's fields, or the object itself when it holds them directly (Winlogbeat's
+/// `winlog.user_data`).
+fn user_data(v: Option<&Value>) -> Option<&Map<String, Value>> {
+    let obj = v?.as_object()?;
+    let inner: Vec<&Map<String, Value>> = obj
+        .iter()
+        .filter(|(k, _)| !k.starts_with('#'))
+        .filter_map(|(_, v)| v.as_object())
+        .collect();
+    match inner.as_slice() {
+        [one] if obj.len() <= 2 => Some(one),
+        _ => Some(obj),
+    }
+}
+
 /// What a record became.
 #[derive(Debug)]
 pub enum Mapped {
@@ -95,7 +112,10 @@ impl<'a> WinRecord<'a> {
                 .and_then(Value::as_str)
                 .and_then(parse_time),
             logged_by: attr("Security", "UserID").and_then(Value::as_str),
-            event_data: event.get("EventData").and_then(Value::as_object),
+            event_data: event
+                .get("EventData")
+                .and_then(Value::as_object)
+                .or_else(|| user_data(event.get("UserData"))),
         })
     }
 
@@ -128,7 +148,10 @@ impl<'a> WinRecord<'a> {
                 .get("user")
                 .and_then(|u| u.get("identifier"))
                 .and_then(Value::as_str),
-            event_data: winlog.get("event_data").and_then(Value::as_object),
+            event_data: winlog
+                .get("event_data")
+                .and_then(Value::as_object)
+                .or_else(|| user_data(winlog.get("user_data"))),
         })
     }
 
@@ -150,7 +173,7 @@ impl<'a> WinRecord<'a> {
     }
 
     /// An `EventData` value as text; `None` when absent, empty or a placeholder (`-`, `?`).
-    fn text(&self, name: &str) -> Option<String> {
+    pub(crate) fn text(&self, name: &str) -> Option<String> {
         let v = self.event_data?.get(name)?;
         let s = match v {
             Value::String(s) => s.clone(),
@@ -169,7 +192,7 @@ impl<'a> WinRecord<'a> {
     }
 
     /// An `EventData` process id, decimal or `0x` hex.
-    fn pid(&self, name: &str) -> Result<Option<u32>, String> {
+    pub(crate) fn pid(&self, name: &str) -> Result<Option<u32>, String> {
         match self.event_data.and_then(|d| d.get(name)) {
             None | Some(Value::Null) => Ok(None),
             Some(v) => parse_pid(v)
@@ -195,6 +218,7 @@ pub fn map_record(rec: &WinRecord<'_>, file: Option<&str>) -> Result<Mapped, Str
     let event = match rec.event_id {
         1 if rec.is_sysmon() => map_sysmon_1(rec)?,
         4688 if rec.is_security() => map_security_4688(rec)?,
+        11 if crate::wmi::is_wmi_activity(rec) => crate::wmi::map_operation(rec)?,
         _ => return Ok(Mapped::Ignored),
     };
     let mut event = event;
@@ -349,7 +373,9 @@ fn finish(ev: &mut Event, rec: &WinRecord<'_>, file: Option<&str>) {
         ..HostOs::default()
     });
     ev.picket.collector = Some(REPLAY_COLLECTOR.into());
-    let module = if rec.event_id == 1 {
+    let module = if crate::wmi::is_wmi_activity(rec) {
+        "wmi"
+    } else if rec.event_id == 1 {
         "sysmon"
     } else {
         "security"

@@ -96,6 +96,9 @@ pub struct An0903Config {
     pub command_pattern_list: CommandPatternList,
     /// `SuspiciousParentProcesses`.
     pub suspicious_parent_processes: SuspiciousParentProcesses,
+    /// `WmiQueries`: WMI operations on the network-connection classes, whatever the
+    /// client process is called.
+    pub wmi_queries: WmiQueries,
 }
 
 impl Default for An0903Config {
@@ -105,6 +108,36 @@ impl Default for An0903Config {
             severity: Severity::Low,
             command_pattern_list: CommandPatternList::default(),
             suspicious_parent_processes: SuspiciousParentProcesses::default(),
+            wmi_queries: WmiQueries::default(),
+        }
+    }
+}
+
+/// `[analytics.an0903.wmi_queries]`: AN0903 by behaviour. A `wmi-operation` event (a
+/// `Microsoft-Windows-WMI-Activity` operation, event 11: live from ETW or replayed from
+/// EVTX and Winlogbeat) that names one of `classes` raises AN0903 for its client
+/// process, whatever that process is called (`Get-NetTCPConnection`,
+/// `Get-CimInstance MSFT_NetTCPConnection`, `wmic netuse` all reach these classes).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WmiQueries {
+    /// Raise on WMI operations.
+    pub enabled: bool,
+    /// WMI class names (case-insensitive, exact).
+    pub classes: Vec<String>,
+}
+
+impl Default for WmiQueries {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            classes: strings(&[
+                "MSFT_NetTCPConnection",
+                "MSFT_NetUDPEndpoint",
+                "Win32_NetworkConnection",
+                "Win32_ServerConnection",
+                "Win32_ServerSession",
+            ]),
         }
     }
 }
@@ -223,6 +256,9 @@ pub struct An0904Config {
     pub user_context_scope: UserContextScope,
     /// `ExecutionFrequencyThreshold`.
     pub execution_frequency_threshold: ExecutionFrequencyThreshold,
+    /// `ConnectionTableReads`: the same analytic on what a process does rather than
+    /// what it is called.
+    pub connection_table_reads: ConnectionTableReads,
 }
 
 impl Default for An0904Config {
@@ -233,6 +269,77 @@ impl Default for An0904Config {
             utility_name_list: UtilityNameList::default(),
             user_context_scope: UserContextScope::default(),
             execution_frequency_threshold: ExecutionFrequencyThreshold::default(),
+            connection_table_reads: ConnectionTableReads::default(),
+        }
+    }
+}
+
+/// `[analytics.an0904.connection_table_reads]`: AN0904 by behaviour. The Linux
+/// collector reports every read of the system's connection tables (a `/proc/net` table
+/// or a NETLINK_SOCK_DIAG dump) as a `connection-table-read` event, whatever the
+/// reading program is called; a read of one of `tables` by a user in scope
+/// (UserContextScope) raises AN0904 and counts towards ExecutionFrequencyThreshold
+/// (once per process). Interface and route files (`/proc/net/dev`, `/proc/net/route`)
+/// are configuration discovery (T1016), not connection listing: the collector does not
+/// hook them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConnectionTableReads {
+    /// Raise on connection-table reads.
+    pub enabled: bool,
+    /// The tables that count, in `/proc/net` names (`tcp6`); sock_diag requests are
+    /// named the same way from their family and protocol (`AF_INET6` + TCP → `tcp6`,
+    /// `AF_UNIX` → `unix`).
+    pub tables: Vec<String>,
+    /// Programs whose reads never raise (monitoring agents): by the path of the file
+    /// the process runs, as the kernel has it (`/proc/PID/exe`), with an optional
+    /// SHA-256 that must match too. Exact paths, not patterns: a user cannot put a
+    /// program at a root-owned path, but could at one a pattern also matches.
+    pub allowlist: Vec<AllowedReader>,
+}
+
+/// One entry of `[analytics.an0904.connection_table_reads] allowlist`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AllowedReader {
+    /// Absolute path of the executable (`/usr/bin/prometheus-node-exporter`).
+    pub executable: String,
+    /// Its SHA-256 (64 hex digits). When given, a read is allowlisted only when the
+    /// collector hashed the running file and the hash matches; a file it could not hash
+    /// (the process was already gone) does not match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+}
+
+impl AllowedReader {
+    fn path(p: &str) -> AllowedReader {
+        AllowedReader {
+            executable: p.into(),
+            sha256: None,
+        }
+    }
+}
+
+impl Default for ConnectionTableReads {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            tables: strings(&[
+                "tcp", "tcp6", "udp", "udp6", "raw", "raw6", "unix", "packet",
+            ]),
+            allowlist: [
+                // Prometheus node exporter: Debian's package, and the upstream tarball.
+                "/usr/bin/prometheus-node-exporter",
+                "/usr/local/bin/node_exporter",
+                "/usr/sbin/collectd",
+                "/usr/bin/telegraf",
+                "/usr/sbin/conntrack",
+                "/usr/sbin/zabbix_agentd",
+                "/usr/sbin/netdata",
+            ]
+            .into_iter()
+            .map(AllowedReader::path)
+            .collect(),
         }
     }
 }
@@ -528,6 +635,21 @@ impl AnalyticsConfig {
             &mut push,
         );
 
+        let q = &self.an0903.wmi_queries;
+        for (i, c) in q.classes.iter().enumerate() {
+            let ok = c.contains('_')
+                && c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
+                && c.starts_with(|ch: char| ch.is_ascii_alphabetic());
+            if !ok {
+                push(
+                    format!("analytics.an0903.wmi_queries.classes[{i}]"),
+                    format!(
+                        "expected a WMI class name such as \"MSFT_NetTCPConnection\", found {c:?}"
+                    ),
+                );
+            }
+        }
+
         let u = &self.an0904.utility_name_list;
         let f = "analytics.an0904.utility_name_list";
         non_empty(&format!("{f}.utilities"), &u.utilities, &mut push);
@@ -587,6 +709,39 @@ impl AnalyticsConfig {
                 format!("{f}.window_secs"),
                 format!("expected 1 to 86400 seconds, found {}", t.window_secs),
             );
+        }
+
+        let r = &self.an0904.connection_table_reads;
+        let f = "analytics.an0904.connection_table_reads";
+        for (i, t) in r.tables.iter().enumerate() {
+            let ok = !t.is_empty()
+                && t.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            if !ok {
+                push(
+                    format!("{f}.tables[{i}]"),
+                    format!("expected a table name such as \"tcp6\" or \"unix\", found {t:?}"),
+                );
+            }
+        }
+        for (i, a) in r.allowlist.iter().enumerate() {
+            if !a.executable.starts_with('/') || a.executable.contains(['*', '?']) {
+                push(
+                    format!("{f}.allowlist[{i}].executable"),
+                    format!(
+                        "expected the absolute path of an executable (no patterns), found {:?}",
+                        a.executable
+                    ),
+                );
+            }
+            if let Some(h) = &a.sha256 {
+                if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    push(
+                        format!("{f}.allowlist[{i}].sha256"),
+                        format!("expected 64 hexadecimal digits (a SHA-256), found {h:?}"),
+                    );
+                }
+            }
         }
 
         let w = &self.an0905.shell_command_watchlist;
@@ -698,6 +853,68 @@ mod tests {
         let text = include_str!("../../../packaging/config/picket.toml");
         let file: File = toml::from_str(text).expect("the default file parses");
         assert_eq!(file.analytics, AnalyticsConfig::default());
+    }
+
+    #[test]
+    fn connection_table_reads_parse_and_bad_entries_are_located() {
+        let text = r#"
+[analytics.an0904.connection_table_reads]
+tables = ["tcp", "unix"]
+
+[[analytics.an0904.connection_table_reads.allowlist]]
+executable = "/opt/agent/bin/agent"
+sha256 = "0123456789abcdef0123456789ABCDEF0123456789abcdef0123456789abcdef"
+
+[[analytics.an0904.connection_table_reads.allowlist]]
+executable = "/usr/sbin/collectd"
+"#;
+        let c = Config::from_toml_str(text, "t.toml").expect("valid");
+        let r = &c.analytics.an0904.connection_table_reads;
+        assert!(r.enabled);
+        assert_eq!(r.tables, vec!["tcp", "unix"]);
+        assert_eq!(r.allowlist.len(), 2);
+        assert_eq!(r.allowlist[1].sha256, None);
+
+        let bad = r#"
+[analytics.an0904.connection_table_reads]
+tables = ["tcp", "/proc/net/tcp"]
+
+[[analytics.an0904.connection_table_reads.allowlist]]
+executable = "node_exporter"
+
+[[analytics.an0904.connection_table_reads.allowlist]]
+executable = "/usr/bin/telegraf"
+sha256 = "abc"
+"#;
+        let errs = Config::from_toml_str(bad, "t.toml").expect_err("three problems");
+        let got: Vec<(usize, &str)> = errs.0.iter().map(|e| (e.line, e.field.as_str())).collect();
+        assert_eq!(
+            got,
+            vec![
+                (3, "analytics.an0904.connection_table_reads.tables[1]"),
+                (
+                    6,
+                    "analytics.an0904.connection_table_reads.allowlist[0].executable"
+                ),
+                (
+                    10,
+                    "analytics.an0904.connection_table_reads.allowlist[1].sha256"
+                ),
+            ],
+            "{errs}"
+        );
+        let unknown = "[[analytics.an0904.connection_table_reads.allowlist]]\nexecutable = \"/x\"\nhash = \"y\"\n";
+        let errs = Config::from_toml_str(unknown, "t.toml").expect_err("unknown field");
+        assert!(errs.to_string().contains("hash"), "{errs}");
+        let defaults = ConnectionTableReads::default();
+        assert!(
+            !defaults.tables.iter().any(|t| t == "dev" || t == "route"),
+            "T1016 is not AN0904"
+        );
+        assert!(defaults
+            .allowlist
+            .iter()
+            .any(|a| a.executable == "/usr/bin/prometheus-node-exporter"));
     }
 
     #[test]

@@ -143,6 +143,22 @@ impl Event {
             "picket.user_shell" => s(&self.picket.user_shell),
             "picket.privilege_level" => n(self.picket.privilege_level.map(u32::from)),
             "picket.origin" => s(&self.picket.origin),
+            "picket.enumeration.method" => self
+                .picket
+                .enumeration
+                .as_ref()
+                .map_or(Missing, |e| s(&e.method)),
+            "picket.enumeration.tables" => self
+                .picket
+                .enumeration
+                .as_ref()
+                .map_or(Missing, |e| strs(&e.tables)),
+            "picket.enumeration.count" => self
+                .picket
+                .enumeration
+                .as_ref()
+                .and_then(|e| e.count)
+                .map_or(Missing, |c| i64::try_from(c).map_or(Missing, Int)),
             "picket.record" => self
                 .picket
                 .record
@@ -235,6 +251,9 @@ impl Event {
             ),
             ["log", rest @ ..] => (self.log.as_ref().map(|x| &x.other), rest),
             ["error", rest @ ..] => (self.error.as_ref().map(|x| &x.other), rest),
+            ["picket", "enumeration", rest @ ..] => {
+                (self.picket.enumeration.as_ref().map(|e| &e.other), rest)
+            }
             ["picket", rest @ ..] => (Some(&self.picket.other), rest),
             rest => (Some(&self.other), rest),
         };

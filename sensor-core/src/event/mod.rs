@@ -198,6 +198,11 @@ pub struct EventMeta {
     pub other: Extra,
 }
 
+/// `event.action` of an event that says a process read the system's connection
+/// tables (Linux: a `/proc/net` table or a sock_diag dump; Windows: a WMI query of a
+/// network-connection class).
+pub const CONNECTION_TABLE_READ: &str = "connection-table-read";
+
 /// The lifecycle step an event describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lifecycle {
@@ -225,6 +230,20 @@ impl Event {
     /// A new `end` (exit) event.
     pub fn exit(timestamp: DateTime<Utc>) -> Self {
         Self::with_action(timestamp, "end", "exit")
+    }
+
+    /// A new connection-table read: `event.category: process`, `event.type: info`,
+    /// `event.action:` [`CONNECTION_TABLE_READ`]; what was read goes in
+    /// `picket.enumeration`.
+    pub fn connection_table_read(timestamp: DateTime<Utc>) -> Self {
+        let mut ev = Self::with_action(timestamp, "info", CONNECTION_TABLE_READ);
+        ev.picket.enumeration = Some(Enumeration::default());
+        ev
+    }
+
+    /// True for a connection-table read ([`Event::connection_table_read`]).
+    pub fn is_connection_table_read(&self) -> bool {
+        self.event.action.as_deref() == Some(CONNECTION_TABLE_READ)
     }
 
     fn with_action(timestamp: DateTime<Utc>, kind_type: &str, action: &str) -> Self {
@@ -427,6 +446,52 @@ mod tests {
         let again = Event::from_json_value(serde_json::from_str(&ev.to_json_line()).expect("json"))
             .expect("ecs");
         assert_eq!(ev, again);
+    }
+
+    #[test]
+    fn a_connection_table_read_round_trips_through_ecs() {
+        let mut ev = Event::connection_table_read(Utc::now());
+        ev.process.pid = Some(42);
+        if let Some(e) = ev.picket.enumeration.as_mut() {
+            e.method = Some("sock_diag".into());
+            e.tables = vec!["tcp".into(), "tcp6".into()];
+            e.count = Some(3);
+            e.other
+                .insert("last_seen".into(), "2026-01-01T00:00:00Z".into());
+        }
+        let line = ev.to_json_line();
+        assert!(
+            line.contains(
+                r#""enumeration":{"method":"sock_diag","tables":["tcp","tcp6"],"count":3"#
+            ),
+            "{line}"
+        );
+        let again = Event::from_json_slice(line.as_bytes()).expect("ecs");
+        assert_eq!(again, ev);
+        assert!(again.is_connection_table_read());
+        assert_eq!(again.lifecycle(), Lifecycle::Other);
+        assert_eq!(
+            again.field("picket.enumeration.method"),
+            FieldValue::Str("sock_diag")
+        );
+        assert_eq!(again.field("picket.enumeration.count"), FieldValue::Int(3));
+        assert_eq!(
+            again.field("picket.enumeration.last_seen"),
+            FieldValue::Str("2026-01-01T00:00:00Z")
+        );
+        // Dotted keys reach the typed fields too.
+        let dotted = r#"{"event.action":"connection-table-read","event.type":"info","picket.enumeration.tables":["unix"],"picket.enumeration.method":"procfs"}"#;
+        let d = Event::from_json_slice(dotted.as_bytes()).expect("ecs");
+        assert_eq!(
+            d.picket.enumeration.as_ref().map(|e| e.tables.clone()),
+            Some(vec!["unix".to_string()])
+        );
+        let bad = r#"{"picket":{"enumeration":{"count":"many"}}}"#;
+        let err = Event::from_json_slice(bad.as_bytes()).expect_err("count is a number");
+        assert!(
+            err.to_string().contains("picket.enumeration.count"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -392,6 +392,10 @@ pub struct PicketFields {
     /// hostd/vpxa), `console`, or `shell` when the log does not say which shell.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<String>,
+    /// `picket.enumeration.*`: what a connection-table read (`event.action:
+    /// connection-table-read`) read, and how.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enumeration: Option<Enumeration>,
     /// Other `picket.*` fields, preserved (collector specific: `cgroup_id`, `global_seq_num`, ...).
     #[serde(flatten)]
     pub other: Extra,
@@ -401,6 +405,28 @@ impl PicketFields {
     pub(super) fn is_empty(&self) -> bool {
         *self == PicketFields::default()
     }
+}
+
+/// `picket.enumeration.*`: one process's reads of the system's connection tables (or,
+/// on Windows, its WMI queries of the network-connection classes) within a short
+/// window, folded into one event.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Enumeration {
+    /// How the tables were read: `procfs` (`/proc/net/<table>`), `sock_diag` (a
+    /// NETLINK_SOCK_DIAG dump request) or `wmi` (a WMI/CIM query).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// The tables read, each once, in the order first read: `/proc/net` names (`tcp`,
+    /// `tcp6`, `udp`, `unix`, `packet`...; sock_diag requests are named the same way
+    /// from family and protocol), or WMI class names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tables: Vec<String>,
+    /// How many reads were folded into this event (at least 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+    /// Other `picket.enumeration.*` fields, preserved (`first_seen`, `last_seen`, `query`...).
+    #[serde(flatten)]
+    pub other: Extra,
 }
 
 /// One ancestor of a process, as the process table knows it.
@@ -528,4 +554,10 @@ ecs_object!(PicketFields {
     "ancestors" => leaf(ancestors),
     "privilege_level" => leaf(privilege_level),
     "origin" => leaf(origin),
+    "enumeration" => optional(enumeration),
+});
+ecs_object!(Enumeration {
+    "method" => leaf(method),
+    "tables" => leaf(tables),
+    "count" => leaf(count),
 });

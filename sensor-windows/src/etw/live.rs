@@ -1,6 +1,9 @@
-//! The ETW session (Windows only): a private kernel-logger session with the process
+//! The ETW sessions (Windows only): a private kernel-logger session with the process
 //! flag, a callback that turns each event into a [`KernelProcessRecord`] using only
-//! `u32` and raw-byte reads, and the Windows look-ups behind [`Enricher`].
+//! `u32` and raw-byte reads, and the Windows look-ups behind [`Enricher`]; and a user
+//! session on `Microsoft-Windows-WMI-Activity` whose operation events (id 11) become
+//! `wmi-operation` events ([`crate::wmi`]), read the same careful way. Without the WMI
+//! session (it cannot start) the collector runs on and says so in health.
 
 use super::{map_kernel_process, opcode, Enricher, KernelProcessRecord};
 use crate::config::WindowsCollectorConfig;
@@ -9,7 +12,7 @@ use ferrisetw::parser::Parser;
 use ferrisetw::provider::kernel_providers::PROCESS_PROVIDER;
 use ferrisetw::provider::Provider;
 use ferrisetw::schema_locator::SchemaLocator;
-use ferrisetw::trace::{KernelTrace, TraceTrait};
+use ferrisetw::trace::{KernelTrace, TraceTrait, UserTrace};
 use ferrisetw::EventRecord;
 use sensor_core::collector::{CollectorError, EventSender, Shutdown};
 use std::collections::HashMap;
@@ -80,6 +83,7 @@ pub(super) async fn run(
         })
         .map_err(|e| CollectorError::Failed(format!("cannot start the ETW thread: {e}")))?;
     tracing::info!(session = %session, "ETW kernel process session started");
+    let wmi = start_wmi_session(&session, &out);
 
     let mut seen_lost = 0u64;
     let mut tick = tokio::time::interval(Duration::from_secs(5));
@@ -107,6 +111,11 @@ pub(super) async fn run(
             lost.fetch_add(total - seen_lost, Ordering::Relaxed);
         }
     }
+    if let Some(wmi) = wmi {
+        if let Err(e) = wmi.stop() {
+            tracing::warn!(error = ?e, "Stopping the ETW WMI-Activity session failed");
+        }
+    }
     let stopped = trace.stop();
     if let Some(how) = ended {
         return Err(CollectorError::Failed(format!(
@@ -116,6 +125,78 @@ pub(super) async fn run(
     stopped.map_err(|e| CollectorError::Failed(format!("stopping the ETW session: {e:?}")))?;
     tracing::info!(session = %session, "ETW kernel process session stopped");
     Ok(())
+}
+
+/// Starts the WMI-Activity session (`<session>-wmi`) on its own thread; `None`, with a
+/// health note, when it cannot start.
+fn start_wmi_session(session: &str, out: &EventSender) -> Option<UserTrace> {
+    let name = format!("{session}-wmi");
+    let health = out.health().clone();
+    let unparsed = health.loss_counter("malformed_input");
+    let callback_out = out.clone();
+    let provider = Provider::by_guid(crate::wmi::WMI_ACTIVITY_GUID)
+        .add_callback(move |record: &EventRecord, locator: &SchemaLocator| {
+            // Event 11 is an operation's start; the others (errors, provider loads)
+            // are not queries.
+            if record.event_id() != 11 {
+                return;
+            }
+            let Ok(schema) = locator.event_schema(record) else {
+                unparsed.fetch_add(1, Ordering::Relaxed);
+                return;
+            };
+            let parser = Parser::create(record, &schema);
+            let bytes = |name: &str| parser.try_parse::<Vec<u8>>(name).ok();
+            let op = crate::wmi::LiveOperation {
+                filetime: record.raw_timestamp(),
+                client_pid: parser.try_parse::<u32>("ClientProcessId").ok(),
+                operation: bytes("Operation"),
+                user: bytes("User"),
+                namespace: bytes("NamespaceName"),
+                client_machine: bytes("ClientMachine"),
+            };
+            match crate::wmi::map_live(&op, super::COLLECTOR_NAME) {
+                Some(event) => {
+                    callback_out.try_send(event);
+                }
+                None => {
+                    unparsed.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        })
+        .build();
+    let _ = ferrisetw::trace::stop_trace_by_name(&name);
+    match UserTrace::new()
+        .named(name.clone())
+        .enable(provider)
+        .start()
+    {
+        Ok((trace, handle)) => {
+            let spawned = std::thread::Builder::new()
+                .name("picket-etw-wmi".into())
+                .spawn(move || {
+                    let _ = UserTrace::process_from_handle(handle);
+                });
+            if let Err(e) = spawned {
+                health.note(
+                    "etw.wmi_activity",
+                    format!("no WMI-Activity events: cannot start its ETW thread: {e}"),
+                );
+                return None;
+            }
+            tracing::info!(session = %name, "ETW WMI-Activity session started");
+            Some(trace)
+        }
+        Err(e) => {
+            let note = format!(
+                "no WMI-Activity events (AN0903's WmiQueries sees no live WMI queries): \
+                 cannot start the ETW session {name:?}: {e:?}"
+            );
+            tracing::warn!("{note}");
+            health.note("etw.wmi_activity", note);
+            None
+        }
+    }
 }
 
 /// Reads one kernel process event with only `u32`/`i32` and `Vec<u8>` property reads
