@@ -1513,6 +1513,9 @@ async fn conn_table_hook_cost_per_enumeration_and_per_process_with_and_without_t
         diag_runs >= DUMPS as u64,
         "each ss dump ran the sock_diag hook: {with:?}"
     );
-    assert_eq!(ns_per(&without, "handle_tcp_seq").1, 0, "{without:?}");
+    // The run-time statistics are the kernel's, per program name, over every tracer
+    // this test binary runs at the same time (the other tests' tracers have the hooks
+    // too), so counts are lower bounds for this run's work, and the "without" side
+    // can see reads made by another test; its figures are printed, not asserted.
     assert!(wn as usize >= EXECS && won as usize >= EXECS);
 }
