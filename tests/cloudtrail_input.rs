@@ -13,7 +13,7 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::path::Path;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const TEMPLATE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -64,14 +64,7 @@ fn alerted_ids(log: &Path) -> Vec<String> {
 }
 
 fn wait_for(log: &Path, n: usize, within: Duration) -> Vec<String> {
-    let deadline = Instant::now() + within;
-    loop {
-        let ids = alerted_ids(log);
-        if ids.len() >= n || Instant::now() > deadline {
-            return ids;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    common::poll_until(n, within, || alerted_ids(log))
 }
 
 #[test]

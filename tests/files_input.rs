@@ -10,7 +10,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::Child;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A tab-separated tac_plus accounting record (the SR Linux fixture's layout) of a
 /// non-admin user listing the TCP connections: built, not recorded.
@@ -34,14 +34,7 @@ fn alerted_lines(log: &Path) -> Vec<u64> {
 }
 
 fn wait_for(log: &Path, n: usize, within: Duration) -> Vec<u64> {
-    let deadline = Instant::now() + within;
-    loop {
-        let lines = alerted_lines(log);
-        if lines.len() >= n || Instant::now() > deadline {
-            return lines;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    common::poll_until(n, within, || alerted_lines(log))
 }
 
 fn stop(child: Child) -> String {

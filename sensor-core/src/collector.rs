@@ -261,18 +261,10 @@ impl EventSender {
     /// event's cost, and there it is off the pipeline's one thread.
     pub fn blocking_send_batch_given_back(
         &self,
-        mut events: Vec<Event>,
+        events: Vec<Event>,
         give_back: &std::sync::mpsc::Sender<Vec<Event>>,
     ) -> bool {
-        events.iter_mut().for_each(|e| self.stamp(e));
-        match &self.tx {
-            Tx::Pipeline(tx) => tx.blocking_send(Batch {
-                events,
-                ack: None,
-                give_back: Some(give_back.clone()),
-            }),
-            Tx::Plain(_) => self.blocking_send_batch(events),
-        }
+        self.blocking_hand_over(events, None, Some(give_back.clone()))
     }
 
     /// [`EventSender::blocking_send`], calling `ack` once the event is through the
@@ -283,13 +275,23 @@ impl EventSender {
 
     /// Sends `events` in order from a plain thread, then calls `ack` (if any) once all
     /// of them are through the pipeline, with whether any raised an alert.
-    pub fn blocking_send_batch_acked(&self, mut events: Vec<Event>, ack: Option<Ack>) -> bool {
+    pub fn blocking_send_batch_acked(&self, events: Vec<Event>, ack: Option<Ack>) -> bool {
+        self.blocking_hand_over(events, ack, None)
+    }
+
+    /// The one blocking hand-over every `blocking_send_batch*` goes through.
+    fn blocking_hand_over(
+        &self,
+        mut events: Vec<Event>,
+        ack: Option<Ack>,
+        give_back: Option<std::sync::mpsc::Sender<Vec<Event>>>,
+    ) -> bool {
         events.iter_mut().for_each(|e| self.stamp(e));
         match &self.tx {
             Tx::Pipeline(tx) => tx.blocking_send(Batch {
                 events,
                 ack,
-                give_back: None,
+                give_back,
             }),
             Tx::Plain(tx) => {
                 for event in events {

@@ -474,35 +474,27 @@ fn load_and_attach(
     let prog = ebpf
         .program_mut(program)
         .ok_or_else(|| Error::Load(format!("program {program} missing from the object")))?;
+    // The two kinds load and attach alike, through different aya types. For fentry, a
+    // function this kernel's vmlinux BTF lacks (absent, or in a module) fails at load,
+    // by name, before anything reaches the kernel.
+    macro_rules! load_and_attach {
+        ($kind:ty) => {{
+            let prog: &mut $kind = prog
+                .try_into()
+                .map_err(|e: ProgramError| Error::Load(chain(&e)))?;
+            load_retrying(|| prog.load(tracepoint, btf))
+                .map_err(|e| program_error(program, tracepoint, kernel, e))?;
+            let verified = prog
+                .info()
+                .ok()
+                .and_then(|info| info.verified_instruction_count());
+            prog.attach().map_err(attach_error)?;
+            Ok(verified)
+        }};
+    }
     match spec.kind {
-        HookKind::Tracepoint => {
-            let prog: &mut BtfTracePoint = prog
-                .try_into()
-                .map_err(|e: ProgramError| Error::Load(chain(&e)))?;
-            load_retrying(|| prog.load(tracepoint, btf))
-                .map_err(|e| program_error(program, tracepoint, kernel, e))?;
-            let verified = prog
-                .info()
-                .ok()
-                .and_then(|info| info.verified_instruction_count());
-            prog.attach().map_err(attach_error)?;
-            Ok(verified)
-        }
-        HookKind::Fentry => {
-            let prog: &mut FEntry = prog
-                .try_into()
-                .map_err(|e: ProgramError| Error::Load(chain(&e)))?;
-            // A function this kernel's vmlinux BTF lacks (absent, or in a module) fails
-            // here, by name, before anything reaches the kernel.
-            load_retrying(|| prog.load(tracepoint, btf))
-                .map_err(|e| program_error(program, tracepoint, kernel, e))?;
-            let verified = prog
-                .info()
-                .ok()
-                .and_then(|info| info.verified_instruction_count());
-            prog.attach().map_err(attach_error)?;
-            Ok(verified)
-        }
+        HookKind::Tracepoint => load_and_attach!(BtfTracePoint),
+        HookKind::Fentry => load_and_attach!(FEntry),
     }
 }
 

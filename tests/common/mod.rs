@@ -47,3 +47,16 @@ pub fn logged_alerts(log: &Path) -> Vec<Value> {
         .filter_map(|l| serde_json::from_str(l).ok())
         .collect()
 }
+
+/// Reads `read()` until it holds at least `n` items or `within` has passed; returns
+/// the last reading (a test then asserts on what it holds).
+pub fn poll_until<T>(n: usize, within: std::time::Duration, read: impl Fn() -> Vec<T>) -> Vec<T> {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let items = read();
+        if items.len() >= n || std::time::Instant::now() > deadline {
+            return items;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
