@@ -16,11 +16,19 @@
 #                   built-in rule alone, then with the 512 Elastic process rules of
 #                   ../shared/fixtures/rules/elastic-process-eql added (rules.paths).
 #   hostile record  one 100 MB line: peak RSS, counted and skipped.
+#   cloudtrail      `picket replay --format cloudtrail` of a generated trail tree
+#                   (gen-cloudtrail-load.py: the recorded CloudTrail fixtures as S3
+#                   delivery objects of 1,000 records), plain and gzip, threads and
+#                   batches off and on (same alerts checked); beside it `cat | wc -l`,
+#                   `zcat | wc -l` and a serde_json::Value parse of every object on one
+#                   core and on all (`--cloudtrail [--cloud-records N]`, default 500,000;
+#                   `--no-ecs` skips the sections above).
 #   criterion       analytics evaluate-only, EVTX replay (`--criterion` to add them;
 #                   they take minutes).
 #   exec storm      scripts/bench-exec-storm.sh (`--storm`; needs root).
 #
-# Usage: scripts/bench.sh [--events N] [--criterion] [--storm]
+# Usage: scripts/bench.sh [--events N] [--no-ecs] [--cloudtrail [--cloud-records N]]
+#                         [--criterion] [--storm]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,12 +36,19 @@ events=1000000
 rule_events=20000
 criterion=0
 storm=0
+ecs=1
+cloudtrail=0
+cloud_records=500000
+usage="usage: $0 [--events N] [--no-ecs] [--cloudtrail [--cloud-records N]] [--criterion] [--storm]"
 while (($#)); do
   case "$1" in
     --events) events=$2; shift 2 ;;
+    --no-ecs) ecs=0; shift ;;
+    --cloudtrail) cloudtrail=1; shift ;;
+    --cloud-records) cloud_records=$2; shift 2 ;;
     --criterion) criterion=1; shift ;;
     --storm) storm=1; shift ;;
-    *) echo "usage: $0 [--events N] [--criterion] [--storm]" >&2; exit 2 ;;
+    *) echo "$usage" >&2; exit 2 ;;
   esac
 done
 
@@ -43,11 +58,8 @@ trap 'rm -rf "$work"' EXIT
 echo "== building (release)" >&2
 cargo build --release --bin picket >&2
 cargo build --release -p sensor-core --example ndjson_baseline >&2
+cargo build --release -p sensor-logs --example cloudtrail_baseline >&2
 picket=target/release/picket
-
-echo "== generating $events ECS events" >&2
-python3 scripts/gen-ecs-load.py "$events" "$work/load.ndjson"
-head -n "$rule_events" "$work/load.ndjson" >"$work/rules-load.ndjson"
 
 # The default config, with settings replaced.
 config() { # NAME SED-EXPRESSIONS...
@@ -95,6 +107,16 @@ for line in open(sys.argv[1]):
 PY
 }
 
+rate() { python3 -c "print(f'{($1) / ($2):,.0f}')"; }
+ratio() { python3 -c "print(f'{($1) / ($2):.2f}x')"; }
+
+
+same=""
+if ((ecs)); then
+echo "== generating $events ECS events" >&2
+python3 scripts/gen-ecs-load.py "$events" "$work/load.ndjson"
+head -n "$rule_events" "$work/load.ndjson" >"$work/rules-load.ndjson"
+
 echo "== ecs replay" >&2
 read -r wc_wall _ <<<"$(measure sh -c "wc -l <'$work/load.ndjson' >/dev/null")"
 read -r value_lines value_wall event_lines_unused event_wall < <(
@@ -124,10 +146,34 @@ with open(sys.argv[1], "w") as f:
 PY
 read -r _ _ _ hostile_rss <<<"$(replay "$on" "$work/hostile.ndjson" "$work/alerts-hostile.ndjson")"
 hostile_mb=$(( $(stat -c %s "$work/hostile.ndjson") / 1048576 ))
+fi
 
-rate() { python3 -c "print(f'{($1) / ($2):,.0f}')"; }
-ratio() { python3 -c "print(f'{($1) / ($2):.2f}x')"; }
+if ((cloudtrail)); then
+  echo "== generating $cloud_records CloudTrail records" >&2
+  python3 scripts/gen-cloudtrail-load.py "$cloud_records" "$work/trail" "$work/trail-gz"
+  # "value-1 RECORDS SECONDS" and "value-N RECORDS SECONDS" on one line.
+  baseline() {
+    target/release/examples/cloudtrail_baseline "$1" |
+      awk '{split($1, k, "-"); printf "%s %s %s ", k[2], $2, $3} END {print ""}'
+  }
+  read -r _ _ ct_value1_wall ct_valuen_threads _ ct_valuen_wall <<<"$(baseline "$work/trail")"
+  read -r _ _ ct_gvalue1_wall _ _ ct_gvaluen_wall <<<"$(baseline "$work/trail-gz")"
+  read -r ct_cat_wall _ <<<"$(measure sh -c "find '$work/trail' -type f -print0 | xargs -0 cat | wc -l >/dev/null")"
+  read -r ct_zcat_wall _ <<<"$(measure sh -c "find '$work/trail-gz' -type f -print0 | xargs -0 zcat | wc -l >/dev/null")"
+  ct_replay() { # CONFIG DIR OUTPUT
+    measure "$picket" replay --config "$1" --format cloudtrail -o "$3" "$2" 2>>"$work/replay.log"
+  }
+  read -r ctp_off_wall ctp_off_user ctp_off_sys ctp_off_rss <<<"$(ct_replay "$off" "$work/trail" "$work/ct-off.ndjson")"
+  read -r ctp_on_wall ctp_on_user ctp_on_sys ctp_on_rss <<<"$(ct_replay "$on" "$work/trail" "$work/ct-on.ndjson")"
+  read -r ctg_off_wall ctg_off_user ctg_off_sys ctg_off_rss <<<"$(ct_replay "$off" "$work/trail-gz" "$work/ctg-off.ndjson")"
+  read -r ctg_on_wall ctg_on_user ctg_on_sys ctg_on_rss <<<"$(ct_replay "$on" "$work/trail-gz" "$work/ctg-on.ndjson")"
+  ct_same="identical ($(wc -l <"$work/ct-on.ndjson") alerts)"
+  for other in ct-off ctg-off ctg-on; do
+    cmp -s <(normalized "$work/ct-on.ndjson") <(normalized "$work/$other.ndjson") || ct_same="DIFFERENT ($other)"
+  done
+fi
 
+if ((ecs)); then
 printf '\nPicket bench, %s, %s events (%s MB), %s cores\n\n' "$(git rev-parse --short HEAD)" "$events" \
   "$(( $(stat -c %s "$work/load.ndjson") / 1048576 ))" "$(nproc)"
 printf '%-34s %12s %10s %10s %8s %10s\n' "measure" "events/s" "wall s" "cpu s" "RSS MB" "vs value"
@@ -145,6 +191,29 @@ printf '  elastic rules: %s events, built-in only %ss, with the 512 process rule
   "$rule_events" "$bi_wall" "$all_wall" "$(ratio "$all_wall" "$bi_wall")"
 printf '  hostile record: one %s MB line, peak RSS %s MB; %s\n' "$hostile_mb" "$hostile_rss" \
   "$(grep -o '[0-9]* oversized skipped' "$work/replay.log" | tail -1)"
+fi
+if ((cloudtrail)); then
+  printf '\nCloudTrail replay, %s records in %s objects (%s MB plain, %s MB gzip), %s cores\n\n' \
+    "$cloud_records" "$(find "$work/trail" -type f | wc -l)" "$(du -sm "$work/trail" | cut -f1)" \
+    "$(du -sm "$work/trail-gz" | cut -f1)" "$(nproc)"
+  printf '%-40s %12s %10s %10s %8s %12s\n' "measure" "records/s" "wall s" "cpu s" "RSS MB" "vs 1-core Value"
+  ctrow() { # NAME WALL CPU RSS VALUE-WALL
+    printf '%-40s %12s %10s %10s %8s %12s\n' "$1" "$(rate "$cloud_records" "$2")" "$2" "$3" "$4" "$(ratio "$5" "$2")"
+  }
+  cpu() { python3 -c "print(f'{$1 + $2:.2f}')"; }
+  ctrow "plain: cat | wc -l (read only)" "$ct_cat_wall" "-" "-" "$ct_value1_wall"
+  ctrow "plain: serde_json::Value, 1 core" "$ct_value1_wall" "$ct_value1_wall" "-" "$ct_value1_wall"
+  ctrow "plain: serde_json::Value, $ct_valuen_threads cores" "$ct_valuen_wall" "-" "-" "$ct_value1_wall"
+  ctrow "plain: picket, threads+batches off" "$ctp_off_wall" "$(cpu "$ctp_off_user" "$ctp_off_sys")" "$ctp_off_rss" "$ct_value1_wall"
+  ctrow "plain: picket replay (default)" "$ctp_on_wall" "$(cpu "$ctp_on_user" "$ctp_on_sys")" "$ctp_on_rss" "$ct_value1_wall"
+  ctrow "gzip: zcat | wc -l" "$ct_zcat_wall" "-" "-" "$ct_gvalue1_wall"
+  ctrow "gzip: serde_json::Value, 1 core" "$ct_gvalue1_wall" "$ct_gvalue1_wall" "-" "$ct_gvalue1_wall"
+  ctrow "gzip: serde_json::Value, $ct_valuen_threads cores" "$ct_gvaluen_wall" "-" "-" "$ct_gvalue1_wall"
+  ctrow "gzip: picket, threads+batches off" "$ctg_off_wall" "$(cpu "$ctg_off_user" "$ctg_off_sys")" "$ctg_off_rss" "$ct_gvalue1_wall"
+  ctrow "gzip: picket replay (default)" "$ctg_on_wall" "$(cpu "$ctg_on_user" "$ctg_on_sys")" "$ctg_on_rss" "$ct_gvalue1_wall"
+  printf '\n  picket vs zcat | wc -l: %s of its speed; alerts off/on, plain/gzip: %s\n' \
+    "$(ratio "$ct_zcat_wall" "$ctg_on_wall")" "$ct_same"
+fi
 
 if ((criterion)); then
   echo
@@ -155,4 +224,4 @@ if ((storm)); then
   echo
   scripts/bench-exec-storm.sh --rounds 3 --modes "baseline picket"
 fi
-[[ $same != DIFFERENT ]]
+[[ $same != DIFFERENT && ${ct_same:-} != DIFFERENT* ]]

@@ -437,7 +437,9 @@ pub fn replay(
             } else {
                 sensor_logs::CloudReplay::gcp_audit(files)
             }
-            .with_max_record_bytes(max_record);
+            .with_max_record_bytes(max_record)
+            .with_threads(config.pipeline.replay_threads)
+            .with_batch_events(config.pipeline.replay_batch_events);
             let stats = r.stats();
             (Box::new(r), stats)
         }

@@ -403,6 +403,82 @@ fn disk_full_keeps_alerts_in_memory_then_writes_them_when_space_returns() {
     assert_eq!(health.snapshot().losses.get("sink.file"), Some(&0));
 }
 
+/// Group commit (`fsync = "always"`, a burst written deferred and synced once): the
+/// disk fills in the middle of a burst; the burst's lines already written but not
+/// synced are cut off the file and kept with the rest, the file always holds a prefix
+/// of the alerts in order, and once space returns every alert is in it once, in order.
+#[test]
+fn a_burst_that_fills_the_disk_loses_nothing_and_keeps_its_order() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mount = dir.path().join("small");
+    let _fs = Tmpfs::mount(&mount, "64k");
+    let log = mount.join("alerts.jsonl");
+    let config = FileSinkConfig {
+        fsync: FsyncPolicy::Always,
+        ..FileSinkConfig::default()
+    };
+    let health = Health::new();
+    let mut sink = JsonlFileSink::open(&log, &config)
+        .expect("open")
+        .with_backlog_limit(1000, 1024 * 1024);
+    sink.attach_health(&health);
+    let log_len = || std::fs::metadata(&log).map_or(0, |m| m.len());
+    // Synced alerts until the log's last 4 KiB page has room for two more lines: tmpfs
+    // gives whole pages, so those fit after the disk is full and the failure comes in
+    // the middle of the burst, after lines that are written but not synced.
+    let line = alert(10).to_json_line().len() as u64 + 1;
+    let mut synced = 0;
+    while synced < 5 || 4096 - log_len() % 4096 < 2 * line + 16 {
+        let a = alert(synced);
+        sink.write_deferred(&a, &a.to_json_line()).expect("room");
+        sink.sync().expect("sync");
+        synced += 1;
+    }
+    assert_eq!(markers(&log).len(), synced, "a synced burst is in the file");
+    let filler = mount.join("filler");
+    {
+        let mut f = std::fs::File::create(&filler).expect("filler");
+        for size in [4096, 1] {
+            let chunk = vec![b'f'; size];
+            while f.write_all(&chunk).is_ok() {}
+        }
+    }
+    // The failing write cuts the burst's unsynced lines off the file (it shrinks) and
+    // keeps them; later writes put kept lines back, oldest first, as room allows.
+    let (mut longest, mut cut) = (0, false);
+    for i in synced..synced + 40 {
+        let a = alert(i);
+        sink.write_deferred(&a, &a.to_json_line())
+            .expect("kept, not refused");
+        cut |= log_len() < longest;
+        longest = longest.max(log_len());
+    }
+    let _ = sink.sync();
+    assert!(cut, "a write failed after unsynced lines of the burst");
+    let in_file = markers(&log);
+    let expected: Vec<String> = (0..synced + 40).map(|i| format!("disk-{i}")).collect();
+    assert_eq!(
+        in_file[..],
+        expected[..in_file.len()],
+        "the file holds a prefix, in order"
+    );
+    assert_eq!(
+        in_file.len() + sink.backlog_len(),
+        synced + 40,
+        "the rest is kept"
+    );
+    std::fs::remove_file(&filler).expect("free space");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sink.backlog_len() > 0 {
+        assert!(Instant::now() < deadline, "kept alerts never written");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    sink.flush().expect("flush");
+    drop(sink);
+    assert_eq!(markers(&log), expected, "in order, no gap, no duplicate");
+    assert_eq!(health.snapshot().losses.get("sink.file"), Some(&0));
+}
+
 #[test]
 fn alerts_still_kept_at_shutdown_are_counted_as_lost() {
     let dir = tempfile::tempdir().expect("tempdir");

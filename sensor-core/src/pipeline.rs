@@ -365,13 +365,29 @@ fn sink_loop(
     }
     static WARN: crate::health::RateLimitedWarn =
         crate::health::RateLimitedWarn::new(Duration::from_secs(10));
-    while let Some(msg) = rx.blocking_recv() {
+    // Group commit: the alerts already queued are written as one burst and synced
+    // once, before anything waits on them (an ack) and at the burst's end.
+    let mut unsynced = 0usize;
+    loop {
+        if unsynced >= MAX_UNSYNCED_ALERTS {
+            sync_sinks(&mut sinks, &mut unsynced);
+        }
+        let msg = match rx.try_recv() {
+            Ok(msg) => msg,
+            Err(_) => {
+                sync_sinks(&mut sinks, &mut unsynced);
+                match rx.blocking_recv() {
+                    Some(msg) => msg,
+                    None => break,
+                }
+            }
+        };
         match msg {
             SinkMsg::Alert(alert) => {
                 let line = alert.to_json_line();
                 let mut ok = true;
                 for sink in sinks.iter_mut() {
-                    if let Err(e) = sink.write(&alert, &line) {
+                    if let Err(e) = sink.write_deferred(&alert, &line) {
                         ok = false;
                         health.add_loss(&format!("sink.{}", sink.name()), 1);
                         health.note(&format!("sink.{}", sink.name()), e.to_string());
@@ -380,15 +396,20 @@ fn sink_loop(
                         }
                     }
                 }
+                unsynced += 1;
                 if ok {
                     health.alerts_written.fetch_add(1, Ordering::Relaxed);
                 }
             }
-            SinkMsg::Ack(ack, raised) => ack.done(raised),
+            SinkMsg::Ack(ack, raised) => {
+                sync_sinks(&mut sinks, &mut unsynced);
+                ack.done(raised)
+            }
             SinkMsg::Swap(mut new) => {
                 for sink in sinks.iter_mut() {
                     let _ = sink.flush();
                 }
+                unsynced = 0;
                 for sink in new.iter_mut() {
                     sink.attach_health(&health);
                 }
@@ -399,6 +420,27 @@ fn sink_loop(
     for sink in sinks.iter_mut() {
         if let Err(e) = sink.flush() {
             tracing::error!(sink = sink.name(), error = %e, "Flushing alert sink failed");
+        }
+    }
+}
+
+/// Most alerts written between two syncs, so a long burst still reaches the disk.
+const MAX_UNSYNCED_ALERTS: usize = 256;
+
+/// Syncs the sinks if alerts were written since the last sync. A sink that cannot keeps
+/// or counts those alerts itself ([`AlertSink::sync`]); here it is only logged.
+fn sync_sinks(sinks: &mut [Box<dyn AlertSink>], unsynced: &mut usize) {
+    if *unsynced == 0 {
+        return;
+    }
+    *unsynced = 0;
+    static WARN: crate::health::RateLimitedWarn =
+        crate::health::RateLimitedWarn::new(Duration::from_secs(10));
+    for sink in sinks.iter_mut() {
+        if let Err(e) = sink.sync() {
+            if let Some(suppressed) = WARN.check() {
+                tracing::error!(sink = sink.name(), error = %e, suppressed, "Alert sink sync failed; its alerts are kept for its retry");
+            }
         }
     }
 }

@@ -16,6 +16,17 @@ pub trait AlertSink: Send + 'static {
     fn name(&self) -> &str;
     /// Writes one alert; `line` is its JSON serialization without newline.
     fn write(&mut self, alert: &Alert, line: &str) -> io::Result<()>;
+    /// Writes one alert of a burst: it may become durable only at the next
+    /// [`AlertSink::sync`], which the sink loop calls at the end of the burst and before
+    /// acknowledging anything (group commit). The default writes it at once.
+    fn write_deferred(&mut self, alert: &Alert, line: &str) -> io::Result<()> {
+        self.write(alert, line)
+    }
+    /// Makes every deferred write durable. A sink that cannot keeps those alerts for its
+    /// retry, or counts them as lost itself; the error is for the log.
+    fn sync(&mut self) -> io::Result<()> {
+        Ok(())
+    }
     /// Flushes anything buffered (called at shutdown).
     fn flush(&mut self) -> io::Result<()>;
     /// Gives the sink the run's health registry, for losses it finds on its own (on a

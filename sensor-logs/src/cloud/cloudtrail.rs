@@ -126,8 +126,9 @@ impl<'de> Deserialize<'de> for Flag {
 /// One record's bytes as an event, or why it is malformed (naming the field).
 /// `collector` is `picket.collector` (`replay-cloudtrail`, `cloudtrail`).
 pub fn cloudtrail_event(bytes: &[u8], collector: &'static str) -> Result<Event, String> {
+    let text = super::record_text(bytes).map_err(|e| format!("not a CloudTrail record: {e}"))?;
     let record: Record<'_> =
-        serde_json::from_slice(bytes).map_err(|e| format!("not a CloudTrail record: {e}"))?;
+        serde_json::from_str(text).map_err(|e| format!("not a CloudTrail record: {e}"))?;
     let record = match (&record.detail, &record.detail_type) {
         (Some(detail), Some(kind)) => {
             if !kind.ends_with("via CloudTrail") {
@@ -159,8 +160,9 @@ fn into_event(r: Record<'_>, collector: &'static str) -> Result<Event, String> {
         .recipient_account_id
         .or_else(|| identity.account_id.clone());
 
-    let mut aws = JsonMap::new();
-    let mut ui = JsonMap::new();
+    // Sized up front: growing a map rehashes every key in it.
+    let mut aws = JsonMap::with_capacity(5);
+    let mut ui = JsonMap::with_capacity(7);
     insert_some(&mut ui, "type", identity.kind);
     insert_some(&mut ui, "arn", identity.arn.clone());
     insert_some(&mut ui, "account_id", identity.account_id);
@@ -168,13 +170,13 @@ fn into_event(r: Record<'_>, collector: &'static str) -> Result<Event, String> {
     insert_some(&mut ui, "access_key_id", identity.access_key_id);
     insert_some(&mut ui, "invoked_by", identity.invoked_by);
     if let Some(issuer) = identity.session_context.and_then(|c| c.session_issuer) {
-        let mut si = JsonMap::new();
+        let mut si = JsonMap::with_capacity(4);
         insert_some(&mut si, "type", issuer.kind);
         insert_some(&mut si, "arn", issuer.arn);
         insert_some(&mut si, "user_name", issuer.user_name);
         insert_some(&mut si, "account_id", issuer.account_id);
         if !si.is_empty() {
-            let mut sc = JsonMap::new();
+            let mut sc = JsonMap::with_capacity(1);
             sc.insert("session_issuer".into(), si.into());
             ui.insert("session_context".into(), sc.into());
         }
@@ -193,9 +195,9 @@ fn into_event(r: Record<'_>, collector: &'static str) -> Result<Event, String> {
             Value::String(compact_json(raw.get())),
         );
     }
-    let mut cloudtrail = JsonMap::new();
+    let mut cloudtrail = JsonMap::with_capacity(1);
     cloudtrail.insert("cloudtrail".into(), aws.into());
-    let mut other = JsonMap::new();
+    let mut other = JsonMap::with_capacity(1);
     other.insert("aws".into(), cloudtrail.into());
 
     let mut event = Event {

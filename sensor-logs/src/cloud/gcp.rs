@@ -84,7 +84,8 @@ struct RequestMetadata {
 /// One LogEntry's bytes as an event, or why it is malformed (naming the field).
 /// `collector` is `picket.collector` (`replay-gcp-audit`).
 pub fn gcp_audit_event(bytes: &[u8], collector: &'static str) -> Result<Event, String> {
-    let entry: Entry = serde_json::from_slice(bytes).map_err(|e| format!("not a LogEntry: {e}"))?;
+    let text = super::record_text(bytes).map_err(|e| format!("not a LogEntry: {e}"))?;
+    let entry: Entry = serde_json::from_str(text).map_err(|e| format!("not a LogEntry: {e}"))?;
     let Some(time) = &entry.timestamp else {
         return Err("timestamp missing".into());
     };

@@ -335,6 +335,12 @@ pub fn order_objects(objects: Vec<PathBuf>, format: CloudFormat) -> Vec<PathBuf>
     keyed.into_iter().map(|(_, p)| p).collect()
 }
 
+/// A record's bytes as text: checked as UTF-8 once, so the JSON parser need not check
+/// every string again (about a tenth of a record's cost).
+pub(crate) fn record_text(bytes: &[u8]) -> Result<&str, String> {
+    std::str::from_utf8(bytes).map_err(|e| format!("not UTF-8 (at byte {})", e.valid_up_to()))
+}
+
 pub(crate) fn insert_some(map: &mut JsonMap, key: &str, value: Option<String>) {
     if let Some(v) = value {
         map.insert(key.into(), Value::String(v));

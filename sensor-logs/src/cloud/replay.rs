@@ -5,14 +5,19 @@
 //! every event is marked with its object and record index.
 //!
 //! The objects of all arguments (directories recursively) are read in one order, the
-//! one documented in [`crate::cloud`]. May touch: the files and directories named
-//! (read only).
+//! one documented in [`crate::cloud`]. A trail writes many small objects, so they are
+//! read, decompressed and parsed on one thread per core (object `k` on worker
+//! `k mod n`), and their events are handed to the pipeline in object order from one
+//! thread: the analytics see exactly what a single thread would send. May touch: the
+//! files and directories named (read only).
 
-use super::{list_objects, order_objects, read_object, CloudFormat, ObjectError};
+use super::{list_objects, order_objects, read_object, CloudFormat, ObjectError, ObjectRead};
 use sensor_core::collector::{Collector, CollectorError, CollectorFuture, EventSender, Shutdown};
-use sensor_core::replay::{mark_origin, ReplayStats};
+use sensor_core::event::Event;
+use sensor_core::replay::{mark_origin, ReplayStats, DEFAULT_BATCH_EVENTS};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 use std::sync::Arc;
 
 /// A replay of CloudTrail or GCP audit-log objects.
@@ -21,7 +26,17 @@ pub struct CloudReplay {
     paths: Vec<PathBuf>,
     format: CloudFormat,
     max_record_bytes: usize,
+    threads: usize,
+    batch_events: usize,
     stats: Arc<ReplayStats>,
+}
+
+/// What a worker hands the sending thread, in the order of its objects.
+enum Piece {
+    /// The next events of the object being read.
+    Events(Vec<Event>),
+    /// The object is read (how far, and why it ended if it ended early).
+    End(ObjectRead),
 }
 
 impl CloudReplay {
@@ -31,6 +46,8 @@ impl CloudReplay {
             paths,
             format,
             max_record_bytes: super::DEFAULT_MAX_RECORD_BYTES,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            batch_events: DEFAULT_BATCH_EVENTS,
             stats: Arc::default(),
         }
     }
@@ -51,6 +68,20 @@ impl CloudReplay {
         self
     }
 
+    /// Reads objects on at most `threads` threads (0: one per core).
+    pub fn with_threads(mut self, threads: usize) -> CloudReplay {
+        if threads > 0 {
+            self.threads = threads;
+        }
+        self
+    }
+
+    /// Hands events to the pipeline `n` at a time (1: one by one).
+    pub fn with_batch_events(mut self, n: usize) -> CloudReplay {
+        self.batch_events = n.max(1);
+        self
+    }
+
     /// The counters, readable while and after it runs.
     pub fn stats(&self) -> Arc<ReplayStats> {
         self.stats.clone()
@@ -67,6 +98,112 @@ impl CloudReplay {
         }
         Ok(order_objects(all, self.format))
     }
+
+    /// Worker `w` of `n`: reads objects `w`, `w + n`, … and hands over their events in
+    /// batches, then an end for each object. Stops when the sending thread is gone.
+    fn work(
+        &self,
+        objects: &[PathBuf],
+        (w, n): (usize, usize),
+        out: &EventSender,
+        shutdown: &Shutdown,
+        pieces: SyncSender<Piece>,
+        given_back: Receiver<Vec<Event>>,
+    ) {
+        let collector = self.format.replay_collector();
+        let stats = &self.stats;
+        for path in objects.iter().skip(w).step_by(n) {
+            let file = path.display().to_string();
+            let mut batch = Vec::with_capacity(self.batch_events);
+            let mut closed = false;
+            let read = read_object(
+                path,
+                self.format,
+                collector,
+                self.max_record_bytes,
+                0,
+                &mut |record, outcome| {
+                    if shutdown.is_triggered() {
+                        return false;
+                    }
+                    stats.records_read.fetch_add(1, Ordering::Relaxed);
+                    match outcome {
+                        Ok(mut event) => {
+                            mark_origin(&mut event, &file, record);
+                            stats.events.fetch_add(1, Ordering::Relaxed);
+                            batch.push(event);
+                            if batch.len() >= self.batch_events {
+                                // Analysed events come back here to be freed where
+                                // they were made.
+                                given_back.try_iter().for_each(drop);
+                                let full = std::mem::replace(
+                                    &mut batch,
+                                    Vec::with_capacity(self.batch_events),
+                                );
+                                if pieces.send(Piece::Events(full)).is_err() {
+                                    closed = true;
+                                    return false;
+                                }
+                            }
+                        }
+                        Err(reason) => stats.malformed_at(out.health(), &file, record, &reason),
+                    }
+                    true
+                },
+            );
+            if closed
+                || (!batch.is_empty() && pieces.send(Piece::Events(batch)).is_err())
+                || pieces.send(Piece::End(read)).is_err()
+            {
+                return;
+            }
+        }
+    }
+
+    /// Hands the workers' events to the pipeline in object order. Returns at the end,
+    /// when the pipeline is gone, when an object ends in a read error (that error), or
+    /// on shutdown.
+    fn send_in_order(
+        &self,
+        objects: &[PathBuf],
+        outputs: &[(Receiver<Piece>, Sender<Vec<Event>>)],
+        out: &EventSender,
+    ) -> Result<(), CollectorError> {
+        for (k, path) in objects.iter().enumerate() {
+            let (pieces, give_back) = &outputs[k % outputs.len()];
+            let read = loop {
+                match pieces.recv() {
+                    Ok(Piece::Events(events)) => {
+                        if !out.blocking_send_batch_given_back(events, give_back) {
+                            return Ok(());
+                        }
+                    }
+                    Ok(Piece::End(read)) => break read,
+                    // The worker stopped early: shutdown.
+                    Err(_) => return Ok(()),
+                }
+            };
+            match read.error {
+                None => {}
+                Some(ObjectError::Io(source)) => {
+                    let what = path.display().to_string();
+                    return Err(CollectorError::Io { what, source });
+                }
+                Some(ObjectError::Malformed(why)) => {
+                    // The object ends in a fault: one more malformed record, at the
+                    // place it ends.
+                    let reason = format!("object ends early: {why}");
+                    let file = path.display().to_string();
+                    self.stats
+                        .malformed_at(out.health(), &file, read.records + 1, &reason);
+                }
+            }
+            if read.stopped {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Collector for CloudReplay {
@@ -81,55 +218,23 @@ impl Collector for CloudReplay {
                     what: "the replay's files".into(),
                     source,
                 })?;
-                let collector = self.format.replay_collector();
-                let stats = &self.stats;
-                for path in &objects {
-                    let file = path.display().to_string();
-                    let mut gone = false;
-                    let read = read_object(
-                        path,
-                        self.format,
-                        collector,
-                        self.max_record_bytes,
-                        0,
-                        &mut |record, outcome| {
-                            if shutdown.is_triggered() {
-                                return false;
-                            }
-                            stats.records_read.fetch_add(1, Ordering::Relaxed);
-                            match outcome {
-                                Ok(mut event) => {
-                                    mark_origin(&mut event, &file, record);
-                                    stats.events.fetch_add(1, Ordering::Relaxed);
-                                    if !out.blocking_send(event) {
-                                        gone = true;
-                                        return false;
-                                    }
-                                }
-                                Err(reason) => {
-                                    stats.malformed_at(out.health(), &file, record, &reason)
-                                }
-                            }
-                            true
-                        },
-                    );
-                    match read.error {
-                        None => {}
-                        Some(ObjectError::Io(source)) => {
-                            return Err(CollectorError::Io { what: file, source })
-                        }
-                        Some(ObjectError::Malformed(why)) => {
-                            // The object ends in a fault: one more malformed record,
-                            // at the place it ends.
-                            let reason = format!("object ends early: {why}");
-                            stats.malformed_at(out.health(), &file, read.records + 1, &reason);
-                        }
+                let n = self.threads.clamp(1, objects.len().max(1));
+                std::thread::scope(|scope| {
+                    let mut outputs = Vec::with_capacity(n);
+                    for w in 0..n {
+                        // Two batches in flight per worker: enough to keep it busy,
+                        // and memory stays bounded whatever the objects' sizes.
+                        let (pieces_tx, pieces_rx) = sync_channel(2);
+                        let (give_back, given_back) = channel();
+                        let (this, objects, out, shutdown) = (&self, &objects, &out, &shutdown);
+                        scope.spawn(move || {
+                            this.work(objects, (w, n), out, shutdown, pieces_tx, given_back)
+                        });
+                        outputs.push((pieces_rx, give_back));
                     }
-                    if read.stopped || gone {
-                        break;
-                    }
-                }
-                Ok(())
+                    // Dropping the receivers on return stops the workers.
+                    self.send_in_order(&objects, &outputs, &out)
+                })
             })
             .await
             .map_err(|e| CollectorError::Failed(format!("replay task failed: {e}")))?

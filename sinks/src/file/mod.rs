@@ -4,7 +4,10 @@
 //!
 //! The sink is synchronous and runs on the pipeline's sink thread (fed by a bounded
 //! queue), so a slow disk never stalls the event loop and never reorders alerts. Each
-//! alert is written as one `write` of a whole line.
+//! alert is written as one `write` of a whole line. With `fsync = "always"`, a burst of
+//! queued alerts is written and then synced once (group commit,
+//! [`AlertSink::write_deferred`] and [`AlertSink::sync`]): each alert is on disk before
+//! anything that waits for it is told so, for one disk flush per burst.
 //!
 //! May touch: the alert log, its rotated and `.torn-` siblings, and one retry thread.
 
@@ -65,6 +68,11 @@ struct FileLog {
     max_bytes: u64,
     keep_files: u32,
     fsync: FsyncPolicy,
+    /// Lines written since the last sync (deferred, `fsync = "always"`): kept until they
+    /// are synced, so a failed write or sync can keep them for the retry.
+    unsynced: Vec<Vec<u8>>,
+    /// The file's length at the last sync (under `never`: after the last write).
+    synced_size: u64,
     backlog: VecDeque<Vec<u8>>,
     backlog_bytes: usize,
     limit_alerts: usize,
@@ -112,6 +120,8 @@ impl JsonlFileSink {
             max_bytes: config.max_bytes,
             keep_files: config.keep_files,
             fsync: config.fsync,
+            unsynced: Vec::new(),
+            synced_size: size,
             backlog: VecDeque::new(),
             backlog_bytes: 0,
             limit_alerts: DEFAULT_BACKLOG_ALERTS,
@@ -191,20 +201,26 @@ fn retry_loop(inner: &Mutex<FileLog>, stop: &(Mutex<bool>, Condvar)) {
 
 impl FileLog {
     fn rotate(&mut self) -> io::Result<()> {
+        // The rotated file keeps only synced lines.
+        self.sync_unsynced()?;
         self.file = rotate::rotate(&self.path, self.keep_files)?;
         self.size = 0;
+        self.synced_size = 0;
         Ok(())
     }
 
-    /// Writes one whole line (with its newline). On failure the file is cut back to its
-    /// previous length, so a partial line never stays in the log.
-    fn write_line(&mut self, buf: &[u8]) -> io::Result<()> {
+    /// Writes one whole line (with its newline), synced now under `fsync = "always"`
+    /// unless `defer` (then by the next [`FileLog::sync_unsynced`]). On failure the file
+    /// is cut back to its last synced length, so a partial line never stays in the log,
+    /// and the unsynced lines cut off are kept for the retry.
+    fn write_line(&mut self, buf: &[u8], defer: bool) -> io::Result<()> {
         let len = buf.len() as u64;
         if self.size > 0 && self.size + len > self.max_bytes {
             self.rotate()?;
         }
+        let always = self.fsync == FsyncPolicy::Always;
         let result = self.file.write_all(buf).and_then(|()| {
-            if self.fsync == FsyncPolicy::Always {
+            if always && !defer {
                 self.file.sync_data()
             } else {
                 Ok(())
@@ -213,13 +229,58 @@ impl FileLog {
         match result {
             Ok(()) => {
                 self.size += len;
+                if always && defer {
+                    self.unsynced.push(buf.to_vec());
+                } else {
+                    self.unsynced.clear();
+                    self.synced_size = self.size;
+                }
                 Ok(())
             }
             Err(e) => {
-                if let Err(cut) = self.file.set_len(self.size) {
-                    tracing::error!(path = %self.path.display(), error = %cut, "Cannot cut a partly written line off the alert log");
-                }
+                self.cut_unsynced();
                 Err(e)
+            }
+        }
+    }
+
+    /// Syncs the lines written with `defer`; on failure they are cut off and kept.
+    fn sync_unsynced(&mut self) -> io::Result<()> {
+        if self.unsynced.is_empty() {
+            return Ok(());
+        }
+        match self.file.sync_data() {
+            Ok(()) => {
+                self.unsynced.clear();
+                self.synced_size = self.size;
+                Ok(())
+            }
+            Err(e) => {
+                self.cut_unsynced();
+                Err(e)
+            }
+        }
+    }
+
+    /// After a failed write or sync: cuts the file back to its last synced length and
+    /// keeps the lines cut off, oldest first, ahead of anything kept after them.
+    fn cut_unsynced(&mut self) {
+        if let Err(cut) = self.file.set_len(self.synced_size) {
+            tracing::error!(path = %self.path.display(), error = %cut, "Cannot cut a partly written line off the alert log");
+        }
+        self.size = self.synced_size;
+        for line in std::mem::take(&mut self.unsynced).into_iter().rev() {
+            if self.backlog.len() < self.limit_alerts
+                && self.backlog_bytes + line.len() <= self.limit_bytes
+            {
+                self.backlog_bytes += line.len();
+                self.backlog.push_front(line);
+            } else {
+                // Counted here: the pipeline saw this alert written.
+                self.refused += 1;
+                if let Some(h) = &self.health {
+                    h.add_loss("sink.file", 1);
+                }
             }
         }
     }
@@ -229,7 +290,7 @@ impl FileLog {
         let mut written = 0u64;
         while let Some(line) = self.backlog.front() {
             let line = line.clone();
-            if let Err(e) = self.write_line(&line) {
+            if let Err(e) = self.write_line(&line, false) {
                 if written > 0 {
                     tracing::info!(path = %self.path.display(), written, left = self.backlog.len(), "Wrote part of the kept alerts");
                 }
@@ -306,6 +367,25 @@ impl FileLog {
     }
 }
 
+impl JsonlFileSink {
+    fn write_or_keep(&mut self, line: &str, defer: bool) -> io::Result<()> {
+        let mut buf = Vec::with_capacity(line.len() + 1);
+        buf.extend_from_slice(line.as_bytes());
+        buf.push(b'\n');
+        let mut log = lock(&self.inner);
+        if !log.backlog.is_empty() && log.drain_backlog().is_err() {
+            return log.keep(buf);
+        }
+        match log.write_line(&buf, defer) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                log.enter_failing(&e);
+                log.keep(buf)
+            }
+        }
+    }
+}
+
 /// An I/O error that names what was being done and to which file.
 fn annotate(e: io::Error, what: &str, path: &Path) -> io::Error {
     io::Error::new(e.kind(), format!("cannot {what} {}: {e}", path.display()))
@@ -317,20 +397,16 @@ impl AlertSink for JsonlFileSink {
     }
 
     fn write(&mut self, _alert: &Alert, line: &str) -> io::Result<()> {
-        let mut buf = Vec::with_capacity(line.len() + 1);
-        buf.extend_from_slice(line.as_bytes());
-        buf.push(b'\n');
+        self.write_or_keep(line, false)
+    }
+
+    fn write_deferred(&mut self, _alert: &Alert, line: &str) -> io::Result<()> {
+        self.write_or_keep(line, true)
+    }
+
+    fn sync(&mut self) -> io::Result<()> {
         let mut log = lock(&self.inner);
-        if !log.backlog.is_empty() && log.drain_backlog().is_err() {
-            return log.keep(buf);
-        }
-        match log.write_line(&buf) {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                log.enter_failing(&e);
-                log.keep(buf)
-            }
-        }
+        log.sync_unsynced().inspect_err(|e| log.enter_failing(e))
     }
 
     /// Writes kept alerts if it can, then syncs; an error if some are still kept.
@@ -349,7 +425,10 @@ impl AlertSink for JsonlFileSink {
             })?;
         }
         log.file.flush()?;
-        log.file.sync_data()
+        log.file.sync_data()?;
+        log.unsynced.clear();
+        log.synced_size = log.size;
+        Ok(())
     }
 
     fn attach_health(&mut self, health: &Arc<Health>) {
