@@ -418,7 +418,9 @@ pub fn replay(
             let stats = r.stats();
             (Box::new(r), stats)
         }
-        ReplayFormat::Evtx => sensor_windows::replay::evtx_replay(files),
+        ReplayFormat::Evtx => {
+            sensor_windows::replay::evtx_replay(files, config.pipeline.replay_threads)
+        }
         ReplayFormat::Syslog | ReplayFormat::Tacacs => {
             let format = match format {
                 ReplayFormat::Tacacs => sensor_logs::LineFormat::Tacacs,

@@ -6,7 +6,9 @@
 //!   number) and skipped, a record that does not parse is reported (file and record id or
 //!   offset) and skipped, and the rest of the file is still read. A chunk whose checksum
 //!   does not match is read anyway (logs copied from a live system often have one) and
-//!   noted in the health status;
+//!   noted in the health status. Chunks are independent, so they are parsed on one
+//!   thread per core (chunk `k` on worker `k mod n`) and their events emitted in file
+//!   order from one thread: the analytics see what a single thread would send;
 //! - anything else starting with `{` is JSON lines, one record per line, as Winlogbeat
 //!   writes it or as `evtx_dump -o jsonl` does. Those files go through
 //!   [`sensor_core::replay::LineReplay`] with [`WinlogJsonParser`].
@@ -24,6 +26,7 @@ use serde_json::Value;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
+use std::sync::mpsc::sync_channel;
 use std::sync::Arc;
 
 /// The 8 bytes a binary EVTX file starts with.
@@ -31,8 +34,8 @@ pub const EVTX_MAGIC: &[u8; 8] = b"ElfFile\0";
 
 /// The replay collector for `picket replay --format evtx FILE...`, and its counters
 /// (readable while it runs and after).
-pub fn evtx_replay(files: Vec<PathBuf>) -> (Box<dyn Collector>, Arc<ReplayStats>) {
-    let replay = EvtxReplay::new(files);
+pub fn evtx_replay(files: Vec<PathBuf>, threads: usize) -> (Box<dyn Collector>, Arc<ReplayStats>) {
+    let replay = EvtxReplay::new(files).with_threads(threads);
     let stats = replay.stats();
     (Box::new(replay), stats)
 }
@@ -42,15 +45,26 @@ pub fn evtx_replay(files: Vec<PathBuf>) -> (Box<dyn Collector>, Arc<ReplayStats>
 pub struct EvtxReplay {
     files: Vec<PathBuf>,
     stats: Arc<ReplayStats>,
+    threads: usize,
 }
 
 impl EvtxReplay {
-    /// A replay of `files`.
+    /// A replay of `files`, parsing chunks on one thread per core.
     pub fn new(files: Vec<PathBuf>) -> Self {
         Self {
             files,
             stats: Arc::default(),
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
+    }
+
+    /// Parses EVTX chunks on at most `threads` threads (1: on the replay's own thread;
+    /// 0: one per core).
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        if threads > 0 {
+            self.threads = threads;
+        }
+        self
     }
 
     /// The counters.
@@ -98,7 +112,11 @@ impl Collector for EvtxReplay {
 
     fn run(self: Box<Self>, out: EventSender, shutdown: Shutdown) -> CollectorFuture {
         Box::pin(async move {
-            let EvtxReplay { files, stats } = *self;
+            let EvtxReplay {
+                files,
+                stats,
+                threads,
+            } = *self;
             for path in files {
                 if shutdown.is_triggered() {
                     break;
@@ -112,7 +130,8 @@ impl Collector for EvtxReplay {
                     InputFormat::Evtx => {
                         let (stats, out, shutdown) = (stats.clone(), out.clone(), shutdown.clone());
                         tokio::task::spawn_blocking(move || {
-                            replay_evtx_file(
+                            replay_evtx_file_on(
+                                threads,
                                 &path,
                                 &stats,
                                 &mut |ev| out.blocking_send(ev),
@@ -169,9 +188,24 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 /// Reads one binary EVTX file, handing each mapped event to `emit` (which returns false
-/// when the pipeline is gone). Counts everything in `stats`. Only failing to open the
-/// file is an `Err`; damage inside it is counted and skipped.
+/// when the pipeline is gone), chunks parsed on one thread per core. Counts everything
+/// in `stats`. Only failing to open the file is an `Err`; damage inside it is counted and
+/// skipped.
 pub fn replay_evtx_file(
+    path: &Path,
+    stats: &ReplayStats,
+    emit: &mut dyn FnMut(Event) -> bool,
+    health: &Health,
+    shutdown: &Shutdown,
+) -> Result<(), CollectorError> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    replay_evtx_file_on(threads, path, stats, emit, health, shutdown)
+}
+
+/// [`replay_evtx_file`] with chunks parsed on `threads` threads (1: this one). The events
+/// reach `emit` in file order whatever the number.
+pub fn replay_evtx_file_on(
+    threads: usize,
     path: &Path,
     stats: &ReplayStats,
     emit: &mut dyn FnMut(Event) -> bool,
@@ -199,26 +233,93 @@ pub fn replay_evtx_file(
             return Ok(());
         }
     };
-    for chunk in parser.chunks() {
-        if shutdown.is_triggered() {
-            return Ok(());
+    let file = ChunkFile {
+        name: &name,
+        settings,
+        stats,
+        health,
+    };
+    // The chunks that read, in order; a damaged header is counted and skipped.
+    let chunks = parser.chunks().filter_map(|chunk| match chunk {
+        Ok(data) => Some(data),
+        Err(e) => {
+            let n = match &e {
+                evtx::err::EvtxError::FailedToParseChunk { chunk_id, .. } => *chunk_id,
+                _ => 0,
+            };
+            stats.malformed_at(
+                health,
+                &name,
+                n,
+                &format!("corrupt chunk {n}, skipped: {}", error_chain(&e)),
+            );
+            None
         }
-        let mut data = match chunk {
-            Ok(data) => data,
-            Err(e) => {
-                let n = match &e {
-                    evtx::err::EvtxError::FailedToParseChunk { chunk_id, .. } => *chunk_id,
-                    _ => 0,
-                };
-                stats.malformed_at(
-                    health,
-                    &name,
-                    n,
-                    &format!("corrupt chunk {n}, skipped: {}", error_chain(&e)),
-                );
-                continue;
+    });
+    if threads <= 1 {
+        for data in chunks {
+            if shutdown.is_triggered() {
+                return Ok(());
             }
-        };
+            if !file.events_of(data).into_iter().all(&mut *emit) {
+                return Ok(());
+            }
+        }
+        return Ok(());
+    }
+    std::thread::scope(|scope| {
+        let mut inputs = Vec::with_capacity(threads);
+        let mut outputs = Vec::with_capacity(threads);
+        for _ in 0..threads {
+            let (chunk_tx, chunk_rx) = sync_channel::<evtx::EvtxChunkData>(1);
+            let (events_tx, events_rx) = sync_channel::<Vec<Event>>(1);
+            let file = &file;
+            scope.spawn(move || {
+                for data in chunk_rx {
+                    if events_tx.send(file.events_of(data)).is_err() {
+                        break;
+                    }
+                }
+            });
+            inputs.push(chunk_tx);
+            outputs.push(events_rx);
+        }
+        // The reader deals chunks round-robin; this thread takes their events back in
+        // the same rotation, so they reach `emit` in file order.
+        scope.spawn(move || {
+            for (k, data) in chunks.enumerate() {
+                if shutdown.is_triggered() || inputs[k % inputs.len()].send(data).is_err() {
+                    break;
+                }
+            }
+        });
+        for k in 0.. {
+            let Ok(events) = outputs[k % threads].recv() else {
+                break;
+            };
+            if !events.into_iter().all(&mut *emit) {
+                break;
+            }
+        }
+        // Dropping the receivers stops the workers, and then the reader.
+        drop(outputs);
+    });
+    Ok(())
+}
+
+/// What parsing one chunk of a file needs.
+struct ChunkFile<'a> {
+    name: &'a str,
+    settings: Arc<evtx::ParserSettings>,
+    stats: &'a ReplayStats,
+    health: &'a Health,
+}
+
+impl ChunkFile<'_> {
+    /// The mapped events of one chunk, in record order; everything counted.
+    fn events_of(&self, mut data: evtx::EvtxChunkData) -> Vec<Event> {
+        let (name, stats, health) = (self.name, self.stats, self.health);
+        let mut events = Vec::new();
         let number = data.number.unwrap_or_default();
         if !data.validate_checksum() {
             tracing::warn!(file = %name, chunk = number, "EVTX chunk checksum does not match; reading its records anyway");
@@ -227,16 +328,16 @@ pub fn replay_evtx_file(
                 format!("{name}: chunk {number} checksum mismatch"),
             );
         }
-        let mut chunk = match data.parse(settings.clone()) {
+        let mut chunk = match data.parse(self.settings.clone()) {
             Ok(c) => c,
             Err(e) => {
                 stats.malformed_at(
                     health,
-                    &name,
+                    name,
                     number,
                     &format!("corrupt chunk {number}, skipped: {e}"),
                 );
-                continue;
+                return events;
             }
         };
         for record in chunk.iter() {
@@ -250,7 +351,7 @@ pub fn replay_evtx_file(
                     };
                     stats.malformed_at(
                         health,
-                        &name,
+                        name,
                         id,
                         &format!("chunk {number}: {}", error_chain(&e)),
                     );
@@ -259,29 +360,27 @@ pub fn replay_evtx_file(
             };
             let record_id = record.event_record_id;
             let outcome = match record.into_json_bytes() {
-                Ok(r) => map_json_record(&r.data, &name),
+                Ok(r) => map_json_record(&r.data, name),
                 Err(e) => Err(error_chain(&e)),
             };
             match outcome {
                 Ok(Mapped::Event(ev)) => {
                     stats.events.fetch_add(1, Ordering::Relaxed);
-                    if !emit(*ev) {
-                        return Ok(());
-                    }
+                    events.push(*ev);
                 }
                 Ok(Mapped::Ignored) => {
                     stats.ignored.fetch_add(1, Ordering::Relaxed);
                 }
                 Err(reason) => stats.malformed_at(
                     health,
-                    &name,
+                    name,
                     record_id,
                     &format!("record {record_id} in chunk {number}: {reason}"),
                 ),
             }
         }
+        events
     }
-    Ok(())
 }
 
 fn map_json_record(json: &[u8], file: &str) -> Result<Mapped, String> {

@@ -51,7 +51,7 @@ fn replay(files: Vec<PathBuf>) -> Replayed {
         let (tx, mut rx) = tokio::sync::mpsc::channel(16);
         let out = EventSender::new(tx, health.clone());
         let (_trigger, shutdown) = Shutdown::new();
-        let (collector, stats) = sensor_windows::evtx_replay(files);
+        let (collector, stats) = sensor_windows::evtx_replay(files, 0);
         assert_eq!(collector.name(), "replay-evtx");
         let run = tokio::spawn(collector.run(out, shutdown));
         let mut events = Vec::new();
@@ -474,7 +474,7 @@ fn missing_file_fails_and_non_evtx_file_is_counted() {
         let (tx, _rx) = tokio::sync::mpsc::channel(4);
         let out = EventSender::new(tx, Health::new());
         let (_t, shutdown) = Shutdown::new();
-        let (c, _) = sensor_windows::evtx_replay(vec![dir.path().join("nope.evtx")]);
+        let (c, _) = sensor_windows::evtx_replay(vec![dir.path().join("nope.evtx")], 0);
         c.run(out, shutdown).await.expect_err("missing file")
     });
     assert!(err.to_string().contains("nope.evtx"), "{err}");

@@ -202,8 +202,8 @@ pub struct PipelineConfig {
     /// `oversized_input` loss counter with its file and line.
     pub max_record_bytes: usize,
     /// Threads a replay parses on, for formats whose records parse independently
-    /// (ECS NDJSON, device logs); events still reach the analytics in file order. 0: one
-    /// per core.
+    /// (ECS NDJSON, device logs, EVTX chunks, CloudTrail and GCP objects); events still
+    /// reach the analytics in file order. 0: one per core.
     pub replay_threads: usize,
     /// Events a replay hands to the pipeline at once (1: one by one).
     pub replay_batch_events: usize,
