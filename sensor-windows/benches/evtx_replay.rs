@@ -7,7 +7,10 @@
 //!   record, maps Sysmon 1 / 4688 to `Event`s and counts the rest.
 //!
 //! Input: the six EVTX-ATTACK-SAMPLES fixtures (206 records, 72 process events), read from
-//! the page cache, in a loop for about two seconds per measurement.
+//! the page cache, in a loop for about two seconds per measurement. Then a large log,
+//! built in a temporary directory from the one multi-chunk fixture (its header, then its
+//! 17 chunks 20 times over: 340 chunks, 22 MB; the crate counts chunks by file size),
+//! where picket replay parses chunks on one thread and then on one per core.
 //! `cargo bench -p sensor-windows --bench evtx_replay` prints records/s, events/s and the
 //! ratio to the JSON baseline. Under `cargo test` (no `--bench` argument) it runs each
 //! measurement once as a smoke test.
@@ -78,6 +81,19 @@ fn evtx_to_json(files: &[PathBuf]) -> (u64, u64) {
 }
 
 fn picket_replay(files: &[PathBuf]) -> (u64, u64) {
+    picket_replay_on(0, files)
+}
+
+fn picket_replay_one_thread(files: &[PathBuf]) -> (u64, u64) {
+    picket_replay_on(1, files)
+}
+
+/// `picket replay`'s reader with chunks parsed on `threads` threads (0: one per core).
+fn picket_replay_on(threads: usize, files: &[PathBuf]) -> (u64, u64) {
+    let threads = match threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
     let stats = ReplayStats::default();
     let health = Health::new();
     let (_trigger, shutdown) = Shutdown::new();
@@ -86,8 +102,10 @@ fn picket_replay(files: &[PathBuf]) -> (u64, u64) {
         true
     };
     for f in files {
-        sensor_windows::replay::replay_evtx_file(f, &stats, &mut emit, &health, &shutdown)
-            .expect("replay");
+        sensor_windows::replay::replay_evtx_file_on(
+            threads, f, &stats, &mut emit, &health, &shutdown,
+        )
+        .expect("replay");
     }
     assert_eq!(stats.malformed.load(Ordering::Relaxed), 0);
     (
@@ -154,6 +172,50 @@ fn main() {
             "ratio picket replay / evtx to JSON: {:.2}; / evtx iterate: {:.2}",
             median(vs_json),
             median(vs_iter)
+        );
+    }
+    large_log(&files, rounds, budget, full);
+}
+
+/// The large log: the crate's single-thread rates beside picket replay on one thread and
+/// on one per core (the same events either way).
+fn large_log(files: &[PathBuf], rounds: usize, budget: Duration, full: bool) {
+    let source = files
+        .iter()
+        .find(|f| std::fs::metadata(f).map_or(0, |m| m.len()) > 4096 + 65536)
+        .expect("a multi-chunk fixture");
+    let bytes = std::fs::read(source).expect("read fixture");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let big = tmp.path().join("large.evtx");
+    let mut out = bytes[..4096].to_vec();
+    for _ in 0..20 {
+        out.extend_from_slice(&bytes[4096..]);
+    }
+    std::fs::write(&big, &out).expect("write large log");
+    let big = [big];
+    let (one, all) = (picket_replay_one_thread(&big), picket_replay(&big));
+    assert_eq!(one, all, "same records and events on one thread and on all");
+    let (mut json, mut one_t, mut all_t) = (vec![], vec![], vec![]);
+    for _ in 0..rounds {
+        json.push(measure(&big, evtx_to_json, budget).0);
+        one_t.push(measure(&big, picket_replay_one_thread, budget).0);
+        all_t.push(measure(&big, picket_replay, budget).0);
+    }
+    if full {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let (json, one_t, all_t) = (median(json), median(one_t), median(all_t));
+        println!(
+            "large log ({} MB, {} records), median of {rounds} rounds:",
+            out.len() / 1_000_000,
+            one.0
+        );
+        println!("evtx to JSON, 1 thread       {json:>10.0} records/s");
+        println!("picket replay, 1 thread      {one_t:>10.0} records/s");
+        println!("picket replay, {cores} threads     {all_t:>10.0} records/s");
+        println!(
+            "ratio to evtx to JSON: {:.2} on 1 thread, {:.2} on {cores}",
+            one_t / json,
+            all_t / json
         );
     }
 }

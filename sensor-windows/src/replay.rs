@@ -217,6 +217,11 @@ pub fn replay_evtx_file_on(
         what: name.clone(),
         source,
     })?;
+    // A log of one chunk (many recorded samples) is not worth the threads.
+    let chunks = file
+        .metadata()
+        .map_or(0, |m| m.len().saturating_sub(4096) / 65536);
+    let threads = if chunks < 2 { 1 } else { threads };
     let settings = evtx::ParserSettings::new()
         .indent(false)
         .validate_checksums(false);
