@@ -312,11 +312,13 @@ fn markers(path: &Path) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn disk_full_keeps_alerts_in_memory_then_writes_them_when_space_returns() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mount = dir.path().join("small");
-    let _fs = Tmpfs::mount(&mount, "64k");
+/// A 64 KiB tmpfs at `mount` and an alert log on it (`fsync = "always"`), keeping up to
+/// `backlog` alerts in memory while it cannot be written.
+fn fsync_sink_on_tmpfs(
+    mount: &Path,
+    backlog: usize,
+) -> (Tmpfs, PathBuf, JsonlFileSink, std::sync::Arc<Health>) {
+    let fs = Tmpfs::mount(mount, "64k");
     let log = mount.join("alerts.jsonl");
     let config = FileSinkConfig {
         fsync: FsyncPolicy::Always,
@@ -325,8 +327,16 @@ fn disk_full_keeps_alerts_in_memory_then_writes_them_when_space_returns() {
     let health = Health::new();
     let mut sink = JsonlFileSink::open(&log, &config)
         .expect("open")
-        .with_backlog_limit(40, 1024 * 1024);
+        .with_backlog_limit(backlog, 1024 * 1024);
     sink.attach_health(&health);
+    (fs, log, sink, health)
+}
+
+#[test]
+fn disk_full_keeps_alerts_in_memory_then_writes_them_when_space_returns() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mount = dir.path().join("small");
+    let (_fs, log, mut sink, health) = fsync_sink_on_tmpfs(&mount, 40);
     for i in 0..5 {
         let a = alert(i);
         sink.write(&a, &a.to_json_line())
@@ -411,17 +421,7 @@ fn disk_full_keeps_alerts_in_memory_then_writes_them_when_space_returns() {
 fn a_burst_that_fills_the_disk_loses_nothing_and_keeps_its_order() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mount = dir.path().join("small");
-    let _fs = Tmpfs::mount(&mount, "64k");
-    let log = mount.join("alerts.jsonl");
-    let config = FileSinkConfig {
-        fsync: FsyncPolicy::Always,
-        ..FileSinkConfig::default()
-    };
-    let health = Health::new();
-    let mut sink = JsonlFileSink::open(&log, &config)
-        .expect("open")
-        .with_backlog_limit(1000, 1024 * 1024);
-    sink.attach_health(&health);
+    let (_fs, log, mut sink, health) = fsync_sink_on_tmpfs(&mount, 1000);
     let log_len = || std::fs::metadata(&log).map_or(0, |m| m.len());
     // Synced alerts until the log's last 4 KiB page has room for two more lines: tmpfs
     // gives whole pages, so those fit after the disk is full and the failure comes in

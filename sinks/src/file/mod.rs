@@ -232,8 +232,7 @@ impl FileLog {
                 if always && defer {
                     self.unsynced.push(buf.to_vec());
                 } else {
-                    self.unsynced.clear();
-                    self.synced_size = self.size;
+                    self.mark_synced();
                 }
                 Ok(())
             }
@@ -251,8 +250,7 @@ impl FileLog {
         }
         match self.file.sync_data() {
             Ok(()) => {
-                self.unsynced.clear();
-                self.synced_size = self.size;
+                self.mark_synced();
                 Ok(())
             }
             Err(e) => {
@@ -260,6 +258,12 @@ impl FileLog {
                 Err(e)
             }
         }
+    }
+
+    /// Everything written so far is on disk.
+    fn mark_synced(&mut self) {
+        self.unsynced.clear();
+        self.synced_size = self.size;
     }
 
     /// After a failed write or sync: cuts the file back to its last synced length and
@@ -426,8 +430,7 @@ impl AlertSink for JsonlFileSink {
         }
         log.file.flush()?;
         log.file.sync_data()?;
-        log.unsynced.clear();
-        log.synced_size = log.size;
+        log.mark_synced();
         Ok(())
     }
 
