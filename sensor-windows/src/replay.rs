@@ -21,7 +21,7 @@ use sensor_core::event::{expand_dotted_keys, Event};
 use sensor_core::health::Health;
 use sensor_core::replay::{LineParser, LineReplay, ReplayStats};
 use serde_json::Value;
-use std::io::Read;
+use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -183,11 +183,35 @@ pub fn replay_evtx_file(
         what: name.clone(),
         source,
     })?;
+    replay_evtx_reader(
+        std::io::BufReader::new(file),
+        &name,
+        stats,
+        emit,
+        health,
+        shutdown,
+    );
+    Ok(())
+}
+
+/// Reads one binary EVTX log from `reader` (named `name` in reports), as
+/// [`replay_evtx_file`] does once the file is open: every mapped event goes to `emit`,
+/// damage is counted in `stats` and skipped. The fuzz target `evtx_file` feeds it
+/// arbitrary bytes.
+pub fn replay_evtx_reader<R: Read + Seek + 'static>(
+    reader: R,
+    name: &str,
+    stats: &ReplayStats,
+    emit: &mut dyn FnMut(Event) -> bool,
+    health: &Health,
+    shutdown: &Shutdown,
+) {
+    let name = name.to_string();
     let settings = evtx::ParserSettings::new()
         .indent(false)
         .validate_checksums(false);
     let settings = Arc::new(settings);
-    let mut parser = match evtx::EvtxParser::from_read_seek(std::io::BufReader::new(file)) {
+    let mut parser = match evtx::EvtxParser::from_read_seek(reader) {
         Ok(p) => p.with_configuration((*settings).clone()),
         Err(e) => {
             stats.malformed_at(
@@ -196,12 +220,12 @@ pub fn replay_evtx_file(
                 0,
                 &format!("not a readable EVTX file: {}", error_chain(&e)),
             );
-            return Ok(());
+            return;
         }
     };
     for chunk in parser.chunks() {
         if shutdown.is_triggered() {
-            return Ok(());
+            return;
         }
         let mut data = match chunk {
             Ok(data) => data,
@@ -266,7 +290,7 @@ pub fn replay_evtx_file(
                 Ok(Mapped::Event(ev)) => {
                     stats.events.fetch_add(1, Ordering::Relaxed);
                     if !emit(*ev) {
-                        return Ok(());
+                        return;
                     }
                 }
                 Ok(Mapped::Ignored) => {
@@ -281,7 +305,6 @@ pub fn replay_evtx_file(
             }
         }
     }
-    Ok(())
 }
 
 fn map_json_record(json: &[u8], file: &str) -> Result<Mapped, String> {
