@@ -92,7 +92,7 @@ seed_files() {
 # line (perl's core JSON::PP).
 json_records() {
   perl -MJSON::PP -e '
-    my $js = JSON::PP->new->canonical;
+    my $js = JSON::PP->new->utf8->canonical;
     for my $f (@ARGV) {
       open(my $in, "<", $f) or die "$f: $!"; local $/; my $text = <$in>;
       my @docs = eval { ($js->decode($text)) };
@@ -109,7 +109,7 @@ json_records() {
 # ECS lines: the detection cases' events (base fields merged in), dotted keys as written.
 ecs_lines() {
   perl -MJSON::PP -ne '
-    BEGIN { $js = JSON::PP->new->canonical }
+    BEGIN { $js = JSON::PP->new->utf8->canonical }
     my $c = eval { $js->decode($_) } or next;
     my %base = %{ $c->{base} || {} };
     for my $e (@{ $c->{events} || [] }) {

@@ -35,6 +35,9 @@ fuzz_target!(|data: &[u8]| {
     });
     assert!(!read.stopped);
     if called {
-        assert_eq!(read.records, last, "the last record handed out is not the count");
+        assert_eq!(
+            read.records, last,
+            "the last record handed out is not the count"
+        );
     }
 });

@@ -27,7 +27,11 @@ fuzz_target!(|data: &[u8]| {
         assert!(items <= body.len() + 1, "more items than input bytes");
         match item {
             Item::Object(bytes) => {
-                assert!(bytes.len() <= max.max(2), "record of {} over the cap {max}", bytes.len());
+                assert!(
+                    bytes.len() <= max.max(2),
+                    "record of {} over the cap {max}",
+                    bytes.len()
+                );
                 assert_eq!(bytes.first(), Some(&b'{'));
                 assert!(matches!(bytes.last(), Some(b'}' | b']')));
             }

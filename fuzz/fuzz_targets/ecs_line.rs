@@ -21,7 +21,13 @@ fuzz_target!(|data: &[u8]| {
         .unwrap_or_else(|e| panic!("serialised event does not parse back: {e}\n{line}"));
     assert_eq!(&again, event, "round trip changed the event\n{line}");
     // Field lookups by path (what EQL does) on whatever came in.
-    for path in ["process.name", "process.parent.name", "user.id", "host.os.type", "a.b.c"] {
+    for path in [
+        "process.name",
+        "process.parent.name",
+        "user.id",
+        "host.os.type",
+        "a.b.c",
+    ] {
         let _ = event.field(path);
     }
 });

@@ -54,7 +54,11 @@ fuzz_target!(|data: &[u8]| {
     let mut check = |f: Framed<'_>| -> bool {
         if let Framed::Message { bytes, truncated } = f {
             assert!(!bytes.is_empty(), "empty message");
-            assert!(bytes.len() <= max, "message of {} over the cap {max}", bytes.len());
+            assert!(
+                bytes.len() <= max,
+                "message of {} over the cap {max}",
+                bytes.len()
+            );
             assert!(
                 !matches!(bytes.last(), Some(b'\r' | b'\n' | 0)),
                 "message ends in a frame terminator"
@@ -84,7 +88,9 @@ fuzz_target!(|data: &[u8]| {
         n: 0,
     };
     loop {
-        let n = framer.read_from(&mut src).expect("reads from memory do not fail");
+        let n = framer
+            .read_from(&mut src)
+            .expect("reads from memory do not fail");
         if n == 0 {
             break;
         }

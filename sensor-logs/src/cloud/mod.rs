@@ -91,7 +91,9 @@ pub mod replay;
 pub use cloudtrail::cloudtrail_event;
 pub use dir_input::{CloudTrailInput, CloudTrailInputConfig, CloudTrailStartAt, ObjectState};
 pub use gcp::gcp_audit_event;
-pub use reader::{decode_object, open_object, Item, RecordSplitter, SplitError, DEFAULT_MAX_RECORD_BYTES};
+pub use reader::{
+    decode_object, open_object, Item, RecordSplitter, SplitError, DEFAULT_MAX_RECORD_BYTES,
+};
 pub use replay::CloudReplay;
 
 use crate::JsonMap;

@@ -31,7 +31,13 @@ mod tests {
         let a = parse_line(br#"{"n": 1}"#).expect("an object");
         assert_eq!(a.raw, r#"{"n": 1}"#);
         assert_eq!(a.value["n"], 1);
-        for bad in [&b"[1]"[..], b"not json", b"\"s\"", b"{\"n\": 1", b"{\"s\": \"\xff\"}"] {
+        for bad in [
+            &b"[1]"[..],
+            b"not json",
+            b"\"s\"",
+            b"{\"n\": 1",
+            b"{\"s\": \"\xff\"}",
+        ] {
             assert!(parse_line(bad).is_none(), "{bad:?}");
         }
     }
