@@ -47,3 +47,8 @@ for t in "${targets[@]}"; do
   grep -qx "$t" <<<"$installed" || rustup target add "$t"
 done
 rustup component list --installed | grep -q '^clippy' || rustup component add clippy rustfmt
+
+# Fuzzing (scripts/fuzz.sh): cargo-fuzz needs a nightly toolchain (sanitizers); both are
+# installed only if missing.
+rustup toolchain list | grep -q '^nightly-' || rustup toolchain install nightly --profile minimal
+command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked

@@ -23,7 +23,7 @@ use sensor_core::event::{expand_dotted_keys, Event};
 use sensor_core::health::Health;
 use sensor_core::replay::{LineParser, LineReplay, ReplayStats};
 use serde_json::Value;
-use std::io::Read;
+use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::sync_channel;
@@ -222,24 +222,61 @@ pub fn replay_evtx_file_on(
         .metadata()
         .map_or(0, |m| m.len().saturating_sub(4096) / 65536);
     let threads = if chunks < 2 { 1 } else { threads };
+    replay_evtx_reader_on(
+        threads,
+        std::io::BufReader::new(file),
+        &name,
+        stats,
+        emit,
+        health,
+        shutdown,
+    );
+    Ok(())
+}
+
+/// Reads one binary EVTX log from `reader` (named `name` in reports), as
+/// [`replay_evtx_file`] does once the file is open, on this thread: every mapped event
+/// goes to `emit`, damage is counted in `stats` and skipped. The fuzz target `evtx_file`
+/// feeds it arbitrary bytes.
+pub fn replay_evtx_reader<R: Read + Seek + Send + 'static>(
+    reader: R,
+    name: &str,
+    stats: &ReplayStats,
+    emit: &mut dyn FnMut(Event) -> bool,
+    health: &Health,
+    shutdown: &Shutdown,
+) {
+    replay_evtx_reader_on(1, reader, name, stats, emit, health, shutdown)
+}
+
+/// [`replay_evtx_reader`] with chunks parsed on `threads` threads.
+fn replay_evtx_reader_on<R: Read + Seek + Send + 'static>(
+    threads: usize,
+    reader: R,
+    name: &str,
+    stats: &ReplayStats,
+    emit: &mut dyn FnMut(Event) -> bool,
+    health: &Health,
+    shutdown: &Shutdown,
+) {
     let settings = evtx::ParserSettings::new()
         .indent(false)
         .validate_checksums(false);
     let settings = Arc::new(settings);
-    let mut parser = match evtx::EvtxParser::from_read_seek(std::io::BufReader::new(file)) {
+    let mut parser = match evtx::EvtxParser::from_read_seek(reader) {
         Ok(p) => p.with_configuration((*settings).clone()),
         Err(e) => {
             stats.malformed_at(
                 health,
-                &name,
+                name,
                 0,
                 &format!("not a readable EVTX file: {}", error_chain(&e)),
             );
-            return Ok(());
+            return;
         }
     };
     let file = ChunkFile {
-        name: &name,
+        name,
         settings,
         stats,
         health,
@@ -254,7 +291,7 @@ pub fn replay_evtx_file_on(
             };
             stats.malformed_at(
                 health,
-                &name,
+                name,
                 n,
                 &format!("corrupt chunk {n}, skipped: {}", error_chain(&e)),
             );
@@ -263,14 +300,11 @@ pub fn replay_evtx_file_on(
     });
     if threads <= 1 {
         for data in chunks {
-            if shutdown.is_triggered() {
-                return Ok(());
-            }
-            if !file.events_of(data).into_iter().all(&mut *emit) {
-                return Ok(());
+            if shutdown.is_triggered() || !file.events_of(data).into_iter().all(&mut *emit) {
+                return;
             }
         }
-        return Ok(());
+        return;
     }
     std::thread::scope(|scope| {
         let mut inputs = Vec::with_capacity(threads);
@@ -309,7 +343,6 @@ pub fn replay_evtx_file_on(
         // Dropping the receivers stops the workers, and then the reader.
         drop(outputs);
     });
-    Ok(())
 }
 
 /// What parsing one chunk of a file needs.

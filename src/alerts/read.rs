@@ -4,20 +4,13 @@
 
 use super::filter::Filter;
 use sensor_core::sink::rotated_path;
-use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
-/// One line of the alert log, kept both raw (for exact JSON output) and parsed.
-#[derive(Debug, Clone)]
-pub struct LoggedAlert {
-    /// The line exactly as written (without its newline).
-    pub raw: String,
-    /// Parsed JSON.
-    pub value: Value,
-}
+// One alert-log line and its parser live with the code that writes the log.
+pub use sinks::file::{parse_line, LoggedAlert};
 
 /// The log files behind `path`, oldest first.
 pub fn log_files(path: &Path) -> Vec<PathBuf> {
@@ -30,16 +23,6 @@ pub fn log_files(path: &Path) -> Vec<PathBuf> {
         rotated.push(path.to_path_buf());
     }
     rotated
-}
-
-/// Parses one log line; `None` for a line that is not a JSON object in UTF-8.
-pub fn parse_line(line: &[u8]) -> Option<LoggedAlert> {
-    let raw = std::str::from_utf8(line).ok()?;
-    let value: Value = serde_json::from_str(raw).ok()?;
-    value.is_object().then(|| LoggedAlert {
-        raw: raw.to_string(),
-        value,
-    })
 }
 
 /// Reads the alerts that pass `filter`, oldest first; the second value counts lines

@@ -91,7 +91,9 @@ pub mod replay;
 pub use cloudtrail::cloudtrail_event;
 pub use dir_input::{CloudTrailInput, CloudTrailInputConfig, CloudTrailStartAt, ObjectState};
 pub use gcp::gcp_audit_event;
-pub use reader::{open_object, Item, RecordSplitter, SplitError, DEFAULT_MAX_RECORD_BYTES};
+pub use reader::{
+    decode_object, open_object, Item, RecordSplitter, SplitError, DEFAULT_MAX_RECORD_BYTES,
+};
 pub use replay::CloudReplay;
 
 use crate::JsonMap;
@@ -178,17 +180,33 @@ pub fn read_object(
     skip: u64,
     on: &mut dyn FnMut(u64, Result<Event, String>) -> bool,
 ) -> ObjectRead {
+    let src = match open_object(path) {
+        Ok(s) => s,
+        Err(e) => {
+            return ObjectRead {
+                records: 0,
+                stopped: false,
+                error: Some(ObjectError::Io(e)),
+            }
+        }
+    };
+    read_stream(src, format, collector, max_record_bytes, skip, on)
+}
+
+/// [`read_object`] on an object already opened (and decompressed, see
+/// [`reader::decode_object`]).
+pub fn read_stream(
+    src: impl io::Read,
+    format: CloudFormat,
+    collector: &'static str,
+    max_record_bytes: usize,
+    skip: u64,
+    on: &mut dyn FnMut(u64, Result<Event, String>) -> bool,
+) -> ObjectRead {
     let mut done = ObjectRead {
         records: 0,
         stopped: false,
         error: None,
-    };
-    let src = match open_object(path) {
-        Ok(s) => s,
-        Err(e) => {
-            done.error = Some(ObjectError::Io(e));
-            return done;
-        }
     };
     let mut split = RecordSplitter::new(src, max_record_bytes, format.wrappers());
     loop {

@@ -31,7 +31,12 @@ pub const DEFAULT_MAX_RECORD_BYTES: usize = 1 << 20;
 /// Opens one object for reading: gzip (detected by its magic bytes `1f 8b`, whatever
 /// its name) is decompressed as it is read, every member of a multi-member file.
 pub fn open_object(path: &Path) -> io::Result<Box<dyn Read + Send>> {
-    let mut file = File::open(path)?;
+    decode_object(File::open(path)?)
+}
+
+/// An object's bytes from `file` as [`open_object`] reads them: decompressed when they
+/// start with the gzip magic, as they are otherwise.
+pub fn decode_object<R: Read + Send + 'static>(mut file: R) -> io::Result<Box<dyn Read + Send>> {
     let mut magic = [0u8; 2];
     let mut got = 0;
     while got < 2 {

@@ -20,7 +20,7 @@ use std::io::{self, Read};
 
 /// Largest octet count taken as a count; anything larger is a framing error. Far above
 /// any cap, so an oversized but honest frame is capped, not refused.
-pub(crate) const MAX_OCTET_COUNT: usize = 64 * 1024 * 1024;
+pub const MAX_OCTET_COUNT: usize = 64 * 1024 * 1024;
 /// A count has at most this many digits (64 MiB has 8); in `auto` mode a longer run of
 /// digits starts an LF frame.
 const MAX_COUNT_DIGITS: usize = 9;
@@ -29,9 +29,14 @@ const READ_CHUNK: usize = 64 * 1024;
 
 /// What the framer found.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Framed<'a> {
+pub enum Framed<'a> {
     /// A message without its trailing `\r`, `\n` or NUL; `truncated` when capped.
-    Message { bytes: &'a [u8], truncated: bool },
+    Message {
+        /// The message.
+        bytes: &'a [u8],
+        /// It was longer than the cap and these are its first bytes.
+        truncated: bool,
+    },
     /// A frame the framing rules reject; the stream resyncs on the next LF.
     BadFraming(&'static str),
     /// The stream ended inside an octet-counted frame (or a count): it is lost.
@@ -54,7 +59,7 @@ enum State {
 
 /// One connection's framing state and read buffer.
 #[derive(Debug)]
-pub(crate) struct Framer {
+pub struct Framer {
     mode: Framing,
     max: usize,
     buf: Vec<u8>,
@@ -66,7 +71,7 @@ pub(crate) struct Framer {
 impl Framer {
     /// A framer capping messages at `max` bytes. The buffer starts small and grows up
     /// to the cap only if a frame needs it, so idle connections cost little.
-    pub(crate) fn new(mode: Framing, max: usize) -> Framer {
+    pub fn new(mode: Framing, max: usize) -> Framer {
         let initial = max.min(READ_CHUNK) + READ_CHUNK;
         Framer {
             mode,
@@ -79,7 +84,7 @@ impl Framer {
     }
 
     /// One read from `r` into the buffer; `Ok(0)` is end of stream.
-    pub(crate) fn read_from<R: Read + ?Sized>(&mut self, r: &mut R) -> io::Result<usize> {
+    pub fn read_from<R: Read + ?Sized>(&mut self, r: &mut R) -> io::Result<usize> {
         self.make_room();
         let n = r.read(&mut self.buf[self.end..])?;
         self.end += n;
@@ -87,8 +92,7 @@ impl Framer {
     }
 
     /// Bytes read but not yet handed out (a partial frame).
-    #[cfg(test)]
-    pub(crate) fn buffered(&self) -> usize {
+    pub fn buffered(&self) -> usize {
         self.end - self.start
     }
 
@@ -115,7 +119,7 @@ impl Framer {
 
     /// Hands every complete frame in the buffer to `emit`, in order. `emit` returns
     /// false to stop early (the consumer is gone); the frames left stay buffered.
-    pub(crate) fn frames(&mut self, emit: &mut dyn FnMut(Framed<'_>) -> bool) -> bool {
+    pub fn frames(&mut self, emit: &mut dyn FnMut(Framed<'_>) -> bool) -> bool {
         loop {
             let data = &self.buf[self.start..self.end];
             match self.state {
@@ -254,7 +258,7 @@ impl Framer {
     /// The stream ended (peer closed, error, or shutdown) after [`Framer::frames`]: an
     /// unterminated LF line is a whole message (many senders do not end the last one),
     /// a partial octet-counted frame is [`Framed::Incomplete`].
-    pub(crate) fn finish(&mut self, emit: &mut dyn FnMut(Framed<'_>) -> bool) {
+    pub fn finish(&mut self, emit: &mut dyn FnMut(Framed<'_>) -> bool) {
         let data = &self.buf[self.start..self.end];
         let state = self.state;
         self.start = self.end;
@@ -273,8 +277,8 @@ impl Framer {
             // octet_counted mode a count cut off.
             State::Start if !data.is_empty() && self.mode == Framing::Auto => {
                 emit(Framed::Message {
-                    bytes: strip(data),
-                    truncated: false,
+                    bytes: strip(&data[..data.len().min(self.max)]),
+                    truncated: data.len() > self.max,
                 });
             }
             State::Start if !data.is_empty() => {
@@ -290,7 +294,7 @@ impl Framer {
 
 /// Removes trailing `\r`, `\n` and NUL (senders end frames with any of them, and
 /// octet-counted senders often count a trailing LF).
-pub(crate) fn strip(bytes: &[u8]) -> &[u8] {
+pub fn strip(bytes: &[u8]) -> &[u8] {
     let keep = bytes
         .iter()
         .rposition(|&b| !matches!(b, b'\n' | b'\r' | 0))
@@ -299,7 +303,7 @@ pub(crate) fn strip(bytes: &[u8]) -> &[u8] {
 }
 
 /// A datagram as a message: stripped, capped at `max`; `None` if empty.
-pub(crate) fn datagram(bytes: &[u8], max: usize) -> Option<(&[u8], bool)> {
+pub fn datagram(bytes: &[u8], max: usize) -> Option<(&[u8], bool)> {
     let truncated = strip(bytes).len() > max;
     let msg = strip(&bytes[..bytes.len().min(max)]);
     (!msg.is_empty()).then_some((msg, truncated))
@@ -349,6 +353,18 @@ mod tests {
 
     fn msg(s: &str) -> Out {
         Out::Msg(s.into(), false)
+    }
+
+    /// Found by the `syslog_framing` fuzz target: a stream ending in a few digits (in
+    /// `auto` mode a short LF line) was handed out whole, over a cap shorter than it.
+    /// (The config's smallest cap, 480 bytes, is longer than any count; the framer's
+    /// contract holds for every cap anyway.)
+    #[test]
+    fn fuzz_a_digits_only_last_line_is_capped_too() {
+        let out = frame(Framing::Auto, 1, &[b"\0\0\0\0\086"]);
+        assert_eq!(out, [Out::Msg("8".into(), true)]);
+        let out = frame(Framing::Auto, 2, &[b"86"]);
+        assert_eq!(out, [msg("86")]);
     }
 
     #[test]

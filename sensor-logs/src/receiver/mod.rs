@@ -33,6 +33,11 @@
 
 pub mod config;
 mod framing;
+/// The stream framer, public only for the fuzz targets (`fuzz/`); not an API.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use super::framing::{datagram, Framed, Framer, MAX_OCTET_COUNT};
+}
 #[cfg(feature = "tls")]
 mod pem;
 mod shared;

@@ -11,9 +11,11 @@
 //!
 //! May touch: the alert log, its rotated and `.torn-` siblings, and one retry thread.
 
+pub mod read;
 mod repair;
 mod rotate;
 
+pub use read::{parse_line, LoggedAlert};
 pub use repair::{repair_torn_tail, TailRepair};
 pub use sensor_core::sink::rotated_path;
 

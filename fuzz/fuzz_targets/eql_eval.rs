@@ -1,0 +1,29 @@
+//! EQL parse and evaluate: the input's first line is a query, the rest an ECS event
+//! (when it parses; fixed sample events are always tried too). Evaluation must never
+//! panic, and must be deterministic.
+#![no_main]
+
+use analytics::Query;
+use libfuzzer_sys::fuzz_target;
+use sensor_core::event::Event;
+
+fuzz_target!(|data: &[u8]| {
+    let (query, event) = match data.iter().position(|&b| b == b'\n') {
+        Some(i) => (&data[..i], &data[i + 1..]),
+        None => (data, &[][..]),
+    };
+    let Ok(text) = std::str::from_utf8(query) else {
+        return;
+    };
+    let Ok(q) = Query::compile(text) else {
+        return;
+    };
+    let mut events = picket_fuzz::sample_events();
+    if let Ok(ev) = Event::from_json_slice(event) {
+        events.push(ev);
+    }
+    for ev in &events {
+        let first = q.matches(ev);
+        assert_eq!(first, q.matches(ev), "same event, two verdicts");
+    }
+});
