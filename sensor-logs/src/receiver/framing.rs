@@ -87,7 +87,6 @@ impl Framer {
     }
 
     /// Bytes read but not yet handed out (a partial frame).
-    #[cfg(test)]
     pub(crate) fn buffered(&self) -> usize {
         self.end - self.start
     }
