@@ -7,6 +7,8 @@
 //! (CI runs as root): without it the test fails, saying so.
 #![cfg(target_os = "linux")]
 
+mod common;
+
 use serde_json::Value;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -844,4 +846,98 @@ fn an0904_reads_of_interface_files_by_an_allowlisted_agent_and_by_root_stay_quie
             "allowlisted reads counted: {status_json}"
         );
     }
+}
+
+/// The kernel ring buffer filled while the consumer is held back on purpose (SIGSTOP,
+/// as a debugger or a starved CPU would hold it): the kernel counts each record it
+/// could not write, the status file shows them as the `kernel_ringbuf` loss with a
+/// note, and once Picket runs again it collects on without a restart (an ordinary
+/// user's `ss` still alerts).
+#[test]
+fn a_held_back_consumer_fills_the_kernel_ring_the_drops_are_counted_and_collection_resumes() {
+    require_root();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let alert_log = dir.path().join("alerts.jsonl");
+    let state = dir.path().join("state");
+    let config = dir.path().join("picket.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[general]\nstate_dir = \"{}\"\n\n[collector.linux]\nring_buffer_bytes = 65536\n\n\
+             [sinks.file]\npath = \"{}\"\n",
+            state.display(),
+            alert_log.display()
+        ),
+    )
+    .expect("write config");
+    let user = TestUser::create("r");
+    let mut picket = Picket::start(&config, dir.path().join("picket.stderr"));
+    picket.wait_attached();
+    let pid = picket.child.id().to_string();
+    let ringbuf_losses = || -> Vec<u64> {
+        std::fs::read_to_string(state.join("status.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+            .and_then(|s| s["losses"]["kernel_ringbuf"].as_u64())
+            .into_iter()
+            .collect()
+    };
+    assert_eq!(
+        common::poll_until(1, Duration::from_secs(30), ringbuf_losses),
+        [0]
+    );
+
+    let signal = |sig: &str| {
+        let st = Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .expect("kill");
+        assert!(st.success(), "kill {sig} picket");
+    };
+    signal("-STOP");
+    // A 64 KiB ring holds a few hundred exec records: thousands of execs overflow it.
+    for _ in 0..3000 {
+        let _ = Command::new("/bin/true").status();
+    }
+    signal("-CONT");
+    let lost = common::poll_until(1, Duration::from_secs(30), || {
+        ringbuf_losses().into_iter().filter(|&n| n > 0).collect()
+    });
+    assert_eq!(
+        lost.len(),
+        1,
+        "no kernel_ringbuf loss counted:\n{}",
+        picket.log()
+    );
+
+    // Collection resumed: the user's ss alerts.
+    run_as(user.uid, user.gid, &["ss", "-tan"]);
+    let alert = common::poll_until(1, Duration::from_secs(30), || {
+        an0904_for(&alerts(&alert_log), user.uid, "ss")
+            .into_iter()
+            .collect()
+    });
+    assert_eq!(
+        alert.len(),
+        1,
+        "no alert after the ring overflowed:\n{}",
+        picket.log()
+    );
+
+    let (status, log) = picket.stop();
+    assert!(status.success(), "picket run exited with {status}:\n{log}");
+    let last: Value = serde_json::from_str(
+        &std::fs::read_to_string(state.join("status.json")).expect("status file"),
+    )
+    .expect("status json");
+    assert!(
+        last["losses"]["kernel_ringbuf"].as_u64().unwrap_or(0) >= lost[0],
+        "{last}"
+    );
+    assert!(
+        last["notes"]["kernel_ringbuf"]
+            .as_str()
+            .is_some_and(|n| n.contains("ring buffer was full")),
+        "{last}"
+    );
 }

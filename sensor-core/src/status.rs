@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// File name inside the state directory.
@@ -94,6 +95,9 @@ pub struct StatusBoard {
     started_at: DateTime<Utc>,
     collector: String,
     inner: Mutex<(ConfigStatus, Option<ReloadError>)>,
+    /// Set once the status file was written: a missing directory after that was removed
+    /// under the running daemon.
+    written: AtomicBool,
 }
 
 impl StatusBoard {
@@ -103,11 +107,20 @@ impl StatusBoard {
         collector: &str,
         config: &LoadedConfig<C>,
     ) -> Arc<Self> {
+        // Shown as 0 from the start.
+        for name in [
+            "config.reloaded",
+            "config.reload_failed",
+            "state_dir.recreated",
+        ] {
+            health.counter(name);
+        }
         Arc::new(StatusBoard {
             health,
             started_at: Utc::now(),
             collector: collector.to_string(),
             inner: Mutex::new((Self::config_status(config), None)),
+            written: AtomicBool::new(false),
         })
     }
 
@@ -121,12 +134,18 @@ impl StatusBoard {
 
     /// Records a successful reload (and clears the last error).
     pub fn config_loaded<C: ConfigRoot>(&self, config: &LoadedConfig<C>) {
+        self.health
+            .counter("config.reloaded")
+            .fetch_add(1, Ordering::Relaxed);
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         *inner = (Self::config_status(config), None);
     }
 
-    /// Records a failed reload.
+    /// Records a failed reload (counted in `config.reload_failed`).
     pub fn reload_failed(&self, errors: Vec<String>) {
+        self.health
+            .counter("config.reload_failed")
+            .fetch_add(1, Ordering::Relaxed);
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         inner.1 = Some(ReloadError {
             at: Utc::now(),
@@ -155,11 +174,24 @@ impl StatusBoard {
         }
     }
 
-    /// Writes the status file into `dir` atomically.
+    /// Writes the status file into `dir` atomically, making the directory again if it
+    /// was removed since the last write (counted in `state_dir.recreated`).
     pub fn write(&self, dir: &Path) -> io::Result<PathBuf> {
         let path = dir.join(STATUS_FILE);
+        if self.written.load(Ordering::Relaxed) && !dir.is_dir() {
+            self.health
+                .counter("state_dir.recreated")
+                .fetch_add(1, Ordering::Relaxed);
+            let msg = format!(
+                "the state directory {} was removed while Picket ran; made it again",
+                dir.display()
+            );
+            tracing::warn!("{msg}");
+            self.health.note("state_dir", msg);
+        }
         let text = serde_json::to_string_pretty(&self.status()).map_err(io::Error::other)?;
         write_state_file(&path, (text + "\n").as_bytes())?;
+        self.written.store(true, Ordering::Relaxed);
         Ok(path)
     }
 }
@@ -230,6 +262,8 @@ mod tests {
         board.reload_failed(vec!["/etc/picket/conf.d/x.toml:3:1: bad".into()]);
         board.write(&state).expect("write");
         let read = read_status(&state).expect("read");
+        assert_eq!(read.counters.counts.get("state_dir.recreated"), Some(&0));
+        assert_eq!(read.counters.counts.get("config.reload_failed"), Some(&1));
         assert_eq!(read.collector.name, "linux-ebpf");
         assert_eq!(read.counters.losses.get("kernel_ringbuf"), Some(&0));
         assert_eq!(read.last_reload_error.map(|e| e.errors.len()), Some(1));
@@ -243,5 +277,11 @@ mod tests {
                 & 0o777;
             assert_eq!(mode, 0o700);
         }
+        // Removed under the daemon: made again, counted, noted.
+        std::fs::remove_dir_all(&state).expect("rm state");
+        board.write(&state).expect("write again");
+        let read = read_status(&state).expect("read");
+        assert_eq!(read.counters.counts.get("state_dir.recreated"), Some(&1));
+        assert!(read.counters.notes.contains_key("state_dir"));
     }
 }

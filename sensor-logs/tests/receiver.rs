@@ -299,6 +299,42 @@ fn a_stalled_half_frame_peer_blocks_no_one_else() {
     drop((stalled, lf_stalled));
 }
 
+/// A peer that sends half a frame and stalls is closed after `stall_timeout_secs`:
+/// counted (`syslog.stalled`, its half frame lost as `syslog.incomplete`) while the
+/// receiver runs, and its connection slot serves the next peer.
+#[test]
+fn a_stalled_half_frame_peer_is_closed_counted_and_its_slot_reused() {
+    let mut l = on_loopback(ListenerProtocol::Tcp);
+    l.max_connections = 1;
+    l.stall_timeout_secs = 1;
+    let r = Running::start(&config(vec![l]));
+    let mut stalled = TcpStream::connect(r.addr(0)).expect("connect");
+    stalled.write_all(b"100 <13>1 half a fr").expect("write");
+    stalled.set_read_timeout(Some(WAIT)).expect("read timeout");
+    let mut buf = [0u8; 1];
+    let closed = matches!(stalled.read(&mut buf), Ok(0) | Err(_));
+    assert!(closed, "the stalled connection is closed by the receiver");
+    let health = r.health.snapshot();
+    assert_eq!(count(&health, "syslog.stalled"), 1, "{health:?}");
+    assert_eq!(loss(&health, "syslog.incomplete"), 1, "{health:?}");
+    let note = health.notes.get("syslog.stalled").expect("note");
+    assert!(note.contains("without the rest of a message"), "{note}");
+    // The only slot is free again: the next peer is served. (The peer may see the close
+    // a moment before the slot is given back, so a first try can still be refused.)
+    let deadline = Instant::now() + WAIT;
+    while r.collect.count() == 0 {
+        assert!(Instant::now() < deadline, "the slot was never given back");
+        if let Ok(mut s) = TcpStream::connect(r.addr(0)) {
+            let _ = s.write_all(&octet("<13>after the stall"));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let got = r.collect.got();
+    assert_eq!(got[0].text, "<13>after the stall", "{got:?}");
+    let health = r.stop();
+    assert_eq!(count(&health, "syslog.stalled"), 1, "{health:?}");
+}
+
 #[test]
 fn connections_over_max_connections_are_refused_and_counted() {
     let mut l = on_loopback(ListenerProtocol::Tcp);

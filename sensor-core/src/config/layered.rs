@@ -116,13 +116,15 @@ pub fn conf_d_dir(main: &Path) -> PathBuf {
         .join("conf.d")
 }
 
-/// The files that make up the config, in merge order.
+/// The files that make up the config, in merge order: every `conf.d/*.toml` entry,
+/// even one that is not a regular file (loading it is then an error, not a silently
+/// smaller config).
 pub fn layer_files(main: &Path) -> Vec<PathBuf> {
     let mut files = vec![main.to_path_buf()];
     if let Ok(entries) = std::fs::read_dir(conf_d_dir(main)) {
         let mut extra: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "toml"))
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
             .collect();
         extra.sort();
         files.extend(extra);
@@ -157,6 +159,15 @@ pub fn load_layered<C: ConfigRoot>(main: &Path) -> Result<LoadedConfig<C>, Confi
     let mut layers = Vec::new();
     for path in layer_files(main) {
         let origin = path.display().to_string();
+        if path.is_dir() {
+            errors.push(plain_error(
+                &origin,
+                "",
+                "a directory where a config file belongs: remove it or put the file back"
+                    .to_string(),
+            ));
+            continue;
+        }
         if let Err(e) = check_permissions(&path) {
             errors.push(e);
             continue;
@@ -458,6 +469,18 @@ mod tests {
             (errs.0[0].line, errs.0[0].field.as_str()),
             (3, "general.log_format")
         );
+    }
+
+    #[test]
+    fn a_conf_d_file_replaced_by_a_directory_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let main = dir.path().join("picket.toml");
+        write(&main, "");
+        fs::create_dir_all(dir.path().join("conf.d/50-x.toml")).expect("mkdir");
+        let errs = load_layered::<TestConfig>(&main).expect_err("refused");
+        assert_eq!(errs.0.len(), 1, "{errs}");
+        assert!(errs.0[0].file.ends_with("conf.d/50-x.toml"), "{errs}");
+        assert!(errs.0[0].message.contains("a directory"), "{errs}");
     }
 
     #[test]

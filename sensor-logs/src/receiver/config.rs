@@ -89,10 +89,19 @@ pub struct ListenerConfig {
     /// counted in the loss counter `syslog.refused`.
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
+    /// TCP and TLS: a connection that sent part of a message and then nothing for this
+    /// long is closed (counted in `syslog.stalled`; an unfinished octet-counted frame is
+    /// lost, `syslog.incomplete`), so a stalled peer cannot hold a connection slot.
+    #[serde(default = "default_stall_timeout_secs")]
+    pub stall_timeout_secs: u64,
 }
 
 fn default_max_connections() -> usize {
     256
+}
+
+fn default_stall_timeout_secs() -> u64 {
+    60
 }
 
 impl ListenerConfig {
@@ -105,6 +114,7 @@ impl ListenerConfig {
             tls_key: None,
             framing: Framing::Auto,
             max_connections: default_max_connections(),
+            stall_timeout_secs: default_stall_timeout_secs(),
         }
     }
 
@@ -219,6 +229,11 @@ impl SyslogInputConfig {
                 (1..=65_536).contains(&l.max_connections),
                 &at("max_connections"),
                 format!("expected 1 to 65536, found {}", l.max_connections),
+            );
+            check(
+                (1..=86_400).contains(&l.stall_timeout_secs),
+                &at("stall_timeout_secs"),
+                format!("expected 1 to 86400, found {}", l.stall_timeout_secs),
             );
             for (field, path) in [("tls_cert", &l.tls_cert), ("tls_key", &l.tls_key)] {
                 check(

@@ -50,6 +50,8 @@ pub(crate) struct Counters {
     pub(crate) refused: Counter,
     /// Loss `syslog.undelivered`: messages read after the consumer went away.
     pub(crate) undelivered: Counter,
+    /// `syslog.stalled` (not a loss itself): connections closed for stalling mid-message.
+    pub(crate) stalled: Counter,
 }
 
 impl Counters {
@@ -94,6 +96,7 @@ impl Counters {
             tls_handshake: loss("syslog.tls_handshake", uses(Transport::Tls)),
             refused: loss("syslog.refused", streams),
             undelivered: loss("syslog.undelivered", !transports.is_empty()),
+            stalled: count("syslog.stalled", streams),
         }
     }
 

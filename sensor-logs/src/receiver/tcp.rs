@@ -47,6 +47,7 @@ pub(crate) struct StreamListener {
     tls: Option<Acceptor>,
     framing: Framing,
     max_connections: usize,
+    stall_timeout: Duration,
 }
 
 /// What one connection's thread needs besides its socket.
@@ -57,6 +58,7 @@ struct Conn {
     local: SocketAddr,
     peer: SocketAddr,
     framing: Framing,
+    stall_timeout: Duration,
 }
 
 impl StreamListener {
@@ -84,6 +86,7 @@ impl StreamListener {
             tls,
             framing: config.framing,
             max_connections: config.max_connections,
+            stall_timeout: Duration::from_secs(config.stall_timeout_secs),
         })
     }
 
@@ -133,6 +136,7 @@ impl StreamListener {
                 local: self.local,
                 peer,
                 framing: self.framing,
+                stall_timeout: self.stall_timeout,
             };
             let tls = self.tls.clone();
             let guard = ActiveGuard::new(active.clone());
@@ -341,6 +345,7 @@ impl Conn {
             true
         };
         let mut ended = false;
+        let mut last_data = Instant::now();
         while !shared.should_stop() {
             match framer.read_from(&mut stream) {
                 Ok(0) => {
@@ -348,9 +353,27 @@ impl Conn {
                     break;
                 }
                 Ok(_) => {
+                    last_data = Instant::now();
                     framer.frames(&mut emit);
                 }
-                Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {
+                    // Half a message and then silence: the peer is stuck; free the slot.
+                    if framer.buffered() > 0 && last_data.elapsed() >= self.stall_timeout {
+                        shared.counters.stalled.fetch_add(1, Ordering::Relaxed);
+                        shared.health.note(
+                            "syslog.stalled",
+                            format!(
+                                "{} on {} {}: closed after {}s without the rest of a message",
+                                self.peer,
+                                self.transport,
+                                self.local,
+                                self.stall_timeout.as_secs()
+                            ),
+                        );
+                        ended = true;
+                        break;
+                    }
+                }
                 // A reset, or a TLS error (including a close without close_notify):
                 // what came before it is good.
                 Err(_) => {

@@ -289,6 +289,7 @@ impl FileLog {
                 }
             }
         }
+        self.publish_kept();
     }
 
     /// Writes kept alerts, oldest first, until one fails.
@@ -297,6 +298,7 @@ impl FileLog {
         while let Some(line) = self.backlog.front() {
             let line = line.clone();
             if let Err(e) = self.write_line(&line, false) {
+                self.publish_kept();
                 if written > 0 {
                     tracing::info!(path = %self.path.display(), written, left = self.backlog.len(), "Wrote part of the kept alerts");
                 }
@@ -306,6 +308,7 @@ impl FileLog {
             self.backlog.pop_front();
             written += 1;
         }
+        self.publish_kept();
         if let Some(error) = self.failing.take() {
             tracing::warn!(
                 path = %self.path.display(),
@@ -344,6 +347,8 @@ impl FileLog {
                 "Cannot write the alert log ({what}); keeping alerts in memory and retrying"
             );
             if let Some(h) = &self.health {
+                h.counter("sink.file.outages")
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 h.note("sink.file", msg.clone());
             }
             self.failing = Some(msg);
@@ -356,6 +361,7 @@ impl FileLog {
         {
             self.backlog_bytes += buf.len();
             self.backlog.push_back(buf);
+            self.publish_kept();
             Ok(())
         } else {
             self.refused += 1;
@@ -369,6 +375,16 @@ impl FileLog {
                     self.backlog.len()
                 ),
             ))
+        }
+    }
+
+    /// Shows how many alerts are kept in memory now (`sink.file.kept`).
+    fn publish_kept(&self) {
+        if let Some(h) = &self.health {
+            h.counter("sink.file.kept").store(
+                self.backlog.len() as u64,
+                std::sync::atomic::Ordering::Relaxed,
+            );
         }
     }
 }
@@ -438,7 +454,10 @@ impl AlertSink for JsonlFileSink {
 
     fn attach_health(&mut self, health: &Arc<Health>) {
         health.loss_counter("sink.file");
-        lock(&self.inner).health = Some(health.clone());
+        health.counter("sink.file.outages");
+        let mut log = lock(&self.inner);
+        log.health = Some(health.clone());
+        log.publish_kept();
     }
 }
 
@@ -466,6 +485,7 @@ impl Drop for JsonlFileSink {
                 );
             }
             log.backlog.clear();
+            log.publish_kept();
         }
     }
 }

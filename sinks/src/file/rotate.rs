@@ -17,6 +17,11 @@ const ALERT_LOG_MODE: u32 = 0o640;
 /// Shifts `path` to `path.1` (and `.1` to `.2`, ...), keeping `keep_files` rotated files,
 /// and opens a fresh, empty log at `path`. With `keep_files` 0 the log is simply removed.
 pub(super) fn rotate(path: &Path, keep_files: u32) -> io::Result<File> {
+    // A rotation that renamed the log but could not open the new one (read-only
+    // directory, no inodes) is finished by the retry without shifting the files again.
+    if !path.exists() {
+        return open_append(path);
+    }
     if keep_files == 0 {
         fs::remove_file(path).or_else(ignore_not_found)?;
     } else {
@@ -77,6 +82,25 @@ mod tests {
             "one\n"
         );
         assert!(!rotated_path(&path, 3).exists(), "the oldest was removed");
+    }
+
+    #[test]
+    fn a_rotation_whose_open_failed_is_finished_without_shifting_again() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("alerts.jsonl");
+        // What a rename that worked and an open that failed leave behind.
+        fs::write(rotated_path(&path, 1), "current\n").expect("write");
+        fs::write(rotated_path(&path, 2), "one\n").expect("write");
+        rotate(&path, 2).expect("rotate");
+        assert_eq!(fs::read_to_string(&path).expect("log"), "");
+        assert_eq!(
+            fs::read_to_string(rotated_path(&path, 1)).expect(".1"),
+            "current\n"
+        );
+        assert_eq!(
+            fs::read_to_string(rotated_path(&path, 2)).expect(".2"),
+            "one\n"
+        );
     }
 
     #[test]
