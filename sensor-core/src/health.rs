@@ -102,7 +102,9 @@ pub struct HealthSnapshot {
     /// Latest warning per topic (schema drift, sequence gaps, sink errors...).
     pub notes: BTreeMap<String, String>,
     /// What inputs counted that is not a loss: messages received per input and peer,
-    /// oversized messages capped, unused kinds skipped (`syslog.tcp.received`, ...).
+    /// oversized messages capped, unused kinds skipped (`syslog.tcp.received`, ...);
+    /// faults recovered from (`state_dir.recreated`, `sink.file.outages`,
+    /// `config.reload_failed`, `syslog.stalled`, ...); `sink.file.kept` is a gauge.
     #[serde(default)]
     pub counts: BTreeMap<String, u64>,
 }

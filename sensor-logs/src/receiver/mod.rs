@@ -23,9 +23,9 @@
 //! Counters in [`Health`] (non-loss unless marked): `syslog.<udp|tcp|tls>.messages`,
 //! `syslog.<tcp|tls>.connections`, `syslog.peer.<ip>.messages` (1024 addresses, then
 //! `syslog.peer.other.messages`), `syslog.oversized`, `syslog.stalled` (connections
-//! closed after half a message and `stall_timeout_secs` of silence); losses `syslog.udp_queue`,
-//! `syslog.udp_kernel` (Linux), `syslog.framing`, `syslog.incomplete`,
-//! `syslog.tls_handshake`, `syslog.refused`, `syslog.undelivered`. Framing errors,
+//! closed after half a message and `stall_timeout_secs` of silence); losses
+//! `syslog.udp_queue`, `syslog.udp_kernel` (Linux), `syslog.framing`,
+//! `syslog.incomplete`, `syslog.tls_handshake`, `syslog.refused`, `syslog.undelivered`. Framing errors,
 //! incomplete frames, failed handshakes and refused connections also leave a note
 //! naming the peer and listener of the latest one (UDP drops do not: a note per drop
 //! would cost most when the receiver can least afford it).
