@@ -53,7 +53,9 @@ triple=$(rustc +nightly -vV | sed -n 's/^host: //p')
 bin_dir="$target_dir/$triple/release"
 
 echo "== building the fuzz targets (cargo +nightly fuzz build)"
-(cd fuzz && cargo +nightly fuzz build -O --debug-assertions)
+# The target directory named, so the binaries are where this script runs them whether
+# or not CARGO_TARGET_DIR is set (cargo-fuzz's own default is fuzz/target).
+(cd fuzz && cargo +nightly fuzz build -O --debug-assertions --target-dir "$target_dir")
 # The Windows JSON seeds are rendered from the recorded EVTX logs by an example of
 # sensor-windows, built the ordinary way.
 cargo build -q -p sensor-windows --example evtx_jsonl
