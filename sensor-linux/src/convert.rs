@@ -261,6 +261,7 @@ impl Converter {
             effective: Some(UserRef {
                 id: Some(t.euid.to_string()),
                 name: effective.as_ref().map(|u| u.name.clone()),
+                ..UserRef::default()
             }),
             ..User::default()
         };
@@ -371,6 +372,7 @@ impl Converter {
                 char_device: Some(CharDevice {
                     major: Some(e.tty_major),
                     minor: Some(e.tty_minor),
+                    ..CharDevice::default()
                 }),
                 ..Tty::default()
             };

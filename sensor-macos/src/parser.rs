@@ -463,6 +463,7 @@ impl EsloggerParser {
             event.user.effective = Some(UserRef {
                 id: Some(euid.to_string()),
                 name: self.user_name(euid),
+                ..UserRef::default()
             });
         }
         if let Some(rgid) = token.rgid {
@@ -634,6 +635,7 @@ fn tty_fields(tty: &TtyFile) -> Tty {
         out.char_device = Some(CharDevice {
             major: Some((rdev >> 24) & 0xff),
             minor: Some(rdev & 0x00ff_ffff),
+            ..CharDevice::default()
         });
     }
     out

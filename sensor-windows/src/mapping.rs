@@ -348,6 +348,7 @@ fn map_security_4688(rec: &WinRecord<'_>) -> Result<Event, String> {
         ev.user.effective = Some(UserRef {
             id: Some(target),
             name: rec.text("TargetUserName"),
+            ..UserRef::default()
         });
     }
     Ok(ev)

@@ -1,22 +1,26 @@
 //! A single-event EQL engine with Elastic's semantics.
 //!
-//! (Over 600 lines: the evaluator of every EQL operator and function Elastic's rules use,
-//! kept together so the semantics below are read in one place.)
+//! (Over 600 lines: the evaluator of every EQL operator Elastic's rules use, kept together
+//! so the semantics below are read in one place; computed functions are in `value.rs`.)
 //!
 //! Elastic runs single-event EQL as Query DSL filters; Picket matches that:
 //! - `field : "v"` is case-insensitive, `*`/`?` are wildcards, `field : ("a", "b*")` holds
 //!   when any value matches.
 //! - `==` is exact and case-sensitive; `!=` is `not ==`.
 //! - `in` (case-sensitive) / `in~`, `like` / `like~` (wildcards), `regex` / `regex~`
-//!   (anchored: the whole value must match; Rust regex syntax, `.` matches newlines).
+//!   (anchored: the whole value must match; Rust regex syntax, `.` matches newlines,
+//!   and `\w`, `\d`, `\s` are ASCII-only, as Lucene's are).
 //! - A comparison against an array field (`process.args`) holds when any element does.
 //! - A comparison against a missing field is false and `not` of it is true (two-valued):
 //!   `field == null` holds exactly when the field is missing.
-//! - Functions: `startsWith`, `endsWith`, `stringContains`, `wildcard`, `cidrMatch` (each
-//!   with a `~` variant for case-insensitivity where it applies) and `length(field) <op> n`.
-//! - `process where` holds for process events: `event.category` contains `process`, or
-//!   the event has no category at all (every event Picket handles is a process event);
-//!   `any where` holds for every event.
+//! - Functions (`value.rs`): the whole EQL reference, `add` to `wildcard`, with `~`
+//!   variants where Elastic has them, and the operators `+ - * / %`. Any argument may
+//!   be a field, a literal or another call. A function of a missing field is null, and a
+//!   comparison with null does not hold: `length(missing) < 3` is false.
+//!   `stringContains(x, "")` is false, as Elastic's reference says.
+//! - `process where` holds when `event.category` is exactly `process` (Elasticsearch's
+//!   term query); an event without a category is no process event. `any where` holds
+//!   for every event.
 //!
 //! Everything is compiled once: field paths to accessors, wildcards to classified
 //! patterns, value lists to sets and regex lists to a `RegexSet`.
@@ -24,6 +28,7 @@
 mod lexer;
 mod needs;
 mod parser;
+mod value;
 
 pub(crate) use needs::Atom;
 
@@ -34,6 +39,7 @@ use regex::{RegexSet, RegexSetBuilder};
 use sensor_core::event::{Event, FieldValue};
 use std::collections::HashSet;
 use std::net::IpAddr;
+use value::{Computed, Val};
 
 /// A query that does not parse or compile, with the byte offset of the problem.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -85,9 +91,9 @@ impl Query {
         let category = match ast.category.to_ascii_lowercase().as_str() {
             "any" => Node::Const(true),
             "process" => Node::Leaf(FieldRef::EventCategory, Test::ProcessCategory),
-            other => Node::Leaf(
+            _ => Node::Leaf(
                 FieldRef::EventCategory,
-                Test::Str(Box::new(StrMatch::exact(&[other.to_string()], true))),
+                Test::Str(Box::new(StrMatch::exact(&[ast.category.clone()], false))),
             ),
         };
         let cond = compile(&ast.condition)?;
@@ -115,6 +121,11 @@ enum Node {
     Not(Box<Node>),
     Const(bool),
     Leaf(FieldRef, Test),
+    /// A leaf test applied to a computed value (`length(concat(a, b)) > 3`).
+    Computed(Box<Computed>, Test),
+    /// Two value expressions compared (`startsWith` aside, EQL compares a field with a
+    /// literal; this is for functions and arithmetic on both sides).
+    Compare(Box<(Computed, Op, Computed)>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,7 +158,8 @@ enum Test {
     StrOrd(Ord3, String),
     /// The field is missing.
     Null,
-    /// `length(field) <op> n` (chars of a string, elements of an array; missing = 0).
+    /// `length(field) <op> n` (chars of a string, elements of an array; never holds for
+    /// a missing field, whose length is null).
     Length(Option<Ord3>, f64),
     /// `cidrMatch`.
     Cidr(Vec<(IpAddr, u8)>),
@@ -278,6 +290,21 @@ impl Node {
             Node::Not(inner) => !inner.eval(ev),
             Node::Const(b) => *b,
             Node::Leaf(field, test) => test.eval(&field.get(ev)),
+            Node::Computed(value, test) => {
+                let vals = value.eval(ev);
+                let json = match vals.as_slice() {
+                    [Val::Null] => return test.eval(&FieldValue::Missing),
+                    [one] => one.to_json(),
+                    many => serde_json::Value::Array(many.iter().map(Val::to_json).collect()),
+                };
+                test.eval(&FieldValue::Json(&json))
+            }
+            Node::Compare(cmp) => {
+                let (lhs, op, rhs) = cmp.as_ref();
+                let (l, r) = (lhs.eval(ev), rhs.eval(ev));
+                l.iter()
+                    .any(|a| r.iter().any(|b| value::compare(*op, a, b)))
+            }
         }
     }
 }
@@ -311,7 +338,8 @@ impl Test {
             }),
             Test::Length(op, n) => {
                 let len = match v {
-                    FieldValue::Missing => 0.0,
+                    // `length(null)` is null, and a comparison with null does not hold.
+                    FieldValue::Missing => return false,
                     FieldValue::Str(s) => s.chars().count() as f64,
                     FieldValue::Strs(items) => items.len() as f64,
                     FieldValue::Json(serde_json::Value::Array(a)) => a.len() as f64,
@@ -329,13 +357,10 @@ impl Test {
                     .is_ok_and(|ip| nets.iter().any(|(net, bits)| in_cidr(ip, *net, *bits))),
                 _ => false,
             }),
-            Test::ProcessCategory => match v {
-                FieldValue::Missing => true,
-                v => any_scalar(
-                    v,
-                    |s| matches!(s, Scalar::Str(c) if c.eq_ignore_ascii_case("process")),
-                ),
-            },
+            // Elasticsearch's term query on `event.category`: exact, case-sensitive.
+            Test::ProcessCategory => {
+                any_scalar(v, |s| matches!(s, Scalar::Str(c) if c == "process"))
+            }
         }
     }
 }
@@ -376,76 +401,121 @@ fn parse_cidr(s: &str) -> Option<(IpAddr, u8)> {
     Some((ip, bits))
 }
 
-fn field_of(operand: &Operand) -> Option<&str> {
-    match operand {
-        Operand::Field(f) => Some(f),
-        Operand::Func { .. } => None,
-    }
-}
-
 fn compile(e: &Expr) -> Result<Node, EqlError> {
     Ok(match e {
         Expr::Or(items) => Node::Or(items.iter().map(compile).collect::<Result<_, _>>()?),
         Expr::And(items) => Node::And(items.iter().map(compile).collect::<Result<_, _>>()?),
         Expr::Not(inner) => Node::Not(Box::new(compile(inner)?)),
         Expr::Bool(b) => Node::Const(*b),
-        Expr::Truthy { operand, at } => match operand {
-            Operand::Field(f) => Node::Leaf(
-                FieldRef::resolve(f),
+        Expr::Truthy { operand, at } => {
+            let is_true = || {
                 Test::Str(Box::new(StrMatch {
                     bools: vec![true],
                     ..StrMatch::default()
-                })),
-            ),
-            Operand::Func { name, ci, args } => function(name, *ci, args, *at)?,
+                }))
+            };
+            match operand {
+                Operand::Field(f) => Node::Leaf(FieldRef::resolve(f), is_true()),
+                Operand::Func { name, ci, args } => match function(name, *ci, args, *at)? {
+                    Some(node) => node,
+                    None => Node::Computed(Box::new(Computed::compile(operand, *at)?), is_true()),
+                },
+                Operand::Lit(_) | Operand::Arith { .. } => {
+                    return Err(EqlError::new(*at, "a value is not a condition; compare it"))
+                }
+            }
+        }
+        Expr::Cmp { lhs, op, rhs, at } => match lhs {
+            Operand::Field(f) => compare(FieldRef::resolve(f), *op, rhs, *at)?,
+            Operand::Func {
+                name,
+                args,
+                ci: false,
+            } if name.eq_ignore_ascii_case("length")
+                && matches!(args.as_slice(), [(Arg::Field(_), _)]) =>
+            {
+                length(args, *op, rhs, *at)?
+            }
+            _ => {
+                // Any other value expression: computed, then tested as a field would be.
+                let value = Box::new(Computed::compile(lhs, *at)?);
+                let (test, negated) = compare_test(*op, rhs, *at)?;
+                let node = Node::Computed(value, test);
+                if negated {
+                    Node::Not(Box::new(node))
+                } else {
+                    node
+                }
+            }
         },
-        Expr::Cmp { lhs, op, rhs, at } => {
-            match lhs {
-                Operand::Func { name, ci, args } => {
-                    if !name.eq_ignore_ascii_case("length") {
-                        return Err(EqlError::new(
-                        *at,
-                        format!("only length(...) can be compared; `{name}` is a condition by itself"),
-                    ));
-                    }
-                    let field = single_field_arg(name, *ci, args, *at)?;
-                    let n = match rhs.as_slice() {
-                        [Lit::Int(i)] => *i as f64,
-                        [Lit::Float(f)] => *f,
-                        _ => return Err(EqlError::new(*at, "length(...) compares with a number")),
-                    };
-                    let op3 = match op {
-                        Op::Eq | Op::Colon => None,
-                        Op::Ne => {
-                            return Ok(Node::Not(Box::new(Node::Leaf(
-                                field,
-                                Test::Length(None, n),
-                            ))))
-                        }
-                        Op::Lt => Some(Ord3::Lt),
-                        Op::Le => Some(Ord3::Le),
-                        Op::Gt => Some(Ord3::Gt),
-                        Op::Ge => Some(Ord3::Ge),
-                        _ => {
-                            return Err(EqlError::new(
-                                *at,
-                                "length(...) compares with ==, !=, <, <=, > or >=",
-                            ))
-                        }
-                    };
-                    Node::Leaf(field, Test::Length(op3, n))
-                }
-                Operand::Field(_) => {
-                    let field = FieldRef::resolve(field_of(lhs).unwrap_or_default());
-                    compare(field, *op, rhs, *at)?
-                }
+        Expr::Compare { lhs, op, rhs, at } => {
+            if !matches!(op, Op::Eq | Op::Ne | Op::Lt | Op::Le | Op::Gt | Op::Ge) {
+                return Err(EqlError::new(
+                    *at,
+                    "only ==, !=, <, <=, > and >= compare two expressions",
+                ));
+            }
+            let node = Node::Compare(Box::new((
+                Computed::compile(lhs, *at)?,
+                if *op == Op::Ne { Op::Eq } else { *op },
+                Computed::compile(rhs, *at)?,
+            )));
+            // `!=` is `not ==`, as for a field and a literal.
+            if *op == Op::Ne {
+                Node::Not(Box::new(node))
+            } else {
+                node
             }
         }
     })
 }
 
+/// `length(field) <op> n`, as a leaf.
+fn length(args: &[(Arg, usize)], op: Op, rhs: &[Lit], at: usize) -> Result<Node, EqlError> {
+    let [(Arg::Field(f), _)] = args else {
+        return Err(EqlError::new(at, "length(...) takes one field"));
+    };
+    let field = FieldRef::resolve(f);
+    let n = match rhs {
+        [Lit::Int(i)] => *i as f64,
+        [Lit::Float(f)] => *f,
+        _ => return Err(EqlError::new(at, "length(...) compares with a number")),
+    };
+    let op3 = match op {
+        Op::Eq | Op::Colon => None,
+        Op::Ne => {
+            return Ok(Node::Not(Box::new(Node::Leaf(
+                field,
+                Test::Length(None, n),
+            ))))
+        }
+        Op::Lt => Some(Ord3::Lt),
+        Op::Le => Some(Ord3::Le),
+        Op::Gt => Some(Ord3::Gt),
+        Op::Ge => Some(Ord3::Ge),
+        _ => {
+            return Err(EqlError::new(
+                at,
+                "length(...) compares with ==, !=, <, <=, > or >=",
+            ))
+        }
+    };
+    Ok(Node::Leaf(field, Test::Length(op3, n)))
+}
+
 fn compare(field: FieldRef, op: Op, rhs: &[Lit], at: usize) -> Result<Node, EqlError> {
-    let leaf = |t: Test| Node::Leaf(field.clone(), t);
+    let (test, negated) = compare_test(op, rhs, at)?;
+    let leaf = Node::Leaf(field, test);
+    Ok(if negated {
+        Node::Not(Box::new(leaf))
+    } else {
+        leaf
+    })
+}
+
+/// The test `op rhs` makes of a value, and whether it is negated (`!=`).
+fn compare_test(op: Op, rhs: &[Lit], at: usize) -> Result<(Test, bool), EqlError> {
+    let leaf = |t: Test| (t, false);
     Ok(match op {
         Op::Colon => {
             let mut m = StrMatch {
@@ -478,11 +548,7 @@ fn compare(field: FieldRef, op: Op, rhs: &[Lit], at: usize) -> Result<Node, EqlE
                     Test::Str(Box::new(m))
                 }
             };
-            if op == Op::Ne {
-                Node::Not(Box::new(leaf(test)))
-            } else {
-                leaf(test)
-            }
+            (test, op == Op::Ne)
         }
         Op::Lt | Op::Le | Op::Gt | Op::Ge => {
             let o = match op {
@@ -532,7 +598,7 @@ fn compare(field: FieldRef, op: Op, rhs: &[Lit], at: usize) -> Result<Node, EqlE
             let mut pats = Vec::new();
             for lit in rhs {
                 match lit {
-                    Lit::Str(s) => pats.push(format!("^(?:{s})$")),
+                    Lit::Str(s) => pats.push(format!("^(?:{})$", ascii_classes(s))),
                     _ => return Err(EqlError::new(at, "`regex` takes string patterns")),
                 }
             }
@@ -554,72 +620,58 @@ fn compare(field: FieldRef, op: Op, rhs: &[Lit], at: usize) -> Result<Node, EqlE
     })
 }
 
-fn single_field_arg(
+/// Boolean functions on a field and string literals (`startsWith`, `endsWith`,
+/// `stringContains`, `wildcard`, `cidrMatch`) as leaves the rule index can read;
+/// `None` for any other call, which is computed instead.
+fn function(
     name: &str,
-    _ci: bool,
+    ci: bool,
     args: &[(Arg, usize)],
     at: usize,
-) -> Result<FieldRef, EqlError> {
-    match args {
-        [(Arg::Field(f), _)] => Ok(FieldRef::resolve(f)),
-        _ => Err(EqlError::new(at, format!("{name}(...) takes one field"))),
-    }
-}
-
-/// Boolean functions: `startsWith`, `endsWith`, `stringContains`, `wildcard`, `cidrMatch`.
-fn function(name: &str, ci: bool, args: &[(Arg, usize)], at: usize) -> Result<Node, EqlError> {
+) -> Result<Option<Node>, EqlError> {
     let lower = name.to_ascii_lowercase();
-    let Some(((Arg::Field(field), _), rest)) = args.split_first() else {
+    if lower == "length" {
         return Err(EqlError::new(
             at,
-            format!("{name}(...) takes a field as its first argument"),
-        ));
-    };
-    if rest.is_empty() {
-        return Err(EqlError::new(
-            at,
-            format!("{name}(...) needs at least one value"),
+            "length(...) is a number; compare it (`length(process.args) > 3`)",
         ));
     }
+    let Some(((Arg::Field(field), _), rest)) = args.split_first() else {
+        return Ok(None);
+    };
     let mut strs = Vec::new();
-    for (arg, off) in rest {
+    for (arg, _) in rest {
         match arg {
             Arg::Lit(Lit::Str(s)) => strs.push(s.as_str()),
-            _ => {
-                return Err(EqlError::new(
-                    *off,
-                    format!("{name}(...) takes string values after the field"),
-                ))
-            }
+            _ => return Ok(None),
         }
+    }
+    if strs.is_empty() {
+        return Ok(None);
     }
     let field = FieldRef::resolve(field);
     let make: fn(&str, bool) -> Glob = match lower.as_str() {
-        "startswith" => Glob::prefix,
-        "endswith" => Glob::suffix,
-        "stringcontains" => Glob::contains,
+        "startswith" if strs.len() == 1 => Glob::prefix,
+        "endswith" if strs.len() == 1 => Glob::suffix,
+        "stringcontains" if strs.len() == 1 => {
+            // Elastic's reference: `stringContains(x, "")` is false.
+            if strs[0].is_empty() {
+                return Ok(Some(Node::Const(false)));
+            }
+            Glob::contains
+        }
         "wildcard" => Glob::new,
-        "cidrmatch" => {
+        "cidrmatch" if !ci => {
             let mut nets = Vec::new();
             for (s, (_, off)) in strs.iter().zip(rest) {
-                nets.push(parse_cidr(s).ok_or_else(|| {
-                    EqlError::new(*off, format!("invalid CIDR block {s:?}"))
-                })?);
+                nets.push(
+                    parse_cidr(s)
+                        .ok_or_else(|| EqlError::new(*off, format!("invalid CIDR block {s:?}")))?,
+                );
             }
-            return Ok(Node::Leaf(field, Test::Cidr(nets)));
+            return Ok(Some(Node::Leaf(field, Test::Cidr(nets))));
         }
-        "length" => {
-            return Err(EqlError::new(
-                at,
-                "length(...) is a number; compare it (`length(process.args) > 3`)",
-            ))
-        }
-        _ => {
-            return Err(EqlError::new(
-                at,
-                format!("unsupported function `{name}` (supported: startsWith, endsWith, stringContains, wildcard, cidrMatch, length)"),
-            ))
-        }
+        _ => return Ok(None),
     };
     let mut m = StrMatch {
         ci,
@@ -627,7 +679,56 @@ fn function(name: &str, ci: bool, args: &[(Arg, usize)], at: usize) -> Result<No
         ..StrMatch::default()
     };
     m.finish();
-    Ok(Node::Leaf(field, Test::Str(Box::new(m))))
+    Ok(Some(Node::Leaf(field, Test::Str(Box::new(m)))))
+}
+
+/// `pattern` with `\w`, `\d`, `\s` and their negations made ASCII-only, as Lucene's
+/// are (Rust's are Unicode-aware): `\d` would otherwise match Arabic-Indic digits.
+fn ascii_classes(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len() + 8);
+    let mut depth = 0usize;
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                let Some(e) = chars.next() else {
+                    out.push(c);
+                    break;
+                };
+                let class = match e {
+                    'w' => Some("[:word:]"),
+                    'W' => Some("[:^word:]"),
+                    'd' => Some("[:digit:]"),
+                    'D' => Some("[:^digit:]"),
+                    's' => Some("[:space:]"),
+                    'S' => Some("[:^space:]"),
+                    _ => None,
+                };
+                match class {
+                    Some(cls) if depth > 0 => out.push_str(cls),
+                    Some(cls) => {
+                        out.push('[');
+                        out.push_str(cls);
+                        out.push(']');
+                    }
+                    None => {
+                        out.push(c);
+                        out.push(e);
+                    }
+                }
+            }
+            '[' => {
+                depth += 1;
+                out.push(c);
+            }
+            ']' if depth > 0 => {
+                depth -= 1;
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 /// Fewest globs in a list worth an automaton in front of them.
@@ -674,6 +775,7 @@ fn eval_cost(n: &Node) -> u8 {
             let field_cost = u8::from(matches!(field, FieldRef::Other(_)));
             test_cost.max(field_cost)
         }
+        Node::Computed(..) | Node::Compare(_) => 2,
     }
 }
 

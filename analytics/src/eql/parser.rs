@@ -38,23 +38,36 @@ pub(crate) enum Op {
     },
 }
 
-/// A function argument.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Arg {
-    Field(String),
-    Lit(Lit),
+/// Arithmetic operators (`+ - * / %`, and the functions `add` ... `modulo`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ArithOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
 }
 
-/// The left side of a comparison.
+/// A value expression: a field, a literal, a function call or arithmetic on them. The
+/// left side of a comparison, a function argument, or (with `==`, `<` ...) a right side.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Operand {
     Field(String),
+    Lit(Lit),
     Func {
         name: String,
         ci: bool,
-        args: Vec<(Arg, usize)>,
+        args: Vec<(Operand, usize)>,
+    },
+    Arith {
+        op: ArithOp,
+        lhs: Box<Operand>,
+        rhs: Box<Operand>,
     },
 }
+
+/// A function argument is any value expression.
+pub(crate) type Arg = Operand;
 
 /// The condition AST.
 #[derive(Debug, Clone, PartialEq)]
@@ -68,6 +81,14 @@ pub(crate) enum Expr {
         lhs: Operand,
         op: Op,
         rhs: Vec<Lit>,
+        at: usize,
+    },
+    /// `lhs op rhs` where the right side is not a literal (a field, function or
+    /// arithmetic): `==`, `!=`, `<`, `<=`, `>`, `>=`.
+    Compare {
+        lhs: Operand,
+        op: Op,
+        rhs: Operand,
         at: usize,
     },
     /// A bare operand used as a condition (boolean field or boolean function).
@@ -253,20 +274,14 @@ impl Parser {
                 self.bump();
                 Ok(Expr::Bool(name == "true"))
             }
-            Tok::Ident { name, ci } => {
-                self.bump();
-                let operand = if *self.peek() == Tok::LParen {
-                    self.bump();
-                    let args = self.args()?;
-                    Operand::Func { name, ci, args }
-                } else if ci {
-                    return Err(EqlError::new(
-                        at,
-                        format!("`~` follows a function name or `in`/`like`/`regex`, not the field `{name}`"),
-                    ));
-                } else {
-                    Operand::Field(name)
-                };
+            Tok::Ident { ci: true, ref name } if self.peek_at(1) != &Tok::LParen => {
+                Err(EqlError::new(
+                    at,
+                    format!("`~` follows a function name or `in`/`like`/`regex`, not the field `{name}`"),
+                ))
+            }
+            Tok::Ident { .. } | Tok::Minus => {
+                let operand = self.operand()?;
                 self.rest(operand, at)
             }
             Tok::Str(_) | Tok::Int(_) | Tok::Float(_) => Err(EqlError::new(
@@ -274,6 +289,92 @@ impl Parser {
                 "a comparison starts with a field or function, not a value",
             )),
             _ => Err(self.expected("a condition")),
+        }
+    }
+
+    /// A value expression: sums of products of (signed) primaries.
+    fn operand(&mut self) -> Result<Operand, EqlError> {
+        self.nested(|p| {
+            let mut lhs = p.product()?;
+            loop {
+                let op = match p.peek() {
+                    Tok::Plus => ArithOp::Add,
+                    Tok::Minus => ArithOp::Sub,
+                    _ => return Ok(lhs),
+                };
+                p.bump();
+                let rhs = p.product()?;
+                lhs = Operand::Arith {
+                    op,
+                    lhs: Box::new(lhs),
+                    rhs: Box::new(rhs),
+                };
+            }
+        })
+    }
+
+    fn product(&mut self) -> Result<Operand, EqlError> {
+        let mut lhs = self.unary()?;
+        loop {
+            let op = match self.peek() {
+                Tok::Star => ArithOp::Mul,
+                Tok::Slash => ArithOp::Div,
+                Tok::Percent => ArithOp::Mod,
+                _ => return Ok(lhs),
+            };
+            self.bump();
+            let rhs = self.unary()?;
+            lhs = Operand::Arith {
+                op,
+                lhs: Box::new(lhs),
+                rhs: Box::new(rhs),
+            };
+        }
+    }
+
+    fn unary(&mut self) -> Result<Operand, EqlError> {
+        if *self.peek() == Tok::Minus && !matches!(self.peek_at(1), Tok::Int(_) | Tok::Float(_)) {
+            self.bump();
+            let inner = self.nested(Self::unary)?;
+            return Ok(Operand::Arith {
+                op: ArithOp::Sub,
+                lhs: Box::new(Operand::Lit(Lit::Int(0))),
+                rhs: Box::new(inner),
+            });
+        }
+        self.primary()
+    }
+
+    fn primary(&mut self) -> Result<Operand, EqlError> {
+        let at = self.offset();
+        match self.peek().clone() {
+            Tok::Ident { name, ci }
+                if !ci && matches!(name.as_str(), "true" | "false" | "null") =>
+            {
+                Ok(Operand::Lit(self.literal()?))
+            }
+            Tok::Ident { name, ci } => {
+                self.bump();
+                if *self.peek() == Tok::LParen {
+                    self.bump();
+                    let args = self.args()?;
+                    Ok(Operand::Func { name, ci, args })
+                } else if ci {
+                    Err(EqlError::new(
+                        at,
+                        format!("`~` follows a function name or `in`/`like`/`regex`, not the field `{name}`"),
+                    ))
+                } else {
+                    Ok(Operand::Field(name))
+                }
+            }
+            Tok::LParen => {
+                self.bump();
+                let inner = self.operand()?;
+                self.expect(Tok::RParen, "`)`")?;
+                Ok(inner)
+            }
+            _ => Ok(Operand::Lit(self.literal()?)),
         }
     }
 
@@ -285,19 +386,7 @@ impl Parser {
         }
         loop {
             let at = self.offset();
-            let arg = match self.peek().clone() {
-                Tok::Ident { name, ci: false }
-                    if !matches!(name.as_str(), "true" | "false" | "null") =>
-                {
-                    self.bump();
-                    if *self.peek() == Tok::LParen {
-                        return Err(EqlError::new(at, "nested function calls are not supported"));
-                    }
-                    Arg::Field(name)
-                }
-                _ => Arg::Lit(self.literal()?),
-            };
-            args.push((arg, at));
+            args.push((self.operand()?, at));
             match self.bump() {
                 (Tok::Comma, _) => continue,
                 (Tok::RParen, _) => return Ok(args),
@@ -330,7 +419,7 @@ impl Parser {
             (Tok::Ident { name, ci: false }, _) if name == "null" => Ok(Lit::Null),
             (Tok::Ident { name, .. }, _) => Err(EqlError::new(
                 at,
-                format!("expected a value, found the field `{name}` (comparing two fields is not supported)"),
+                format!("expected a value, found the field `{name}` (only `==`, `!=`, `<`, `<=`, `>` and `>=` compare with a field)"),
             )),
             (t, _) => Err(EqlError::new(at, format!("expected a value, found {}", t.describe()))),
         }
@@ -378,8 +467,19 @@ impl Parser {
         };
         if let Some(op) = op {
             self.bump();
-            let rhs = self.values(op == Op::Colon)?;
-            return Ok(Expr::Cmp { lhs, op, rhs, at });
+            if op == Op::Colon || *self.peek() == Tok::LParen {
+                let rhs = self.values(op == Op::Colon)?;
+                return Ok(Expr::Cmp { lhs, op, rhs, at });
+            }
+            return Ok(match self.operand()? {
+                Operand::Lit(lit) => Expr::Cmp {
+                    lhs,
+                    op,
+                    rhs: vec![lit],
+                    at,
+                },
+                rhs => Expr::Compare { lhs, op, rhs, at },
+            });
         }
         // `not in` / `not like` / `not regex`
         let negated = is_kw(&tok, "not")

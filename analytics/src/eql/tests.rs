@@ -1,7 +1,17 @@
 use super::*;
 use serde_json::json;
 
-fn ev(v: serde_json::Value) -> Event {
+/// A process event: `event.category` is `process` unless the test sets it.
+fn ev(mut v: serde_json::Value) -> Event {
+    if let Some(map) = v.as_object_mut() {
+        if !map.contains_key("event.category") && !map.contains_key("event") {
+            map.insert("event.category".into(), json!("process"));
+        }
+    }
+    Event::from_json_value(v).expect("test event")
+}
+
+fn raw(v: serde_json::Value) -> Event {
     Event::from_json_value(v).expect("test event")
 }
 
@@ -38,8 +48,10 @@ fn arrays_match_when_any_element_does() {
     assert!(q(r#"process where startsWith~(process.args, "\\\\SRV")"#).matches(&e));
     assert!(!q(r#"process where startsWith(process.args, "\\\\SRV")"#).matches(&e));
     assert!(q(r#"process where length(process.args) == 3"#).matches(&e));
+    assert!(q(r#"process where length(process.args) > 2"#).matches(&e));
     assert!(
-        q(r#"process where length(process.args) > 2 and length(process.name) == 0"#).matches(&e)
+        !q(r#"process where length(process.name) == 0"#).matches(&e),
+        "the length of a missing field is null"
     );
 }
 
@@ -96,9 +108,12 @@ fn bad_queries_are_errors_with_positions() {
         ("process process.name : \"x\"", "`where`"),
         ("sequence [process where true]", "single-event"),
         (
-            "process where process.name == process.parent.name",
-            "two fields",
+            "process where process.name : process.parent.name",
+            "only `==`",
         ),
+        ("process where add(1)", "takes 2 arguments"),
+        ("process where length~(process.name) > 1", "no `~` form"),
+        ("process where process.pid + 1", "not a condition"),
     ] {
         let e = Query::compile(text).expect_err(text);
         assert!(e.message.contains(needle), "{text}: {e}");
@@ -107,4 +122,155 @@ fn bad_queries_are_errors_with_positions() {
     let text = "process where\n  process.name : \"x\" and\n  ) ";
     let e = Query::compile(text).expect_err("bad");
     assert_eq!(e.line_col(text), (3, 3));
+}
+
+// The gaps measured against Elasticsearch's EQL (issue: rule formats).
+
+#[test]
+fn every_field_of_a_sub_object_is_readable_by_its_path() {
+    let e = ev(json!({
+        "event.type": "start",
+        "process": {"pid": 1, "code_signature": {"subject_name": "X", "trusted": true,
+            "status": "trusted", "exists": true}, "pe": {"company": "Acme"}},
+        "user": {"id": "1000", "Ext": {"real": {"id": "0"}}, "effective": {"domain": "D"}},
+        "group": {"id": "1000", "Ext": {"real": {"id": "0"}}},
+        "host": {"os": {"name": "Windows 11", "type": "windows"}},
+    }));
+    for (text, want) in [
+        (
+            r#"any where process.code_signature.subject_name == "X""#,
+            true,
+        ),
+        (r#"any where process.code_signature.trusted == true"#, true),
+        (
+            r#"any where process.code_signature.status : "TRUSTED""#,
+            true,
+        ),
+        (r#"any where process.code_signature.exists == false"#, false),
+        (r#"any where user.Ext.real.id == "0""#, true),
+        (r#"any where not user.Ext.real.id == "0""#, false),
+        (r#"any where group.Ext.real.id == "0""#, true),
+        (r#"any where not group.Ext.real.id == "0""#, false),
+        (r#"any where user.effective.domain == "D""#, true),
+        (r#"any where host.os.name : "windows 11""#, true),
+        (r#"any where process.pe.company == "Acme""#, true),
+    ] {
+        assert_eq!(q(text).matches(&e), want, "{text}");
+    }
+    // And they survive the alert's round trip through JSON.
+    let back = Event::from_json_slice(e.to_json_line().as_bytes()).expect("round trip");
+    assert!(q(r#"any where group.Ext.real.id == "0""#).matches(&back));
+}
+
+#[test]
+fn process_where_needs_the_category_exactly() {
+    let plain = raw(json!({"event.type": "start", "process.name": "ss"}));
+    assert!(!q(r#"process where process.name == "ss""#).matches(&plain));
+    assert!(q(r#"any where process.name == "ss""#).matches(&plain));
+    let upper = raw(json!({"event.category": ["Process"], "process.name": "ss"}));
+    assert!(!q(r#"process where true"#).matches(&upper));
+    let many = raw(json!({"event.category": ["network", "process"], "process.name": "ss"}));
+    assert!(q(r#"process where process.name == "ss""#).matches(&many));
+    let file = raw(json!({"event.category": "file"}));
+    assert!(q(r#"file where true"#).matches(&file));
+    assert!(!q(r#"File where true"#).matches(&file));
+}
+
+#[test]
+fn a_field_may_be_any_argument_of_a_function() {
+    let e = ev(json!({
+        "process.executable": "C:\\Windows\\System32\\cmd.exe",
+        "process.command_line": "C:\\Windows\\System32\\cmd.exe /c whoami",
+        "process.name": "cmd.exe",
+        "process.parent.name": "cmd.exe",
+    }));
+    assert!(q(r#"process where startsWith(process.command_line, process.executable)"#).matches(&e));
+    assert!(
+        !q(r#"process where startsWith(process.executable, process.command_line)"#).matches(&e)
+    );
+    assert!(q(r#"process where stringContains(process.command_line, process.name)"#).matches(&e));
+    assert!(q(r#"process where endsWith~("X\\CMD.EXE", process.name)"#).matches(&e));
+    assert!(q(r#"process where process.name == process.parent.name"#).matches(&e));
+    assert!(!q(r#"process where process.name != process.parent.name"#).matches(&e));
+    // A missing field on either side is null: nothing compares.
+    assert!(!q(r#"process where startsWith(process.command_line, user.name)"#).matches(&e));
+    assert!(!q(r#"process where process.name == user.name"#).matches(&e));
+    assert!(q(r#"process where not process.name == user.name"#).matches(&e));
+}
+
+#[test]
+fn functions_of_null_are_null_and_compare_false() {
+    let e = ev(json!({"process.name": "a.exe", "process.command_line": "a"}));
+    assert!(!q(r#"process where length(user.name) < 3"#).matches(&e));
+    assert!(!q(r#"process where length(user.name) == 0"#).matches(&e));
+    assert!(q(r#"process where length(process.name) < 6"#).matches(&e));
+    assert!(!q(r#"process where stringContains(process.command_line, "")"#).matches(&e));
+    assert!(!q(r#"process where stringContains(process.command_line, user.name)"#).matches(&e));
+    assert!(q(r#"process where startsWith(process.command_line, "")"#).matches(&e));
+    assert!(!q(r#"process where concat(process.name, user.name) : "*""#).matches(&e));
+}
+
+#[test]
+fn regex_classes_are_ascii_only() {
+    let arabic = ev(json!({"process.name": "\u{0663}\u{0664}", "process.args": ["caf\u{e9}"]}));
+    assert!(!q(r#"process where process.name regex "\\d+""#).matches(&arabic));
+    assert!(!q(r#"process where process.args regex "\\w+""#).matches(&arabic));
+    assert!(q(r#"process where process.args regex "\\w+\\W""#).matches(&arabic));
+    assert!(q(r#"process where process.args regex "[\\w\\W]+""#).matches(&arabic));
+    let ascii = ev(json!({"process.name": "a1_ b", "process.args": ["x\\d"]}));
+    assert!(q(r#"process where process.name regex "\\w\\d\\w\\s\\S""#).matches(&ascii));
+    assert!(q(r#"process where process.name regex~ "[\\w]+ B""#).matches(&ascii));
+    assert!(
+        q(r#"process where process.args regex "x\\\\d""#).matches(&ascii),
+        "an escaped backslash"
+    );
+}
+
+#[test]
+fn the_other_functions_and_operators_of_the_reference() {
+    let e = ev(json!({
+        "process.name": "regsvr32.exe",
+        "process.args_count": 4,
+        "process.pid": 1337,
+        "process.executable": "C:\\Windows\\System32\\cmd.exe",
+        "source.ip": "2001:db8::1",
+        "process.args": ["a", "bb", "ccc"],
+        "url.domain": "subdomain.example.com",
+        "process.env.PID": "0x539",
+    }));
+    for text in [
+        r#"process where between(process.executable, "System32\\", ".exe") == "cmd""#,
+        r#"process where between~(process.executable, "system32\\", ".EXE") == "cmd""#,
+        r#"process where concat(process.name, " ", process.args_count) == "regsvr32.exe 4""#,
+        r#"process where indexOf(url.domain, ".", 10) == 17"#,
+        r#"process where indexOf~(process.name, "SVR") == 3"#,
+        r#"process where number("1337") == process.pid"#,
+        r#"process where number(process.env.PID) == 1337"#,
+        r#"process where string(process.pid) == "1337""#,
+        r#"process where substring(process.name, -4) == ".exe""#,
+        r#"process where substring(process.name, 0, 3) : "REG""#,
+        r#"process where cidrMatch(source.ip, "2001:db8::/32")"#,
+        r#"process where not cidrMatch(source.ip, "10.0.0.0/8")"#,
+        r#"process where add(process.args_count, 1) == 5"#,
+        r#"process where subtract(process.pid, 337) == 1000"#,
+        r#"process where multiply(process.args_count, 0.5) == 2"#,
+        r#"process where divide(4, 3) == 1 and divide(4.0, process.args_count) == 1"#,
+        r#"process where modulo(process.pid, 10) == 7"#,
+        r#"process where process.pid % 2 == 1 and process.args_count * 2 + 1 == 9"#,
+        r#"process where -process.args_count == -4 and process.pid - 1 > 1335"#,
+        r#"process where length(process.name) + length(process.args) == 15"#,
+        r#"process where length(substring(process.name, 0, 3)) == 3"#,
+        r#"process where wildcard(concat(process.name, "!"), "*.exe!")"#,
+        r#"process where process.args_count > length(process.args)"#,
+    ] {
+        assert!(q(text).matches(&e), "{text}");
+    }
+    for text in [
+        r#"process where between(user.name, "a", "b") == """#,
+        r#"process where indexOf(url.domain, "z") == 0"#,
+        r#"process where divide(process.pid, 0) == 0"#,
+        r#"process where add(process.pid, user.id) > 0"#,
+    ] {
+        assert!(!q(text).matches(&e), "{text}");
+    }
 }

@@ -257,16 +257,11 @@ pub(crate) fn preserve<'de, D: Deserializer<'de>>(
     Ok(())
 }
 
-/// A key of an object that keeps nothing unmodelled (`user.effective`): dropped.
-pub(crate) fn ignore<'de, D: Deserializer<'de>>(d: D) -> Result<(), D::Error> {
-    IgnoredAny::deserialize(d).map(|_| ())
-}
-
 /// Implements [`Assign`] and `Deserialize` for a typed part: each listed key goes to its
-/// field through one of the functions above; any other key goes to `other` (or is
-/// dropped, for `no_other` types).
+/// field through one of the functions above; any other key goes to `other`, so every
+/// field of an event stays readable by its ECS path.
 macro_rules! ecs_object {
-    ($ty:ty { $($key:literal => $how:ident($field:ident)),* $(,)? } $($no_other:ident)?) => {
+    ($ty:ty { $($key:literal => $how:ident($field:ident)),* $(,)? }) => {
         impl $crate::event::de::Assign for $ty {
             fn assign<'de, D: serde::Deserializer<'de>>(
                 &mut self,
@@ -276,7 +271,7 @@ macro_rules! ecs_object {
                 let (head, rest) = key.split_once('.').unwrap_or((key, ""));
                 match head {
                     $($key => $crate::event::de::$how(&mut self.$field, rest, d),)*
-                    _ => $crate::event::de::ecs_object!(@other self, key, d $(, $no_other)?),
+                    _ => $crate::event::de::preserve(&mut self.other, key, d),
                 }
             }
         }
@@ -287,13 +282,6 @@ macro_rules! ecs_object {
             }
         }
     };
-    (@other $self:ident, $key:ident, $d:ident) => {
-        $crate::event::de::preserve(&mut $self.other, $key, $d)
-    };
-    (@other $self:ident, $key:ident, $d:ident, no_other) => {{
-        let _ = $key;
-        $crate::event::de::ignore($d)
-    }};
 }
 pub(crate) use ecs_object;
 

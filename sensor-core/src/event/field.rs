@@ -176,7 +176,13 @@ impl Event {
     pub fn has_extra_fields(&self) -> bool {
         let p = &self.process;
         let parent = p.parent.as_deref();
-        let maps: [Option<&Extra>; 18] = [
+        let maps: [Option<&Extra>; 21] = [
+            p.tty
+                .as_ref()
+                .and_then(|t| t.char_device.as_ref())
+                .map(|c| &c.other),
+            self.user.effective.as_ref().map(|u| &u.other),
+            Some(&self.group.other),
             parent.and_then(|pp| pp.pe.as_ref()).map(|pe| &pe.other),
             parent.map(|pp| &pp.other),
             p.pe.as_ref().map(|pe| &pe.other),
@@ -225,12 +231,24 @@ impl Event {
             ["process", "code_signature", rest @ ..] => {
                 (self.process.code_signature.as_ref().map(|c| &c.other), rest)
             }
+            ["process", "tty", "char_device", rest @ ..] => (
+                self.process
+                    .tty
+                    .as_ref()
+                    .and_then(|t| t.char_device.as_ref())
+                    .map(|c| &c.other),
+                rest,
+            ),
             ["process", "tty", rest @ ..] => (self.process.tty.as_ref().map(|t| &t.other), rest),
             ["process", rest @ ..] => (Some(&self.process.other), rest),
             ["event", rest @ ..] => (Some(&self.event.other), rest),
             ["host", "os", rest @ ..] => (self.host.os.as_ref().map(|o| &o.other), rest),
             ["host", rest @ ..] => (Some(&self.host.other), rest),
+            ["user", "effective", rest @ ..] => {
+                (self.user.effective.as_ref().map(|u| &u.other), rest)
+            }
             ["user", rest @ ..] => (Some(&self.user.other), rest),
+            ["group", rest @ ..] => (Some(&self.group.other), rest),
             ["source", rest @ ..] => (self.source.as_ref().map(|x| &x.other), rest),
             ["cloud", "account", rest @ ..] => (
                 self.cloud

@@ -177,6 +177,9 @@ pub struct CharDevice {
     /// Minor device number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub minor: Option<u32>,
+    /// Other `char_device.*` fields, preserved.
+    #[serde(flatten)]
+    pub other: Extra,
 }
 
 /// `user.*`.
@@ -214,6 +217,9 @@ pub struct UserRef {
     /// name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// Other fields (`user.effective.domain`), preserved.
+    #[serde(flatten)]
+    pub other: Extra,
 }
 
 /// `group.*`.
@@ -225,6 +231,9 @@ pub struct Group {
     /// `group.name`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// Other `group.*` fields (`group.Ext.real.id`), preserved.
+    #[serde(flatten)]
+    pub other: Extra,
 }
 
 impl Group {
@@ -493,7 +502,7 @@ ecs_object!(Tty {
 ecs_object!(CharDevice {
     "major" => leaf(major),
     "minor" => leaf(minor),
-} no_other);
+});
 ecs_object!(User {
     "id" => leaf(id),
     "name" => leaf(name),
@@ -503,11 +512,11 @@ ecs_object!(User {
 ecs_object!(UserRef {
     "id" => leaf(id),
     "name" => leaf(name),
-} no_other);
+});
 ecs_object!(Group {
     "id" => leaf(id),
     "name" => leaf(name),
-} no_other);
+});
 ecs_object!(Endpoint {
     "ip" => leaf(ip),
     "port" => leaf(port),
