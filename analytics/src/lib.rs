@@ -97,6 +97,8 @@ pub struct Engine {
     /// The rules by what they need, shared between clones.
     rule_index: Arc<rule_index::RuleIndex>,
     rule_candidates: rule_index::Candidates,
+    /// The sequence rules (positions in `rules`) and each one's partial sequences.
+    sequence_rules: Vec<(usize, eql::SequenceState)>,
     /// Prefilters and the rule index on (the default); off only to prove they change
     /// nothing.
     prefilters: bool,
@@ -259,6 +261,10 @@ impl Engine {
     ) -> (Engine, Vec<RuleError>) {
         let (loaded, errors) = load_rules(rules.builtin, extra_rule_sources);
         let rule_index = Arc::new(rule_index::RuleIndex::build(&loaded));
+        let sequence_rules = (loaded.iter().enumerate())
+            .filter(|(_, r)| r.sequence().is_some())
+            .map(|(i, _)| (i, eql::SequenceState::default()))
+            .collect();
         let engine = Engine {
             an0903: analytics.an0903,
             an0904: analytics.an0904,
@@ -270,6 +276,7 @@ impl Engine {
             rules: loaded,
             rule_index,
             rule_candidates: rule_index::Candidates::default(),
+            sequence_rules,
             prefilters: true,
             folder: Folder::new(analytics.fold_window_secs),
             folds: FoldState::new(),
@@ -343,6 +350,28 @@ impl Engine {
                 .insert("building_block".into(), true.into());
         }
         a
+    }
+
+    /// The alert of a completed sequence: the last event's, with the others as evidence.
+    fn sequence_alert(rule: &ElasticRule, events: &[Event]) -> Option<Alert> {
+        let (last, earlier) = events.split_last()?;
+        let mut a = Self::rule_alert(rule, last);
+        let first = earlier.first().map_or(last.timestamp, |e| e.timestamp);
+        a.message = format!(
+            "{} ran `{}` on {}, completing the Elastic sequence rule {:?}: {} events in {} s",
+            common::user_label(last),
+            common::short(&common::command_line(last)),
+            common::host_label(last),
+            rule.name,
+            events.len(),
+            (last.timestamp - first).num_seconds(),
+        );
+        a.picket.first_seen = Some(first);
+        for e in earlier {
+            a.add_evidence(e);
+        }
+        a.picket.related_events = earlier.to_vec();
+        Some(a)
     }
 
     /// AN0904's burst check after an in-scope hit; returns the burst hit, if any.
@@ -539,6 +568,20 @@ impl Engine {
                 }
             }
         }
+        for (i, state) in &mut self.sequence_rules {
+            let Some(rule) = self.rules.get(*i) else {
+                continue;
+            };
+            let Some(seq) = rule.sequence() else { continue };
+            let step = seq.advance(state, common::host_key(ev), ev);
+            self.stats.state_evictions += step.evicted;
+            if let Some(alert) = step
+                .completed
+                .and_then(|evs| Self::sequence_alert(rule, &evs))
+            {
+                out.push(alert);
+            }
+        }
         // Device-log events (commands are `info`, not process starts) go to AN0906 and
         // AN0907 before the start check.
         if let Some(device) = common::device_of(ev) {
@@ -711,6 +754,20 @@ impl Detector for Engine {
         }
         if self.an0908.as_ref().is_some_and(|a| a.bursts_on()) {
             self.cloud_bursts = std::mem::take(&mut old.cloud_bursts);
+        }
+        // Partial sequences carry over to the same rule with the same query.
+        for (i, state) in &mut self.sequence_rules {
+            let Some(rule) = self.rules.get(*i) else {
+                continue;
+            };
+            let same = old.sequence_rules.iter_mut().find(|(j, _)| {
+                old.rules
+                    .get(*j)
+                    .is_some_and(|r| r.rule_id == rule.rule_id && r.query_text == rule.query_text)
+            });
+            if let Some((_, previous)) = same {
+                *state = std::mem::take(previous);
+            }
         }
         self.stats = old.stats;
     }

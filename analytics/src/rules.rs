@@ -7,7 +7,7 @@
 //! query, mapped back into the file).
 
 use crate::common::{tactic, technique};
-use crate::eql::Query;
+use crate::eql::{Query, Sequence};
 use sensor_core::alert::{Severity, Technique, Threat};
 use serde::Deserialize;
 use std::ops::Range;
@@ -95,20 +95,61 @@ pub struct ElasticRule {
     pub origin: String,
     /// The EQL text, exactly as in the file.
     pub query_text: String,
-    query: Query,
+    query: RuleQuery,
+}
+
+/// A rule's compiled query: one event, or a sequence of them.
+#[derive(Debug, Clone)]
+enum RuleQuery {
+    Event(Query),
+    Sequence(Box<Sequence>),
 }
 
 impl ElasticRule {
-    /// Does the rule's query match `event`?
+    /// Does the rule's single-event query match `event`? (Never, for a sequence rule:
+    /// see [`ElasticRule::sequence`].)
     #[inline]
     pub fn matches(&self, event: &sensor_core::Event) -> bool {
-        self.query.matches(event)
+        match &self.query {
+            RuleQuery::Event(q) => q.matches(event),
+            RuleQuery::Sequence(_) => false,
+        }
     }
 
-    /// Groups of atoms that must each hold for the query to match.
-    pub(crate) fn need_groups(&self) -> Option<Vec<Vec<crate::eql::Atom>>> {
-        self.query.need_groups()
+    /// The rule's sequence, for a `sequence` query.
+    pub fn sequence(&self) -> Option<&Sequence> {
+        match &self.query {
+            RuleQuery::Event(_) => None,
+            RuleQuery::Sequence(s) => Some(s),
+        }
     }
+
+    /// Groups of atoms that must each hold for the query to match; a sequence rule
+    /// gives an empty group, so the index never offers it (it runs beside the index).
+    pub(crate) fn need_groups(&self) -> Option<Vec<Vec<crate::eql::Atom>>> {
+        match &self.query {
+            RuleQuery::Event(q) => q.need_groups(),
+            RuleQuery::Sequence(_) => Some(Vec::new()),
+        }
+    }
+}
+
+/// Whether an EQL query is a `sequence` (its first word, past blanks and comments).
+fn is_sequence(query: &str) -> bool {
+    let mut rest = query;
+    loop {
+        rest = rest.trim_start();
+        if let Some(after) = rest.strip_prefix("//") {
+            rest = after.split_once('\n').map_or("", |(_, r)| r);
+        } else if let Some(after) = rest.strip_prefix("/*") {
+            rest = after.split_once("*/").map_or("", |(_, r)| r);
+        } else {
+            break;
+        }
+    }
+    rest.get(..8)
+        .is_some_and(|w| w.eq_ignore_ascii_case("sequence"))
+        && !rest[8..].starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == '.')
 }
 
 #[derive(Deserialize)]
@@ -255,7 +296,12 @@ pub fn parse_rule(origin: &str, text: &str) -> Result<ElasticRule, RuleError> {
         return Err(error_at(origin, text, None, RuleErrorKind::MissingQuery));
     };
     let query_text = query.get_ref().clone();
-    let compiled = Query::compile(&query_text).map_err(|e| {
+    let compiled = if is_sequence(&query_text) {
+        Sequence::compile(&query_text).map(|q| RuleQuery::Sequence(Box::new(q)))
+    } else {
+        Query::compile(&query_text).map(RuleQuery::Event)
+    };
+    let compiled = compiled.map_err(|e| {
         let span = query.span();
         match query_body_offset(text, &span, &query_text) {
             Some(body) => error_at(

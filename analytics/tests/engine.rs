@@ -279,3 +279,78 @@ fn validation_builds_the_analytics_the_engine_then_runs() {
         "{problems:?}"
     );
 }
+
+const SEQUENCE_RULE: &str = r#"[rule]
+rule_id = "seq-shell-then-netstat"
+name = "A shell, then netstat from it"
+language = "eql"
+severity = "medium"
+query = '''
+sequence by host.name with maxspan=1m
+  [process where process.name == "bash"] by process.entity_id
+  [process where process.name == "netstat" and process.args : "-*a*"] by process.parent.entity_id
+until [process where event.type == "end"] by process.entity_id
+'''
+"#;
+
+fn child(secs: i64, name: &str, pid: u32, parent: u32, args: &[&str]) -> Event {
+    ev(
+        secs,
+        json!({"host.name": "lnx1", "host.os.type": "linux", "user.id": "1000", "user.name": "alice",
+               "process": {"name": name, "pid": pid, "entity_id": format!("e{pid}"), "args": args,
+                           "parent": {"pid": parent, "entity_id": format!("e{parent}")}}}),
+    )
+}
+
+#[test]
+fn a_sequence_rule_alerts_once_per_completed_sequence_with_its_events_as_evidence() {
+    let source = RuleSource {
+        origin: "seq.toml".into(),
+        text: SEQUENCE_RULE.into(),
+    };
+    let rules = RulesConfig {
+        builtin: false,
+        ..RulesConfig::default()
+    };
+    let (mut e, errors) = Engine::build(&AnalyticsConfig::default(), &rules, &[source]);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert!(e.rules()[0].sequence().is_some());
+    let mut alerts = Vec::new();
+    e.on_event(&child(0, "bash", 10, 1, &["bash"]), &mut alerts);
+    e.on_event(
+        &child(5, "netstat", 11, 99, &["netstat", "-an"]),
+        &mut alerts,
+    );
+    e.on_event(
+        &child(6, "netstat", 12, 10, &["netstat", "-an"]),
+        &mut alerts,
+    );
+    let seq: Vec<&Alert> = alerts
+        .iter()
+        .filter(|a| a.rule.id == "seq-shell-then-netstat")
+        .collect();
+    assert_eq!(seq.len(), 1, "{alerts:#?}");
+    let a = seq[0];
+    assert_eq!(a.rule.ruleset, "elastic");
+    assert_eq!(a.process.pid, Some(12));
+    assert_eq!(a.picket.first_seen, Some(t(0)));
+    assert_eq!(a.picket.related_events.len(), 1);
+    assert_eq!(a.picket.related_events[0].process.pid, Some(10));
+    assert!(a.message.contains("2 events in 6 s"), "{}", a.message);
+
+    // The shell ended before the child ran: `until` closed its sequence.
+    let mut alerts = Vec::new();
+    e.on_event(&child(10, "bash", 20, 1, &["bash"]), &mut alerts);
+    let mut end = child(11, "bash", 20, 1, &["bash"]);
+    end.event.kind_type = vec!["end".into()];
+    end.event.action = Some("exit".into());
+    e.on_event(&end, &mut alerts);
+    e.on_event(
+        &child(12, "netstat", 21, 20, &["netstat", "-an"]),
+        &mut alerts,
+    );
+    assert!(
+        alerts.iter().all(|a| a.rule.id != "seq-shell-then-netstat"),
+        "{alerts:#?}"
+    );
+}

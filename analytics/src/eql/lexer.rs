@@ -31,6 +31,8 @@ pub(crate) enum Tok {
     Star,
     Slash,
     Percent,
+    /// `=`, only in `with maxspan=…` and `with runs=…`.
+    Assign,
     Pipe,
     LBracket,
     RBracket,
@@ -60,6 +62,7 @@ impl Tok {
             Tok::Star => "`*`".into(),
             Tok::Slash => "`/`".into(),
             Tok::Percent => "`%`".into(),
+            Tok::Assign => "`=`".into(),
             Tok::Pipe => "`|`".into(),
             Tok::LBracket => "`[`".into(),
             Tok::RBracket => "`]`".into(),
@@ -107,11 +110,22 @@ pub(crate) fn lex(text: &str) -> Result<Vec<(Tok, usize)>, EqlError> {
             b'/' => push(&mut out, Tok::Slash, start, &mut i, 1),
             b'%' => push(&mut out, Tok::Percent, start, &mut i, 1),
             b'=' if bytes.get(i + 1) == Some(&b'=') => push(&mut out, Tok::EqEq, start, &mut i, 2),
+            b'=' if matches!(out.last(), Some((Tok::Ident { name, ci: false }, _))
+                if name.eq_ignore_ascii_case("maxspan") || name.eq_ignore_ascii_case("runs")) =>
+            {
+                push(&mut out, Tok::Assign, start, &mut i, 1)
+            }
             b'=' => return Err(EqlError::new(
                 start,
                 "`=` is not an EQL operator; use `==` (case-sensitive) or `:` (case-insensitive)",
             )),
             b'!' if bytes.get(i + 1) == Some(&b'=') => push(&mut out, Tok::NotEq, start, &mut i, 2),
+            b'!' if bytes.get(i + 1) == Some(&b'[') => {
+                return Err(EqlError::new(
+                    start,
+                    "missing-event steps (`![...]`) are not supported in sequences",
+                ))
+            }
             b'<' if bytes.get(i + 1) == Some(&b'=') => push(&mut out, Tok::Le, start, &mut i, 2),
             b'<' => push(&mut out, Tok::Lt, start, &mut i, 1),
             b'>' if bytes.get(i + 1) == Some(&b'=') => push(&mut out, Tok::Ge, start, &mut i, 2),

@@ -28,7 +28,10 @@
 mod lexer;
 mod needs;
 mod parser;
+mod sequence;
 mod value;
+
+pub use sequence::{Advance, Sequence, SequenceState, MAX_PENDING as MAX_SEQUENCE_PENDING};
 
 pub(crate) use needs::Atom;
 
@@ -87,7 +90,11 @@ pub struct Query {
 impl Query {
     /// Parses and compiles `text`.
     pub fn compile(text: &str) -> Result<Query, EqlError> {
-        let ast = parser::parse(text)?;
+        Query::from_ast(&parser::parse(text)?)
+    }
+
+    /// Compiles a parsed query (a whole one, or a sequence's step).
+    pub(crate) fn from_ast(ast: &parser::Ast) -> Result<Query, EqlError> {
         let category = match ast.category.to_ascii_lowercase().as_str() {
             "any" => Node::Const(true),
             "process" => Node::Leaf(FieldRef::EventCategory, Test::ProcessCategory),

@@ -98,6 +98,31 @@ pub(crate) enum Expr {
     },
 }
 
+/// One step of a sequence: `[<category> where <condition>] [by keys] [with runs=N]`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct SeqStep {
+    pub ast: Ast,
+    /// The step's own join keys, after the sequence's shared ones.
+    pub by: Vec<String>,
+    /// `with runs=N`: the step repeated N times.
+    pub runs: u32,
+}
+
+/// A parsed `sequence` query.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct SeqAst {
+    /// `sequence by …`: keys every step shares.
+    pub by: Vec<String>,
+    /// `with maxspan=…`, in milliseconds.
+    pub maxspan_ms: Option<u64>,
+    pub steps: Vec<SeqStep>,
+    /// `until [...]`: an event that ends the pending sequences of its keys.
+    pub until: Option<SeqStep>,
+}
+
+/// Most steps a sequence may have (after `runs` expansion): bounds its state.
+pub(crate) const MAX_SEQUENCE_STEPS: usize = 32;
+
 /// A parsed query.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Ast {
@@ -124,6 +149,17 @@ pub(crate) fn parse(text: &str) -> Result<Ast, EqlError> {
         depth: 0,
     };
     p.query()
+}
+
+/// Parses a whole `sequence` query.
+pub(crate) fn parse_sequence(text: &str) -> Result<SeqAst, EqlError> {
+    let toks = lex(text)?;
+    let mut p = Parser {
+        toks,
+        pos: 0,
+        depth: 0,
+    };
+    p.sequence()
 }
 
 fn is_kw(tok: &Tok, kw: &str) -> bool {
@@ -208,6 +244,172 @@ impl Parser {
             )),
             _ => Err(self.expected("`and`, `or` or the end of the query")),
         }
+    }
+
+    fn sequence(&mut self) -> Result<SeqAst, EqlError> {
+        if !self.eat_kw("sequence") {
+            return Err(self.expected("`sequence`"));
+        }
+        let mut seq = SeqAst {
+            by: Vec::new(),
+            maxspan_ms: None,
+            steps: Vec::new(),
+            until: None,
+        };
+        // `by` and `with maxspan` in either order.
+        for _ in 0..2 {
+            if is_kw(self.peek(), "by") {
+                self.bump();
+                seq.by = self.fields()?;
+            } else if is_kw(self.peek(), "with") {
+                self.bump();
+                if !self.eat_kw("maxspan") {
+                    return Err(self.expected("`maxspan=` after `with`"));
+                }
+                self.expect(Tok::Assign, "`=`")?;
+                seq.maxspan_ms = Some(self.span()?);
+            }
+        }
+        while *self.peek() == Tok::LBracket {
+            let step = self.step()?;
+            seq.steps.push(step);
+        }
+        if self.eat_kw("until") {
+            let at = self.offset();
+            let step = self.step()?;
+            if step.runs != 1 {
+                return Err(EqlError::new(at, "`until` takes no `runs`"));
+            }
+            seq.until = Some(step);
+        }
+        let total: usize = seq.steps.iter().map(|s| s.runs as usize).sum();
+        if seq.steps.len() < 2 && total < 2 {
+            return Err(EqlError::new(
+                self.offset(),
+                "a sequence needs at least two steps `[<category> where <condition>]`",
+            ));
+        }
+        if total > MAX_SEQUENCE_STEPS {
+            return Err(EqlError::new(
+                self.offset(),
+                format!("a sequence may have at most {MAX_SEQUENCE_STEPS} steps, runs included"),
+            ));
+        }
+        let keys = seq.steps.first().map_or(0, |s| s.by.len());
+        if seq
+            .steps
+            .iter()
+            .chain(&seq.until)
+            .any(|s| s.by.len() != keys)
+        {
+            return Err(EqlError::new(
+                self.offset(),
+                "every step of a sequence needs the same number of `by` keys",
+            ));
+        }
+        match self.peek() {
+            Tok::Eof => Ok(seq),
+            Tok::Pipe => Err(EqlError::new(
+                self.offset(),
+                "pipes (`| head`, `| filter` ...) are not supported in detection rules",
+            )),
+            _ => Err(self.expected("another step `[...]`, `until` or the end of the query")),
+        }
+    }
+
+    /// `[<category> where <condition>] [by keys] [with runs=N]`.
+    fn step(&mut self) -> Result<SeqStep, EqlError> {
+        self.expect(Tok::LBracket, "`[`")?;
+        let category = match self.peek().clone() {
+            Tok::Ident { name, ci: false } => {
+                self.bump();
+                name
+            }
+            _ => return Err(self.expected("an event category such as `process`")),
+        };
+        if !self.eat_kw("where") {
+            return Err(self.expected("`where`"));
+        }
+        let condition = self.or()?;
+        self.expect(Tok::RBracket, "`]`")?;
+        let mut step = SeqStep {
+            ast: Ast {
+                category,
+                condition,
+            },
+            by: Vec::new(),
+            runs: 1,
+        };
+        if is_kw(self.peek(), "by") {
+            self.bump();
+            step.by = self.fields()?;
+        }
+        if is_kw(self.peek(), "with") {
+            self.bump();
+            if !self.eat_kw("runs") {
+                return Err(self.expected("`runs=` after a step's `with`"));
+            }
+            self.expect(Tok::Assign, "`=`")?;
+            let at = self.offset();
+            step.runs = match self.bump().0 {
+                Tok::Int(n) if (1..=MAX_SEQUENCE_STEPS as i64).contains(&n) => n as u32,
+                _ => {
+                    return Err(EqlError::new(
+                        at,
+                        format!("`runs` takes a whole number from 1 to {MAX_SEQUENCE_STEPS}"),
+                    ))
+                }
+            };
+        }
+        Ok(step)
+    }
+
+    /// `a, b.c, …`: join keys.
+    fn fields(&mut self) -> Result<Vec<String>, EqlError> {
+        let mut out = Vec::new();
+        loop {
+            match self.peek().clone() {
+                Tok::Ident { name, ci: false } => {
+                    self.bump();
+                    out.push(name);
+                }
+                _ => return Err(self.expected("a field name")),
+            }
+            if *self.peek() != Tok::Comma {
+                return Ok(out);
+            }
+            self.bump();
+        }
+    }
+
+    /// `30s`, `5m`, `1h`, `2d`, `500ms` (a bare number is seconds), in milliseconds.
+    fn span(&mut self) -> Result<u64, EqlError> {
+        let at = self.offset();
+        let n = match self.bump().0 {
+            Tok::Int(n) if n > 0 => n as u64,
+            _ => {
+                return Err(EqlError::new(
+                    at,
+                    "`maxspan` takes a positive duration such as `30s`",
+                ))
+            }
+        };
+        let unit_ms = match self.peek().clone() {
+            Tok::Ident { name, ci: false } => {
+                let ms = match name.as_str() {
+                    "ms" => 1,
+                    "s" => 1_000,
+                    "m" => 60_000,
+                    "h" => 3_600_000,
+                    "d" => 86_400_000,
+                    _ => return Ok(n.saturating_mul(1_000)),
+                };
+                self.bump();
+                ms
+            }
+            _ => 1_000,
+        };
+        Ok(n.saturating_mul(unit_ms))
     }
 
     fn or(&mut self) -> Result<Expr, EqlError> {
