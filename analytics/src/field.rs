@@ -73,6 +73,30 @@ impl FieldRef {
         }
     }
 
+    /// The dotted ECS path.
+    pub fn path(&self) -> &str {
+        match self {
+            FieldRef::EventType => "event.type",
+            FieldRef::EventCategory => "event.category",
+            FieldRef::EventAction => "event.action",
+            FieldRef::HostOsType => "host.os.type",
+            FieldRef::ProcessPid => "process.pid",
+            FieldRef::ProcessName => "process.name",
+            FieldRef::ProcessExecutable => "process.executable",
+            FieldRef::ProcessArgs => "process.args",
+            FieldRef::ProcessArgsCount => "process.args_count",
+            FieldRef::ProcessCommandLine => "process.command_line",
+            FieldRef::ProcessPeOriginalFileName => "process.pe.original_file_name",
+            FieldRef::ParentName => "process.parent.name",
+            FieldRef::ParentExecutable => "process.parent.executable",
+            FieldRef::ParentArgs => "process.parent.args",
+            FieldRef::ParentCommandLine => "process.parent.command_line",
+            FieldRef::UserId => "user.id",
+            FieldRef::UserName => "user.name",
+            FieldRef::Other(path) => path,
+        }
+    }
+
     /// Reads the field from `ev`.
     #[inline]
     pub fn get<'a>(&self, ev: &'a Event) -> FieldValue<'a> {

@@ -116,6 +116,14 @@ impl ElasticRule {
         }
     }
 
+    /// Every field path the rule's query reads.
+    pub fn field_paths(&self) -> Vec<String> {
+        match &self.query {
+            RuleQuery::Event(q) => q.field_paths(),
+            RuleQuery::Sequence(s) => s.field_paths(),
+        }
+    }
+
     /// The rule's sequence, for a `sequence` query.
     pub fn sequence(&self) -> Option<&Sequence> {
         match &self.query {

@@ -115,6 +115,13 @@ impl Query {
         self.root.eval(event)
     }
 
+    /// Every field path the query reads, once each, in first-use order.
+    pub fn field_paths(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        self.root.field_paths(&mut out);
+        out
+    }
+
     /// Groups of atoms that must each hold for the query to match (see [`needs`]).
     pub(crate) fn need_groups(&self) -> Option<Vec<Vec<Atom>>> {
         needs::groups(&self.root)
@@ -311,6 +318,29 @@ impl Node {
                 let (l, r) = (lhs.eval(ev), rhs.eval(ev));
                 l.iter()
                     .any(|a| r.iter().any(|b| value::compare(*op, a, b)))
+            }
+        }
+    }
+}
+
+impl Node {
+    fn field_paths(&self, out: &mut Vec<String>) {
+        let mut push = |f: &FieldRef| {
+            if !out.iter().any(|p| p == f.path()) {
+                out.push(f.path().to_string());
+            }
+        };
+        match self {
+            Node::And(items) | Node::Or(items) => {
+                items.iter().for_each(|n| n.field_paths(out));
+            }
+            Node::Not(inner) => inner.field_paths(out),
+            Node::Const(_) => {}
+            Node::Leaf(f, _) => push(f),
+            Node::Computed(c, _) => c.fields(&mut push),
+            Node::Compare(cmp) => {
+                cmp.0.fields(&mut push);
+                cmp.2.fields(&mut push);
             }
         }
     }

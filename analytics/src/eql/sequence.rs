@@ -93,6 +93,20 @@ impl Sequence {
         })
     }
 
+    /// Every field path the steps, their keys and `until` read.
+    pub fn field_paths(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for step in self.steps.iter().chain(&self.until) {
+            let keys = step.keys.iter().map(|k| k.path().to_string());
+            for p in step.query.field_paths().into_iter().chain(keys) {
+                if !out.contains(&p) {
+                    out.push(p);
+                }
+            }
+        }
+        out
+    }
+
     /// How many steps, `runs` expanded.
     pub fn len(&self) -> usize {
         self.steps.len()

@@ -213,6 +213,15 @@ impl Computed {
         })
     }
 
+    /// Calls `f` on every field the expression reads.
+    pub(crate) fn fields(&self, f: &mut impl FnMut(&FieldRef)) {
+        match self {
+            Computed::Field(field) => f(field),
+            Computed::Lit(_) => {}
+            Computed::Call { args, .. } => args.iter().for_each(|a| a.fields(f)),
+        }
+    }
+
     /// Every value of the expression for `ev` (at least one; `Null` when missing).
     pub(crate) fn eval(&self, ev: &Event) -> Vec<Val> {
         match self {
