@@ -7,7 +7,8 @@
 //! (`ss`, `netstat`, `lsof -i`, ... with a marker each) among benign commands and
 //! malformed lines, the real analytics engine, and the real alert log
 //! (`JsonlFileSink`, `fsync = "always"` or `"never"`, a small `max_bytes` in some
-//! rounds so it rotates) on a tmpfs of its own. The alerts raised are known from a run
+//! rounds so it rotates) on a tmpfs of its own, behind an alert queue of 1 to 512 (so
+//! the sink's group-commit bursts run from a few alerts to its cap of 256). The alerts raised are known from a run
 //! of the same load into a sink that never fails (the replay clock makes it
 //! deterministic).
 //!
@@ -27,6 +28,10 @@
 //! alerts raised (health) = the clean run's alerts; every line in the log files (rotated
 //! ones oldest first, then the live one) is whole, one of those alerts, none twice and
 //! in their order; and lines in the log + `sink.file` losses = alerts raised.
+//!
+//! The test also asserts that the rounds together did inject each kind of fault and
+//! saw a burst cut back part way (lines of the burst already written taken off the log
+//! again by the file sink), so a change that stops the faults from landing fails it.
 //!
 //! The schedule is deterministic; the interleaving with the retry thread (every 500 ms)
 //! is not, and the invariant must hold for any. Needs root for the tmpfs (CI runs as
@@ -267,6 +272,8 @@ struct Chaos {
     /// A sync fault waiting for the next sync.
     pending_sync: Option<Fault>,
     filler: PathBuf,
+    /// Writes since the last sync: the burst so far.
+    burst: u64,
     injected: Arc<Mutex<HashMap<&'static str, u64>>>,
 }
 
@@ -278,6 +285,18 @@ impl Chaos {
             .unwrap_or_else(|p| p.into_inner())
             .entry(what)
             .or_default() += 1;
+    }
+
+    /// Notes the longest burst, and a write that made the file sink cut lines of the
+    /// burst already written back off the log (a failure in the middle of a burst).
+    fn observe_write(&mut self, kept_before: usize) {
+        self.burst += 1;
+        let mut stats = self.injected.lock().unwrap_or_else(|p| p.into_inner());
+        let longest = stats.entry("longest burst").or_default();
+        *longest = (*longest).max(self.burst);
+        if self.inner.backlog_len() > kept_before + 1 {
+            *stats.entry("burst cut back").or_default() += 1;
+        }
     }
 
     /// Runs the fault due at this call; true when this write is to fail.
@@ -336,10 +355,14 @@ impl AlertSink for Chaos {
         if self.before_call(true) {
             return Err(injected_error("write_deferred"));
         }
-        self.inner.write_deferred(alert, line)
+        let kept = self.inner.backlog_len();
+        let result = self.inner.write_deferred(alert, line);
+        self.observe_write(kept);
+        result
     }
     fn sync(&mut self) -> io::Result<()> {
         self.before_call(false);
+        self.burst = 0;
         match self.pending_sync.take() {
             Some(Fault::FailSyncBefore) => {
                 self.count("sync error before");
@@ -360,10 +383,11 @@ impl AlertSink for Chaos {
     }
 }
 
-fn options() -> PipelineOptions {
+/// `queue`: the alert queue's capacity, which bounds how long the sink's bursts get.
+fn options(queue: usize) -> PipelineOptions {
     PipelineOptions {
         channel_capacity: 64,
-        alert_queue_capacity: 512,
+        alert_queue_capacity: queue,
         process_table_capacity: 4096,
         seed_process_table: false,
         clock: Clock::Event,
@@ -378,7 +402,7 @@ struct Outcome {
     malformed: u64,
 }
 
-fn run(input: &Path, sink: Box<dyn AlertSink>) -> Outcome {
+fn run(input: &Path, sink: Box<dyn AlertSink>, queue: usize) -> Outcome {
     let replay = LineReplay::new(vec![input.to_path_buf()], EcsParser).with_threads(1);
     let stats = replay.stats();
     let health = Health::new();
@@ -397,7 +421,7 @@ fn run(input: &Path, sink: Box<dyn AlertSink>) -> Outcome {
             health.clone(),
             shutdown,
             controls,
-            options(),
+            options(queue),
         ))
         .expect("the pipeline runs");
     assert_eq!(report.collector_error, None);
@@ -433,7 +457,8 @@ fn logged(log: &Path, keep_files: u32) -> Vec<String> {
     out
 }
 
-fn round(seed: u64, dir: &Path) {
+/// One round; returns what was injected and seen (counts by kind).
+fn round(seed: u64, dir: &Path) -> HashMap<&'static str, u64> {
     let mut rng = Rng::new(seed);
     let events = 150 + rng.below(250) as usize;
     let input = load(&mut rng, dir, events);
@@ -441,7 +466,7 @@ fn round(seed: u64, dir: &Path) {
     // The clean run: which alerts the load raises, in order.
     let clean = Memory::default();
     let lines = clean.0.clone();
-    let baseline = run(&input.path, Box::new(clean));
+    let baseline = run(&input.path, Box::new(clean), 512);
     let expected: Vec<String> = lines
         .lock()
         .unwrap_or_else(|p| p.into_inner())
@@ -480,6 +505,7 @@ fn round(seed: u64, dir: &Path) {
         ..FileSinkConfig::default()
     };
     let backlog = 8 + rng.below(33) as usize;
+    let queue = [1, 4, 32, 512][rng.below(4) as usize];
     let file = JsonlFileSink::open(&log, &config)
         .expect("open the alert log")
         .with_backlog_limit(backlog, 1024 * 1024);
@@ -490,9 +516,10 @@ fn round(seed: u64, dir: &Path) {
         schedule: schedule(&mut rng, 3 * expected.len() as u64),
         pending_sync: None,
         filler: mount.join("filler"),
+        burst: 0,
         injected: injected.clone(),
     };
-    let out = run(&input.path, Box::new(chaos));
+    let out = run(&input.path, Box::new(chaos), queue);
 
     // Events: each line analysed or counted.
     assert_eq!(out.malformed, input.malformed, "seed {seed}");
@@ -528,7 +555,7 @@ fn round(seed: u64, dir: &Path) {
     let queue_lost = snap.losses.get("alert_queue").copied().unwrap_or(0);
     let injected = injected.lock().unwrap_or_else(|p| p.into_inner()).clone();
     eprintln!(
-        "seed {seed}: {} lines, {} alerts raised, {} logged, {lost} counted lost, alerts_written {}; fsync {:?}, rotate {rotate}, backlog {backlog}; injected {injected:?}",
+        "seed {seed}: {} lines, {} alerts raised, {} logged, {lost} counted lost, alerts_written {}; fsync {:?}, rotate {rotate}, backlog {backlog}, queue {queue}; injected {injected:?}",
         input.lines,
         expected.len(),
         written.len(),
@@ -551,14 +578,39 @@ fn round(seed: u64, dir: &Path) {
         written.len(),
         expected.len()
     );
+    injected
 }
 
 #[test]
 fn every_alert_is_logged_in_order_or_counted_under_random_sink_failures() {
     let dir = tempfile::tempdir().expect("tempdir");
+    let mut total: HashMap<&'static str, u64> = HashMap::new();
     for seed in seeds() {
         let round_dir = dir.path().join(format!("seed-{seed}"));
         std::fs::create_dir_all(&round_dir).expect("round dir");
-        round(seed, &round_dir);
+        for (what, n) in round(seed, &round_dir) {
+            let t = total.entry(what).or_default();
+            *t = if what == "longest burst" {
+                (*t).max(n)
+            } else {
+                *t + n
+            };
+        }
     }
+    eprintln!("all rounds: {total:?}");
+    // The rounds exercise what the doc says they do.
+    for what in [
+        "fill",
+        "free",
+        "write error",
+        "sync error before",
+        "sync error after",
+        "burst cut back",
+    ] {
+        assert!(
+            total.get(what).copied().unwrap_or(0) > 0,
+            "no {what} in any round: {total:?}"
+        );
+    }
+    assert!(total["longest burst"] >= 8, "bursts too short: {total:?}");
 }

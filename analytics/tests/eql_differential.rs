@@ -564,8 +564,18 @@ fn leaf(rng: &mut Rng, ci: bool) -> Leaf {
     }
 }
 
+/// How many values a list gets: often one, sometimes past the lengths where Picket
+/// switches to its gated glob matching (4 globs) and hashed exact values (9 values).
+fn list_len(rng: &mut Rng) -> usize {
+    match rng.below(10) {
+        0..=4 => 1,
+        5..=7 => 2 + rng.below(3),
+        _ => 5 + rng.below(8),
+    }
+}
+
 fn patterns(rng: &mut Rng, field: &Field, make: fn(&mut Rng, &Field) -> String) -> String {
-    let n = if rng.chance(60) { 1 } else { 2 + rng.below(3) };
+    let n = list_len(rng);
     let items: Vec<String> = (0..n).map(|_| lit(&make(rng, field))).collect();
     if n == 1 && rng.chance(50) {
         items[0].clone()
@@ -609,7 +619,7 @@ fn string_leaf_cs(rng: &mut Rng, field: &Field) -> Leaf {
             negated(field, format!("{f} != {v}"), |x| format!("{x} == {v}"))
         }
         2 => {
-            let n = 1 + rng.below(4);
+            let n = list_len(rng);
             let l = list(&string_values(rng, field, n));
             if rng.chance(70) {
                 same(field, |x| format!("{x} in {l}"))
@@ -642,7 +652,7 @@ fn string_leaf_ci(rng: &mut Rng, field: &Field) -> Leaf {
             same(field, |x| format!("{x} : {p}"))
         }
         3 => {
-            let n = 1 + rng.below(4);
+            let n = list_len(rng);
             let l = list(&string_values(rng, field, n));
             if rng.chance(70) {
                 same(field, |x| format!("{x} in~ {l}"))
