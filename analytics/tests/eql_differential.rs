@@ -35,6 +35,10 @@
 //!   `arraySearch(f, x, <comparison on x>)`, the package's own "any element". Negated
 //!   forms (`!=`, `not in`) are `not` of that: no element matches. Empty arrays are not
 //!   generated: Elastic and Picket index `[]` as missing, the package does not.
+//!   Functions (`startsWith`, `wildcard`, ...) on arrays are mapped the same way, as
+//!   Picket documents; Elastic's function reference says its functions read only the
+//!   first element of an array, a difference this check cannot see (the package has no
+//!   multi-valued fields of its own).
 //! - Wildcards: the package knows only `*`; `?` is a literal there and one character in
 //!   Picket (and Lucene). Patterns carry no `?` (values still do).
 //! - `regex`: the package uses Python's `re.match`, anchored at the start only; Lucene
