@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   clang llvm libbpf-dev bpftool   # eBPF programs: CO-RE C compiled with clang -target bpf
   net-tools iproute2 lsof procps  # the discovery tools the real-collector tests run
-  python3-minimal perl gcc libc6-dev  # scripts and a C sock_diag program reading connection tables (AN0904 by behaviour)
+  python3-minimal python3-venv perl gcc libc6-dev  # scripts (and the eql reference venv below) and a C sock_diag program reading connection tables (AN0904 by behaviour)
   rsyslog                         # real syslog receiver for the forwarding tests, and a relay in front of Picket's
   snmp                            # net-snmp's snmpwalk/snmpget: AN0907's SNMP queries, run under the live collector
   awscli                          # the real AWS CLI: AN0908's host side, run under the live collector
@@ -52,3 +52,15 @@ rustup component list --installed | grep -q '^clippy' || rustup component add cl
 # installed only if missing.
 rustup toolchain list | grep -q '^nightly-' || rustup toolchain install nightly --profile minimal
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+
+# The reference EQL implementation (the `eql` package, pinned) that
+# analytics/tests/eql_differential.rs compares Picket's engine with, through
+# scripts/eql-reference.py. Debian's python3 (not a pyenv shim) in a venv of its own;
+# rebuilt only when the pinned versions are not what it holds.
+eql_venv=/opt/picket-test/eql-venv
+eql_pins=(eql==1.0.1 lark==1.3.1)
+if ! "$eql_venv/bin/python" -c 'import importlib.metadata as m, sys; sys.exit(not (m.version("eql") == "1.0.1" and m.version("lark") == "1.3.1"))' 2>/dev/null; then
+  mkdir -p "$(dirname "$eql_venv")"
+  /usr/bin/python3 -m venv --clear "$eql_venv"
+  "$eql_venv/bin/pip" install --quiet --disable-pip-version-check --no-deps "${eql_pins[@]}"
+fi

@@ -22,7 +22,8 @@ pub struct Health {
     pub events_seen: AtomicU64,
     /// Alerts produced by detectors.
     pub alerts_raised: AtomicU64,
-    /// Alerts written by sinks.
+    /// Alerts every sink accepted: written, or kept in memory for the sink's retry. An
+    /// alert a sink keeps and loses later is counted here and in that sink's losses too.
     pub alerts_written: AtomicU64,
     /// Processes the process table forgot to stay within its bounds (per host and in
     /// total) while they were still running.
@@ -87,7 +88,7 @@ pub struct HealthSnapshot {
     pub events_seen: u64,
     /// Alerts produced.
     pub alerts_raised: u64,
-    /// Alerts written by sinks.
+    /// Alerts every sink accepted (see [`Health::alerts_written`]).
     pub alerts_written: u64,
     /// Alerts folded (the detector's own count).
     pub alerts_folded: u64,
