@@ -49,14 +49,14 @@
 //!   `str.lower` applies the Greek final-sigma rule (`"ΣΑΣ"` → `"σας"`); Lucene and
 //!   Picket fold character by character.
 //! - `startsWith` / `endsWith` / `stringContains` take one value in the package, several
-//!   in Picket: generated with one.
+//!   in Picket: generated with one. `stringContains(f, "")` is true in the package and
+//!   false in Elastic's reference, which Picket follows: the reference gets `false`.
 //! - `cidrMatch`: the package requires `/bits` on every block and raises on a value that
 //!   is not an address: blocks always have one and `source.ip` always holds an address.
-//! - `length(f)` on a missing field: Picket counts it as 0, the package (and Elastic:
-//!   "if null, returns null") as null. The reference gets Picket's rule written out,
-//!   `(f == null or length(f) op n)` when `0 op n` holds and `(f != null and ...)`
-//!   otherwise, and the difference itself is kept as a known gap:
-//!   [`known_gap_length_of_a_missing_field`].
+//! - `length(f)` on a missing field is null in both (Elastic: "if null, returns null"),
+//!   so the comparison does not hold; the reference gets `(f != null and ...)` for `not`
+//!   to stay two-valued. [`length_of_a_missing_field_is_null_in_both`] pins it (this
+//!   check found the gap: Picket counted a missing field as length 0).
 //! - Not generated: `process where` (the package reads an `event_type` key, Picket
 //!   `event.category`; queries say `any where`), comparisons across types (a string
 //!   field against a number: the package yields null, Elastic coerces), `null` inside
@@ -496,20 +496,9 @@ fn leaf(rng: &mut Rng, ci: bool) -> Leaf {
             } else {
                 rng.below(13)
             };
-            // What Picket gives a missing field: length 0.
-            let zero_holds = match op {
-                "==" => n == 0,
-                "!=" => n != 0,
-                "<" => 0 < n,
-                "<=" => true,
-                ">" => false,
-                _ => n == 0,
-            };
-            let reference = if zero_holds {
-                format!("({f} == null or length({f}) {op} {n})")
-            } else {
-                format!("({f} != null and length({f}) {op} {n})")
-            };
+            // A missing field's length is null: the comparison does not hold, and the
+            // package's `not` of null stays null, so the guard keeps it two-valued.
+            let reference = format!("({f} != null and length({f}) {op} {n})");
             return Leaf {
                 picket: format!("length({f}) {op} {n}"),
                 reference,
@@ -606,6 +595,14 @@ fn function_leaf(rng: &mut Rng, field: &Field, tilde: &str) -> Leaf {
             "endsWith" => v[i..].iter().collect(),
             _ => v[i..j].iter().collect(),
         };
+        if name == "stringContains" && piece.is_empty() {
+            // Elastic's reference: an empty substring is not contained; the package
+            // says it is. Picket follows Elastic.
+            return Leaf {
+                picket: format!("{name}{tilde}({}, \"\")", field.path),
+                reference: "false".into(),
+            };
+        }
         lit(&recase(rng, &piece))
     };
     same(field, |x| format!("{name}{tilde}({x}, {arg})"))
@@ -933,13 +930,11 @@ fn the_reference_harness_distinguishes_what_it_should() {
     );
 }
 
-/// Known gap (reported, not fixed here: the engine is being changed elsewhere): Picket
-/// gives `length()` of a missing field 0, so `length(process.args) == 0` matches an
-/// event without arguments; the reference (like Elastic, whose `length(null)` is null)
-/// does not. When Picket follows, this test fails: drop the mapping of `length` in
-/// [`leaf`] and this test.
+/// Found by this check and fixed in the engine: Picket gave `length()` of a missing
+/// field 0, so `length(process.args) == 0` matched an event without arguments; like the
+/// reference and Elastic (`length(null)` is null), it no longer does.
 #[test]
-fn known_gap_length_of_a_missing_field() {
+fn length_of_a_missing_field_is_null_in_both() {
     let events = vec![json!({"@timestamp": "2026-11-20T10:00:00Z", "process": {"name": "ss"}})];
     let text = "any where length(process.args) == 0";
     let ours = Query::compile(text)
@@ -952,6 +947,6 @@ fn known_gap_length_of_a_missing_field() {
             insensitive: false,
         }],
     );
-    assert!(ours, "Picket: length of a missing field is 0");
+    assert!(!ours, "Picket: length(null) == 0 does not hold");
     assert_eq!(theirs, [vec![false]], "eql: length(null) is null");
 }

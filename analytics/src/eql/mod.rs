@@ -473,6 +473,17 @@ fn compile(e: &Expr) -> Result<Node, EqlError> {
             {
                 length(args, *op, rhs, *at)?
             }
+            _ if *op == Op::Ne => {
+                // Computed in a script in Elasticsearch: `null != x` is null, so false.
+                let [lit] = rhs.as_slice() else {
+                    return Err(EqlError::new(*at, "`!=` compares with one value"));
+                };
+                Node::Compare(Box::new((
+                    Computed::compile(lhs, *at)?,
+                    Op::Ne,
+                    Computed::Lit(Val::from_lit(lit)),
+                )))
+            }
             _ => {
                 // Any other value expression: computed, then tested as a field would be.
                 let value = Box::new(Computed::compile(lhs, *at)?);
@@ -492,17 +503,13 @@ fn compile(e: &Expr) -> Result<Node, EqlError> {
                     "only ==, !=, <, <=, > and >= compare two expressions",
                 ));
             }
-            let node = Node::Compare(Box::new((
+            // Computed in a script in Elasticsearch: `!=` with a null side is null, so
+            // false (not `not ==`, as for a field and a literal).
+            Node::Compare(Box::new((
                 Computed::compile(lhs, *at)?,
-                if *op == Op::Ne { Op::Eq } else { *op },
+                *op,
                 Computed::compile(rhs, *at)?,
-            )));
-            // `!=` is `not ==`, as for a field and a literal.
-            if *op == Op::Ne {
-                Node::Not(Box::new(node))
-            } else {
-                node
-            }
+            )))
         }
     })
 }
@@ -520,11 +527,13 @@ fn length(args: &[(Arg, usize)], op: Op, rhs: &[Lit], at: usize) -> Result<Node,
     };
     let op3 = match op {
         Op::Eq | Op::Colon => None,
+        // A script comparison in Elasticsearch: `length(null) != n` is null, so false
+        // (unlike a field's `!=`, which is `not ==`).
         Op::Ne => {
-            return Ok(Node::Not(Box::new(Node::Leaf(
-                field,
-                Test::Length(None, n),
-            ))))
+            return Ok(Node::Or(Box::new([
+                Node::Leaf(field.clone(), Test::Length(Some(Ord3::Lt), n)),
+                Node::Leaf(field, Test::Length(Some(Ord3::Gt), n)),
+            ])))
         }
         Op::Lt => Some(Ord3::Lt),
         Op::Le => Some(Ord3::Le),

@@ -30,7 +30,7 @@ pub(crate) enum Val {
 }
 
 impl Val {
-    fn from_lit(l: &Lit) -> Val {
+    pub(crate) fn from_lit(l: &Lit) -> Val {
         match l {
             Lit::Str(s) => Val::Str(s.clone()),
             Lit::Int(i) => Val::Int(*i),
