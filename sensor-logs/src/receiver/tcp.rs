@@ -59,6 +59,9 @@ struct Conn {
     peer: SocketAddr,
     framing: Framing,
     stall_timeout: Duration,
+    /// The connection's slot under `max_connections`, given back before the peer is
+    /// told of the close, so a peer that reconnects at once finds it free.
+    slot: std::cell::Cell<Option<ActiveGuard>>,
 }
 
 impl StreamListener {
@@ -137,16 +140,13 @@ impl StreamListener {
                 peer,
                 framing: self.framing,
                 stall_timeout: self.stall_timeout,
+                slot: std::cell::Cell::new(Some(ActiveGuard::new(active.clone()))),
             };
             let tls = self.tls.clone();
-            let guard = ActiveGuard::new(active.clone());
             let spawned = std::thread::Builder::new()
                 .name(format!("syslog-{transport}-conn"))
                 .stack_size(CONNECTION_STACK)
-                .spawn(move || {
-                    let _guard = guard;
-                    conn.run(stream, tls);
-                });
+                .spawn(move || conn.run(stream, tls));
             match spawned {
                 Ok(handle) => connections.push(handle),
                 Err(e) => {
@@ -388,6 +388,7 @@ impl Conn {
         }
         framer.finish(&mut emit);
         shared.flush(self.transport, &peer_counter, &tally);
+        drop(self.slot.take());
         stream.close();
     }
 }
