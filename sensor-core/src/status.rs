@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 /// File name inside the state directory.
@@ -95,9 +95,6 @@ pub struct StatusBoard {
     started_at: DateTime<Utc>,
     collector: String,
     inner: Mutex<(ConfigStatus, Option<ReloadError>)>,
-    /// Set once the status file was written: a missing directory after that was removed
-    /// under the running daemon.
-    written: AtomicBool,
 }
 
 impl StatusBoard {
@@ -120,7 +117,6 @@ impl StatusBoard {
             started_at: Utc::now(),
             collector: collector.to_string(),
             inner: Mutex::new((Self::config_status(config), None)),
-            written: AtomicBool::new(false),
         })
     }
 
@@ -178,20 +174,23 @@ impl StatusBoard {
     /// was removed since the last write (counted in `state_dir.recreated`).
     pub fn write(&self, dir: &Path) -> io::Result<PathBuf> {
         let path = dir.join(STATUS_FILE);
-        if self.written.load(Ordering::Relaxed) && !dir.is_dir() {
-            self.health
-                .counter("state_dir.recreated")
-                .fetch_add(1, Ordering::Relaxed);
+        let text = serde_json::to_string_pretty(&self.status()).map_err(io::Error::other)?;
+        write_state_file(&path, (text + "\n").as_bytes())?;
+        // Removals since the last write, whichever writer made the directory again.
+        let counter = self.health.counter("state_dir.recreated");
+        let total = times_recreated(dir);
+        let before = counter.swap(total, Ordering::Relaxed);
+        if total > before {
             let msg = format!(
                 "the state directory {} was removed while Picket ran; made it again",
                 dir.display()
             );
             tracing::warn!("{msg}");
             self.health.note("state_dir", msg);
+            // This write's status still showed the old count: write again with it.
+            let text = serde_json::to_string_pretty(&self.status()).map_err(io::Error::other)?;
+            write_state_file(&path, (text + "\n").as_bytes())?;
         }
-        let text = serde_json::to_string_pretty(&self.status()).map_err(io::Error::other)?;
-        write_state_file(&path, (text + "\n").as_bytes())?;
-        self.written.store(true, Ordering::Relaxed);
         Ok(path)
     }
 }
@@ -218,7 +217,15 @@ pub fn write_state_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// Creates the state directory, 0700 on Unix (it says what Picket watches and lost).
 pub fn create_state_dir(dir: &Path) -> io::Result<()> {
     if dir.is_dir() {
+        remember_state_dir(dir);
         return Ok(());
+    }
+    // Whoever writes first after a removal (the status file, an input's position)
+    // makes it again: counted here, so no writer can hide a removal from the count.
+    if let Ok(mut seen) = STATE_DIRS.lock() {
+        if let Some((_, recreated)) = seen.iter_mut().find(|(d, _)| d == dir) {
+            *recreated += 1;
+        }
     }
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
@@ -227,7 +234,28 @@ pub fn create_state_dir(dir: &Path) -> io::Result<()> {
         use std::os::unix::fs::DirBuilderExt;
         builder.mode(0o700);
     }
-    builder.create(dir)
+    builder.create(dir)?;
+    remember_state_dir(dir);
+    Ok(())
+}
+
+/// The state directories this process has had, each with how many times it was made
+/// again after a removal (a directory first made is no removal).
+static STATE_DIRS: std::sync::Mutex<Vec<(PathBuf, u64)>> = std::sync::Mutex::new(Vec::new());
+
+fn remember_state_dir(dir: &Path) {
+    if let Ok(mut seen) = STATE_DIRS.lock() {
+        if !seen.iter().any(|(d, _)| d == dir) {
+            seen.push((dir.to_path_buf(), 0));
+        }
+    }
+}
+
+/// How many times `dir` was made again after a removal, by any writer.
+fn times_recreated(dir: &Path) -> u64 {
+    STATE_DIRS.lock().map_or(0, |seen| {
+        seen.iter().find(|(d, _)| d == dir).map_or(0, |(_, n)| *n)
+    })
 }
 
 /// Reads a status file.
@@ -283,5 +311,12 @@ mod tests {
         let read = read_status(&state).expect("read");
         assert_eq!(read.counters.counts.get("state_dir.recreated"), Some(&1));
         assert!(read.counters.notes.contains_key("state_dir"));
+        // Removed again, and another writer (an input saving its position) makes it
+        // again before the status is written: still counted.
+        std::fs::remove_dir_all(&state).expect("rm state");
+        write_state_file(&state.join("files.json"), b"{}").expect("position");
+        board.write(&state).expect("write after the position");
+        let read = read_status(&state).expect("read");
+        assert_eq!(read.counters.counts.get("state_dir.recreated"), Some(&2));
     }
 }

@@ -322,7 +322,8 @@ fn a_stalled_half_frame_peer_is_closed_counted_and_its_slot_reused() {
     // The only slot is free again, already when the peer sees the close: a peer that
     // connects at once is served.
     let mut next = TcpStream::connect(r.addr(0)).expect("connect");
-    next.write_all(&octet("<13>after the stall")).expect("write");
+    next.write_all(&octet("<13>after the stall"))
+        .expect("write");
     r.collect.wait_for(1, WAIT);
     let got = r.collect.got();
     assert_eq!(got[0].text, "<13>after the stall", "{got:?}");
