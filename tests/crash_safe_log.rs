@@ -443,19 +443,26 @@ fn a_burst_that_fills_the_disk_loses_nothing_and_keeps_its_order() {
             while f.write_all(&chunk).is_ok() {}
         }
     }
-    // The failing write cuts the burst's unsynced lines off the file (it shrinks) and
-    // keeps them; later writes put kept lines back, oldest first, as room allows.
-    let (mut longest, mut cut) = (0, false);
+    // The failing write keeps its line and the burst's later ones; the file never
+    // shrinks, so the lines written before the failure stay.
+    let (mut longest, mut shrank, mut kept) = (0, false, false);
     for i in synced..synced + 40 {
         let a = alert(i);
         sink.write_deferred(&a, &a.to_json_line())
             .expect("kept, not refused");
-        cut |= log_len() < longest;
+        shrank |= log_len() < longest;
         longest = longest.max(log_len());
+        kept |= sink.backlog_len() > 0;
     }
     let _ = sink.sync();
-    assert!(cut, "a write failed after unsynced lines of the burst");
+    assert!(kept, "a write of the burst failed");
+    assert!(!shrank, "whole lines written before the failure stayed");
     let in_file = markers(&log);
+    assert!(
+        in_file.len() >= synced + 2,
+        "the burst's lines that fitted are in the file: {} of {synced} + 2",
+        in_file.len()
+    );
     let expected: Vec<String> = (0..synced + 40).map(|i| format!("disk-{i}")).collect();
     assert_eq!(
         in_file[..],

@@ -212,37 +212,37 @@ impl FileLog {
     }
 
     /// Writes one whole line (with its newline), synced now under `fsync = "always"`
-    /// unless `defer` (then by the next [`FileLog::sync_unsynced`]). On failure the file
-    /// is cut back to its last synced length, so a partial line never stays in the log,
-    /// and the unsynced lines cut off are kept for the retry.
+    /// unless `defer` (then by the next [`FileLog::sync_unsynced`]). A partial line never
+    /// stays in the log: a failed write cuts off only that line (the lines before it were
+    /// written whole and wait for their sync), a failed sync cuts the file back to its
+    /// last synced length and keeps the unsynced lines for the retry.
     fn write_line(&mut self, buf: &[u8], defer: bool) -> io::Result<()> {
         let len = buf.len() as u64;
         if self.size > 0 && self.size + len > self.max_bytes {
             self.rotate()?;
         }
-        let always = self.fsync == FsyncPolicy::Always;
-        let result = self.file.write_all(buf).and_then(|()| {
-            if always && !defer {
-                self.file.sync_data()
-            } else {
-                Ok(())
-            }
-        });
-        match result {
-            Ok(()) => {
-                self.size += len;
-                if always && defer {
-                    self.unsynced.push(buf.to_vec());
-                } else {
-                    self.mark_synced();
-                }
-                Ok(())
-            }
-            Err(e) => {
+        if let Err(e) = self.file.write_all(buf) {
+            // Out of space in the middle of a burst: the burst's earlier lines stay.
+            if let Err(cut) = self.file.set_len(self.size) {
+                tracing::error!(path = %self.path.display(), error = %cut, "Cannot cut a partly written line off the alert log");
                 self.cut_unsynced();
-                Err(e)
+            }
+            return Err(e);
+        }
+        let always = self.fsync == FsyncPolicy::Always;
+        if always && !defer {
+            if let Err(e) = self.file.sync_data() {
+                self.cut_unsynced();
+                return Err(e);
             }
         }
+        self.size += len;
+        if always && defer {
+            self.unsynced.push(buf.to_vec());
+        } else {
+            self.mark_synced();
+        }
+        Ok(())
     }
 
     /// Syncs the lines written with `defer`; on failure they are cut off and kept.
