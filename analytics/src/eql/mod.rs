@@ -473,8 +473,9 @@ fn compile(e: &Expr) -> Result<Node, EqlError> {
             {
                 length(args, *op, rhs, *at)?
             }
-            _ if *op == Op::Ne => {
+            _ if *op == Op::Ne && !matches!(rhs.as_slice(), [Lit::Null]) => {
                 // Computed in a script in Elasticsearch: `null != x` is null, so false.
+                // (`!= null` is "is not null", below.)
                 let [lit] = rhs.as_slice() else {
                     return Err(EqlError::new(*at, "`!=` compares with one value"));
                 };

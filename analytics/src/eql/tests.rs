@@ -208,6 +208,11 @@ fn functions_of_null_are_null_and_compare_false() {
     assert!(!q(r#"process where stringContains(process.command_line, user.name)"#).matches(&e));
     assert!(q(r#"process where startsWith(process.command_line, "")"#).matches(&e));
     assert!(!q(r#"process where concat(process.name, user.name) : "*""#).matches(&e));
+    assert!(q(r#"process where concat(process.name, user.name) == null"#).matches(&e));
+    assert!(!q(r#"process where concat(process.name, user.name) != null"#).matches(&e));
+    assert!(q(r#"process where concat(process.name, "x") != null"#).matches(&e));
+    assert!(!q(r#"process where concat(user.name, "x") != "y""#).matches(&e));
+    assert!(q(r#"process where concat(process.name, "x") != "y""#).matches(&e));
 }
 
 #[test]
