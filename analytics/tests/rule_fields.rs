@@ -72,7 +72,7 @@ fn event_with(path: &str, value: &Value, dotted: bool) -> Option<Event> {
 fn reads_as(v: &FieldValue<'_>, want: &Value) -> bool {
     match (v, want) {
         (FieldValue::Str(s), Value::String(w)) => s == w,
-        (FieldValue::Strs(items), Value::String(w)) => items == &[w.clone()],
+        (FieldValue::Strs(items), Value::String(w)) => *items == std::slice::from_ref(w),
         (FieldValue::Strs(items), Value::Array(w)) => {
             items.iter().map(|s| json!(s)).eq(w.iter().cloned())
         }

@@ -100,7 +100,10 @@ impl Query {
             "process" => Node::Leaf(FieldRef::EventCategory, Test::ProcessCategory),
             _ => Node::Leaf(
                 FieldRef::EventCategory,
-                Test::Str(Box::new(StrMatch::exact(&[ast.category.clone()], false))),
+                Test::Str(Box::new(StrMatch::exact(
+                    std::slice::from_ref(&ast.category),
+                    false,
+                ))),
             ),
         };
         let cond = compile(&ast.condition)?;
