@@ -29,7 +29,7 @@ pub(crate) use needs::Atom;
 
 use crate::field::{any_scalar, FieldRef, Scalar};
 use crate::glob::{fold, Glob};
-use parser::{Arg, Expr, Lit, Op, Operand};
+pub(crate) use parser::{Arg, Expr, Lit, Op, Operand};
 use regex::{RegexSet, RegexSetBuilder};
 use sensor_core::event::{Event, FieldValue};
 use std::collections::HashSet;
@@ -96,6 +96,14 @@ impl Query {
         })
     }
 
+    /// Compiles a condition built by another rule format (Sigma) as `any where <cond>`:
+    /// the same tree, evaluator and index as EQL text.
+    pub(crate) fn from_condition(cond: &Expr) -> Result<Query, EqlError> {
+        Ok(Query {
+            root: simplify(compile(cond)?),
+        })
+    }
+
     /// Does `event` match?
     #[inline]
     pub fn matches(&self, event: &Event) -> bool {
@@ -115,6 +123,8 @@ enum Node {
     Not(Box<Node>),
     Const(bool),
     Leaf(FieldRef, Test),
+    /// Some value of the first field equals some value of the second (`ci`: folded).
+    FieldsEqual(FieldRef, FieldRef, bool),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -278,8 +288,33 @@ impl Node {
             Node::Not(inner) => !inner.eval(ev),
             Node::Const(b) => *b,
             Node::Leaf(field, test) => test.eval(&field.get(ev)),
+            Node::FieldsEqual(a, b, ci) => fields_equal(&a.get(ev), &b.get(ev), *ci),
         }
     }
+}
+
+/// Whether any scalar of `a` equals any scalar of `b` (strings folded when `ci`,
+/// numbers by value, a number and a string through the number's text).
+fn fields_equal(a: &FieldValue<'_>, b: &FieldValue<'_>, ci: bool) -> bool {
+    let text = |s: Scalar<'_>| -> String {
+        let t = match s {
+            Scalar::Str(s) => s.to_string(),
+            Scalar::Int(i) => i.to_string(),
+            Scalar::Float(f) => f.to_string(),
+            Scalar::Bool(b) => b.to_string(),
+        };
+        if ci {
+            fold(&t).into_owned()
+        } else {
+            t
+        }
+    };
+    let mut left = Vec::new();
+    any_scalar(a, |s| {
+        left.push(text(s));
+        false
+    });
+    !left.is_empty() && any_scalar(b, |s| left.contains(&text(s)))
 }
 
 impl Test {
@@ -399,6 +434,9 @@ fn compile(e: &Expr) -> Result<Node, EqlError> {
             ),
             Operand::Func { name, ci, args } => function(name, *ci, args, *at)?,
         },
+        Expr::FieldsEqual { lhs, rhs, ci } => {
+            Node::FieldsEqual(FieldRef::resolve(lhs), FieldRef::resolve(rhs), *ci)
+        }
         Expr::Cmp { lhs, op, rhs, at } => {
             match lhs {
                 Operand::Func { name, ci, args } => {
@@ -674,6 +712,7 @@ fn eval_cost(n: &Node) -> u8 {
             let field_cost = u8::from(matches!(field, FieldRef::Other(_)));
             test_cost.max(field_cost)
         }
+        Node::FieldsEqual(..) => 1,
     }
 }
 
