@@ -84,7 +84,10 @@ fn sigma_rules_fire_on_the_fixtures_exactly_as_listed() {
     hits.extend(sigma_hits(&config, "evtx", "evtx", &evtx));
     let mut eslogger = vec![shared("macos/eslogger-samples.jsonl")];
     eslogger.extend(files_in(
-        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/sensor-macos/tests/data")),
+        Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/sensor-macos/tests/data"
+        )),
         "jsonl",
     ));
     hits.extend(sigma_hits(&config, "eslogger", "eslogger", &eslogger));
@@ -105,7 +108,10 @@ fn sigma_rules_fire_on_the_fixtures_exactly_as_listed() {
     ));
     hits.sort();
 
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/sigma-fixture-hits.txt");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/sigma-fixture-hits.txt"
+    );
     let committed = std::fs::read_to_string(path).unwrap_or_default();
     let header: String = committed
         .lines()

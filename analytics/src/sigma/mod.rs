@@ -163,9 +163,9 @@ fn parse(text: &str, placeholders: &BTreeMap<String, Vec<String>>) -> Result<Ela
     if !matches!(doc.value, Yaml::Map(_)) {
         return Err(Problem::invalid(doc.pos, "a rule is a mapping"));
     }
-    if let Some(c) = doc.get("correlation") {
+    if let Some(at) = doc.key_pos("correlation") {
         return Err(Problem::refused(
-            c.pos,
+            at,
             Refusal::Correlation,
             "a correlation rule",
         ));

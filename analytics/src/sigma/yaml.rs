@@ -173,6 +173,17 @@ impl Node {
         }
     }
 
+    /// Where `key` is written in a mapping.
+    pub(crate) fn key_pos(&self, key: &str) -> Option<Pos> {
+        match &self.value {
+            Yaml::Map(entries) => entries
+                .iter()
+                .find(|(k, _)| k.as_str() == Some(key))
+                .map(|(k, _)| k.pos),
+            _ => None,
+        }
+    }
+
     /// A plain `null`, `~` or empty scalar.
     pub(crate) fn is_null(&self) -> bool {
         matches!(&self.value, Yaml::Scalar { text, plain: true }
