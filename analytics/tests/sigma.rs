@@ -672,8 +672,10 @@ fn alerts_name_the_sigma_rule_and_its_attack_tags() {
             "    sel:\n        Image|endswith: '/netstat'\n    condition: sel",
         ),
     };
-    let mut rules = RulesConfig::default();
-    rules.builtin = false;
+    let rules = RulesConfig {
+        builtin: false,
+        ..RulesConfig::default()
+    };
     let (mut engine, errors) = Engine::build(&AnalyticsConfig::default(), &rules, &[src]);
     assert!(errors.is_empty(), "{errors:?}");
     let ev = event(
