@@ -1,7 +1,7 @@
 //! Sigma field names to Picket's ECS paths, per log source product (the table in
 //! docs/sigma.md). Follows the community's ECS mapping (pySigma's `ecs_windows`) where
 //! Picket's events carry the field; a field no event of that product carries is `None`,
-//! so the rule is refused instead of never matching.
+//! so the rule is refused instead of never matching. A table, no I/O.
 
 /// Which hosts a rule's log source runs on (`host.os.type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
