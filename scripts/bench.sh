@@ -14,7 +14,10 @@
 #                   and checks that "off" and "on" raise the same alerts.
 #   elastic rules   the first BENCH_RULE_EVENTS events of the load replayed with the
 #                   built-in rule alone, then with the 512 Elastic process rules of
-#                   ../shared/fixtures/rules/elastic-process-eql added (rules.paths).
+#                   ../shared/fixtures/rules/elastic-process-eql added (rules.paths),
+#                   then with those and SigmaHQ's 1,434 process_creation rules of
+#                   ../shared/fixtures/rules/sigma-process-creation (rule loading is
+#                   part of each replay's time).
 #   hostile record  one 100 MB line: peak RSS, counted and skipped.
 #   cloudtrail      `picket replay --format cloudtrail` of a generated trail tree
 #                   (gen-cloudtrail-load.py: the recorded CloudTrail fixtures as S3
@@ -74,7 +77,9 @@ on=$(config on)
 off=$(config off 's/^replay_threads = 0/replay_threads = 1/' 's/^replay_batch_events = 64/replay_batch_events = 1/')
 rules=$(config rules "s|^paths = \[\]|paths = [\"$PWD/../shared/fixtures/rules/elastic-process-eql\"]|")
 grep -q '^replay_threads = 1' "$off"
+sigma=$(config sigma "s|^paths = \[\]|paths = [\"$PWD/../shared/fixtures/rules/elastic-process-eql\", \"$PWD/../shared/fixtures/rules/sigma-process-creation\"]|")
 grep -q 'elastic-process-eql' "$rules"
+grep -q 'sigma-process-creation' "$sigma"
 
 # Runs a command; prints "wall user sys peak_rss_mb" from its own rusage (wait4).
 measure() {
@@ -134,6 +139,7 @@ fi
 echo "== elastic rules" >&2
 read -r bi_wall bi_user _ <<<"$(replay "$on" "$work/rules-load.ndjson" "$work/alerts-builtin.ndjson")"
 read -r all_wall all_user _ <<<"$(replay "$rules" "$work/rules-load.ndjson" "$work/alerts-rules.ndjson")"
+read -r sigma_wall sigma_user _ <<<"$(replay "$sigma" "$work/rules-load.ndjson" "$work/alerts-sigma.ndjson")"
 
 echo "== hostile record" >&2
 python3 - "$work/hostile.ndjson" <<'PY'
@@ -192,6 +198,8 @@ printf '\n  replay speed-up from threads and batches: %s (wall), %s (cpu); alert
   "$(ratio "$off_wall" "$on_wall")" "$(ratio "$off_user + $off_sys" "$on_user + $on_sys")" "$same"
 printf '  elastic rules: %s events, built-in only %ss, with the 512 process rules %ss: %s the cost\n' \
   "$rule_events" "$bi_wall" "$all_wall" "$(ratio "$all_wall" "$bi_wall")"
+printf '  sigma rules: %s events, built-in only %ss, with the 512 Elastic and 1,434 Sigma process rules %ss: %s the cost (cpu %s)\n' \
+  "$rule_events" "$bi_wall" "$sigma_wall" "$(ratio "$sigma_wall" "$bi_wall")" "$(ratio "$sigma_user" "$bi_user")"
 printf '  hostile record: one %s MB line, peak RSS %s MB; %s\n' "$hostile_mb" "$hostile_rss" \
   "$(grep -o '[0-9]* oversized skipped' "$work/replay.log" | tail -1)"
 fi

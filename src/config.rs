@@ -153,7 +153,7 @@ impl Config {
 }
 
 /// Reads every rule file `rules.paths` names: files as given, directories as their
-/// `*.toml` files in name order. A path that cannot be read is an error naming it; the
+/// `*.toml`, `*.yml` and `*.yaml` files in name order. A path that cannot be read is an error naming it; the
 /// others are still read. (Here, not in `analytics`: that crate does no I/O.)
 pub fn read_rule_files(rules: &RulesConfig) -> (Vec<RuleFile>, Vec<ConfigError>) {
     let mut files = Vec::new();
@@ -172,11 +172,13 @@ pub fn read_rule_files(rules: &RulesConfig) -> (Vec<RuleFile>, Vec<ConfigError>)
         if path.is_dir() {
             match std::fs::read_dir(path) {
                 Ok(entries) => {
-                    candidates.extend(
-                        entries
-                            .filter_map(|e| e.ok().map(|e| e.path()))
-                            .filter(|p| p.extension().is_some_and(|x| x == "toml")),
-                    );
+                    candidates.extend(entries.filter_map(|e| e.ok().map(|e| e.path())).filter(
+                        |p| {
+                            // Elastic TOML and Sigma YAML, mixed as they come.
+                            p.extension()
+                                .is_some_and(|x| x == "toml" || x == "yml" || x == "yaml")
+                        },
+                    ));
                     candidates.sort();
                 }
                 Err(e) => fail(path, format!("cannot list the rule directory: {e}")),

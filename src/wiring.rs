@@ -98,7 +98,11 @@ fn build_detector(loaded: &LoadedConfig) -> Box<dyn Detector> {
     let (engine, rule_errors) =
         analytics::Engine::with_analytics(analytics, &config.rules, &sources);
     for e in &rule_errors {
-        tracing::error!(error = %e, "Skipping rule that does not load");
+        if matches!(e.kind, analytics::RuleErrorKind::Refused { .. }) {
+            tracing::warn!(error = %e, "Skipping a Sigma rule Picket cannot run");
+        } else {
+            tracing::error!(error = %e, "Skipping rule that does not load");
+        }
     }
     Box::new(engine)
 }
@@ -491,6 +495,32 @@ pub fn replay(
     Ok(ExitCode::SUCCESS)
 }
 
+/// `check-config`'s list of the rules that loaded and those refused, with a count.
+fn print_rule_listing(rules: &[analytics::ElasticRule], refused: &[analytics::RuleError]) {
+    for r in rules {
+        println!(
+            "loaded {} {} {:?} ({})",
+            r.format.ruleset(),
+            r.rule_id,
+            r.name,
+            r.origin
+        );
+    }
+    for e in refused {
+        println!("refused {e}");
+    }
+    let sigma = rules
+        .iter()
+        .filter(|r| r.format == analytics::RuleFormat::Sigma)
+        .count();
+    println!(
+        "rules: {} loaded ({} elastic, {sigma} sigma), {} refused",
+        rules.len(),
+        rules.len() - sigma,
+        refused.len()
+    );
+}
+
 /// `picket check-config`: the whole layered set (the file and its `conf.d`).
 pub fn check_config(file: &Path, print: bool) -> CliResult {
     let loaded = match load_layered::<Config>(file) {
@@ -503,12 +533,22 @@ pub fn check_config(file: &Path, print: bool) -> CliResult {
             return Ok(ExitCode::FAILURE);
         }
     };
-    let (files, problems) = read_rule_files(&loaded.config.rules);
+    let rules_config = &loaded.config.rules;
+    let (files, problems) = read_rule_files(rules_config);
     let mut messages: Vec<String> = problems.iter().map(ToString::to_string).collect();
-    for f in &files {
-        if let Err(e) = analytics::validate_rule_text(&f.origin, &f.text) {
-            messages.push(e.to_string());
-        }
+    let (rules, rule_errors) = analytics::load_rules_with(
+        rules_config.builtin,
+        &files,
+        &rules_config.sigma.placeholders,
+    );
+    // A Sigma rule Picket cannot run (an aggregation, a log source without events) is
+    // listed as refused, not an error: rule collections hold such rules.
+    let (refused, broken): (Vec<_>, Vec<_>) = rule_errors
+        .into_iter()
+        .partition(|e| matches!(e.kind, analytics::RuleErrorKind::Refused { .. }));
+    messages.extend(broken.iter().map(ToString::to_string));
+    if !rules_config.paths.is_empty() {
+        print_rule_listing(&rules, &refused);
     }
     if !messages.is_empty() {
         for m in &messages {

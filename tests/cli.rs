@@ -279,3 +279,49 @@ fn version_is_printed() {
         format!("picket {}", env!("CARGO_PKG_VERSION"))
     );
 }
+
+/// A rule directory mixing Elastic TOML and Sigma YAML: `check-config` lists each rule
+/// that loaded and each Sigma rule refused (with its place and class), and passes.
+#[test]
+fn check_config_lists_loaded_and_refused_rules_of_a_mixed_directory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rules = dir.path().join("rules");
+    std::fs::create_dir(&rules).expect("mkdir");
+    let sigma = |id: &str, condition: &str| {
+        format!("title: Rule {id}\nid: {id}\nlogsource:\n    category: process_creation\n    product: linux\ndetection:\n    sel:\n        Image|endswith: '/netstat'\n    condition: {condition}\nlevel: low\n")
+    };
+    write_config(&rules.join("a.yml"), &sigma("sigma-ok", "sel"));
+    write_config(
+        &rules.join("b.yaml"),
+        &sigma("sigma-count", "sel | count() > 3"),
+    );
+    write_config(
+        &rules.join("c.toml"),
+        "[rule]\nrule_id = \"elastic-ok\"\nname = \"E\"\nlanguage = \"eql\"\nquery = 'process where process.name : \"ss\"'\n",
+    );
+    write_config(&rules.join("notes.txt"), "not a rule");
+    let config = dir.path().join("picket.toml");
+    write_config(
+        &config,
+        &format!("[rules]\npaths = [{:?}]\n", rules.display().to_string()),
+    );
+    let out = picket(&["check-config", config.to_str().expect("utf8")]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    assert!(
+        stdout.contains("loaded sigma sigma-ok \"Rule sigma-ok\""),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("loaded elastic elastic-ok \"E\""),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("b.yaml:9:20: Sigma rule refused (aggregation)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("rules: 3 loaded (2 elastic, 1 sigma), 1 refused"),
+        "{stdout}"
+    );
+}

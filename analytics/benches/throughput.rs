@@ -120,6 +120,18 @@ fn ruleset(c: &mut Criterion, events: &[Event], builtin_only: &Engine) {
     );
     assert!(all_rules.rules().len() > 500, "{errors:?}");
 
+    let mut with_sigma_sources = sources.clone();
+    with_sigma_sources.extend(corpus::sigma_rule_sources());
+    let (with_sigma, _) = Engine::build(
+        &AnalyticsConfig::default(),
+        &RulesConfig::default(),
+        &with_sigma_sources,
+    );
+    eprintln!(
+        "ruleset: with SigmaHQ's process_creation rules, {} rules loaded",
+        with_sigma.rules().len()
+    );
+
     let mut g = c.benchmark_group("ruleset");
     g.throughput(Throughput::Elements(events.len() as u64));
     g.bench_function("builtin_rule_only", |b| {
@@ -128,18 +140,23 @@ fn ruleset(c: &mut Criterion, events: &[Event], builtin_only: &Engine) {
     g.bench_function("all_elastic_process_rules", |b| {
         b.iter(|| black_box(replay(&all_rules, events)))
     });
+    g.bench_function("elastic_and_sigma_process_rules", |b| {
+        b.iter(|| black_box(replay(&with_sigma, events)))
+    });
     g.finish();
 
     // The ratios, from interleaved timed passes, with the prefilters on (as shipped)
     // and off (every analytic and rule on every event, as before the index).
     for on in [true, false] {
         let (mut builtin, mut all) = (builtin_only.clone(), all_rules.clone());
+        let mut sigma = with_sigma.clone();
         builtin.set_prefilters(on);
         all.set_prefilters(on);
-        let mut spent = [Duration::ZERO; 2];
+        sigma.set_prefilters(on);
+        let mut spent = [Duration::ZERO; 3];
         let passes = if on { 10 } else { 3 };
         for _ in 0..passes {
-            for (slot, engine) in [&builtin, &all].into_iter().enumerate() {
+            for (slot, engine) in [&builtin, &all, &sigma].into_iter().enumerate() {
                 let start = Instant::now();
                 black_box(replay(engine, events));
                 spent[slot] += start.elapsed();
@@ -152,6 +169,13 @@ fn ruleset(c: &mut Criterion, events: &[Event], builtin_only: &Engine) {
             spent[1].as_secs_f64() / spent[0].as_secs_f64(),
             spent[1].as_secs_f64() * 1e9 / (passes * events.len()) as f64,
             spent[0].as_secs_f64() * 1e9 / (passes * events.len()) as f64,
+        );
+        eprintln!(
+            "ruleset (prefilters {}): with the Sigma rules, {} rules cost {:.2}x the built-in rule alone ({:.0} ns per event)",
+            if on { "on" } else { "off" },
+            with_sigma.rules().len(),
+            spent[2].as_secs_f64() / spent[0].as_secs_f64(),
+            spent[2].as_secs_f64() * 1e9 / (passes * events.len()) as f64,
         );
     }
 }

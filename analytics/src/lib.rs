@@ -41,6 +41,7 @@ pub mod glob;
 mod hit;
 mod rule_index;
 pub mod rules;
+pub mod sigma;
 mod snmp;
 mod utility;
 
@@ -48,9 +49,10 @@ pub use common::{platform_of, Platform};
 pub use config::{AnalyticsConfig, RuleFile, RulesConfig};
 pub use eql::{EqlError, Query};
 pub use rules::{
-    load_rules, parse_rule, validate_rule_text, ElasticRule, RuleError, RuleErrorKind, RuleSource,
-    BUILTIN_RULE_ORIGIN, BUILTIN_RULE_TOML,
+    load_rules, load_rules_with, parse_any, parse_rule, validate_rule_text, ElasticRule, RuleError,
+    RuleErrorKind, RuleFormat, RuleSource, BUILTIN_RULE_ORIGIN, BUILTIN_RULE_TOML,
 };
+pub use sigma::{parse_sigma_rule, Refusal};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use correlate::{Correlator, DiscoveryState};
@@ -259,7 +261,8 @@ impl Engine {
         rules: &RulesConfig,
         extra_rule_sources: &[RuleSource],
     ) -> (Engine, Vec<RuleError>) {
-        let (loaded, errors) = load_rules(rules.builtin, extra_rule_sources);
+        let (loaded, errors) =
+            load_rules_with(rules.builtin, extra_rule_sources, &rules.sigma.placeholders);
         let rule_index = Arc::new(rule_index::RuleIndex::build(&loaded));
         let sequence_rules = (loaded.iter().enumerate())
             .filter(|(_, r)| r.sequence().is_some())
@@ -321,16 +324,20 @@ impl Engine {
             id: rule.rule_id.clone(),
             name: rule.name.clone(),
             reference: rule.reference.clone(),
-            ruleset: "elastic".into(),
+            ruleset: rule.format.ruleset().into(),
         };
         let mut a = Alert::for_event(ev, r, rule.threat.clone(), rule.severity);
         a.event.risk_score = rule.risk_score;
         let line = common::command_line(ev);
         a.message = format!(
-            "{} ran `{}` on {}: matches the Elastic rule {:?}{}",
+            "{} ran `{}` on {}: matches the {} rule {:?}{}",
             common::user_label(ev),
             common::short(&line),
             common::host_label(ev),
+            match rule.format {
+                rules::RuleFormat::Elastic => "Elastic",
+                rules::RuleFormat::Sigma => "Sigma",
+            },
             rule.name,
             if rule.building_block {
                 " (a building-block rule)"

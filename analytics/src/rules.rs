@@ -10,6 +10,7 @@ use crate::common::{tactic, technique};
 use crate::eql::{Query, Sequence};
 use sensor_core::alert::{Severity, Technique, Threat};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::ops::Range;
 use toml::Spanned;
 
@@ -50,6 +51,17 @@ pub enum RuleErrorKind {
         /// Where the first one came from.
         first: String,
     },
+    /// Not a valid Sigma rule file (YAML syntax, a missing or mistyped key).
+    #[error("not a valid Sigma rule: {0}")]
+    Sigma(String),
+    /// A valid Sigma rule Picket cannot run, with the class of reason.
+    #[error("Sigma rule refused ({class}): {detail}")]
+    Refused {
+        /// The class of reason.
+        class: crate::sigma::Refusal,
+        /// What exactly.
+        detail: String,
+    },
     /// An `[analytics]` setting could not be compiled (a regex that escaped validation).
     #[error("setting `{field}`: {message}")]
     Setting {
@@ -74,7 +86,27 @@ pub struct RuleError {
     pub kind: RuleErrorKind,
 }
 
-/// A loaded, compiled Elastic rule.
+/// Which format a rule was loaded from (reported as `rule.ruleset`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleFormat {
+    /// An Elastic detection-rules TOML file.
+    Elastic,
+    /// A Sigma YAML rule.
+    Sigma,
+}
+
+impl RuleFormat {
+    /// `elastic` or `sigma`.
+    pub fn ruleset(self) -> &'static str {
+        match self {
+            RuleFormat::Elastic => "elastic",
+            RuleFormat::Sigma => "sigma",
+        }
+    }
+}
+
+/// A loaded, compiled rule: an Elastic rule, or a Sigma rule compiled to the same
+/// query tree (`format` says which).
 #[derive(Debug, Clone)]
 pub struct ElasticRule {
     /// `rule_id`.
@@ -93,14 +125,16 @@ pub struct ElasticRule {
     pub building_block: bool,
     /// Where it was loaded from.
     pub origin: String,
-    /// The EQL text, exactly as in the file.
+    /// The EQL text, exactly as in the file (a Sigma rule's `condition`).
     pub query_text: String,
-    query: RuleQuery,
+    /// The format the rule came in.
+    pub format: RuleFormat,
+    pub(crate) query: RuleQuery,
 }
 
 /// A rule's compiled query: one event, or a sequence of them.
 #[derive(Debug, Clone)]
-enum RuleQuery {
+pub(crate) enum RuleQuery {
     Event(Query),
     Sequence(Box<Sequence>),
 }
@@ -379,18 +413,41 @@ pub fn parse_rule(origin: &str, text: &str) -> Result<ElasticRule, RuleError> {
         building_block: r.building_block_type.is_some(),
         origin: origin.to_string(),
         query_text,
+        format: RuleFormat::Elastic,
         query: compiled,
     })
 }
 
 /// Checks one rule file without keeping it (for `picket check-config`).
 pub fn validate_rule_text(origin: &str, text: &str) -> Result<(), RuleError> {
-    parse_rule(origin, text).map(|_| ())
+    parse_any(origin, text, &BTreeMap::new()).map(|_| ())
+}
+
+/// One rule file of either format: `.yml`/`.yaml` is Sigma, anything else Elastic TOML.
+pub fn parse_any(
+    origin: &str,
+    text: &str,
+    placeholders: &BTreeMap<String, Vec<String>>,
+) -> Result<ElasticRule, RuleError> {
+    if crate::sigma::is_sigma_path(origin) {
+        crate::sigma::parse_sigma_rule(origin, text, placeholders)
+    } else {
+        parse_rule(origin, text)
+    }
 }
 
 /// Loads the built-in rule (when `builtin`) and every source; bad files give errors and
 /// the others still load. A later rule with an already-loaded `rule_id` is an error.
 pub fn load_rules(builtin: bool, sources: &[RuleSource]) -> (Vec<ElasticRule>, Vec<RuleError>) {
+    load_rules_with(builtin, sources, &BTreeMap::new())
+}
+
+/// [`load_rules`] with the `rules.sigma.placeholders` Sigma's `expand` uses.
+pub fn load_rules_with(
+    builtin: bool,
+    sources: &[RuleSource],
+    placeholders: &BTreeMap<String, Vec<String>>,
+) -> (Vec<ElasticRule>, Vec<RuleError>) {
     let mut rules: Vec<ElasticRule> = Vec::new();
     let mut errors = Vec::new();
     let builtin_source = RuleSource {
@@ -402,7 +459,7 @@ pub fn load_rules(builtin: bool, sources: &[RuleSource]) -> (Vec<ElasticRule>, V
         .into_iter()
         .chain(sources.iter());
     for src in all {
-        match parse_rule(&src.origin, &src.text) {
+        match parse_any(&src.origin, &src.text, placeholders) {
             Ok(rule) => {
                 if let Some(first) = rules.iter().find(|r| r.rule_id == rule.rule_id) {
                     errors.push(RuleError {

@@ -143,3 +143,25 @@ pub fn elastic_rule_sources() -> Vec<analytics::RuleSource> {
         })
         .collect()
 }
+
+/// SigmaHQ's `process_creation` rules of `shared/fixtures/rules/sigma-process-creation/`.
+pub fn sigma_rule_sources() -> Vec<analytics::RuleSource> {
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/fixtures/rules/sigma-process-creation"
+    );
+    let mut paths: Vec<_> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("missing fixture folder {dir}: {e}"))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yml"))
+        .collect();
+    paths.sort();
+    assert!(!paths.is_empty(), "no Sigma rules in {dir}");
+    paths
+        .into_iter()
+        .map(|p| analytics::RuleSource {
+            origin: p.display().to_string(),
+            text: std::fs::read_to_string(&p).expect("rule file"),
+        })
+        .collect()
+}

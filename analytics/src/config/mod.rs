@@ -33,7 +33,7 @@ pub use devices::{
     DeviceUserScope, EsxiCommandList, ExecutionOriginCheck, ExpectedAdminAccessWindow,
     FrequencyOverride, PrivilegedUserCheck, RecurringWindow, SnmpQueries, Weekday, WindowAction,
 };
-pub use rules::{RuleFile, RulesConfig};
+pub use rules::{RuleFile, RulesConfig, SigmaConfig};
 
 use sensor_core::alert::Severity;
 use sensor_core::config::Problems;

@@ -3,6 +3,7 @@
 
 use sensor_core::config::Problems;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// `[rules]`: Elastic detection rules (TOML files from elastic/detection-rules).
@@ -11,8 +12,11 @@ use std::path::PathBuf;
 pub struct RulesConfig {
     /// Run the built-in "Windows System Network Connections Discovery" rule.
     pub builtin: bool,
-    /// Extra rule files or directories of `*.toml` rule files.
+    /// Extra rule files or directories of rule files: Elastic `*.toml` and Sigma
+    /// `*.yml`/`*.yaml`, mixed as they come.
     pub paths: Vec<PathBuf>,
+    /// `[rules.sigma]`: settings for Sigma rules.
+    pub sigma: SigmaConfig,
 }
 
 impl Default for RulesConfig {
@@ -20,8 +24,19 @@ impl Default for RulesConfig {
         Self {
             builtin: true,
             paths: Vec::new(),
+            sigma: SigmaConfig::default(),
         }
     }
+}
+
+/// `[rules.sigma]`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SigmaConfig {
+    /// `[rules.sigma.placeholders]`: the values Sigma's `expand` modifier puts in for
+    /// `%name%` (`admins = ["Administrator", "admin"]`). A rule naming one not here is
+    /// refused.
+    pub placeholders: BTreeMap<String, Vec<String>>,
 }
 
 /// One Elastic rule file's text, read from `rules.paths`.

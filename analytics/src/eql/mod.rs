@@ -37,7 +37,7 @@ pub(crate) use needs::Atom;
 
 use crate::field::{any_scalar, FieldRef, Scalar};
 use crate::glob::{fold, Glob};
-use parser::{Arg, Expr, Lit, Op, Operand};
+pub(crate) use parser::{Arg, Expr, Lit, Op, Operand};
 use regex::{RegexSet, RegexSetBuilder};
 use sensor_core::event::{Event, FieldValue};
 use std::collections::HashSet;
@@ -112,6 +112,14 @@ impl Query {
         })
     }
 
+    /// Compiles a condition built by another rule format (Sigma) as `any where <cond>`:
+    /// the same tree, evaluator and index as EQL text.
+    pub(crate) fn from_condition(cond: &Expr) -> Result<Query, EqlError> {
+        Ok(Query {
+            root: simplify(compile(cond)?),
+        })
+    }
+
     /// Does `event` match?
     #[inline]
     pub fn matches(&self, event: &Event) -> bool {
@@ -143,6 +151,8 @@ enum Node {
     /// Two value expressions compared (`startsWith` aside, EQL compares a field with a
     /// literal; this is for functions and arithmetic on both sides).
     Compare(Box<(Computed, Op, Computed)>),
+    /// Some value of the first field equals some value of the second (`ci`: folded).
+    FieldsEqual(FieldRef, FieldRef, bool),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -322,6 +332,7 @@ impl Node {
                 l.iter()
                     .any(|a| r.iter().any(|b| value::compare(*op, a, b)))
             }
+            Node::FieldsEqual(a, b, ci) => fields_equal(&a.get(ev), &b.get(ev), *ci),
         }
     }
 }
@@ -345,8 +356,36 @@ impl Node {
                 cmp.0.fields(&mut push);
                 cmp.2.fields(&mut push);
             }
+            Node::FieldsEqual(a, b, _) => {
+                push(a);
+                push(b);
+            }
         }
     }
+}
+
+/// Whether any scalar of `a` equals any scalar of `b` (strings folded when `ci`,
+/// numbers by value, a number and a string through the number's text).
+fn fields_equal(a: &FieldValue<'_>, b: &FieldValue<'_>, ci: bool) -> bool {
+    let text = |s: Scalar<'_>| -> String {
+        let t = match s {
+            Scalar::Str(s) => s.to_string(),
+            Scalar::Int(i) => i.to_string(),
+            Scalar::Float(f) => f.to_string(),
+            Scalar::Bool(b) => b.to_string(),
+        };
+        if ci {
+            fold(&t).into_owned()
+        } else {
+            t
+        }
+    };
+    let mut left = Vec::new();
+    any_scalar(a, |s| {
+        left.push(text(s));
+        false
+    });
+    !left.is_empty() && any_scalar(b, |s| left.contains(&text(s)))
 }
 
 impl Test {
@@ -447,6 +486,9 @@ fn compile(e: &Expr) -> Result<Node, EqlError> {
         Expr::And(items) => Node::And(items.iter().map(compile).collect::<Result<_, _>>()?),
         Expr::Not(inner) => Node::Not(Box::new(compile(inner)?)),
         Expr::Bool(b) => Node::Const(*b),
+        Expr::FieldsEqual { lhs, rhs, ci } => {
+            Node::FieldsEqual(FieldRef::resolve(lhs), FieldRef::resolve(rhs), *ci)
+        }
         Expr::Truthy { operand, at } => {
             let is_true = || {
                 Test::Str(Box::new(StrMatch {
@@ -826,6 +868,7 @@ fn eval_cost(n: &Node) -> u8 {
             test_cost.max(field_cost)
         }
         Node::Computed(..) | Node::Compare(_) => 2,
+        Node::FieldsEqual(..) => 1,
     }
 }
 

@@ -87,7 +87,7 @@ pub(crate) fn needs(node: &Node) -> Option<Vec<Atom>> {
         Node::Const(false) => Some(Vec::new()),
         Node::Const(true) | Node::Not(_) => None,
         Node::Leaf(field, Test::Str(m)) => leaf(field, m),
-        Node::Leaf(..) | Node::Computed(..) | Node::Compare(_) => None,
+        Node::Leaf(..) | Node::Computed(..) | Node::Compare(_) | Node::FieldsEqual(..) => None,
         Node::Or(items) => {
             let mut all = Vec::new();
             for item in items.iter() {

@@ -96,6 +96,12 @@ pub(crate) enum Expr {
         operand: Operand,
         at: usize,
     },
+    /// Two fields hold an equal value (Sigma's `fieldref`; EQL has no syntax for it).
+    FieldsEqual {
+        lhs: String,
+        rhs: String,
+        ci: bool,
+    },
 }
 
 /// One step of a sequence: `[<category> where <condition>] [by keys] [with runs=N]`.
