@@ -45,7 +45,50 @@ pub enum FieldRef {
     /// `user.name`.
     UserName,
     /// Any other path, looked up through `Event::field`.
-    Other(String),
+    Other(Box<OtherPath>),
+}
+
+/// A path outside [`FieldRef`]'s direct accessors, prepared once: whether the event
+/// model has it (then `Event::field` matches it), else its parts, split once, for the
+/// preserved unknown fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtherPath {
+    path: String,
+    modelled: bool,
+    parts: Box<[String]>,
+}
+
+impl OtherPath {
+    fn new(path: &str) -> OtherPath {
+        OtherPath {
+            path: path.to_string(),
+            modelled: Event::is_modelled_path(path),
+            parts: path.split('.').map(str::to_string).collect(),
+        }
+    }
+
+    /// Whether the event model has this path (it is not among the preserved fields).
+    pub fn is_modelled(&self) -> bool {
+        self.modelled
+    }
+
+    fn get<'a>(&self, ev: &'a Event) -> FieldValue<'a> {
+        if self.modelled {
+            return ev.field(&self.path);
+        }
+        // Paths are a few parts long: split on the stack, not the heap.
+        const ON_STACK: usize = 12;
+        if self.parts.len() <= ON_STACK {
+            let mut buf = [""; ON_STACK];
+            for (slot, part) in buf.iter_mut().zip(self.parts.iter()) {
+                *slot = part;
+            }
+            ev.extra_field_parts(&buf[..self.parts.len()])
+        } else {
+            let parts: Vec<&str> = self.parts.iter().map(String::as_str).collect();
+            ev.extra_field_parts(&parts)
+        }
+    }
 }
 
 impl FieldRef {
@@ -69,7 +112,7 @@ impl FieldRef {
             "process.parent.command_line" => FieldRef::ParentCommandLine,
             "user.id" => FieldRef::UserId,
             "user.name" => FieldRef::UserName,
-            other => FieldRef::Other(other.to_string()),
+            other => FieldRef::Other(Box::new(OtherPath::new(other))),
         }
     }
 
@@ -93,7 +136,7 @@ impl FieldRef {
             FieldRef::ParentCommandLine => "process.parent.command_line",
             FieldRef::UserId => "user.id",
             FieldRef::UserName => "user.name",
-            FieldRef::Other(path) => path,
+            FieldRef::Other(other) => &other.path,
         }
     }
 
@@ -128,7 +171,7 @@ impl FieldRef {
             FieldRef::ParentCommandLine => parent.map_or(Missing, |pp| s(&pp.command_line)),
             FieldRef::UserId => s(&ev.user.id),
             FieldRef::UserName => s(&ev.user.name),
-            FieldRef::Other(path) => ev.field(path),
+            FieldRef::Other(other) => other.get(ev),
         }
     }
 }

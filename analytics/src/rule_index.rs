@@ -232,7 +232,7 @@ impl RuleIndex {
 
 /// Whether `field` is read from an event's unknown fields.
 fn is_extra(field: &FieldRef) -> bool {
-    matches!(field, FieldRef::Other(path) if !Event::is_modelled_path(path))
+    matches!(field, FieldRef::Other(other) if !other.is_modelled())
 }
 
 /// `s` folded, borrowing it when folding would not change it.

@@ -215,7 +215,13 @@ impl Event {
 
     fn extra_field<'a>(&'a self, path: &str) -> FieldValue<'a> {
         let parts: Vec<&str> = path.split('.').collect();
-        let (extra, rest): (Option<&'a Extra>, &[&str]) = match parts.as_slice() {
+        self.extra_field_parts(&parts)
+    }
+
+    /// [`Event::field`] of a path outside the model, given split at its dots (callers
+    /// that read one path often split it once).
+    pub fn extra_field_parts<'a>(&'a self, parts: &[&str]) -> FieldValue<'a> {
+        let (extra, rest): (Option<&'a Extra>, &[&str]) = match parts {
             ["process", "parent", "pe", rest @ ..] => (
                 self.process
                     .parent
