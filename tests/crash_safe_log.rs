@@ -10,6 +10,8 @@
 //!   bound, the overflow is refused and counted, and once a filler file is deleted the kept
 //!   alerts are written in order.
 
+mod common;
+use common::Tmpfs;
 use sensor_core::alert::{Alert, Rule, Severity, Threat};
 use sensor_core::event::Event;
 use sensor_core::sink::AlertSink;
@@ -246,40 +248,6 @@ fn picket_moves_a_torn_tail_aside_with_a_warning() {
     }
 }
 
-fn running_as_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
-}
-
-/// A tmpfs mounted for the test, unmounted on drop.
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    fn mount(dir: &Path, size: &str) -> Tmpfs {
-        assert!(
-            running_as_root(),
-            "the disk-full test mounts a tmpfs and must run as root (CI does)"
-        );
-        std::fs::create_dir_all(dir).expect("mount point");
-        let status = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir)
-            .status()
-            .expect("mount");
-        assert!(status.success(), "mount -t tmpfs failed");
-        Tmpfs(dir.to_path_buf())
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-    }
-}
-
 fn alert(i: usize) -> Alert {
     let mut ev = Event::exec(chrono::Utc::now());
     ev.set_executable("/usr/bin/ss");
@@ -318,7 +286,7 @@ fn fsync_sink_on_tmpfs(
     mount: &Path,
     backlog: usize,
 ) -> (Tmpfs, PathBuf, JsonlFileSink, std::sync::Arc<Health>) {
-    let fs = Tmpfs::mount(mount, "64k");
+    let fs = Tmpfs::mount(mount, "64k", "the disk-full test mounts a tmpfs");
     let log = mount.join("alerts.jsonl");
     let config = FileSinkConfig {
         fsync: FsyncPolicy::Always,
@@ -490,7 +458,7 @@ fn a_burst_that_fills_the_disk_loses_nothing_and_keeps_its_order() {
 fn alerts_still_kept_at_shutdown_are_counted_as_lost() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mount = dir.path().join("small");
-    let _fs = Tmpfs::mount(&mount, "64k");
+    let _fs = Tmpfs::mount(&mount, "64k", "the disk-full test mounts a tmpfs");
     let log = mount.join("alerts.jsonl");
     let health = Health::new();
     let mut sink = JsonlFileSink::open(&log, &FileSinkConfig::default())
@@ -527,7 +495,7 @@ fn alerts_still_kept_at_shutdown_are_counted_as_lost() {
 fn picket_on_a_full_disk_reports_it_and_does_not_crash() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mount = dir.path().join("small");
-    let _fs = Tmpfs::mount(&mount, "64k");
+    let _fs = Tmpfs::mount(&mount, "64k", "the disk-full test mounts a tmpfs");
     {
         let mut f = std::fs::File::create(mount.join("filler")).expect("filler");
         let chunk = vec![b'f'; 4096];

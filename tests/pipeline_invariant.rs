@@ -39,8 +39,10 @@
 //! root): it fails, never skips, without.
 #![cfg(target_os = "linux")]
 
+mod common;
 use analytics::config::{AnalyticsConfig, RulesConfig};
 use analytics::Engine;
+use common::Tmpfs;
 use sensor_core::alert::Alert;
 use sensor_core::collector::Shutdown;
 use sensor_core::health::Health;
@@ -51,7 +53,6 @@ use sinks::{FileSinkConfig, FsyncPolicy, JsonlFileSink};
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
@@ -86,37 +87,6 @@ impl Rng {
     }
     fn chance(&mut self, percent: u64) -> bool {
         self.below(100) < percent
-    }
-}
-
-fn running_as_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
-/// A tmpfs mounted for the round, unmounted on drop.
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    fn mount(dir: &Path, size: &str) -> Tmpfs {
-        assert!(
-            running_as_root(),
-            "this test mounts a tmpfs to fill the alert log's disk: run it as root (CI does)"
-        );
-        std::fs::create_dir_all(dir).expect("mount point");
-        let status = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir)
-            .status()
-            .expect("mount");
-        assert!(status.success(), "mount -t tmpfs failed");
-        Tmpfs(dir.to_path_buf())
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
     }
 }
 
@@ -492,7 +462,11 @@ fn round(seed: u64, dir: &Path) -> HashMap<&'static str, u64> {
 
     // The faulty run.
     let mount = dir.join("disk");
-    let _fs = Tmpfs::mount(&mount, "4m");
+    let _fs = Tmpfs::mount(
+        &mount,
+        "4m",
+        "this test mounts a tmpfs to fill the alert log's disk",
+    );
     let log = mount.join("alerts.jsonl");
     let rotate = rng.chance(50);
     let config = FileSinkConfig {

@@ -6,30 +6,13 @@
 //! read as missing, so `not group.Ext.real.id == "0"` held on an event whose value is
 //! `"0"`.)
 
-use analytics::{load_rules, RuleSource};
+#[path = "../benches/corpus/mod.rs"]
+#[allow(dead_code)]
+mod corpus;
+
+use analytics::load_rules;
 use sensor_core::event::{Event, FieldValue};
 use serde_json::{json, Map, Value};
-use std::path::Path;
-
-fn fixture_rules() -> Vec<RuleSource> {
-    let dir = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/fixtures/rules/elastic-process-eql"
-    );
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("the rule fixtures {dir} cannot be read: {e}"))
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    files.sort();
-    files
-        .iter()
-        .map(|p: &std::path::PathBuf| RuleSource {
-            origin: p.display().to_string(),
-            text: std::fs::read_to_string(Path::new(p)).expect("rule file"),
-        })
-        .collect()
-}
 
 /// `{"a": {"b": {"c": v}}}` for `a.b.c`.
 fn nested(path: &str, v: Value) -> Value {
@@ -85,7 +68,7 @@ fn reads_as(v: &FieldValue<'_>, want: &Value) -> bool {
 
 #[test]
 fn every_field_the_elastic_rules_read_is_readable_by_its_path() {
-    let (rules, errors) = load_rules(false, &fixture_rules());
+    let (rules, errors) = load_rules(false, &corpus::elastic_rule_sources());
     assert!(errors.is_empty(), "{errors:#?}");
     assert!(rules.len() >= 512, "{} rules", rules.len());
     let mut paths: Vec<String> = rules.iter().flat_map(|r| r.field_paths()).collect();

@@ -60,3 +60,34 @@ pub fn poll_until<T>(n: usize, within: std::time::Duration, read: impl Fn() -> V
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+/// Whether the tests run as root (mounting a tmpfs needs it; CI runs as root).
+pub fn running_as_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// A tmpfs of `size` mounted at a directory for one test, unmounted on drop: a disk a
+/// test can fill and free.
+pub struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    /// Mounts it; `why` says what the test needs it for, in the not-root failure.
+    pub fn mount(dir: &Path, size: &str, why: &str) -> Tmpfs {
+        assert!(running_as_root(), "{why}: run it as root (CI does)");
+        std::fs::create_dir_all(dir).expect("mount point");
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .expect("mount");
+        assert!(status.success(), "mount -t tmpfs failed");
+        Tmpfs(dir.to_path_buf())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}

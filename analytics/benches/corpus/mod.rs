@@ -125,38 +125,27 @@ pub fn corpus_events() -> Vec<Event> {
 /// The Elastic `process where` rules of `shared/fixtures/rules/elastic-process-eql/`
 /// (the caller reads files: the analytics crate does no I/O).
 pub fn elastic_rule_sources() -> Vec<analytics::RuleSource> {
-    let dir = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/fixtures/rules/elastic-process-eql"
-    );
-    let mut paths: Vec<_> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("missing fixture folder {dir}: {e}"))
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    paths.sort();
-    paths
-        .into_iter()
-        .map(|p| analytics::RuleSource {
-            origin: p.display().to_string(),
-            text: std::fs::read_to_string(&p).expect("rule file"),
-        })
-        .collect()
+    fixture_rules("elastic-process-eql", "toml")
 }
 
 /// SigmaHQ's `process_creation` rules of `shared/fixtures/rules/sigma-process-creation/`.
 pub fn sigma_rule_sources() -> Vec<analytics::RuleSource> {
-    let dir = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/fixtures/rules/sigma-process-creation"
+    fixture_rules("sigma-process-creation", "yml")
+}
+
+/// Every `*.EXT` file of `shared/fixtures/rules/FOLDER/`, sorted by name.
+fn fixture_rules(folder: &str, ext: &str) -> Vec<analytics::RuleSource> {
+    let dir = format!(
+        "{}/../../shared/fixtures/rules/{folder}",
+        env!("CARGO_MANIFEST_DIR")
     );
-    let mut paths: Vec<_> = std::fs::read_dir(dir)
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("missing fixture folder {dir}: {e}"))
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "yml"))
+        .filter(|p| p.extension().is_some_and(|x| x == ext))
         .collect();
     paths.sort();
-    assert!(!paths.is_empty(), "no Sigma rules in {dir}");
+    assert!(!paths.is_empty(), "no rules in {dir}");
     paths
         .into_iter()
         .map(|p| analytics::RuleSource {
