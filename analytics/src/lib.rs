@@ -6,9 +6,9 @@
 //! process starts of any OS; AN0908 IaaS on cloud API events, with its cloud CLI
 //! commands on process starts of any OS) with every mutable element a setting of `[analytics]`
 //! (whose types, with `[rules]`, live in [`config`] and are validated by compiling them,
-//! once, into [`Analytics`]), the TimeWindow correlation on every platform, a
-//! single-event EQL engine that runs Elastic detection rules verbatim, and alert
-//! folding. [`Engine`] implements [`sensor_core::Detector`]; the pipeline feeds it.
+//! once, into [`Analytics`]), the TimeWindow correlation on every platform, an EQL
+//! engine that runs Elastic detection rules verbatim (single events and sequences) and
+//! Sigma rules compiled onto it, and alert folding. [`Engine`] implements [`sensor_core::Detector`]; the pipeline feeds it.
 //!
 //! May touch: `sensor-core` types only. No I/O and no OS calls: rule files are read by
 //! the caller and handed in as [`RuleSource`]s; time comes from events and ticks.
@@ -19,7 +19,7 @@
 //! whether it is a cloud API call ([`common::is_cloud_api`]: `event.category: api` from
 //! a cloud → AN0908), then for host events by [`platform_of`]: `host.os.type`, then the
 //! collector name, then the executable's path style. Of host events only `start` (exec)
-//! events are analysed; Elastic rules see every event and their queries decide.
+//! events are analysed; Elastic and Sigma rules see every event and their queries decide.
 #![deny(missing_docs)]
 
 mod admin_window;
