@@ -153,8 +153,9 @@ impl Config {
 }
 
 /// Reads every rule file `rules.paths` names: files as given, directories as their
-/// `*.toml`, `*.yml` and `*.yaml` files in name order. A path that cannot be read is an error naming it; the
-/// others are still read. (Here, not in `analytics`: that crate does no I/O.)
+/// `*.toml`, `*.yml` and `*.yaml` files in name order. A path that cannot be read is an
+/// error naming it; the others are still read. (Here, not in `analytics`: that crate
+/// does no I/O.)
 pub fn read_rule_files(rules: &RulesConfig) -> (Vec<RuleFile>, Vec<ConfigError>) {
     let mut files = Vec::new();
     let mut errors = Vec::new();

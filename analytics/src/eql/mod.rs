@@ -37,7 +37,7 @@ pub(crate) use needs::Atom;
 
 use crate::field::{any_scalar, FieldRef, Scalar};
 use crate::glob::{fold, Glob};
-pub(crate) use parser::{Arg, Expr, Lit, Op, Operand};
+pub(crate) use parser::{Arg, Ast, Expr, Lit, Op, Operand};
 use regex::{RegexSet, RegexSetBuilder};
 use sensor_core::event::{Event, FieldValue};
 use std::collections::HashSet;
@@ -93,7 +93,8 @@ impl Query {
         Query::from_ast(&parser::parse(text)?)
     }
 
-    /// Compiles a parsed query (a whole one, or a sequence's step).
+    /// Compiles a parsed query (a whole one, a sequence's step, or a Sigma rule's
+    /// detection under `process where`).
     pub(crate) fn from_ast(ast: &parser::Ast) -> Result<Query, EqlError> {
         let category = match ast.category.to_ascii_lowercase().as_str() {
             "any" => Node::Const(true),
@@ -109,14 +110,6 @@ impl Query {
         let cond = compile(&ast.condition)?;
         Ok(Query {
             root: simplify(Node::And(vec![category, cond].into_boxed_slice())),
-        })
-    }
-
-    /// Compiles a condition built by another rule format (Sigma) as `any where <cond>`:
-    /// the same tree, evaluator and index as EQL text.
-    pub(crate) fn from_condition(cond: &Expr) -> Result<Query, EqlError> {
-        Ok(Query {
-            root: simplify(compile(cond)?),
         })
     }
 

@@ -168,6 +168,23 @@ pub(crate) fn parse_sequence(text: &str) -> Result<SeqAst, EqlError> {
     p.sequence()
 }
 
+fn additive(tok: &Tok) -> Option<ArithOp> {
+    match tok {
+        Tok::Plus => Some(ArithOp::Add),
+        Tok::Minus => Some(ArithOp::Sub),
+        _ => None,
+    }
+}
+
+fn multiplicative(tok: &Tok) -> Option<ArithOp> {
+    match tok {
+        Tok::Star => Some(ArithOp::Mul),
+        Tok::Slash => Some(ArithOp::Div),
+        Tok::Percent => Some(ArithOp::Mod),
+        _ => None,
+    }
+}
+
 fn is_kw(tok: &Tok, kw: &str) -> bool {
     matches!(tok, Tok::Ident { name, ci: false } if name.eq_ignore_ascii_case(kw))
 }
@@ -502,42 +519,31 @@ impl Parser {
 
     /// A value expression: sums of products of (signed) primaries.
     fn operand(&mut self) -> Result<Operand, EqlError> {
-        self.nested(|p| {
-            let mut lhs = p.product()?;
-            loop {
-                let op = match p.peek() {
-                    Tok::Plus => ArithOp::Add,
-                    Tok::Minus => ArithOp::Sub,
-                    _ => return Ok(lhs),
-                };
-                p.bump();
-                let rhs = p.product()?;
-                lhs = Operand::Arith {
-                    op,
-                    lhs: Box::new(lhs),
-                    rhs: Box::new(rhs),
-                };
-            }
-        })
+        self.nested(|p| p.arith(additive, Self::product))
     }
 
     fn product(&mut self) -> Result<Operand, EqlError> {
-        let mut lhs = self.unary()?;
-        loop {
-            let op = match self.peek() {
-                Tok::Star => ArithOp::Mul,
-                Tok::Slash => ArithOp::Div,
-                Tok::Percent => ArithOp::Mod,
-                _ => return Ok(lhs),
-            };
+        self.arith(multiplicative, Self::unary)
+    }
+
+    /// One precedence level: `next (op next)*`, left-associative, for the operators
+    /// `op_of` knows.
+    fn arith(
+        &mut self,
+        op_of: fn(&Tok) -> Option<ArithOp>,
+        next: fn(&mut Self) -> Result<Operand, EqlError>,
+    ) -> Result<Operand, EqlError> {
+        let mut lhs = next(self)?;
+        while let Some(op) = op_of(self.peek()) {
             self.bump();
-            let rhs = self.unary()?;
+            let rhs = next(self)?;
             lhs = Operand::Arith {
                 op,
                 lhs: Box::new(lhs),
                 rhs: Box::new(rhs),
             };
         }
+        Ok(lhs)
     }
 
     fn unary(&mut self) -> Result<Operand, EqlError> {

@@ -43,7 +43,13 @@ struct Step {
 pub struct SequenceState {
     /// Per step: join key → the partial sequence that reached that step.
     stages: Vec<HashMap<Box<[String]>, Partial>>,
-    pending: usize,
+}
+
+impl SequenceState {
+    /// Partial sequences held, over every step.
+    fn pending(&self) -> usize {
+        self.stages.iter().map(HashMap::len).sum()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -122,15 +128,12 @@ impl Sequence {
         let mut out = Advance::default();
         if state.stages.len() != self.steps.len() {
             state.stages = vec![HashMap::new(); self.steps.len()];
-            state.pending = 0;
         }
         if let Some(until) = &self.until {
             if until.query.matches(ev) {
                 if let Some(key) = key_of(host, &until.keys, ev) {
                     for stage in &mut state.stages {
-                        if stage.remove(&key).is_some() {
-                            state.pending -= 1;
-                        }
+                        stage.remove(&key);
                     }
                 }
             }
@@ -148,15 +151,12 @@ impl Sequence {
                     first: ev.timestamp,
                     events: vec![ev.clone()],
                 };
-                if state.stages[0].insert(key, partial).is_none() {
-                    state.pending += 1;
-                }
+                state.stages[0].insert(key, partial);
                 continue;
             }
             let Some(mut partial) = state.stages[j - 1].remove(&key) else {
                 continue;
             };
-            state.pending -= 1;
             if self
                 .maxspan
                 .is_some_and(|span| ev.timestamp - partial.first > span)
@@ -166,11 +166,11 @@ impl Sequence {
             partial.events.push(ev.clone());
             if j == last {
                 out.completed = Some(partial.events);
-            } else if state.stages[j].insert(key, partial).is_none() {
-                state.pending += 1;
+            } else {
+                state.stages[j].insert(key, partial);
             }
         }
-        while state.pending > MAX_PENDING {
+        while state.pending() > MAX_PENDING {
             self.drop_oldest(state, ev.timestamp);
             out.evicted += 1;
         }
@@ -180,12 +180,11 @@ impl Sequence {
     /// Drops every expired partial, or else the oldest one.
     fn drop_oldest(&self, state: &mut SequenceState, now: DateTime<Utc>) {
         if let Some(span) = self.maxspan {
-            let before = state.pending;
+            let before = state.pending();
             for stage in &mut state.stages {
                 stage.retain(|_, p| now - p.first <= span);
             }
-            state.pending = state.stages.iter().map(HashMap::len).sum();
-            if state.pending < before {
+            if state.pending() < before {
                 return;
             }
         }
@@ -197,7 +196,6 @@ impl Sequence {
             .min_by_key(|(first, _, _)| *first);
         if let Some((_, j, key)) = oldest {
             state.stages[j].remove(&key);
-            state.pending -= 1;
         }
     }
 }
@@ -370,6 +368,6 @@ mod tests {
             evicted += seq.advance(&mut state, "h1", &ev(0, "sh", i, 1)).evicted;
         }
         assert_eq!(evicted, 10);
-        assert_eq!(state.pending, MAX_PENDING);
+        assert_eq!(state.pending(), MAX_PENDING);
     }
 }

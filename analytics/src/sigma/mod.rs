@@ -14,7 +14,7 @@ mod modifiers;
 mod yaml;
 
 use crate::common::{tactic, technique};
-use crate::eql::{Expr, Lit, Op, Operand, Query};
+use crate::eql::{Ast, Expr, Lit, Op, Operand, Query};
 use crate::rules::{ElasticRule, RuleError, RuleErrorKind, RuleFormat};
 use fields::Product;
 use sensor_core::alert::{Severity, Technique, Threat};
@@ -229,13 +229,8 @@ fn parse(text: &str, placeholders: &BTreeMap<String, Vec<String>>) -> Result<Ela
         .unwrap_or_default()
         .to_string();
     let field = |p: &str| Operand::Field(p.to_string());
+    // `process where`: the same category test as an EQL rule's.
     let root = Expr::And(vec![
-        Expr::Cmp {
-            lhs: field("event.category"),
-            op: Op::In { ci: false },
-            rhs: vec![Lit::Str("process".into())],
-            at: 0,
-        },
         Expr::Cmp {
             lhs: field("event.type"),
             op: Op::In { ci: false },
@@ -257,8 +252,11 @@ fn parse(text: &str, placeholders: &BTreeMap<String, Vec<String>>) -> Result<Ela
         })),
         cond,
     ]);
-    let query = Query::from_condition(&root)
-        .map_err(|e| Problem::invalid(detection.pos, format!("does not compile: {}", e.message)))?;
+    let query = Query::from_ast(&Ast {
+        category: "process".into(),
+        condition: root,
+    })
+    .map_err(|e| Problem::invalid(detection.pos, format!("does not compile: {}", e.message)))?;
 
     let mut references = Vec::new();
     if let Some(Node {
