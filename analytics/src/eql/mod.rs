@@ -6,7 +6,8 @@
 //! Elastic runs single-event EQL as Query DSL filters; Picket matches that:
 //! - `field : "v"` is case-insensitive, `*`/`?` are wildcards, `field : ("a", "b*")` holds
 //!   when any value matches.
-//! - `==` is exact and case-sensitive; `!=` is `not ==`.
+//! - `==` is exact and case-sensitive; `!=` is `not ==` for a field and a literal (of a
+//!   computed value, a script's `!=`: false when either side is null).
 //! - `in` (case-sensitive) / `in~`, `like` / `like~` (wildcards), `regex` / `regex~`
 //!   (anchored: the whole value must match; Rust regex syntax, `.` matches newlines,
 //!   and `\w`, `\d`, `\s` are ASCII-only, as Lucene's are).
