@@ -3,9 +3,9 @@
 //! time on a shared machine is not).
 //!
 //! Run: `cargo build --release -p analytics --example on_event_cost`, then
-//! `valgrind --tool=callgrind target/release/examples/on_event_cost [builtin|rules] [on|off]
-//! [passes]`; `rules` loads the Elastic rules of the fixtures as well, `off` turns the
-//! prefilters off. Divide the inclusive
+//! `valgrind --tool=callgrind target/release/examples/on_event_cost [builtin|rules|sigma]
+//! [on|off] [passes]`; `rules` loads the Elastic rules of the fixtures as well, `sigma`
+//! the Elastic and the Sigma rules, `off` turns the prefilters off. Divide the inclusive
 //! cost of `on_event` by the event count it prints.
 
 #[path = "../benches/corpus/mod.rs"]
@@ -19,14 +19,16 @@ use std::hint::black_box;
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let with_rules = args.next().is_some_and(|a| a == "rules");
+    let rule_set = args.next().unwrap_or_default();
     let prefilters = args.next().is_none_or(|a| a != "off");
     let passes: usize = args.next().and_then(|p| p.parse().ok()).unwrap_or(3);
-    let sources = if with_rules {
-        corpus::elastic_rule_sources()
-    } else {
-        Vec::new()
-    };
+    let mut sources = Vec::new();
+    if rule_set == "rules" || rule_set == "sigma" {
+        sources.extend(corpus::elastic_rule_sources());
+    }
+    if rule_set == "sigma" {
+        sources.extend(corpus::sigma_rule_sources());
+    }
     let (mut pristine, _errors) = Engine::build(
         &AnalyticsConfig::default(),
         &RulesConfig::default(),
