@@ -159,7 +159,7 @@ impl RuleIndex {
         }
         for (field, needles, ids) in contains {
             let built = AhoCorasick::builder()
-                .kind(Some(AhoCorasickKind::DFA))
+                .kind(Some(AhoCorasickKind::ContiguousNFA))
                 .build(&needles);
             match built {
                 Ok(automaton) => index.contains.push(ContainsField {

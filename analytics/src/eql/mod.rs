@@ -29,6 +29,7 @@
 mod lexer;
 mod needs;
 mod parser;
+mod regex_form;
 mod sequence;
 mod value;
 
@@ -200,6 +201,8 @@ struct StrMatch {
     /// literal, so an ASCII value holding none of them skips the globs.
     glob_gate: Option<aho_corasick::AhoCorasick>,
     regex: Option<RegexSet>,
+    /// Folded literals of which every match of `regex` contains one (for the index).
+    regex_literals: Option<Vec<String>>,
     ints: Vec<i64>,
     floats: Vec<f64>,
     bools: Vec<bool>,
@@ -682,9 +685,18 @@ fn compare_test(op: Op, rhs: &[Lit], at: usize) -> Result<(Test, bool), EqlError
         }
         Op::Regex { ci } => {
             let mut pats = Vec::new();
+            // Every match holds one of these, if every pattern has some.
+            let mut literals = Some(Vec::new());
             for lit in rhs {
                 match lit {
-                    Lit::Str(s) => pats.push(format!("^(?:{})$", ascii_classes(s))),
+                    Lit::Str(s) => {
+                        let (searched, needs) = regex_form::search_form(&ascii_classes(s), ci);
+                        pats.push(searched);
+                        literals = literals.zip(needs).map(|(mut all, some)| {
+                            all.extend(some);
+                            all
+                        });
+                    }
                     _ => return Err(EqlError::new(at, "`regex` takes string patterns")),
                 }
             }
@@ -700,6 +712,7 @@ fn compare_test(op: Op, rhs: &[Lit], at: usize) -> Result<(Test, bool), EqlError
             leaf(Test::Str(Box::new(StrMatch {
                 ci,
                 regex: Some(set),
+                regex_literals: literals.filter(|l| !l.is_empty()),
                 ..StrMatch::default()
             })))
         }
@@ -838,7 +851,7 @@ fn glob_gate(globs: &[Glob]) -> Option<aho_corasick::AhoCorasick> {
     }
     aho_corasick::AhoCorasick::builder()
         .ascii_case_insensitive(true)
-        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+        .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
         .build(&literals)
         .ok()
 }

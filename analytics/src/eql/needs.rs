@@ -13,8 +13,10 @@
 //! - `and`: every conjunct is necessary, so the most selective conjunct's atoms will do.
 //! - `or`: one branch must hold, so the union of every branch's atoms, and only when
 //!   every branch gives some (one branch without requirements lets anything through).
-//! - `not`, regexes, numbers, `cidrMatch`, `length` and the `process where` category
-//!   test give nothing: their truth does not require a literal.
+//! - A regex gives the literals every match contains (`regex_form.rs`), when it has
+//!   some worth indexing.
+//! - `not`, numbers, `cidrMatch`, `length` and the `process where` category test give
+//!   nothing: their truth does not require a literal.
 
 use super::{Node, StrMatch, Test};
 use crate::field::FieldRef;
@@ -129,18 +131,13 @@ pub(crate) fn groups(node: &Node) -> Option<Vec<Vec<Atom>>> {
 const SELECTIVE: u32 = 7;
 
 fn leaf(field: &FieldRef, m: &StrMatch) -> Option<Vec<Atom>> {
-    // A missing field matches `: null`; a regex has no literal we can trust here.
-    if m.null || m.regex.is_some() {
+    // A missing field matches `: null`.
+    if m.null {
         return None;
     }
     // Numbers and booleans in the list never equal a string value, so on a string field
-    // they add nothing. Any other field may hold numbers, which such a list matches
-    // without a string: then there is nothing to require. Without them, a number or
-    // boolean matches only through its string form, which the index looks up the same.
-    let typed = !m.ints.is_empty() || !m.floats.is_empty() || !m.bools.is_empty();
-    if typed && !is_string_field(field) {
-        return None;
-    }
+    // they add nothing. Any other field may hold numbers and booleans, which the index
+    // looks up by their string form (`1`, `0.5`, `true`): the list's own are atoms then.
     let atom = |literal| Atom {
         field: field.clone(),
         literal,
@@ -151,9 +148,39 @@ fn leaf(field: &FieldRef, m: &StrMatch) -> Option<Vec<Atom>> {
         .chain(m.exact_set.iter().flatten())
         .map(|e| atom(Literal::Exact(fold(e).into_owned())))
         .collect();
+    if !is_string_field(field) {
+        out.extend(typed_forms(m)?.into_iter().map(|s| atom(Literal::Exact(s))));
+    }
     for g in &m.globs {
         out.push(atom(g.required_literal()?));
     }
+    if m.regex.is_some() {
+        let literals = m.regex_literals.as_ref()?;
+        out.extend(literals.iter().map(|l| atom(Literal::Contains(l.clone()))));
+    }
+    Some(out)
+}
+
+/// The string forms the index sees of every number or boolean the list matches: an
+/// integer-valued number prints the same as an integer or a float (`1`), and so does
+/// any other float as itself. `None` when a form could differ: zero (a float `-0`
+/// equals `0`) and integers beyond 2^53 (equal as floats to their neighbours).
+fn typed_forms(m: &StrMatch) -> Option<Vec<String>> {
+    const EXACT_INTS: f64 = 9_007_199_254_740_992.0;
+    let mut out = Vec::new();
+    for &i in &m.ints {
+        if i == 0 || (i as f64).abs() > EXACT_INTS {
+            return None;
+        }
+        out.push(i.to_string());
+    }
+    for &x in &m.floats {
+        if !x.is_finite() || x == 0.0 || (x.fract() == 0.0 && x.abs() > EXACT_INTS) {
+            return None;
+        }
+        out.push(x.to_string());
+    }
+    out.extend(m.bools.iter().map(|b| b.to_string()));
     Some(out)
 }
 
@@ -191,6 +218,33 @@ mod tests {
 
     fn exact(f: FieldRef, s: &str) -> (FieldRef, Literal) {
         (f, Literal::Exact(s.into()))
+    }
+
+    #[test]
+    fn numbers_and_booleans_are_looked_up_by_their_string_form() {
+        let forms = |q: &str| {
+            atoms(q).map(|v| {
+                v.into_iter()
+                    .map(|(_, l)| match l {
+                        Literal::Exact(s) | Literal::Contains(s) => s,
+                    })
+                    .collect::<Vec<_>>()
+            })
+        };
+        assert_eq!(
+            forms("any where problemchild.prediction == 1"),
+            Some(vec!["1".into()])
+        );
+        assert_eq!(
+            forms("any where x.score in (0.5, 2.0, true)"),
+            Some(vec!["0.5".into(), "2".into(), "true".into()])
+        );
+        assert_eq!(forms("any where x.count == 0"), None, "-0 equals 0");
+        // On a string field a number never matches: nothing to look up for it.
+        assert_eq!(
+            forms("process where process.name in (\"a\", 1)"),
+            Some(vec!["a".into()])
+        );
     }
 
     #[test]
