@@ -104,7 +104,9 @@ impl RuleIndex {
             rule_count: rules.len(),
             ..RuleIndex::default()
         };
-        let mut contains: Vec<(FieldRef, Vec<String>, Vec<RuleIds>)> = Vec::new();
+        // Per field: its needles, each needle's rules, and where each needle is.
+        type Needles = (FieldRef, Vec<String>, Vec<RuleIds>, HashMap<String, usize>);
+        let mut contains: Vec<Needles> = Vec::new();
         index.required = vec![0; rules.len()];
         for (i, rule) in rules.iter().enumerate() {
             let id = u32::try_from(i).unwrap_or(u32::MAX);
@@ -139,15 +141,16 @@ impl RuleIndex {
                             let slot = match contains.iter().position(|c| c.0 == field) {
                                 Some(s) => s,
                                 None => {
-                                    contains.push((field, Vec::new(), Vec::new()));
+                                    contains.push((field, Vec::new(), Vec::new(), HashMap::new()));
                                     contains.len() - 1
                                 }
                             };
-                            let (_, needles, ids) = &mut contains[slot];
-                            match needles.iter().position(|n| *n == needle) {
-                                Some(p) if !ids[p].contains(&entry) => ids[p].push(entry),
+                            let (_, needles, ids, at) = &mut contains[slot];
+                            match at.get(&needle) {
+                                Some(&p) if !ids[p].contains(&entry) => ids[p].push(entry),
                                 Some(_) => {}
                                 None => {
+                                    at.insert(needle.clone(), needles.len());
                                     needles.push(needle);
                                     ids.push(vec![entry]);
                                 }
@@ -157,7 +160,7 @@ impl RuleIndex {
                 }
             }
         }
-        for (field, needles, ids) in contains {
+        for (field, needles, ids, _) in contains {
             let built = AhoCorasick::builder()
                 .kind(Some(AhoCorasickKind::ContiguousNFA))
                 .build(&needles);

@@ -328,10 +328,12 @@ fn item(key: &str, pos: Pos, value: &Node, ctx: &Ctx<'_>) -> Result<Expr, Proble
                 let text = v.as_str().unwrap_or_default();
                 let flags = format!("{}{}", if m { "m" } else { "" }, if s { "s" } else { "-s" });
                 // Sigma's regex searches; the EQL engine's is anchored, hence the runs.
+                // Parsed here only, for the error's position: the engine compiles it.
                 let wrapped = format!("(?s:.*)(?{flags}:{text})(?s:.*)");
-                if let Err(e) = regex::RegexBuilder::new(&wrapped)
+                if let Err(e) = regex_syntax::ParserBuilder::new()
                     .case_insensitive(i)
                     .build()
+                    .parse(&wrapped)
                 {
                     let msg = e.to_string();
                     let last = msg.lines().last().unwrap_or("").trim().to_string();
