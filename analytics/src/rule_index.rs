@@ -161,6 +161,9 @@ impl RuleIndex {
             }
         }
         for (field, needles, ids, _) in contains {
+            // A contiguous NFA, not a DFA: with SigmaHQ's and Elastic's rules the DFA
+            // searched 3.2K instructions an event faster but took 0.9G more to build
+            // (even with 20K events replayed, more than it saved) and more memory.
             let built = AhoCorasick::builder()
                 .kind(Some(AhoCorasickKind::ContiguousNFA))
                 .build(&needles);
