@@ -7,9 +7,10 @@
 //!   string of the field equals one value or contains the pattern's longest literal,
 //!   compared after [`fold`](crate::glob::fold): folding keeps equality and containment,
 //!   so this holds for the case-sensitive operators too. A number or boolean value is
-//!   compared through its string form (`1`, `true`), and so is it looked up. A leaf that
-//!   also matches a missing field (`: null`), or numbers in a field that may hold them,
-//!   gives nothing.
+//!   compared through its string form (`1`, `true`), and so is it looked up; a list's
+//!   own numbers are looked up the same way, except zero and integers beyond 2^53,
+//!   whose string forms are not unique (then the leaf gives nothing). A leaf that also
+//!   matches a missing field (`: null`) gives nothing.
 //! - `and`: every conjunct is necessary, so the most selective conjunct's atoms will do.
 //! - `or`: one branch must hold, so the union of every branch's atoms, and only when
 //!   every branch gives some (one branch without requirements lets anything through).
