@@ -263,6 +263,63 @@ mod tests {
         assert_eq!(literals("(?i)NET1?\\.exe", false).map(|v| v.len()), Some(1));
     }
 
+    /// Every string of up to four characters over a small alphabet (case pairs, a
+    /// newline, the long s and the Kelvin sign, whose folds are special): the searched
+    /// form matches exactly what the anchored pattern matches, and every match holds one
+    /// of the literals after folding.
+    #[test]
+    fn the_searched_form_and_the_literals_agree_with_the_pattern_on_every_short_string() {
+        let alphabet = [
+            'a', 'A', 'b', 'B', '.', ' ', '\n', '1', 's', '\u{17f}', 'k', '\u{212A}',
+        ];
+        let patterns = [
+            (".*ab.*", false),
+            (".*ab.*", true),
+            ("(?s:.*)(?-s:a.b)(?s:.*)", true),
+            ("a|b.*", false),
+            ("(?:ab|ba)[ ]{2,}.*", false),
+            (".*[Ss]k.*", true),
+            ("a.*b", true),
+            (".*\\.1", false),
+            ("(ab)+ ?(?:ks|1)", true),
+        ];
+        let mut strings = vec![String::new()];
+        for _ in 0..4 {
+            let longer: Vec<String> = (strings.iter())
+                .filter(|s| s.chars().count() == strings.last().map_or(0, |l| l.chars().count()))
+                .flat_map(|s| alphabet.iter().map(move |c| format!("{s}{c}")))
+                .collect();
+            strings.extend(longer);
+        }
+        for (pattern, ci) in patterns {
+            let build = |p: &str| {
+                regex::RegexBuilder::new(p)
+                    .case_insensitive(ci)
+                    .dot_matches_new_line(true)
+                    .build()
+                    .expect("valid")
+            };
+            let anchored = build(&format!("^(?:{pattern})$"));
+            let (searched, literals) = search_form(pattern, ci);
+            let searched_re = build(&searched);
+            for s in &strings {
+                let hit = anchored.is_match(s);
+                assert_eq!(
+                    searched_re.is_match(s),
+                    hit,
+                    "{pattern} as {searched} on {s:?}"
+                );
+                if let (true, Some(lits)) = (hit, &literals) {
+                    let folded = crate::glob::fold(s);
+                    assert!(
+                        lits.iter().any(|l| folded.contains(l.as_str())),
+                        "{pattern}: {s:?} holds none of {lits:?}"
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn the_literals_hold_for_matching_values() {
         let cases = [
