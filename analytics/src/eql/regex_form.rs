@@ -145,19 +145,14 @@ fn required(h: &Hir) -> Option<Vec<String>> {
             for sub in subs {
                 match exact(sub) {
                     Some(set) => {
-                        let joined = match &run {
-                            Some(r) => product(r, &set),
-                            None => Some(set.clone()),
-                        };
-                        run = match joined {
-                            Some(j) => Some(j),
-                            None => {
-                                if let Some(r) = run.take() {
-                                    consider(r, &mut best);
-                                }
-                                Some(set)
-                            }
-                        };
+                        // Too many strings to join: the run so far ends, a new one starts.
+                        run = Some(match run.take() {
+                            None => set,
+                            Some(r) => product(&r, &set).unwrap_or_else(|| {
+                                consider(r, &mut best);
+                                set
+                            }),
+                        });
                     }
                     None => {
                         if let Some(r) = run.take() {
