@@ -364,6 +364,7 @@ fn options(queue: usize) -> PipelineOptions {
         clock: Clock::Event,
         host_name: None,
         config_hash: "invariant".into(),
+        precheck_threads: 2,
     }
 }
 

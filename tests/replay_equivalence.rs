@@ -65,9 +65,10 @@ fn config(dir: &Path, name: &str, threads: usize, batch: usize) -> PathBuf {
     path
 }
 
-/// An ECS export of Linux, Windows and macOS hosts with discovery commands among
-/// benign ones, several MB long so that every parser thread gets blocks.
-fn ecs_load(dir: &Path) -> PathBuf {
+/// An ECS export of `events` events from Linux, Windows and macOS hosts, with discovery
+/// commands among benign ones; at 40,000, several MB long, so that every parser thread
+/// gets blocks.
+fn ecs_load(dir: &Path, events: u32) -> PathBuf {
     use std::io::Write;
     let path = dir.join("load.ndjson");
     let mut f = std::io::BufWriter::new(std::fs::File::create(&path).expect("create"));
@@ -87,7 +88,7 @@ fn ecs_load(dir: &Path) -> PathBuf {
         ("macos", "/usr/sbin/netstat", "netstat -an"),
         ("macos", "/usr/bin/xcrun", "xcrun --show-sdk-path"),
     ];
-    for i in 0..40_000u32 {
+    for i in 0..events {
         let host = i % 60;
         let (os, exe, cmd) = tools[((host % 3) * 2 + u32::from(i % 37 != 0)) as usize];
         let name = exe.rsplit(['/', '\\']).next().unwrap_or(exe);
@@ -118,7 +119,7 @@ fn every_fixture_gives_the_same_alerts_with_batching_and_threads_off() {
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "evtx"))
         .collect();
-    let load = ecs_load(dir.path());
+    let load = ecs_load(dir.path(), 40_000);
     assert!(std::fs::metadata(&load).expect("load").len() > 8 << 20);
     let cases: Vec<(&str, Vec<PathBuf>)> = vec![
         ("ecs", vec![load]),
@@ -168,4 +169,69 @@ fn every_fixture_gives_the_same_alerts_with_batching_and_threads_off() {
         total += with.len();
     }
     assert!(total > 100, "{total} alerts compared");
+}
+
+/// With many rules loaded, a batch's single-event rules are checked on the precheck
+/// threads (`replay_threads`) before the analytics see the events in order: every Elastic
+/// and Sigma rule of the fixtures loaded, the alerts are the same as with one thread and
+/// no batches, where the analytics check every rule themselves.
+#[test]
+fn every_rule_loaded_gives_the_same_alerts_with_precheck_threads_off() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = fixtures();
+    let paths = format!(
+        "paths = [{:?}, {:?}]",
+        f.join("rules/elastic-process-eql").display().to_string(),
+        f.join("rules/sigma-process-creation").display().to_string()
+    );
+    let with_rules = |name: &str, threads: usize, batch: usize| {
+        let path = config(dir.path(), name, threads, batch);
+        let text = std::fs::read_to_string(&path).expect("read config");
+        assert!(
+            text.contains("\npaths = []\n"),
+            "the default config lists no rule paths"
+        );
+        std::fs::write(
+            &path,
+            text.replace("\npaths = []\n", &format!("\n{paths}\n")),
+        )
+        .expect("write config");
+        path
+    };
+    let fast = with_rules("fast.toml", 2, 64);
+    let plain = with_rules("plain.toml", 1, 1);
+    let evtx: Vec<PathBuf> = std::fs::read_dir(f.join("windows/evtx"))
+        .expect("the EVTX fixtures")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "evtx"))
+        .collect();
+    let cases = [("ecs", vec![ecs_load(dir.path(), 6_000)]), ("evtx", evtx)];
+    let mut elastic = 0;
+    for (format, inputs) in &cases {
+        let with = replay(&fast, format, inputs);
+        let without = replay(&plain, format, inputs);
+        let from_rules = |ruleset: &str| {
+            with.iter()
+                .filter(|a| a.contains(&format!("\"ruleset\":\"{ruleset}\"")))
+                .filter(|a| !a.contains("c4e9ed3e-55a2-4309-a012-bc3c78dad10a"))
+                .count()
+        };
+        // The loaded rules fire, so their checking on other threads is compared.
+        assert!(
+            from_rules("sigma") + from_rules("elastic") >= 10,
+            "{format}: {} Sigma and {} Elastic alerts besides the built-in rule's",
+            from_rules("sigma"),
+            from_rules("elastic")
+        );
+        elastic += from_rules("elastic");
+        let first_difference = with.iter().zip(&without).position(|(a, b)| a != b);
+        assert!(
+            with.len() == without.len() && first_difference.is_none(),
+            "{format}: {} alerts with precheck threads, {} without; first difference at {first_difference:?}: {:?}",
+            with.len(),
+            without.len(),
+            first_difference.map(|i| (&with[i], &without[i]))
+        );
+    }
+    assert!(elastic >= 5, "{elastic} alerts of loaded Elastic rules");
 }

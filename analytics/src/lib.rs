@@ -61,7 +61,7 @@ use hit::Hit;
 use regex::{RegexSet, RegexSetBuilder};
 use sensor_core::alert::{Alert, Rule};
 use sensor_core::config::Problems;
-use sensor_core::detect::{Detector, DetectorCounts};
+use sensor_core::detect::{Detector, DetectorCounts, Precheck, Prechecked};
 use sensor_core::event::{Event, Lifecycle};
 use std::any::Any;
 use std::collections::{HashMap, VecDeque};
@@ -95,10 +95,13 @@ pub struct Engine {
     an0907: Option<an0907::An0907>,
     an0908: Option<an0908::An0908>,
     correlator: Option<Correlator>,
-    rules: Vec<ElasticRule>,
+    /// Shared between clones and with the pipeline's precheck threads.
+    rules: Arc<[ElasticRule]>,
     /// The rules by what they need, shared between clones.
     rule_index: Arc<rule_index::RuleIndex>,
     rule_candidates: rule_index::Candidates,
+    /// The single-event rules that matched the event in hand.
+    rules_matched: Vec<u32>,
     /// The sequence rules (positions in `rules`) and each one's partial sequences.
     sequence_rules: Vec<(usize, eql::SequenceState)>,
     /// Prefilters and the rule index on (the default); off only to prove they change
@@ -118,6 +121,66 @@ pub struct Engine {
     scratch: Scratch,
     stats: EngineStats,
     pending: Vec<Alert>,
+}
+
+/// Fewest single-event rules for which the engine hands them to the pipeline's precheck
+/// threads ([`Detector::precheck`]): the built-in rule alone costs less than the hand-over.
+const PRECHECK_MIN_RULES: usize = 16;
+
+/// The single-event rules, checked on the pipeline's precheck threads: what the engine
+/// would check itself, with the same index and the same switch.
+struct RulePrecheck {
+    rules: Arc<[ElasticRule]>,
+    index: Arc<rule_index::RuleIndex>,
+    prefilters: bool,
+}
+
+impl Precheck for RulePrecheck {
+    fn check(&self, events: &[Event], out: &mut Vec<Prechecked>) {
+        let mut candidates = rule_index::Candidates::default();
+        let mut matched = Vec::new();
+        for ev in events {
+            matched.clear();
+            let (rules, index) = (&self.rules[..], &self.index);
+            matching_rules(
+                rules,
+                index,
+                self.prefilters,
+                ev,
+                &mut candidates,
+                &mut matched,
+            );
+            let alerts = matched.iter().filter_map(|&i| self.rules.get(i as usize));
+            out.push(Prechecked(
+                alerts.map(|r| Engine::rule_alert(r, ev)).collect(),
+            ));
+        }
+    }
+}
+
+/// The positions of the single-event rules that match `ev`, in rule order: through the
+/// index, or (prefilters off) by trying every rule.
+fn matching_rules(
+    rules: &[ElasticRule],
+    index: &rule_index::RuleIndex,
+    prefilters: bool,
+    ev: &Event,
+    candidates: &mut rule_index::Candidates,
+    out: &mut Vec<u32>,
+) {
+    let mut offer = |i: usize| {
+        if rules.get(i).is_some_and(|r| r.matches(ev)) {
+            if let Ok(i) = u32::try_from(i) {
+                out.push(i);
+            }
+        }
+    };
+    if prefilters {
+        index.candidates(ev, candidates);
+        candidates.iter().for_each(&mut offer);
+    } else {
+        (0..rules.len()).for_each(offer);
+    }
 }
 
 /// `event.action` of a WMI operation (a `Microsoft-Windows-WMI-Activity` event 11).
@@ -276,9 +339,10 @@ impl Engine {
             an0907: analytics.an0907,
             an0908: analytics.an0908,
             correlator: analytics.correlator,
-            rules: loaded,
+            rules: Arc::from(loaded),
             rule_index,
             rule_candidates: rule_index::Candidates::default(),
+            rules_matched: Vec::new(),
             sequence_rules,
             prefilters: true,
             folder: Folder::new(analytics.fold_window_secs),
@@ -560,18 +624,27 @@ impl Engine {
         }
     }
 
-    fn analyse(&mut self, ev: &Event, out: &mut Vec<Alert>) {
-        if self.prefilters {
-            self.rule_index.candidates(ev, &mut self.rule_candidates);
-            for i in self.rule_candidates.iter() {
-                if let Some(rule) = self.rules.get(i).filter(|r| r.matches(ev)) {
-                    out.push(Self::rule_alert(rule, ev));
-                }
-            }
-        } else {
-            for rule in &self.rules {
-                if rule.matches(ev) {
-                    out.push(Self::rule_alert(rule, ev));
+    /// `prechecked`: the single-event rules' alerts, if the pipeline's precheck threads
+    /// have checked them already.
+    fn analyse(&mut self, ev: &Event, prechecked: Option<Prechecked>, out: &mut Vec<Alert>) {
+        match prechecked {
+            Some(mut p) => out.append(&mut p.0),
+            None => {
+                self.rules_matched.clear();
+                let (rules, index) = (&self.rules[..], &self.rule_index);
+                let candidates = &mut self.rule_candidates;
+                matching_rules(
+                    rules,
+                    index,
+                    self.prefilters,
+                    ev,
+                    candidates,
+                    &mut self.rules_matched,
+                );
+                for &i in &self.rules_matched {
+                    if let Some(rule) = self.rules.get(i as usize) {
+                        out.push(Self::rule_alert(rule, ev));
+                    }
                 }
             }
         }
@@ -690,17 +763,43 @@ impl Engine {
     }
 }
 
-impl Detector for Engine {
-    fn on_event(&mut self, event: &Event, alerts: &mut Vec<Alert>) {
+impl Engine {
+    fn detect(&mut self, event: &Event, prechecked: Option<Prechecked>, alerts: &mut Vec<Alert>) {
         self.stats.events += 1;
         let mut fresh = std::mem::take(&mut self.pending);
         fresh.clear();
-        self.analyse(event, &mut fresh);
+        self.analyse(event, prechecked, &mut fresh);
         if fresh.is_empty() {
             self.pending = fresh;
             return;
         }
         self.send(fresh, event.timestamp, alerts);
+    }
+}
+
+impl Detector for Engine {
+    fn on_event(&mut self, event: &Event, alerts: &mut Vec<Alert>) {
+        self.detect(event, None, alerts);
+    }
+
+    fn precheck(&self) -> Option<Arc<dyn Precheck>> {
+        let single_event = self.rules.len() - self.sequence_rules.len();
+        (single_event >= PRECHECK_MIN_RULES).then(|| {
+            Arc::new(RulePrecheck {
+                rules: self.rules.clone(),
+                index: self.rule_index.clone(),
+                prefilters: self.prefilters,
+            }) as Arc<dyn Precheck>
+        })
+    }
+
+    fn on_prechecked_event(
+        &mut self,
+        event: &Event,
+        prechecked: Prechecked,
+        alerts: &mut Vec<Alert>,
+    ) {
+        self.detect(event, Some(prechecked), alerts);
     }
 
     fn on_tick(&mut self, now: DateTime<Utc>, final_flush: bool, alerts: &mut Vec<Alert>) {

@@ -5,6 +5,7 @@ use crate::event::Event;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::any::Any;
+use std::sync::Arc;
 
 /// What a detector counted, reported into health (`picket status`). A count missing
 /// from an older status file reads as 0.
@@ -45,11 +46,43 @@ pub struct DetectorCounts {
     pub an0904_reads_allowlisted: u64,
 }
 
+/// The alerts a detector's [`Precheck`] raised on one event, not yet folded or sent:
+/// the detector does that, in event order. Empty, it holds no allocation.
+#[derive(Debug, Default, Clone)]
+pub struct Prechecked(pub Vec<Alert>);
+
+/// The stateless part of a detector (rules that look at one event at a time), which the
+/// pipeline may run on other threads over a batch of enriched events before the
+/// detector sees them in order. Must not block or do I/O.
+pub trait Precheck: Send + Sync {
+    /// Checks each of `events`, pushing one [`Prechecked`] per event to `out`, in order.
+    fn check(&self, events: &[Event], out: &mut Vec<Prechecked>);
+}
+
 /// Something that looks at enriched events and raises alerts. Runs on one task; gets
 /// every event in order. Must not block or do I/O.
 pub trait Detector: Send + 'static {
     /// Looks at one enriched event; pushes any alerts to `alerts`.
     fn on_event(&mut self, event: &Event, alerts: &mut Vec<Alert>);
+
+    /// The detector's stateless part, if it has one worth a thread. The pipeline asks
+    /// once per batch, so a reloaded detector brings its own.
+    fn precheck(&self) -> Option<Arc<dyn Precheck>> {
+        None
+    }
+
+    /// As [`Detector::on_event`], for an event the detector's own [`Precheck`] (from
+    /// [`Detector::precheck`] on this detector) has already checked; gives the same
+    /// alerts.
+    fn on_prechecked_event(
+        &mut self,
+        event: &Event,
+        prechecked: Prechecked,
+        alerts: &mut Vec<Alert>,
+    ) {
+        let _ = prechecked;
+        self.on_event(event, alerts);
+    }
 
     /// Called about once a second (and once at shutdown with `final_flush`): emit
     /// folded-alert summaries and expire window state. `now` is the event clock in

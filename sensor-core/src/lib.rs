@@ -24,6 +24,7 @@ pub mod health;
 pub mod host;
 pub mod lines;
 pub mod pipeline;
+mod precheck;
 pub mod process_table;
 pub mod reload;
 pub mod replay;

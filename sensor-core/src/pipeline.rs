@@ -10,11 +10,12 @@
 use crate::alert::Alert;
 use crate::channel::{self, Batch};
 use crate::collector::{Ack, Collector, CollectorError, EventSender, Shutdown};
-use crate::detect::Detector;
+use crate::detect::{Detector, Prechecked};
 use crate::event::Event;
 use crate::health::CollectorState;
 use crate::health::Health;
 use crate::host::HostIdentity;
+use crate::precheck::PrecheckPool;
 use crate::process_table::ProcessTable;
 use crate::sink::AlertSink;
 use chrono::{DateTime, Utc};
@@ -50,6 +51,9 @@ pub struct PipelineOptions {
     pub host_name: Option<String>,
     /// Hash of the config in force, stamped on every alert.
     pub config_hash: String,
+    /// Helper threads that check a batch's stateless rules ([`Detector::precheck`])
+    /// while the detector works through earlier batches (0: the detector checks them).
+    pub precheck_threads: usize,
 }
 
 /// A change pushed into a running pipeline.
@@ -102,7 +106,7 @@ enum SinkMsg {
 /// [`RunReport`] after the drain.
 pub async fn run(
     collectors: Vec<Box<dyn Collector>>,
-    mut detector: Box<dyn Detector>,
+    detector: Box<dyn Detector>,
     sinks: Vec<Box<dyn AlertSink>>,
     health: Arc<Health>,
     shutdown: Shutdown,
@@ -160,10 +164,18 @@ pub async fn run(
         .collect();
     let loss_logger = tokio::spawn(log_losses(health.clone(), shutdown.clone()));
 
-    let mut report = RunReport::default();
-    let mut config_hash = options.config_hash.clone();
-    let mut alerts = Vec::new();
-    let mut last_tick: Option<DateTime<Utc>> = None;
+    let mut analysis = Analysis {
+        detector,
+        table,
+        clock: options.clock,
+        last_tick: None,
+        alerts: Vec::new(),
+        config_hash: options.config_hash.clone(),
+        health: health.clone(),
+        alert_tx,
+        report: RunReport::default(),
+    };
+    let mut precheck_pool = PrecheckPool::new(options.precheck_threads);
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut controls_open = true;
@@ -173,75 +185,62 @@ pub async fn run(
             biased;
             control = controls.recv(), if controls_open => match control {
                 Some(Control::Reload { detector: mut new, sinks, config_hash: hash }) => {
-                    new.take_state_from(detector.as_any_mut());
-                    detector = new;
-                    config_hash = hash;
+                    // Batches the old detector's precheck checked are the old detector's.
+                    analysis.detect_in_flight(&mut precheck_pool).await;
+                    new.take_state_from(analysis.detector.as_any_mut());
+                    analysis.detector = new;
+                    analysis.config_hash = hash;
                     if let Some(s) = sinks {
-                        if alert_tx.send(SinkMsg::Swap(s)).await.is_err() {
+                        if analysis.alert_tx.send(SinkMsg::Swap(s)).await.is_err() {
                             tracing::error!("Sink thread is gone; cannot swap sinks");
                         }
                     }
-                    tracing::info!(config_hash = %config_hash, "Swapped in the reloaded configuration");
+                    tracing::info!(config_hash = %analysis.config_hash, "Swapped in the reloaded configuration");
                 }
                 None => controls_open = false,
             },
-            batch = event_rx.recv() => {
-                let Some(Batch { mut events, ack, give_back }) = batch else { break };
-                if single && report.events == 0 && health.collector_state() == CollectorState::Starting {
+            // Keep the helpers fed before taking back what they have checked.
+            batch = event_rx.recv(), if !precheck_pool.full() => {
+                let Some(mut batch) = batch else { break };
+                if single && analysis.report.events == 0 && health.collector_state() == CollectorState::Starting {
                     // A collector that delivers is running even if it never said so.
                     health.set_collector_state(CollectorState::Running);
                 }
-                health.events_seen.fetch_add(events.len() as u64, Ordering::Relaxed);
-                let mut raised = false;
-                for event in events.iter_mut() {
-                    report.events += 1;
-                    if event.event.id.is_none() {
-                        event.event.id = Some(stable_event_id(event));
-                    }
-                    table.observe(event);
-                    if options.clock == Clock::Event {
-                        let due = last_tick.is_none_or(|t| event.timestamp - t >= chrono::TimeDelta::seconds(1));
-                        if due {
-                            last_tick = Some(event.timestamp);
-                            detector.on_tick(event.timestamp, false, &mut alerts);
-                            report_counts(&health, detector.as_ref(), &table);
-                        }
-                    }
-                    let before = alerts.len();
-                    detector.on_event(event, &mut alerts);
-                    raised |= alerts.len() > before;
-                    if !alerts.is_empty() {
-                        forward(&mut alerts, &config_hash, &health, &alert_tx, &mut report).await;
+                health.events_seen.fetch_add(batch.events.len() as u64, Ordering::Relaxed);
+                analysis.enrich(&mut batch.events);
+                let precheck = analysis.detector.precheck();
+                match precheck.filter(|_| precheck_pool.takes(batch.events.len())) {
+                    Some(precheck) => precheck_pool.hand_over(precheck, batch),
+                    None => {
+                        analysis.detect_in_flight(&mut precheck_pool).await;
+                        analysis.detect(batch, Vec::new()).await;
                     }
                 }
-                if let Some(back) = give_back {
-                    // If the sender is gone, the events are freed here after all.
-                    let _ = back.send(events);
-                }
-                if let Some(ack) = ack {
-                    // Through the sink queue, so it comes after the batch's alerts.
-                    if let Err(mpsc::error::SendError(SinkMsg::Ack(ack, raised))) =
-                        alert_tx.send(SinkMsg::Ack(ack, raised)).await
-                    {
-                        ack.done(raised);
-                    }
+            }
+            checked = precheck_pool.take_back(), if precheck_pool.in_flight() > 0 => {
+                if let Some((batch, checked)) = checked {
+                    analysis.detect(batch, checked).await;
                 }
             }
             _ = ticker.tick(), if options.clock == Clock::Wall => {
-                detector.on_tick(Utc::now(), false, &mut alerts);
-                report_counts(&health, detector.as_ref(), &table);
-                forward(&mut alerts, &config_hash, &health, &alert_tx, &mut report).await;
+                analysis.tick(Utc::now(), false).await;
             }
         }
     }
+    // The input has ended: what is still being checked is detected before the flush.
+    analysis.detect_in_flight(&mut precheck_pool).await;
+    drop(precheck_pool);
 
     let final_time = match options.clock {
         Clock::Wall => Utc::now(),
-        Clock::Event => last_tick.unwrap_or_else(Utc::now),
+        Clock::Event => analysis.last_tick.unwrap_or_else(Utc::now),
     };
-    detector.on_tick(final_time, true, &mut alerts);
-    report_counts(&health, detector.as_ref(), &table);
-    forward(&mut alerts, &config_hash, &health, &alert_tx, &mut report).await;
+    analysis.tick(final_time, true).await;
+    let Analysis {
+        mut report,
+        alert_tx,
+        ..
+    } = analysis;
     drop(alert_tx);
     loss_logger.abort();
 
@@ -278,6 +277,101 @@ pub async fn run(
     let _ = tokio::task::spawn_blocking(move || sink_thread.join()).await;
     log_loss_totals(&health);
     Ok(report)
+}
+
+/// The pipeline's analysing end: what detecting a batch reads and changes.
+struct Analysis {
+    detector: Box<dyn Detector>,
+    table: ProcessTable,
+    clock: Clock,
+    last_tick: Option<DateTime<Utc>>,
+    alerts: Vec<Alert>,
+    config_hash: String,
+    health: Arc<Health>,
+    alert_tx: mpsc::Sender<SinkMsg>,
+    report: RunReport,
+}
+
+impl Analysis {
+    /// Gives each event its id and its process context. A whole batch is enriched
+    /// before any of it is detected, so that its stateless rules can be checked on the
+    /// precheck threads meanwhile; the detector reads only the event, not the table.
+    fn enrich(&mut self, events: &mut [Event]) {
+        for event in events {
+            if event.event.id.is_none() {
+                event.event.id = Some(stable_event_id(event));
+            }
+            self.table.observe(event);
+        }
+    }
+
+    /// Runs the detector over `batch` in order (with its precheck's results, one per
+    /// event, when it has them), forwards the alerts, then gives the events back and
+    /// queues the batch's acknowledgement behind its alerts.
+    async fn detect(&mut self, batch: Batch, checked: Vec<Prechecked>) {
+        let Batch {
+            events,
+            ack,
+            give_back,
+        } = batch;
+        let mut raised = false;
+        let mut checked = checked.into_iter();
+        for event in &events {
+            self.report.events += 1;
+            if self.clock == Clock::Event {
+                let due = (self.last_tick)
+                    .is_none_or(|t| event.timestamp - t >= chrono::TimeDelta::seconds(1));
+                if due {
+                    self.last_tick = Some(event.timestamp);
+                    self.detector
+                        .on_tick(event.timestamp, false, &mut self.alerts);
+                    report_counts(&self.health, self.detector.as_ref(), &self.table);
+                }
+            }
+            let before = self.alerts.len();
+            match checked.next() {
+                Some(c) => self
+                    .detector
+                    .on_prechecked_event(event, c, &mut self.alerts),
+                None => self.detector.on_event(event, &mut self.alerts),
+            }
+            raised |= self.alerts.len() > before;
+            if !self.alerts.is_empty() {
+                self.forward().await;
+            }
+        }
+        if let Some(back) = give_back {
+            // If the sender is gone, the events are freed here after all.
+            let _ = back.send(events);
+        }
+        if let Some(ack) = ack {
+            // Through the sink queue, so it comes after the batch's alerts.
+            if let Err(mpsc::error::SendError(SinkMsg::Ack(ack, raised))) =
+                self.alert_tx.send(SinkMsg::Ack(ack, raised)).await
+            {
+                ack.done(raised);
+            }
+        }
+    }
+
+    /// Detects every batch the precheck threads hold, oldest first.
+    async fn detect_in_flight(&mut self, pool: &mut PrecheckPool) {
+        while let Some((batch, checked)) = pool.take_back().await {
+            self.detect(batch, checked).await;
+        }
+    }
+
+    /// A detector tick (`final_flush` at shutdown), its alerts forwarded.
+    async fn tick(&mut self, now: DateTime<Utc>, final_flush: bool) {
+        self.detector.on_tick(now, final_flush, &mut self.alerts);
+        report_counts(&self.health, self.detector.as_ref(), &self.table);
+        self.forward().await;
+    }
+
+    async fn forward(&mut self) {
+        let (alerts, hash, health) = (&mut self.alerts, &self.config_hash, &self.health);
+        forward(alerts, hash, health, &self.alert_tx, &mut self.report).await;
+    }
 }
 
 async fn forward(
@@ -553,6 +647,7 @@ mod tests {
             clock: Clock::Event,
             host_name: None,
             config_hash: "abc".into(),
+            precheck_threads: 2,
         };
         let report = run(
             vec![Box::new(replay)],
@@ -690,6 +785,7 @@ mod tests {
             clock: Clock::Event,
             host_name: Some("renamed".into()),
             config_hash: String::new(),
+            precheck_threads: 0,
         };
         let report = run(
             vec![Box::new(source), Box::new(DeviceSource)],

@@ -203,7 +203,8 @@ pub struct PipelineConfig {
     pub max_record_bytes: usize,
     /// Threads a replay parses on, for formats whose records parse independently
     /// (ECS NDJSON, device logs, EVTX chunks, CloudTrail and GCP objects); events still
-    /// reach the analytics in file order. 0: one per core.
+    /// reach the analytics in file order. Also the threads a batch of events' stateless
+    /// rules are checked on when many rules are loaded. 0: one per core.
     pub replay_threads: usize,
     /// Events a replay hands to the pipeline at once (1: one by one).
     pub replay_batch_events: usize,
@@ -224,6 +225,14 @@ impl Default for PipelineConfig {
 }
 
 impl PipelineConfig {
+    /// `replay_threads`, with 0 read as one per core.
+    pub fn threads(&self) -> usize {
+        match self.replay_threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
+    }
+
     /// Semantic checks, appended as (field path, message).
     pub fn validate(&self, problems: &mut Problems) {
         let mut check = checker(problems);
