@@ -12,12 +12,12 @@
 #                                      replay_batch_events = 1 (no parser threads, no
 #                                      batches: how replay ran before them)
 #                   and checks that "off" and "on" raise the same alerts.
-#   elastic rules   the first BENCH_RULE_EVENTS events of the load replayed with the
+#   elastic rules   the first --rule-events events of the load (default 20,000) replayed with the
 #                   built-in rule alone, then with the 512 Elastic process rules of
 #                   ../shared/fixtures/rules/elastic-process-eql added (rules.paths),
 #                   then with those and SigmaHQ's 1,434 process_creation rules of
 #                   ../shared/fixtures/rules/sigma-process-creation (rule loading is
-#                   part of each replay's time).
+#                   part of each replay's time, so a short replay is mostly loading).
 #   hostile record  one 100 MB line: peak RSS, counted and skipped.
 #   cloudtrail      `picket replay --format cloudtrail` of a generated trail tree
 #                   (gen-cloudtrail-load.py: the recorded CloudTrail fixtures as S3
@@ -30,8 +30,8 @@
 #                   they take minutes).
 #   exec storm      scripts/bench-exec-storm.sh (`--storm`; needs root).
 #
-# Usage: scripts/bench.sh [--events N] [--no-ecs] [--cloudtrail [--cloud-records N]]
-#                         [--criterion] [--storm]
+# Usage: scripts/bench.sh [--events N] [--rule-events N] [--no-ecs]
+#                         [--cloudtrail [--cloud-records N]] [--criterion] [--storm]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,10 +42,11 @@ storm=0
 ecs=1
 cloudtrail=0
 cloud_records=500000
-usage="usage: $0 [--events N] [--no-ecs] [--cloudtrail [--cloud-records N]] [--criterion] [--storm]"
+usage="usage: $0 [--events N] [--rule-events N] [--no-ecs] [--cloudtrail [--cloud-records N]] [--criterion] [--storm]"
 while (($#)); do
   case "$1" in
     --events) events=$2; shift 2 ;;
+    --rule-events) rule_events=$2; shift 2 ;;
     --no-ecs) ecs=0; shift ;;
     --cloudtrail) cloudtrail=1; shift ;;
     --cloud-records) cloud_records=$2; shift 2 ;;

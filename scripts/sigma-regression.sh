@@ -27,14 +27,18 @@ fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
+# The rule file by name, else (a rule renamed since its data was recorded) by its id.
 find_rule() {
-  local name=$1
+  local name=$1 id=$2 found=""
   if [ -n "$rules_dir" ]; then
-    [ -f "$rules_dir/$name.yml" ] && echo "$rules_dir/$name.yml"
-    return 0
+    [ -f "$rules_dir/$name.yml" ] && found="$rules_dir/$name.yml"
+    [ -n "$found" ] || found=$(grep -rlE "^id: *$id *$" "$rules_dir" 2>/dev/null | head -1)
+  else
+    local dirs=("$sigma/rules" "$sigma/rules-emerging-threats" "$sigma/rules-threat-hunting")
+    found=$(find "${dirs[@]}" -name "$name.yml" -print -quit 2>/dev/null || true)
+    [ -n "$found" ] || found=$(grep -rlE "^id: *$id *$" "${dirs[@]}" 2>/dev/null | head -1)
   fi
-  find "$sigma/rules" "$sigma/rules-emerging-threats" "$sigma/rules-threat-hunting" \
-    -name "$name.yml" -print -quit 2>/dev/null || true
+  echo "$found"
 }
 
 fired=0 silent=0 refused=0 missing=0
@@ -42,7 +46,7 @@ while IFS= read -r info; do
   dir=$(dirname "$info")
   name=$(basename "$dir")
   id=$(awk '/^rule_metadata:/{m=1; next} m && /id:/{print $NF; exit}' "$info")
-  rule=$(find_rule "$name")
+  rule=$(find_rule "$name" "$id")
   if [ -z "$rule" ]; then
     echo "no-rule   $name"
     missing=$((missing + 1))
