@@ -209,7 +209,7 @@ mod tests {
         fn check(&self, events: &[Event], out: &mut Vec<Prechecked>) {
             let name = std::thread::current().name().unwrap_or("?").to_string();
             let helper = name.starts_with("picket-precheck");
-            self.threads.lock().unwrap().insert(name);
+            self.threads.lock().expect("lock").insert(name);
             for e in events {
                 let pid = e.process.pid.unwrap_or(0);
                 assert!(!(helper && pid == 13), "a helper that fails");
@@ -261,7 +261,7 @@ mod tests {
             }
         }
         assert_eq!(pids, (0..120).collect::<Vec<_>>());
-        let threads = check.threads.lock().unwrap().clone();
+        let threads = check.threads.lock().expect("lock").clone();
         for n in 0..3 {
             assert!(
                 threads.contains(&format!("picket-precheck-{n}")),
