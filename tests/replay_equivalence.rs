@@ -44,6 +44,18 @@ fn replay(config: &Path, format: &str, inputs: &[PathBuf]) -> Vec<String> {
         .collect()
 }
 
+/// The alerts of the two replays are the same, in the same order.
+fn assert_same_alerts(format: &str, what: &str, with: &[String], without: &[String]) {
+    let first_difference = with.iter().zip(without).position(|(a, b)| a != b);
+    assert!(
+        with.len() == without.len() && first_difference.is_none(),
+        "{format}: {} alerts with {what}, {} without; first difference at {first_difference:?}: {:?}",
+        with.len(),
+        without.len(),
+        first_difference.map(|i| (&with[i], &without[i]))
+    );
+}
+
 /// The embedded default config with the replay settings set.
 fn config(dir: &Path, name: &str, threads: usize, batch: usize) -> PathBuf {
     // The file the binary embeds as its default.
@@ -158,14 +170,7 @@ fn every_fixture_gives_the_same_alerts_with_batching_and_threads_off() {
             !["ecs", "evtx", "cloudtrail"].contains(format) || !with.is_empty(),
             "{format}: the fixtures raise alerts"
         );
-        let first_difference = with.iter().zip(&without).position(|(a, b)| a != b);
-        assert!(
-            with.len() == without.len() && first_difference.is_none(),
-            "{format}: {} alerts with batching and threads, {} without; first difference at {first_difference:?}: {:?}",
-            with.len(),
-            without.len(),
-            first_difference.map(|i| (&with[i], &without[i]))
-        );
+        assert_same_alerts(format, "batching and threads", &with, &without);
         total += with.len();
     }
     assert!(total > 100, "{total} alerts compared");
@@ -224,14 +229,7 @@ fn every_rule_loaded_gives_the_same_alerts_with_precheck_threads_off() {
             from_rules("elastic")
         );
         elastic += from_rules("elastic");
-        let first_difference = with.iter().zip(&without).position(|(a, b)| a != b);
-        assert!(
-            with.len() == without.len() && first_difference.is_none(),
-            "{format}: {} alerts with precheck threads, {} without; first difference at {first_difference:?}: {:?}",
-            with.len(),
-            without.len(),
-            first_difference.map(|i| (&with[i], &without[i]))
-        );
+        assert_same_alerts(format, "precheck threads", &with, &without);
     }
     assert!(elastic >= 5, "{elastic} alerts of loaded Elastic rules");
 }
