@@ -570,6 +570,7 @@ fn log_loss_totals(health: &Health) {
 mod tests {
     use super::*;
     use crate::alert::{Rule, Severity, Threat};
+    use crate::detect::Precheck;
     use crate::event::FieldValue;
     use crate::replay::{EcsParser, LineReplay};
     use std::any::Any;
@@ -676,6 +677,148 @@ mod tests {
         );
         assert_eq!(lines[0]["picket"]["config_hash"], "abc");
         assert_eq!(health.snapshot().alerts_written, 1);
+    }
+
+    /// One alert per event, named after the generation of the detector whose precheck
+    /// raised it (slowed, so that batches are on the helpers when the reload comes), its
+    /// message the generation of the detector that took it back.
+    struct Generation(u32);
+
+    struct GenerationCheck(u32);
+
+    fn generation_alert(event: &Event, generation: u32) -> Alert {
+        let rule = Rule {
+            name: format!("gen{generation}"),
+            ..Rule::default()
+        };
+        Alert::for_event(event, rule, Threat::default(), Severity::Low)
+    }
+
+    impl Precheck for GenerationCheck {
+        fn check(&self, events: &[Event], out: &mut Vec<Prechecked>) {
+            std::thread::sleep(Duration::from_millis(1));
+            for e in events {
+                out.push(Prechecked(vec![generation_alert(e, self.0)]));
+            }
+        }
+    }
+
+    impl Detector for Generation {
+        fn on_event(&mut self, event: &Event, alerts: &mut Vec<Alert>) {
+            alerts.push(generation_alert(event, self.0));
+        }
+        fn precheck(&self) -> Option<Arc<dyn Precheck>> {
+            Some(Arc::new(GenerationCheck(self.0)))
+        }
+        fn on_prechecked_event(&mut self, _: &Event, checked: Prechecked, alerts: &mut Vec<Alert>) {
+            for mut alert in checked.0 {
+                alert.message = format!("gen{}", self.0);
+                alerts.push(alert);
+            }
+        }
+        fn as_any_mut(&mut self) -> &mut dyn Any {
+            self
+        }
+    }
+
+    #[tokio::test]
+    async fn a_reload_takes_back_the_old_detectors_batches_first_and_loses_none() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let input = dir.path().join("events.ndjson");
+        let lines: String = (0..2_000)
+            .map(|pid| {
+                format!(
+                    "{{\"@timestamp\":\"2024-05-01T10:00:00Z\",\"event\":{{\"type\":[\"start\"]}},\"process\":{{\"pid\":{pid},\"name\":\"x\"}}}}\n"
+                )
+            })
+            .collect();
+        std::fs::write(&input, lines).expect("write input");
+        let sink = MemorySink::default();
+        let written = sink.0.clone();
+        let replay = LineReplay::new(vec![input], EcsParser);
+        let health = Health::new();
+        let (_trigger, shutdown) = Shutdown::new();
+        let (ctl_tx, ctl_rx) = mpsc::channel(1);
+        let seen = health.clone();
+        let reloader = tokio::spawn(async move {
+            while seen.events_seen.load(Ordering::Relaxed) < 500 {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            let reload = Control::Reload {
+                detector: Box::new(Generation(2)),
+                sinks: None,
+                config_hash: "second".into(),
+            };
+            ctl_tx.send(reload).await.expect("pipeline running");
+        });
+        let options = PipelineOptions {
+            channel_capacity: 256,
+            alert_queue_capacity: 4096,
+            process_table_capacity: 4096,
+            seed_process_table: false,
+            clock: Clock::Event,
+            host_name: None,
+            config_hash: "first".into(),
+            precheck_threads: 2,
+        };
+        let report = run(
+            vec![Box::new(replay)],
+            Box::new(Generation(1)),
+            vec![Box::new(sink)],
+            health.clone(),
+            shutdown,
+            ctl_rx,
+            options,
+        )
+        .await
+        .expect("run");
+        reloader.await.expect("reloader");
+        assert_eq!(report.events, 2_000);
+        let alerts: Vec<serde_json::Value> = written
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|l| serde_json::from_str(l).expect("json"))
+            .collect();
+        let pids: Vec<u64> = alerts
+            .iter()
+            .filter_map(|a| a["process"]["pid"].as_u64())
+            .collect();
+        assert_eq!(
+            pids,
+            (0..2_000).collect::<Vec<u64>>(),
+            "every event, in order"
+        );
+        let generations: Vec<&str> = alerts
+            .iter()
+            .filter_map(|a| a["rule"]["name"].as_str())
+            .collect();
+        let first_new = generations
+            .iter()
+            .position(|g| *g == "gen2")
+            .expect("reloaded");
+        assert!(
+            first_new >= 500,
+            "reloaded after 500 events were seen, not at {first_new}"
+        );
+        // What the old detector's precheck raised is the old detector's, all of it
+        // before the new one's.
+        assert!(
+            generations[first_new..].iter().all(|g| *g == "gen2"),
+            "{generations:?}"
+        );
+        assert!(generations[..first_new].iter().all(|g| *g == "gen1"));
+        // ... and the old detector, not the new one, took it back.
+        let detected_by: Vec<&str> = alerts
+            .iter()
+            .filter_map(|a| a["message"].as_str())
+            .collect();
+        assert_eq!(
+            detected_by.len(),
+            2_000,
+            "every batch went through a helper"
+        );
+        assert_eq!(detected_by, generations);
     }
 
     /// Sends `names` as process starts with an ack each, then (as a second collector)
