@@ -128,7 +128,7 @@ fn options(config: &Config, clock: Clock) -> PipelineOptions {
         clock,
         host_name: config.general.host_name.clone(),
         config_hash: config.hash(),
-        // One core: the detector checks its rules itself, with no hand-over.
+        // One thread: the detector checks its rules itself, with no hand-over.
         precheck_threads: match config.pipeline.threads() {
             1 => 0,
             n => n,
