@@ -151,10 +151,9 @@ impl Precheck for RulePrecheck {
                 &mut candidates,
                 &mut matched,
             );
-            let alerts = matched.iter().filter_map(|&i| self.rules.get(i as usize));
-            out.push(Prechecked(
-                alerts.map(|r| Engine::rule_alert(r, ev)).collect(),
-            ));
+            let mut alerts = Vec::new();
+            push_rule_alerts(rules, &matched, ev, &mut alerts);
+            out.push(Prechecked(alerts));
         }
     }
 }
@@ -182,6 +181,12 @@ fn matching_rules(
     } else {
         (0..rules.len()).for_each(offer);
     }
+}
+
+/// An alert for `ev` from each rule of `matched` (positions in `rules`), in that order.
+fn push_rule_alerts(rules: &[ElasticRule], matched: &[u32], ev: &Event, out: &mut Vec<Alert>) {
+    let matching = matched.iter().filter_map(|&i| rules.get(i as usize));
+    out.extend(matching.map(|rule| Engine::rule_alert(rule, ev)));
 }
 
 /// `event.action` of a WMI operation (a `Microsoft-Windows-WMI-Activity` event 11).
@@ -642,11 +647,7 @@ impl Engine {
                     candidates,
                     &mut self.rules_matched,
                 );
-                for &i in &self.rules_matched {
-                    if let Some(rule) = self.rules.get(i as usize) {
-                        out.push(Self::rule_alert(rule, ev));
-                    }
-                }
+                push_rule_alerts(&self.rules, &self.rules_matched, ev, out);
             }
         }
         for (i, state) in &mut self.sequence_rules {

@@ -596,6 +596,30 @@ mod tests {
         }
     }
 
+    /// The lines a [`MemorySink`] kept, parsed.
+    fn written_alerts(written: &Mutex<Vec<String>>) -> Vec<serde_json::Value> {
+        written
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|l| serde_json::from_str(l).expect("json"))
+            .collect()
+    }
+
+    /// A replay's options: the event clock, no seeding, two precheck helpers.
+    fn replay_options(channel: usize, alert_queue: usize, config_hash: &str) -> PipelineOptions {
+        PipelineOptions {
+            channel_capacity: channel,
+            alert_queue_capacity: alert_queue,
+            process_table_capacity: 4096,
+            seed_process_table: false,
+            clock: Clock::Event,
+            host_name: None,
+            config_hash: config_hash.into(),
+            precheck_threads: 2,
+        }
+    }
+
     /// Alerts on every `ss` start, folding nothing: enough to see events flow.
     struct SsDetector;
 
@@ -640,16 +664,7 @@ mod tests {
         let health = Health::new();
         let (_trigger, shutdown) = Shutdown::new();
         let (_ctl_tx, ctl_rx) = mpsc::channel(1);
-        let options = PipelineOptions {
-            channel_capacity: 16,
-            alert_queue_capacity: 16,
-            process_table_capacity: 1024,
-            seed_process_table: false,
-            clock: Clock::Event,
-            host_name: None,
-            config_hash: "abc".into(),
-            precheck_threads: 2,
-        };
+        let options = replay_options(16, 16, "abc");
         let report = run(
             vec![Box::new(replay)],
             Box::new(SsDetector),
@@ -664,12 +679,7 @@ mod tests {
         assert_eq!(report.events, 2);
         assert_eq!(stats.malformed.load(Ordering::Relaxed), 1);
         assert_eq!(health.snapshot().losses.get("malformed_input"), Some(&1));
-        let lines: Vec<serde_json::Value> = written
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-            .map(|l| serde_json::from_str(l).expect("json"))
-            .collect();
+        let lines = written_alerts(&written);
         assert_eq!(lines.len(), 1);
         assert_eq!(
             lines[0]["process"]["parent"]["name"], "bash",
@@ -751,16 +761,7 @@ mod tests {
             };
             ctl_tx.send(reload).await.expect("pipeline running");
         });
-        let options = PipelineOptions {
-            channel_capacity: 256,
-            alert_queue_capacity: 4096,
-            process_table_capacity: 4096,
-            seed_process_table: false,
-            clock: Clock::Event,
-            host_name: None,
-            config_hash: "first".into(),
-            precheck_threads: 2,
-        };
+        let options = replay_options(256, 4096, "first");
         let report = run(
             vec![Box::new(replay)],
             Box::new(Generation(1)),
@@ -774,12 +775,7 @@ mod tests {
         .expect("run");
         reloader.await.expect("reloader");
         assert_eq!(report.events, 2_000);
-        let alerts: Vec<serde_json::Value> = written
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-            .map(|l| serde_json::from_str(l).expect("json"))
-            .collect();
+        let alerts = written_alerts(&written);
         let pids: Vec<u64> = alerts
             .iter()
             .filter_map(|a| a["process"]["pid"].as_u64())
