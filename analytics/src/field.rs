@@ -4,7 +4,7 @@
 //! resolve their paths once into a [`FieldRef`], whose lookup is a plain struct access.
 //! Paths outside the model fall back to `Event::field`.
 
-use sensor_core::event::{Event, FieldValue};
+use sensor_core::event::{Event, ExtraPath, FieldValue};
 use serde_json::Value;
 
 /// A resolved ECS field path.
@@ -48,45 +48,33 @@ pub enum FieldRef {
     Other(Box<OtherPath>),
 }
 
-/// A path outside [`FieldRef`]'s direct accessors, prepared once: whether the event
-/// model has it (then `Event::field` matches it), else its parts, split once, for the
-/// preserved unknown fields.
+/// A path outside [`FieldRef`]'s direct accessors, prepared once: the path, for
+/// `Event::field` when the event model has it, else resolved to the preserved unknown
+/// fields it is read from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OtherPath {
     path: String,
-    modelled: bool,
-    parts: Box<[String]>,
+    /// `None` when the event model has the path.
+    extra: Option<ExtraPath>,
 }
 
 impl OtherPath {
     fn new(path: &str) -> OtherPath {
         OtherPath {
             path: path.to_string(),
-            modelled: Event::is_modelled_path(path),
-            parts: path.split('.').map(str::to_string).collect(),
+            extra: (!Event::is_modelled_path(path)).then(|| ExtraPath::new(path)),
         }
     }
 
     /// Whether the event model has this path (it is not among the preserved fields).
     pub fn is_modelled(&self) -> bool {
-        self.modelled
+        self.extra.is_none()
     }
 
     fn get<'a>(&self, ev: &'a Event) -> FieldValue<'a> {
-        if self.modelled {
-            return ev.field(&self.path);
-        }
-        // Paths are a few parts long: split on the stack, not the heap.
-        const ON_STACK: usize = 12;
-        if self.parts.len() <= ON_STACK {
-            let mut buf = [""; ON_STACK];
-            for (slot, part) in buf.iter_mut().zip(self.parts.iter()) {
-                *slot = part;
-            }
-            ev.extra_field_parts(&buf[..self.parts.len()])
-        } else {
-            let parts: Vec<&str> = self.parts.iter().map(String::as_str).collect();
-            ev.extra_field_parts(&parts)
+        match &self.extra {
+            None => ev.field(&self.path),
+            Some(extra) => ev.extra_field_at(extra),
         }
     }
 }

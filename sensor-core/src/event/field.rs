@@ -167,124 +167,21 @@ impl Event {
         })
     }
 
-    /// Slow path for fields outside the model: finds the typed object deepest along
-    /// `path` and walks the rest in its preserved `other` map.
-    /// Whether any field outside the model is present: when not, [`Event::field`] of
-    /// every path that is not [modelled](Event::is_modelled_path) is `Missing`, so a
-    /// caller checking many such paths (the analytics' rule index) can skip them all.
-    /// Covers every map `extra_field` reads.
-    pub fn has_extra_fields(&self) -> bool {
-        let p = &self.process;
-        let parent = p.parent.as_deref();
-        let maps: [Option<&Extra>; 21] = [
-            p.tty
-                .as_ref()
-                .and_then(|t| t.char_device.as_ref())
-                .map(|c| &c.other),
-            self.user.effective.as_ref().map(|u| &u.other),
-            Some(&self.group.other),
-            parent.and_then(|pp| pp.pe.as_ref()).map(|pe| &pe.other),
-            parent.map(|pp| &pp.other),
-            p.pe.as_ref().map(|pe| &pe.other),
-            p.code_signature.as_ref().map(|c| &c.other),
-            p.tty.as_ref().map(|t| &t.other),
-            Some(&p.other),
-            Some(&self.event.other),
-            self.host.os.as_ref().map(|o| &o.other),
-            Some(&self.host.other),
-            Some(&self.user.other),
-            self.source.as_ref().map(|x| &x.other),
-            self.cloud
-                .as_ref()
-                .and_then(|c| c.account.as_ref())
-                .map(|a| &a.other),
-            self.cloud.as_ref().map(|x| &x.other),
-            self.user_agent.as_ref().map(|x| &x.other),
-            self.observer.as_ref().map(|x| &x.other),
-            self.log
-                .as_ref()
-                .and_then(|l| l.file.as_ref())
-                .map(|f| &f.other),
-            self.log.as_ref().map(|x| &x.other),
-            self.error.as_ref().map(|x| &x.other),
-        ];
-        maps.iter().flatten().any(|m| !m.is_empty())
-            || !self.picket.other.is_empty()
-            || !self.other.is_empty()
-    }
-
     fn extra_field<'a>(&'a self, path: &str) -> FieldValue<'a> {
-        let parts: Vec<&str> = path.split('.').collect();
-        self.extra_field_parts(&parts)
+        self.extra_field_at(&ExtraPath::new(path))
     }
 
-    /// [`Event::field`] of a path outside the model, given split at its dots (callers
-    /// that read one path often split it once).
-    pub fn extra_field_parts<'a>(&'a self, parts: &[&str]) -> FieldValue<'a> {
-        let (extra, rest): (Option<&'a Extra>, &[&str]) = match parts {
-            ["process", "parent", "pe", rest @ ..] => (
-                self.process
-                    .parent
-                    .as_deref()
-                    .and_then(|p| p.pe.as_ref())
-                    .map(|pe| &pe.other),
-                rest,
-            ),
-            ["process", "parent", rest @ ..] => {
-                (self.process.parent.as_deref().map(|p| &p.other), rest)
-            }
-            ["process", "pe", rest @ ..] => (self.process.pe.as_ref().map(|pe| &pe.other), rest),
-            ["process", "code_signature", rest @ ..] => {
-                (self.process.code_signature.as_ref().map(|c| &c.other), rest)
-            }
-            ["process", "tty", "char_device", rest @ ..] => (
-                self.process
-                    .tty
-                    .as_ref()
-                    .and_then(|t| t.char_device.as_ref())
-                    .map(|c| &c.other),
-                rest,
-            ),
-            ["process", "tty", rest @ ..] => (self.process.tty.as_ref().map(|t| &t.other), rest),
-            ["process", rest @ ..] => (Some(&self.process.other), rest),
-            ["event", rest @ ..] => (Some(&self.event.other), rest),
-            ["host", "os", rest @ ..] => (self.host.os.as_ref().map(|o| &o.other), rest),
-            ["host", rest @ ..] => (Some(&self.host.other), rest),
-            ["user", "effective", rest @ ..] => {
-                (self.user.effective.as_ref().map(|u| &u.other), rest)
-            }
-            ["user", rest @ ..] => (Some(&self.user.other), rest),
-            ["group", rest @ ..] => (Some(&self.group.other), rest),
-            ["source", rest @ ..] => (self.source.as_ref().map(|x| &x.other), rest),
-            ["cloud", "account", rest @ ..] => (
-                self.cloud
-                    .as_ref()
-                    .and_then(|c| c.account.as_ref())
-                    .map(|a| &a.other),
-                rest,
-            ),
-            ["cloud", rest @ ..] => (self.cloud.as_ref().map(|x| &x.other), rest),
-            ["user_agent", rest @ ..] => (self.user_agent.as_ref().map(|x| &x.other), rest),
-            ["observer", rest @ ..] => (self.observer.as_ref().map(|x| &x.other), rest),
-            ["log", "file", rest @ ..] => (
-                self.log
-                    .as_ref()
-                    .and_then(|l| l.file.as_ref())
-                    .map(|f| &f.other),
-                rest,
-            ),
-            ["log", rest @ ..] => (self.log.as_ref().map(|x| &x.other), rest),
-            ["error", rest @ ..] => (self.error.as_ref().map(|x| &x.other), rest),
-            ["picket", "enumeration", rest @ ..] => {
-                (self.picket.enumeration.as_ref().map(|e| &e.other), rest)
-            }
-            ["picket", rest @ ..] => (Some(&self.picket.other), rest),
-            rest => (Some(&self.other), rest),
-        };
-        let Some((first, rest)) = rest.split_first() else {
+    /// [`Event::field`] of a path outside the model, resolved once with
+    /// [`ExtraPath::new`] (callers that read one path often resolve it once).
+    pub fn extra_field_at<'a>(&'a self, path: &ExtraPath) -> FieldValue<'a> {
+        let Some((first, rest)) = path.rest.split_first() else {
             return FieldValue::Missing;
         };
-        let mut cur = extra.and_then(|m| m.get(*first));
+        // Most maps are empty: skip hashing the key into them.
+        let Some(map) = self.extra_map(path.map).filter(|m| !m.is_empty()) else {
+            return FieldValue::Missing;
+        };
+        let mut cur = map.get(first);
         for part in rest {
             cur = cur.and_then(|v| v.get(part));
         }
@@ -296,6 +193,160 @@ impl Event {
             Some(v) => FieldValue::Json(v),
         }
     }
+
+    /// The preserved map `map` names, if the object holding it is present.
+    fn extra_map(&self, map: ExtraMap) -> Option<&Extra> {
+        let p = &self.process;
+        let parent = p.parent.as_deref();
+        match map {
+            ExtraMap::ProcessParentPe => parent.and_then(|pp| pp.pe.as_ref()).map(|pe| &pe.other),
+            ExtraMap::ProcessParent => parent.map(|pp| &pp.other),
+            ExtraMap::ProcessPe => p.pe.as_ref().map(|pe| &pe.other),
+            ExtraMap::ProcessCodeSignature => p.code_signature.as_ref().map(|c| &c.other),
+            ExtraMap::ProcessTtyCharDevice => p
+                .tty
+                .as_ref()
+                .and_then(|t| t.char_device.as_ref())
+                .map(|c| &c.other),
+            ExtraMap::ProcessTty => p.tty.as_ref().map(|t| &t.other),
+            ExtraMap::Process => Some(&p.other),
+            ExtraMap::Event => Some(&self.event.other),
+            ExtraMap::HostOs => self.host.os.as_ref().map(|o| &o.other),
+            ExtraMap::Host => Some(&self.host.other),
+            ExtraMap::UserEffective => self.user.effective.as_ref().map(|u| &u.other),
+            ExtraMap::User => Some(&self.user.other),
+            ExtraMap::Group => Some(&self.group.other),
+            ExtraMap::Source => self.source.as_ref().map(|x| &x.other),
+            ExtraMap::CloudAccount => self
+                .cloud
+                .as_ref()
+                .and_then(|c| c.account.as_ref())
+                .map(|a| &a.other),
+            ExtraMap::Cloud => self.cloud.as_ref().map(|x| &x.other),
+            ExtraMap::UserAgent => self.user_agent.as_ref().map(|x| &x.other),
+            ExtraMap::Observer => self.observer.as_ref().map(|x| &x.other),
+            ExtraMap::LogFile => self
+                .log
+                .as_ref()
+                .and_then(|l| l.file.as_ref())
+                .map(|f| &f.other),
+            ExtraMap::Log => self.log.as_ref().map(|x| &x.other),
+            ExtraMap::Error => self.error.as_ref().map(|x| &x.other),
+            ExtraMap::PicketEnumeration => self.picket.enumeration.as_ref().map(|e| &e.other),
+            ExtraMap::Picket => Some(&self.picket.other),
+            ExtraMap::Top => Some(&self.other),
+        }
+    }
+}
+
+/// The preserved `other` maps of an event, one per typed object (the top level's too):
+/// a path outside the model is read from the map of the deepest typed object along it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ExtraMap {
+    ProcessParentPe,
+    ProcessParent,
+    ProcessPe,
+    ProcessCodeSignature,
+    ProcessTtyCharDevice,
+    ProcessTty,
+    Process,
+    Event,
+    HostOs,
+    Host,
+    UserEffective,
+    User,
+    Group,
+    Source,
+    CloudAccount,
+    Cloud,
+    UserAgent,
+    Observer,
+    LogFile,
+    Log,
+    Error,
+    PicketEnumeration,
+    Picket,
+    Top,
+}
+
+impl ExtraMap {
+    #[cfg(test)]
+    const ALL: [ExtraMap; 24] = [
+        ExtraMap::ProcessParentPe,
+        ExtraMap::ProcessParent,
+        ExtraMap::ProcessPe,
+        ExtraMap::ProcessCodeSignature,
+        ExtraMap::ProcessTtyCharDevice,
+        ExtraMap::ProcessTty,
+        ExtraMap::Process,
+        ExtraMap::Event,
+        ExtraMap::HostOs,
+        ExtraMap::Host,
+        ExtraMap::UserEffective,
+        ExtraMap::User,
+        ExtraMap::Group,
+        ExtraMap::Source,
+        ExtraMap::CloudAccount,
+        ExtraMap::Cloud,
+        ExtraMap::UserAgent,
+        ExtraMap::Observer,
+        ExtraMap::LogFile,
+        ExtraMap::Log,
+        ExtraMap::Error,
+        ExtraMap::PicketEnumeration,
+        ExtraMap::Picket,
+        ExtraMap::Top,
+    ];
+
+    /// The map a dotted path is read from, and how many of its leading parts name it.
+    fn of(parts: &[&str]) -> (ExtraMap, usize) {
+        match parts {
+            ["process", "parent", "pe", ..] => (ExtraMap::ProcessParentPe, 3),
+            ["process", "parent", ..] => (ExtraMap::ProcessParent, 2),
+            ["process", "pe", ..] => (ExtraMap::ProcessPe, 2),
+            ["process", "code_signature", ..] => (ExtraMap::ProcessCodeSignature, 2),
+            ["process", "tty", "char_device", ..] => (ExtraMap::ProcessTtyCharDevice, 3),
+            ["process", "tty", ..] => (ExtraMap::ProcessTty, 2),
+            ["process", ..] => (ExtraMap::Process, 1),
+            ["event", ..] => (ExtraMap::Event, 1),
+            ["host", "os", ..] => (ExtraMap::HostOs, 2),
+            ["host", ..] => (ExtraMap::Host, 1),
+            ["user", "effective", ..] => (ExtraMap::UserEffective, 2),
+            ["user", ..] => (ExtraMap::User, 1),
+            ["group", ..] => (ExtraMap::Group, 1),
+            ["source", ..] => (ExtraMap::Source, 1),
+            ["cloud", "account", ..] => (ExtraMap::CloudAccount, 2),
+            ["cloud", ..] => (ExtraMap::Cloud, 1),
+            ["user_agent", ..] => (ExtraMap::UserAgent, 1),
+            ["observer", ..] => (ExtraMap::Observer, 1),
+            ["log", "file", ..] => (ExtraMap::LogFile, 2),
+            ["log", ..] => (ExtraMap::Log, 1),
+            ["error", ..] => (ExtraMap::Error, 1),
+            ["picket", "enumeration", ..] => (ExtraMap::PicketEnumeration, 2),
+            ["picket", ..] => (ExtraMap::Picket, 1),
+            _ => (ExtraMap::Top, 0),
+        }
+    }
+}
+
+/// A dotted path outside the event model, resolved once to the preserved map it is read
+/// from and the keys to walk there, so reading it costs no string matching.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtraPath {
+    map: ExtraMap,
+    rest: Box<[String]>,
+}
+
+impl ExtraPath {
+    /// Resolves `path` (`winlog.event_data.IntegrityLevel`, `process.pe.company`).
+    pub fn new(path: &str) -> ExtraPath {
+        let parts: Vec<&str> = path.split('.').collect();
+        let (map, named) = ExtraMap::of(&parts);
+        ExtraPath {
+            map,
+            rest: parts.iter().skip(named).map(|p| p.to_string()).collect(),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -303,31 +354,84 @@ mod tests {
     use super::*;
 
     #[test]
-    fn unknown_fields_are_seen_and_modelled_paths_told_apart() {
+    fn modelled_paths_are_told_apart() {
         assert!(Event::is_modelled_path("process.working_directory"));
         assert!(Event::is_modelled_path("process.parent.name"));
         assert!(!Event::is_modelled_path("process.env_vars"));
         assert!(!Event::is_modelled_path("winlog.event_data.TargetImage"));
+    }
+
+    /// One unknown path into every preserved map: each resolves to its map, reads back
+    /// what the event holds, and reads as missing on an event without it.
+    #[test]
+    fn every_preserved_map_is_read_by_path() {
+        let cases = [
+            ("process.parent.pe.imphash", ExtraMap::ProcessParentPe),
+            ("process.parent.entry_meta.type", ExtraMap::ProcessParent),
+            ("process.pe.company", ExtraMap::ProcessPe),
+            (
+                "process.code_signature.subject_name",
+                ExtraMap::ProcessCodeSignature,
+            ),
+            (
+                "process.tty.char_device.name",
+                ExtraMap::ProcessTtyCharDevice,
+            ),
+            ("process.tty.columns", ExtraMap::ProcessTty),
+            ("process.env_vars", ExtraMap::Process),
+            ("event.code", ExtraMap::Event),
+            ("host.os.name", ExtraMap::HostOs),
+            ("host.architecture", ExtraMap::Host),
+            ("user.effective.domain", ExtraMap::UserEffective),
+            ("user.Ext.real.id", ExtraMap::User),
+            ("group.Ext.real.id", ExtraMap::Group),
+            ("source.geo.country_iso_code", ExtraMap::Source),
+            ("cloud.account.name", ExtraMap::CloudAccount),
+            ("cloud.instance.id", ExtraMap::Cloud),
+            ("user_agent.name", ExtraMap::UserAgent),
+            ("observer.serial_number", ExtraMap::Observer),
+            ("log.file.device_id", ExtraMap::LogFile),
+            ("log.logger", ExtraMap::Log),
+            ("error.stack_trace", ExtraMap::Error),
+            ("picket.enumeration.window", ExtraMap::PicketEnumeration),
+            ("picket.batch", ExtraMap::Picket),
+            ("winlog.event_data.TargetImage", ExtraMap::Top),
+        ];
+        let maps: Vec<ExtraMap> = cases.iter().map(|&(_, m)| m).collect();
+        assert_eq!(maps, ExtraMap::ALL);
         let plain = Event::from_json_value(serde_json::json!({
             "@timestamp": "2024-05-01T12:00:00Z", "process.name": "ls"
         }))
         .expect("event");
-        assert!(!plain.has_extra_fields());
-        for (path, value) in [
-            ("process.env_vars", serde_json::json!(["LD_PRELOAD=/x.so"])),
-            ("event.code", serde_json::json!("10")),
-            (
-                "winlog.event_data.TargetImage",
-                serde_json::json!("lsass.exe"),
-            ),
-            ("process.parent.pe.imphash", serde_json::json!("ab")),
-        ] {
+        for (path, map) in cases {
+            let resolved = ExtraPath::new(path);
+            assert_eq!(resolved.map, map, "{path}");
+            assert!(!Event::is_modelled_path(path), "{path}");
+            assert_eq!(
+                plain.extra_field_at(&resolved),
+                FieldValue::Missing,
+                "{path}"
+            );
             let ev = Event::from_json_value(serde_json::json!({
-                "@timestamp": "2024-05-01T12:00:00Z", "process.name": "ls", path: value
+                "@timestamp": "2024-05-01T12:00:00Z", "process.name": "ls", path: "x-1"
             }))
             .expect("event");
-            assert!(ev.has_extra_fields(), "{path}");
-            assert!(!matches!(ev.field(path), FieldValue::Missing), "{path}");
+            assert_eq!(
+                ev.extra_field_at(&resolved),
+                FieldValue::Str("x-1"),
+                "{path}"
+            );
+            assert_eq!(ev.field(path), FieldValue::Str("x-1"), "{path}");
         }
+        // The typed object itself is not a field of its map.
+        let ev = Event::from_json_value(serde_json::json!({
+            "@timestamp": "2024-05-01T12:00:00Z", "process.parent.pe.imphash": "ab"
+        }))
+        .expect("event");
+        assert_eq!(ev.field("process.parent.pe"), FieldValue::Missing);
+        assert_eq!(
+            ev.field("process.parent.pe.imphash.more"),
+            FieldValue::Missing
+        );
     }
 }

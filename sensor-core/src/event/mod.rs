@@ -21,7 +21,7 @@ mod de;
 mod field;
 mod parts;
 
-pub use field::FieldValue;
+pub use field::{ExtraPath, FieldValue};
 pub use parts::*;
 
 use chrono::{DateTime, Utc};
