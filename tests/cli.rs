@@ -92,6 +92,41 @@ fn replay_reports_malformed_lines_and_processes_the_rest() {
 /// The hostile-input case of the speed issue: one 100 MB line of 100,000 arguments.
 /// It is counted and skipped without being held whole (the replay's peak RSS stays far
 /// below the line), and the lines after it are still read and alerted on.
+/// The running daemon has opted out of transparent huge pages (`THP_enabled: 0` in its
+/// status), as `main` asks the kernel to.
+#[test]
+fn picket_runs_without_transparent_huge_pages() {
+    // Following an alert log keeps the process alive until it is killed.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("alerts.jsonl");
+    std::fs::write(&log, "").expect("alert log");
+    let mut child = Command::new(PICKET)
+        .args(["alerts", "--follow", "--file", log.to_str().expect("utf8")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run picket");
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut thp = None;
+    for _ in 0..400 {
+        let text = std::fs::read_to_string(&status_file).unwrap_or_default();
+        thp = text
+            .lines()
+            .find_map(|l| l.strip_prefix("THP_enabled:"))
+            .map(|v| v.trim().to_string());
+        // The status shows the flag once `main` has run; before, it is the kernel's.
+        if thp.as_deref() == Some("0") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let still_running = child.try_wait().expect("wait").is_none();
+    child.kill().expect("kill");
+    child.wait().expect("wait");
+    assert!(still_running, "picket alerts --follow exited early");
+    assert_eq!(thp.as_deref(), Some("0"), "THP_enabled of picket");
+}
+
 #[test]
 fn a_100_mb_record_is_counted_and_skipped_in_bounded_memory() {
     let dir = tempfile::tempdir().expect("tempdir");
