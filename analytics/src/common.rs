@@ -527,6 +527,11 @@ pub fn t1049() -> Threat {
 /// Shortens attacker-controlled text for a one-line message.
 pub fn short(s: &str) -> String {
     const MAX: usize = 200;
+    // Most command lines are short and plain: no byte that starts a control character
+    // (C0, DEL, or 0xC2, the lead of C1 and of a few printable ones) means none is there.
+    if s.len() <= MAX && !s.bytes().any(|b| b < 0x20 || b == 0x7f || b == 0xc2) {
+        return s.to_string();
+    }
     let one_line: String = s
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
@@ -543,6 +548,18 @@ pub fn short(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_makes_one_line_of_at_most_200_characters() {
+        assert_eq!(short("netstat -ant"), "netstat -ant");
+        assert_eq!(short("a\tb\nc\u{7f}d"), "a b c d");
+        // U+0085 is a C1 control; U+00A0 shares its lead byte but is printable.
+        assert_eq!(short("x\u{85}y\u{a0}z"), "x y\u{a0}z");
+        let long = "é".repeat(150);
+        assert_eq!(short(&long), long, "150 characters in 300 bytes stay whole");
+        let longer = "b".repeat(201);
+        assert_eq!(short(&longer), format!("{}…", "b".repeat(200)));
+    }
 
     #[test]
     fn normalisation() {

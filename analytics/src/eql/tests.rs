@@ -279,3 +279,33 @@ fn the_other_functions_and_operators_of_the_reference() {
         assert!(!q(text).matches(&e), "{text}");
     }
 }
+
+/// A long `like~` list is gated by an automaton over its globs' literals, built on first
+/// use: the gate lets through what a glob matches (ASCII in any case, or not ASCII at
+/// all), stops what holds none of the literals, and a query cloned after its first use
+/// (as the precheck helpers' copies are) answers the same.
+#[test]
+fn a_long_wildcard_list_is_gated_alike_before_and_after_its_first_use() {
+    let query = q(r#"process where process.executable like~ (
+        "*\\tools\\nc*.exe", "*\\psexe?.exe", "c:\\temp\\*.bat", "*mimi*", "*\\rclone.exe")"#);
+    let cases = [
+        (r"C:\Tools\NC64.EXE", true),
+        (r"D:\x\PsExeC.exe", true),
+        (r"c:\TEMP\run.bat", true),
+        (r"C:\Windows\System32\cmd.exe", false),
+        (r"C:\Windows\rclone.exe.bak", false),
+        ("C:\\Users\\Zoë\\MIMIKATZ.exe", true),
+        ("C:\\Users\\Zoë\\notepad.exe", false),
+    ];
+    let first: Vec<bool> = cases
+        .iter()
+        .map(|(exe, _)| query.matches(&ev(json!({"process.executable": exe}))))
+        .collect();
+    let copy = query.clone();
+    for ((exe, want), got) in cases.iter().zip(first) {
+        let e = ev(json!({"process.executable": exe}));
+        assert_eq!(got, *want, "{exe} on first use");
+        assert_eq!(query.matches(&e), *want, "{exe} once built");
+        assert_eq!(copy.matches(&e), *want, "{exe} in a clone");
+    }
+}
