@@ -66,11 +66,6 @@ impl OtherPath {
         }
     }
 
-    /// Whether the event model has this path (it is not among the preserved fields).
-    pub fn is_modelled(&self) -> bool {
-        self.extra.is_none()
-    }
-
     fn get<'a>(&self, ev: &'a Event) -> FieldValue<'a> {
         match &self.extra {
             None => ev.field(&self.path),

@@ -168,22 +168,29 @@ impl Event {
     }
 
     fn extra_field<'a>(&'a self, path: &str) -> FieldValue<'a> {
-        self.extra_field_at(&ExtraPath::new(path))
+        let parts: Vec<&str> = path.split('.').collect();
+        let (map, named) = ExtraMap::of(&parts);
+        self.read_extra(map, parts.get(named..).unwrap_or_default())
     }
 
     /// [`Event::field`] of a path outside the model, resolved once with
     /// [`ExtraPath::new`] (callers that read one path often resolve it once).
     pub fn extra_field_at<'a>(&'a self, path: &ExtraPath) -> FieldValue<'a> {
-        let Some((first, rest)) = path.rest.split_first() else {
+        self.read_extra(path.map, &path.rest)
+    }
+
+    /// The value at `keys` in the preserved map `map`.
+    fn read_extra<'a>(&'a self, map: ExtraMap, keys: &[impl AsRef<str>]) -> FieldValue<'a> {
+        let Some((first, rest)) = keys.split_first() else {
             return FieldValue::Missing;
         };
         // Most maps are empty: skip hashing the key into them.
-        let Some(map) = self.extra_map(path.map).filter(|m| !m.is_empty()) else {
+        let Some(map) = self.extra_map(map).filter(|m| !m.is_empty()) else {
             return FieldValue::Missing;
         };
-        let mut cur = map.get(first);
+        let mut cur = map.get(first.as_ref());
         for part in rest {
-            cur = cur.and_then(|v| v.get(part));
+            cur = cur.and_then(|v| v.get(part.as_ref()));
         }
         match cur {
             None | Some(Value::Null) => FieldValue::Missing,
