@@ -401,9 +401,17 @@ pub fn replay(
     }
     let dirs_allowed = matches!(format, ReplayFormat::Cloudtrail | ReplayFormat::GcpAudit);
     for f in &files {
-        if !(f.is_file() || dirs_allowed && f.is_dir()) {
-            bail!("cannot read {}: no such file", f.display());
+        if f.is_file() || dirs_allowed && f.is_dir() {
+            continue;
         }
+        let why = if !f.exists() {
+            "no such file"
+        } else if f.is_dir() {
+            "a directory (only --format cloudtrail and gcp-audit read directories)"
+        } else {
+            "not a regular file (replay reads files, not pipes or devices)"
+        };
+        bail!("cannot read {}: {why}", f.display());
     }
     let detector = build_detector(&loaded);
     let max_record = config.pipeline.max_record_bytes;

@@ -94,6 +94,34 @@ fn replay_reports_malformed_lines_and_processes_the_rest() {
 /// below the line), and the lines after it are still read and alerted on.
 /// The running daemon has opted out of transparent huge pages (`THP_enabled: 0` in its
 /// status), as `main` asks the kernel to.
+/// A replay input that cannot be read is named with why: missing, a directory for a
+/// format that reads files, or not a regular file at all.
+#[test]
+fn replay_says_why_an_input_cannot_be_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fifo = dir.path().join("events.fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    assert!(made.success());
+    let missing = dir.path().join("missing.ndjson");
+    let cases = [
+        (missing.clone(), "no such file"),
+        (
+            dir.path().to_path_buf(),
+            "a directory (only --format cloudtrail",
+        ),
+        (fifo.clone(), "not a regular file"),
+    ];
+    for (path, why) in cases {
+        let out = picket(&["replay", path.to_str().expect("utf8")]);
+        let stderr = text(&out.stderr);
+        assert!(!out.status.success(), "{stderr}");
+        assert!(
+            stderr.contains(&format!("cannot read {}: {why}", path.display())),
+            "{stderr}"
+        );
+    }
+}
+
 #[test]
 fn picket_runs_without_transparent_huge_pages() {
     // Following an alert log keeps the process alive until it is killed.
