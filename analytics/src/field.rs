@@ -2,7 +2,8 @@
 //!
 //! `Event::field(path)` matches the path string on every call; rules and analytics
 //! resolve their paths once into a [`FieldRef`], whose lookup is a plain struct access.
-//! Paths outside the model fall back to `Event::field`.
+//! Other modelled paths fall back to `Event::field`; paths outside the model are
+//! resolved once to the preserved map they are read from (`ExtraPath`).
 
 use sensor_core::event::{Event, ExtraPath, FieldValue};
 use serde_json::Value;

@@ -273,12 +273,11 @@ impl StrMatch {
         }
         // A glob matches only a value whose fold holds its literal; for an ASCII value the
         // fold is ASCII lower-casing, which the gate's matching ignores.
-        let gated = s.is_ascii()
-            && self
-                .glob_gate
-                .get_or_init(|| glob_gate(&self.globs))
-                .as_ref()
-                .is_some_and(|gate| !gate.is_match(s));
+        let gated = self
+            .glob_gate
+            .get_or_init(|| glob_gate(&self.globs))
+            .as_ref()
+            .is_some_and(|gate| s.is_ascii() && !gate.is_match(s));
         (!gated && self.globs.iter().any(|g| g.matches(s)))
             || self.regex.as_ref().is_some_and(|r| r.is_match(s))
     }
