@@ -6,6 +6,7 @@
 //! CloudTrail", the record in `detail`), or as Logstash re-shaped it (`@timestamp` in
 //! place of `eventTime`, as the OTRF Security-Datasets are). Pure: touches nothing.
 
+use super::json::{Reader, Res};
 use super::{insert_some, parse_time, source_endpoint};
 use crate::JsonMap;
 use sensor_core::event::{ErrorInfo, Event, User, UserAgent};
@@ -13,91 +14,228 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
+use std::borrow::Cow;
 
 /// `event.dataset` of a CloudTrail event.
 pub const DATASET: &str = "aws.cloudtrail";
 
-/// The fields of a record Picket reads; all others are skipped by the parser.
-#[derive(Deserialize)]
+/// The fields of a record Picket reads; all others are checked and skipped. Read by
+/// [`Record::read`]; the serde derive is the reference it is tested against
+/// ([`reference_event`]).
+#[derive(Deserialize, Debug, Default, PartialEq)]
 struct Record<'a> {
-    #[serde(rename = "eventTime")]
-    event_time: Option<String>,
+    #[serde(rename = "eventTime", borrow)]
+    event_time: Option<Cow<'a, str>>,
     /// Logstash's copy of the time, in records it re-shaped (no `eventTime` left).
-    #[serde(rename = "@timestamp")]
-    logstash_time: Option<String>,
-    #[serde(rename = "eventName")]
-    event_name: Option<String>,
-    #[serde(rename = "eventSource")]
-    event_source: Option<String>,
-    #[serde(rename = "eventID")]
-    event_id: Option<String>,
-    #[serde(rename = "eventType")]
-    event_type: Option<String>,
-    #[serde(rename = "eventCategory")]
-    event_category: Option<String>,
-    #[serde(rename = "awsRegion")]
-    aws_region: Option<String>,
-    #[serde(rename = "sourceIPAddress")]
-    source_ip_address: Option<String>,
-    #[serde(rename = "userAgent")]
-    user_agent: Option<String>,
-    #[serde(rename = "errorCode")]
-    error_code: Option<String>,
-    #[serde(rename = "errorMessage")]
-    error_message: Option<String>,
-    #[serde(rename = "recipientAccountId")]
-    recipient_account_id: Option<String>,
+    #[serde(rename = "@timestamp", borrow)]
+    logstash_time: Option<Cow<'a, str>>,
+    #[serde(rename = "eventName", borrow)]
+    event_name: Option<Cow<'a, str>>,
+    #[serde(rename = "eventSource", borrow)]
+    event_source: Option<Cow<'a, str>>,
+    #[serde(rename = "eventID", borrow)]
+    event_id: Option<Cow<'a, str>>,
+    #[serde(rename = "eventType", borrow)]
+    event_type: Option<Cow<'a, str>>,
+    #[serde(rename = "eventCategory", borrow)]
+    event_category: Option<Cow<'a, str>>,
+    #[serde(rename = "awsRegion", borrow)]
+    aws_region: Option<Cow<'a, str>>,
+    #[serde(rename = "sourceIPAddress", borrow)]
+    source_ip_address: Option<Cow<'a, str>>,
+    #[serde(rename = "userAgent", borrow)]
+    user_agent: Option<Cow<'a, str>>,
+    #[serde(rename = "errorCode", borrow)]
+    error_code: Option<Cow<'a, str>>,
+    #[serde(rename = "errorMessage", borrow)]
+    error_message: Option<Cow<'a, str>>,
+    #[serde(rename = "recipientAccountId", borrow)]
+    recipient_account_id: Option<Cow<'a, str>>,
     #[serde(rename = "readOnly")]
     read_only: Option<Flag>,
-    #[serde(rename = "userIdentity")]
-    user_identity: Option<Identity>,
-    #[serde(rename = "requestParameters", borrow)]
-    request_parameters: Option<&'a RawValue>,
+    #[serde(rename = "userIdentity", borrow)]
+    user_identity: Option<Identity<'a>>,
+    #[serde(
+        rename = "requestParameters",
+        borrow,
+        default,
+        deserialize_with = "raw_text"
+    )]
+    request_parameters: Option<&'a str>,
     /// An EventBridge envelope's kind ("AWS API Call via CloudTrail").
-    #[serde(rename = "detail-type")]
-    detail_type: Option<String>,
+    #[serde(rename = "detail-type", borrow)]
+    detail_type: Option<Cow<'a, str>>,
     /// An EventBridge envelope's record.
+    #[serde(borrow, default, deserialize_with = "raw_text")]
+    detail: Option<&'a str>,
+}
+
+#[derive(Deserialize, Debug, Default, PartialEq)]
+struct Identity<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(rename = "principalId", borrow)]
+    principal_id: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    detail: Option<&'a RawValue>,
+    arn: Option<Cow<'a, str>>,
+    #[serde(rename = "accountId", borrow)]
+    account_id: Option<Cow<'a, str>>,
+    #[serde(rename = "accessKeyId", borrow)]
+    access_key_id: Option<Cow<'a, str>>,
+    #[serde(rename = "userName", borrow)]
+    user_name: Option<Cow<'a, str>>,
+    #[serde(rename = "invokedBy", borrow)]
+    invoked_by: Option<Cow<'a, str>>,
+    #[serde(rename = "sessionContext", borrow)]
+    session_context: Option<SessionContext<'a>>,
 }
 
-#[derive(Deserialize, Default)]
-struct Identity {
-    #[serde(rename = "type")]
-    kind: Option<String>,
-    #[serde(rename = "principalId")]
-    principal_id: Option<String>,
-    arn: Option<String>,
-    #[serde(rename = "accountId")]
-    account_id: Option<String>,
-    #[serde(rename = "accessKeyId")]
-    access_key_id: Option<String>,
-    #[serde(rename = "userName")]
-    user_name: Option<String>,
-    #[serde(rename = "invokedBy")]
-    invoked_by: Option<String>,
-    #[serde(rename = "sessionContext")]
-    session_context: Option<SessionContext>,
+#[derive(Deserialize, Debug, Default, PartialEq)]
+struct SessionContext<'a> {
+    #[serde(rename = "sessionIssuer", borrow)]
+    session_issuer: Option<Issuer<'a>>,
 }
 
-#[derive(Deserialize)]
-struct SessionContext {
-    #[serde(rename = "sessionIssuer")]
-    session_issuer: Option<Issuer>,
+#[derive(Deserialize, Debug, Default, PartialEq)]
+struct Issuer<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    arn: Option<Cow<'a, str>>,
+    #[serde(rename = "accountId", borrow)]
+    account_id: Option<Cow<'a, str>>,
+    #[serde(rename = "userName", borrow)]
+    user_name: Option<Cow<'a, str>>,
 }
 
-#[derive(Deserialize)]
-struct Issuer {
-    #[serde(rename = "type")]
-    kind: Option<String>,
-    arn: Option<String>,
-    #[serde(rename = "accountId")]
-    account_id: Option<String>,
-    #[serde(rename = "userName")]
-    user_name: Option<String>,
+/// A value's JSON text (`null` is none), as the serde reference reads it.
+fn raw_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<&'de str>, D::Error> {
+    Ok(Option::<&'de RawValue>::deserialize(d)?.map(RawValue::get))
+}
+
+/// Records a field's value, refusing a second copy of the field (as serde's derive
+/// does: which copy would count is anyone's guess).
+fn once<T>(seen: &mut u32, bit: u32, key: &str, slot: &mut T, value: T) -> Res<()> {
+    if *seen & (1 << bit) != 0 {
+        return Err(format!("duplicate field `{key}`"));
+    }
+    *seen |= 1 << bit;
+    *slot = value;
+    Ok(())
+}
+
+impl<'a> Record<'a> {
+    /// The record in `text` (one JSON object, nothing after it but whitespace).
+    fn read(text: &'a str) -> Res<Record<'a>> {
+        let mut r = Reader::new(text);
+        let mut rec = Record::default();
+        let mut seen = 0;
+        r.object(|r, key| {
+            let s = &mut seen;
+            match &*key {
+                "eventTime" => once(s, 0, &key, &mut rec.event_time, r.opt_string(&key)?),
+                "@timestamp" => once(s, 1, &key, &mut rec.logstash_time, r.opt_string(&key)?),
+                "eventName" => once(s, 2, &key, &mut rec.event_name, r.opt_string(&key)?),
+                "eventSource" => once(s, 3, &key, &mut rec.event_source, r.opt_string(&key)?),
+                "eventID" => once(s, 4, &key, &mut rec.event_id, r.opt_string(&key)?),
+                "eventType" => once(s, 5, &key, &mut rec.event_type, r.opt_string(&key)?),
+                "eventCategory" => once(s, 6, &key, &mut rec.event_category, r.opt_string(&key)?),
+                "awsRegion" => once(s, 7, &key, &mut rec.aws_region, r.opt_string(&key)?),
+                "sourceIPAddress" => {
+                    once(s, 8, &key, &mut rec.source_ip_address, r.opt_string(&key)?)
+                }
+                "userAgent" => once(s, 9, &key, &mut rec.user_agent, r.opt_string(&key)?),
+                "errorCode" => once(s, 10, &key, &mut rec.error_code, r.opt_string(&key)?),
+                "errorMessage" => once(s, 11, &key, &mut rec.error_message, r.opt_string(&key)?),
+                "recipientAccountId" => once(
+                    s,
+                    12,
+                    &key,
+                    &mut rec.recipient_account_id,
+                    r.opt_string(&key)?,
+                ),
+                "readOnly" => once(s, 13, &key, &mut rec.read_only, r.opt_flag(&key)?.map(Flag)),
+                "userIdentity" => {
+                    let id = if r.null()? {
+                        None
+                    } else {
+                        Some(Identity::read(r)?)
+                    };
+                    once(s, 14, &key, &mut rec.user_identity, id)
+                }
+                "requestParameters" => once(s, 15, &key, &mut rec.request_parameters, r.opt_raw()?),
+                "detail-type" => once(s, 16, &key, &mut rec.detail_type, r.opt_string(&key)?),
+                "detail" => once(s, 17, &key, &mut rec.detail, r.opt_raw()?),
+                _ => r.skip(),
+            }
+        })?;
+        r.end()?;
+        Ok(rec)
+    }
+}
+
+impl<'a> Identity<'a> {
+    fn read(r: &mut Reader<'a>) -> Res<Identity<'a>> {
+        let mut id = Identity::default();
+        let mut seen = 0;
+        r.object(|r, key| {
+            let s = &mut seen;
+            match &*key {
+                "type" => once(s, 0, &key, &mut id.kind, r.opt_string(&key)?),
+                "principalId" => once(s, 1, &key, &mut id.principal_id, r.opt_string(&key)?),
+                "arn" => once(s, 2, &key, &mut id.arn, r.opt_string(&key)?),
+                "accountId" => once(s, 3, &key, &mut id.account_id, r.opt_string(&key)?),
+                "accessKeyId" => once(s, 4, &key, &mut id.access_key_id, r.opt_string(&key)?),
+                "userName" => once(s, 5, &key, &mut id.user_name, r.opt_string(&key)?),
+                "invokedBy" => once(s, 6, &key, &mut id.invoked_by, r.opt_string(&key)?),
+                "sessionContext" => {
+                    let c = if r.null()? {
+                        None
+                    } else {
+                        let mut c = SessionContext::default();
+                        let mut seen = 0;
+                        r.object(|r, key| match &*key {
+                            "sessionIssuer" => {
+                                let i = if r.null()? {
+                                    None
+                                } else {
+                                    Some(Issuer::read(r)?)
+                                };
+                                once(&mut seen, 0, &key, &mut c.session_issuer, i)
+                            }
+                            _ => r.skip(),
+                        })?;
+                        Some(c)
+                    };
+                    once(s, 7, &key, &mut id.session_context, c)
+                }
+                _ => r.skip(),
+            }
+        })?;
+        Ok(id)
+    }
+}
+
+impl<'a> Issuer<'a> {
+    fn read(r: &mut Reader<'a>) -> Res<Issuer<'a>> {
+        let mut i = Issuer::default();
+        let mut seen = 0;
+        r.object(|r, key| {
+            let s = &mut seen;
+            match &*key {
+                "type" => once(s, 0, &key, &mut i.kind, r.opt_string(&key)?),
+                "arn" => once(s, 1, &key, &mut i.arn, r.opt_string(&key)?),
+                "accountId" => once(s, 2, &key, &mut i.account_id, r.opt_string(&key)?),
+                "userName" => once(s, 3, &key, &mut i.user_name, r.opt_string(&key)?),
+                _ => r.skip(),
+            }
+        })?;
+        Ok(i)
+    }
 }
 
 /// `true`/`false`, as a JSON boolean or (after some re-shaping) a string.
+#[derive(Debug, PartialEq)]
 struct Flag(bool);
 
 impl<'de> Deserialize<'de> for Flag {
@@ -126,9 +264,25 @@ impl<'de> Deserialize<'de> for Flag {
 /// One record's bytes as an event, or why it is malformed (naming the field).
 /// `collector` is `picket.collector` (`replay-cloudtrail`, `cloudtrail`).
 pub fn cloudtrail_event(bytes: &[u8], collector: &'static str) -> Result<Event, String> {
+    event_of(bytes, collector, Record::read)
+}
+
+/// [`cloudtrail_event`] with serde_json's derive reading the record: the reference the
+/// reader is checked against (tests and the fuzz target), never used by Picket.
+#[doc(hidden)]
+pub fn reference_event(bytes: &[u8], collector: &'static str) -> Result<Event, String> {
+    event_of(bytes, collector, |text| {
+        serde_json::from_str(text).map_err(|e| e.to_string())
+    })
+}
+
+fn event_of<'a>(
+    bytes: &'a [u8],
+    collector: &'static str,
+    read: impl Fn(&'a str) -> Res<Record<'a>>,
+) -> Result<Event, String> {
     let text = super::record_text(bytes).map_err(|e| format!("not a CloudTrail record: {e}"))?;
-    let record: Record<'_> =
-        serde_json::from_str(text).map_err(|e| format!("not a CloudTrail record: {e}"))?;
+    let record = read(text).map_err(|e| format!("not a CloudTrail record: {e}"))?;
     let record = match (&record.detail, &record.detail_type) {
         (Some(detail), Some(kind)) => {
             if !kind.ends_with("via CloudTrail") {
@@ -136,8 +290,7 @@ pub fn cloudtrail_event(bytes: &[u8], collector: &'static str) -> Result<Event, 
                     "an EventBridge event of detail-type {kind:?}, not a CloudTrail record"
                 ));
             }
-            serde_json::from_str::<Record<'_>>(detail.get())
-                .map_err(|e| format!("detail: not a CloudTrail record: {e}"))?
+            read(detail).map_err(|e| format!("detail: not a CloudTrail record: {e}"))?
         }
         _ => record,
     };
@@ -150,15 +303,13 @@ fn into_event(r: Record<'_>, collector: &'static str) -> Result<Event, String> {
         (None, Some(t)) => parse_time(t).map_err(|e| format!("@timestamp: {e}"))?,
         (None, None) => return Err("eventTime missing".into()),
     };
-    let Some(action) = r.event_name else {
+    let Some(action) = own(r.event_name) else {
         return Err("eventName missing".into());
     };
     let identity = r.user_identity.unwrap_or_default();
     let user_name = short_name(&identity);
     let failed = r.error_code.is_some();
-    let account = r
-        .recipient_account_id
-        .or_else(|| identity.account_id.clone());
+    let account = own(r.recipient_account_id).or_else(|| own(identity.account_id.clone()));
 
     // Sized up front: growing a map rehashes every key in it.
     let mut aws = JsonMap::with_capacity(5);
@@ -192,7 +343,7 @@ fn into_event(r: Record<'_>, collector: &'static str) -> Result<Event, String> {
     if let Some(raw) = r.request_parameters {
         aws.insert(
             "request_parameters".into(),
-            Value::String(compact_json(raw.get())),
+            Value::String(compact_json(raw)),
         );
     }
     let mut cloudtrail = JsonMap::with_capacity(1);
@@ -202,21 +353,27 @@ fn into_event(r: Record<'_>, collector: &'static str) -> Result<Event, String> {
 
     let mut event = Event {
         timestamp: time,
-        event: super::api_call_meta(action, r.event_id, r.event_source, failed, DATASET),
-        cloud: Some(super::cloud_part("aws", account, r.aws_region)),
+        event: super::api_call_meta(
+            action,
+            own(r.event_id),
+            own(r.event_source),
+            failed,
+            DATASET,
+        ),
+        cloud: Some(super::cloud_part("aws", account, own(r.aws_region))),
         user: User {
-            id: identity.arn,
+            id: own(identity.arn),
             name: user_name,
             ..User::default()
         },
         user_agent: r.user_agent.map(|ua| UserAgent {
-            original: Some(ua),
+            original: Some(ua.into_owned()),
             ..UserAgent::default()
         }),
-        source: r.source_ip_address.map(source_endpoint),
+        source: r.source_ip_address.map(|a| source_endpoint(a.into_owned())),
         error: (r.error_code.is_some() || r.error_message.is_some()).then(|| ErrorInfo {
-            code: r.error_code,
-            message: r.error_message,
+            code: own(r.error_code),
+            message: own(r.error_message),
             ..ErrorInfo::default()
         }),
         other: other.into(),
@@ -237,10 +394,16 @@ fn short_name(id: &Identity) -> Option<String> {
     };
     match id.kind.as_deref() {
         Some("Root") => Some("root".into()),
-        Some("AWSService") => id.invoked_by.clone(),
-        Some("AssumedRole") | Some("FederatedUser") => arn_tail().or(id.user_name.clone()),
-        _ => id.user_name.clone().or_else(arn_tail),
+        Some("AWSService") => own(id.invoked_by.clone()),
+        Some("AssumedRole") | Some("FederatedUser") => {
+            arn_tail().or_else(|| own(id.user_name.clone()))
+        }
+        _ => own(id.user_name.clone()).or_else(arn_tail),
     }
+}
+
+fn own(text: Option<Cow<'_, str>>) -> Option<String> {
+    text.map(Cow::into_owned)
 }
 
 /// JSON text without the whitespace between tokens, so the same parameters read the

@@ -20,6 +20,11 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 use std::sync::Arc;
 
+/// How many events a worker may have read ahead of the sending thread: a little more
+/// than two CloudTrail objects as a trail writes them (up to about 1,000 records each),
+/// so every worker keeps busy while the one before it is drained. About 10 MB each.
+const AHEAD_EVENTS: usize = 4096;
+
 /// A replay of CloudTrail or GCP audit-log objects.
 #[derive(Debug)]
 pub struct CloudReplay {
@@ -222,9 +227,12 @@ impl Collector for CloudReplay {
                 std::thread::scope(|scope| {
                     let mut outputs = Vec::with_capacity(n);
                     for w in 0..n {
-                        // Two batches in flight per worker: enough to keep it busy,
-                        // and memory stays bounded whatever the objects' sizes.
-                        let (pieces_tx, pieces_rx) = sync_channel(2);
+                        // Objects are handed over one after another, so a worker
+                        // whose object is not yet wanted must be able to read on
+                        // (with room for two batches, the workers took turns).
+                        // Bounded in events, so memory is too, whatever the objects.
+                        let ahead = (AHEAD_EVENTS / self.batch_events).max(2);
+                        let (pieces_tx, pieces_rx) = sync_channel(ahead);
                         let (give_back, given_back) = channel();
                         let (this, objects, out, shutdown) = (&self, &objects, &out, &shutdown);
                         scope.spawn(move || {
