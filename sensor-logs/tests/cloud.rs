@@ -1094,3 +1094,64 @@ fn the_record_reader_agrees_with_serde_json_on_every_recorded_record_and_its_mut
     assert!(cloud::cloudtrail_event(deep(127).as_bytes(), "t").is_ok());
     assert!(cloud::cloudtrail_event(deep(128).as_bytes(), "t").is_err());
 }
+
+/// Reads at most `step` bytes at a time, so records straddle the splitter's refills.
+struct Trickle<R>(R, usize);
+
+impl<R: std::io::Read> std::io::Read for Trickle<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(self.1);
+        self.0.read(&mut buf[..n])
+    }
+}
+
+#[test]
+fn records_read_in_place_are_the_records_the_splitter_finds_whatever_the_reads() {
+    let mut objects = list_objects(&fixture("cloud/aws")).expect("list");
+    objects.sort();
+    let mut seen = 0;
+    for path in objects {
+        // The splitter alone, then each record's bytes parsed: the way before records
+        // were read in place, and still the way of records the in-place read refuses.
+        let mut expected = Vec::new();
+        let src = cloud::open_object(&path).expect("open");
+        let mut split = cloud::RecordSplitter::new(src, 1 << 20, &[b"Records"]);
+        while let Some(item) = split.next().expect("split") {
+            expected.push(match item {
+                cloud::Item::Object(bytes) => cloud::cloudtrail_event(bytes, "t"),
+                other => Err(format!("{other:?}")),
+            });
+        }
+        for step in [usize::MAX, 4096, 333] {
+            let src = Trickle(cloud::open_object(&path).expect("open"), step);
+            let mut got = Vec::new();
+            let read = cloud::read_stream(
+                src,
+                CloudFormat::CloudTrail,
+                "t",
+                1 << 20,
+                0,
+                &mut |_, o| {
+                    got.push(o);
+                    true
+                },
+            );
+            assert!(read.error.is_none(), "{}: {:?}", path.display(), read.error);
+            assert_eq!(
+                got.len(),
+                expected.len(),
+                "{} in reads of {step}",
+                path.display()
+            );
+            for (a, b) in got.iter().zip(&expected) {
+                match (a, b) {
+                    (Ok(a), Ok(b)) => assert_eq!(a, b, "{}", path.display()),
+                    (Err(_), Err(_)) => {}
+                    _ => panic!("{}: {a:?} against {b:?}", path.display()),
+                }
+            }
+        }
+        seen += expected.len();
+    }
+    assert!(seen > 500, "{seen}");
+}

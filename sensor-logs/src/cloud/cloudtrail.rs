@@ -125,9 +125,22 @@ fn once<T>(seen: &mut u32, bit: u32, key: &str, slot: &mut T, value: T) -> Res<(
 }
 
 impl<'a> Record<'a> {
-    /// The record in `text` (one JSON object, nothing after it but whitespace).
-    fn read(text: &'a str) -> Res<Record<'a>> {
-        let mut r = Reader::new(text);
+    /// The record in `bytes` (one JSON object, nothing after it but whitespace).
+    fn read(bytes: &'a [u8]) -> Res<Record<'a>> {
+        let mut r = Reader::new(bytes);
+        let rec = Record::read_object(&mut r)?;
+        r.end()?;
+        Ok(rec)
+    }
+
+    /// The record at the start of `bytes`, and where it ends.
+    fn read_prefix(bytes: &'a [u8]) -> Res<(Record<'a>, usize)> {
+        let mut r = Reader::new(bytes);
+        let rec = Record::read_object(&mut r)?;
+        Ok((rec, r.pos()))
+    }
+
+    fn read_object(r: &mut Reader<'a>) -> Res<Record<'a>> {
         let mut rec = Record::default();
         let mut seen = 0;
         r.object(|r, key| {
@@ -169,7 +182,6 @@ impl<'a> Record<'a> {
                 _ => r.skip(),
             }
         })?;
-        r.end()?;
         Ok(rec)
     }
 }
@@ -264,25 +276,39 @@ impl<'de> Deserialize<'de> for Flag {
 /// One record's bytes as an event, or why it is malformed (naming the field).
 /// `collector` is `picket.collector` (`replay-cloudtrail`, `cloudtrail`).
 pub fn cloudtrail_event(bytes: &[u8], collector: &'static str) -> Result<Event, String> {
-    event_of(bytes, collector, Record::read)
+    let record = Record::read(bytes).map_err(|e| format!("not a CloudTrail record: {e}"))?;
+    unwrap_envelope(record, collector, |detail| Record::read(detail.as_bytes()))
+}
+
+/// The record at the start of `bytes` (which may go on past it) and its length, when
+/// it is whole, valid JSON: reading a record finds its end, so the splitter need not
+/// scan it first. `None` when it is not (cut short by the buffer, over-long, or not
+/// JSON): the splitter then finds its end and [`cloudtrail_event`] says what is wrong.
+pub fn cloudtrail_prefix(
+    bytes: &[u8],
+    collector: &'static str,
+) -> Option<(usize, Result<Event, String>)> {
+    let (record, len) = Record::read_prefix(bytes).ok()?;
+    let event = unwrap_envelope(record, collector, |detail| Record::read(detail.as_bytes()));
+    Some((len, event))
 }
 
 /// [`cloudtrail_event`] with serde_json's derive reading the record: the reference the
 /// reader is checked against (tests and the fuzz target), never used by Picket.
 #[doc(hidden)]
 pub fn reference_event(bytes: &[u8], collector: &'static str) -> Result<Event, String> {
-    event_of(bytes, collector, |text| {
-        serde_json::from_str(text).map_err(|e| e.to_string())
-    })
+    let read = |text| serde_json::from_str(text).map_err(|e| e.to_string());
+    let text = super::record_text(bytes).map_err(|e| format!("not a CloudTrail record: {e}"))?;
+    let record = read(text).map_err(|e| format!("not a CloudTrail record: {e}"))?;
+    unwrap_envelope(record, collector, read)
 }
 
-fn event_of<'a>(
-    bytes: &'a [u8],
+/// An EventBridge envelope's `detail` read as the record, or the record itself.
+fn unwrap_envelope<'a>(
+    record: Record<'a>,
     collector: &'static str,
     read: impl Fn(&'a str) -> Res<Record<'a>>,
 ) -> Result<Event, String> {
-    let text = super::record_text(bytes).map_err(|e| format!("not a CloudTrail record: {e}"))?;
-    let record = read(text).map_err(|e| format!("not a CloudTrail record: {e}"))?;
     let record = match (&record.detail, &record.detail_type) {
         (Some(detail), Some(kind)) => {
             if !kind.ends_with("via CloudTrail") {

@@ -1,6 +1,6 @@
 //! A small strict JSON reader for one cloud audit record: the record's fields are read
 //! where they lie (strings borrowed unless they hold escapes) and every other value is
-//! checked and stepped over, in one pass, without building a tree or calling through
+//! checked and stepped over, in one pass that also finds where the record ends, without building a tree or calling through
 //! serde's visitors. It accepts RFC 8259 JSON nested at most 128 deep (it recurses), so
 //! a record it reads is one serde_json reads too; `tests/cloud.rs` holds it to
 //! serde_json on every recorded record and on mutations of them.
@@ -16,15 +16,16 @@ const MAX_DEPTH: u32 = 128;
 /// Why a record is not JSON, or not the JSON expected, and where.
 pub(crate) type Res<T> = Result<T, String>;
 
-/// A reader over one record's text.
+/// A reader over one record's bytes. Strings are checked as UTF-8 where they lie (the
+/// rest of JSON is ASCII), so a record is read in one pass even before its end is known.
 pub(crate) struct Reader<'a> {
-    text: &'a str,
+    text: &'a [u8],
     pos: usize,
     depth: u32,
 }
 
 impl<'a> Reader<'a> {
-    pub(crate) fn new(text: &'a str) -> Self {
+    pub(crate) fn new(text: &'a [u8]) -> Self {
         Reader {
             text,
             pos: 0,
@@ -33,7 +34,18 @@ impl<'a> Reader<'a> {
     }
 
     fn bytes(&self) -> &'a [u8] {
-        self.text.as_bytes()
+        self.text
+    }
+
+    /// How far it has read.
+    pub(crate) fn pos(&self) -> usize {
+        self.pos
+    }
+
+    /// `from..to` as text, or where it is not UTF-8.
+    fn utf8(&self, from: usize, to: usize) -> Res<&'a str> {
+        std::str::from_utf8(&self.text[from..to])
+            .map_err(|e| format!("not UTF-8 at byte {}", from + e.valid_up_to()))
     }
 
     fn fail<T>(&self, what: &str) -> Res<T> {
@@ -150,7 +162,7 @@ impl<'a> Reader<'a> {
         }
         let start = self.pos;
         self.skip()?;
-        Ok(Some(&self.text[start..self.pos]))
+        self.utf8(start, self.pos).map(Some)
     }
 
     fn literal(&mut self, word: &[u8]) -> Res<()> {
@@ -246,12 +258,11 @@ impl<'a> Reader<'a> {
         match b.get(at) {
             Some(b'"') => {
                 self.pos = at + 1;
-                // Both ends are ASCII quotes in valid UTF-8: a char boundary.
-                Ok(Cow::Borrowed(&self.text[start..at]))
+                self.utf8(start, at).map(Cow::Borrowed)
             }
             Some(b'\\') => {
                 let mut out = String::with_capacity(at - start + 16);
-                out.push_str(&self.text[start..at]);
+                out.push_str(self.utf8(start, at)?);
                 self.pos = at;
                 self.unescape_into(&mut out)?;
                 Ok(Cow::Owned(out))
@@ -289,9 +300,10 @@ impl<'a> Reader<'a> {
                 }
                 _ => return self.fail("an invalid escape in a string"),
             }
+            // Runs end at ASCII bytes, so each is whole UTF-8 when the string is.
             let run = self.pos + 1;
             let at = find_special(b, run);
-            out.push_str(&self.text[run..at.min(b.len())]);
+            out.push_str(self.utf8(run, at)?);
             self.pos = at;
             match b.get(at) {
                 Some(b'"') => {
@@ -344,8 +356,10 @@ impl<'a> Reader<'a> {
     /// Checks the string here and steps over it, without decoding it.
     fn skip_string(&mut self) -> Res<()> {
         let b = self.bytes();
-        let mut at = find_special(b, self.pos + 1);
+        let mut run = self.pos + 1;
         loop {
+            let at = find_special(b, run);
+            self.utf8(run, at)?;
             self.pos = at;
             match b.get(at) {
                 Some(b'"') => {
@@ -361,7 +375,7 @@ impl<'a> Reader<'a> {
                         }
                         _ => return self.fail("an invalid escape in a string"),
                     }
-                    at = find_special(b, self.pos + 1);
+                    run = self.pos + 1;
                 }
                 Some(_) => return self.fail("a control character in a string"),
                 None => return self.fail("the record ends inside a string"),
@@ -409,7 +423,7 @@ mod tests {
     use super::*;
 
     fn skip_all(text: &str) -> Res<()> {
-        let mut r = Reader::new(text);
+        let mut r = Reader::new(text.as_bytes());
         r.skip()?;
         r.end()
     }
@@ -461,14 +475,14 @@ mod tests {
             r#""""#,
             r#""é and \u00e9""#,
         ] {
-            let mut r = Reader::new(text);
+            let mut r = Reader::new(text.as_bytes());
             let ours = r.string().expect(text);
             let serde: String = serde_json::from_str(text).expect(text);
             assert_eq!(ours, serde, "{text}");
             assert_eq!(matches!(ours, Cow::Borrowed(_)), !text.contains('\\'));
         }
         for bad in [r#""\ud83d""#, r#""\ude00x""#, r#""\ud83d\u0041""#] {
-            assert!(Reader::new(bad).string().is_err(), "{bad}");
+            assert!(Reader::new(bad.as_bytes()).string().is_err(), "{bad}");
         }
     }
 

@@ -93,7 +93,7 @@ pub use cloudtrail::cloudtrail_event;
 pub use dir_input::{CloudTrailInput, CloudTrailInputConfig, CloudTrailStartAt, ObjectState};
 pub use gcp::gcp_audit_event;
 pub use reader::{
-    decode_object, open_object, Item, RecordSplitter, SplitError, DEFAULT_MAX_RECORD_BYTES,
+    decode_object, open_object, Item, Parsed, RecordSplitter, SplitError, DEFAULT_MAX_RECORD_BYTES,
 };
 pub use replay::CloudReplay;
 
@@ -119,6 +119,19 @@ impl CloudFormat {
         match self {
             CloudFormat::CloudTrail => cloudtrail_event(record, collector),
             CloudFormat::GcpAudit => gcp_audit_event(record, collector),
+        }
+    }
+
+    /// The record at the start of `bytes` and its length, when it can be read without
+    /// the splitter finding its end first (see [`cloudtrail::cloudtrail_prefix`]).
+    fn parse_prefix(
+        self,
+        bytes: &[u8],
+        collector: &'static str,
+    ) -> Option<(usize, Result<Event, String>)> {
+        match self {
+            CloudFormat::CloudTrail => cloudtrail::cloudtrail_prefix(bytes, collector),
+            CloudFormat::GcpAudit => None,
         }
     }
 
@@ -210,9 +223,24 @@ pub fn read_stream(
         error: None,
     };
     let mut split = RecordSplitter::new(src, max_record_bytes, format.wrappers());
+    let mut parse = |bytes: &[u8]| format.parse_prefix(bytes, collector);
     loop {
-        let item = match split.next() {
-            Ok(Some(item)) => item,
+        // Records to skip are stepped over unread.
+        let next = if done.records < skip {
+            split.next().map(|item| item.map(Parsed::Item))
+        } else {
+            split.next_parsed(&mut parse)
+        };
+        let item = match next {
+            Ok(Some(Parsed::Record(outcome))) => {
+                done.records += 1;
+                if !on(done.records, outcome) {
+                    done.stopped = true;
+                    return done;
+                }
+                continue;
+            }
+            Ok(Some(Parsed::Item(item))) => item,
             Ok(None) => return done,
             Err(SplitError::Io(e)) => {
                 done.error = Some(match e.kind() {

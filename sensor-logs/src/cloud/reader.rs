@@ -72,6 +72,15 @@ pub enum Item<'a> {
     NotObject(&'static str),
 }
 
+/// What [`RecordSplitter::next_parsed`] hands out.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Parsed<'a, T> {
+    /// A record its parser read where it lay (and so found its end).
+    Record(T),
+    /// An item the splitter found (its parser could not read it in place).
+    Item(Item<'a>),
+}
+
 /// Why the stream cannot be read on.
 #[derive(Debug)]
 pub enum SplitError {
@@ -213,6 +222,22 @@ impl<R: Read> RecordSplitter<R> {
     /// The next item, or `None` at the end of the input.
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<Option<Item<'_>>, SplitError> {
+        let mut unread = |_: &[u8]| None::<(usize, ())>;
+        Ok(match self.next_parsed(&mut unread)? {
+            Some(Parsed::Item(item)) => Some(item),
+            Some(Parsed::Record(())) | None => None,
+        })
+    }
+
+    /// The next item, each record first offered to `parse` with the buffered bytes from
+    /// its `{` on (at most the cap): `Some((len, value))` when `parse` read a whole
+    /// record of `len` bytes there, `None` to have the splitter find its end (a record
+    /// cut by the buffer's end, or one `parse` cannot read). Reading a record finds its
+    /// end, so a record is scanned once instead of twice.
+    pub fn next_parsed<T>(
+        &mut self,
+        parse: &mut dyn FnMut(&[u8]) -> Option<(usize, T)>,
+    ) -> Result<Option<Parsed<'_, T>>, SplitError> {
         loop {
             match self.state {
                 State::Done => return Ok(None),
@@ -229,12 +254,13 @@ impl<R: Read> RecordSplitter<R> {
                         if self.enter_wrapper()? {
                             self.state = State::Array { wrapper: true };
                         } else {
-                            return self.record();
+                            return self.record(parse);
                         }
                     }
                     Some(_) => {
                         self.skip_line()?;
-                        return Ok(Some(Item::NotObject("a line that is not a JSON object")));
+                        let what = "a line that is not a JSON object";
+                        return Ok(Some(Parsed::Item(Item::NotObject(what))));
                     }
                 },
                 State::Array { wrapper } => match self.peek(true)? {
@@ -250,12 +276,11 @@ impl<R: Read> RecordSplitter<R> {
                             State::Top
                         };
                     }
-                    Some(b'{') => return self.record(),
+                    Some(b'{') => return self.record(parse),
                     Some(_) => {
                         self.skip_value()?;
-                        return Ok(Some(Item::NotObject(
-                            "an array element that is not an object",
-                        )));
+                        let what = "an array element that is not an object";
+                        return Ok(Some(Parsed::Item(Item::NotObject(what))));
                     }
                 },
                 State::AfterWrapper => {
@@ -320,16 +345,29 @@ impl<R: Read> RecordSplitter<R> {
         Ok(true)
     }
 
-    /// The object starting at `lo`: handed out whole, or skipped if over the cap.
-    fn record(&mut self) -> Result<Option<Item<'_>>, SplitError> {
+    /// The object starting at `lo`: read in place by `parse`, else handed out whole, or
+    /// skipped if over the cap.
+    fn record<T>(
+        &mut self,
+        parse: &mut dyn FnMut(&[u8]) -> Option<(usize, T)>,
+    ) -> Result<Option<Parsed<'_, T>>, SplitError> {
         let start = self.lo;
+        let window = &self.buf[start..self.hi.min(start.saturating_add(self.max))];
+        if let Some((len, value)) = parse(window) {
+            if (1..=window.len()).contains(&len) {
+                self.lo = start + len;
+                return Ok(Some(Parsed::Record(value)));
+            }
+        }
         let scan = Scan {
             depth: 0,
             in_str: false,
         };
         match self.scan_nested(start, scan, false)? {
-            Some(Scanned::Whole { start, end }) => Ok(Some(Item::Object(&self.buf[start..end]))),
-            Some(Scanned::Skipped(n)) => Ok(Some(Item::Oversized(n))),
+            Some(Scanned::Whole { start, end }) => {
+                Ok(Some(Parsed::Item(Item::Object(&self.buf[start..end]))))
+            }
+            Some(Scanned::Skipped(n)) => Ok(Some(Parsed::Item(Item::Oversized(n)))),
             None => {
                 self.state = State::Done;
                 Err(SplitError::Truncated("inside a record"))
