@@ -1042,7 +1042,7 @@ fn the_record_reader_agrees_with_serde_json_on_every_recorded_record_and_its_mut
     }
     // Mutations where JSON's edge cases are: cuts, and each structural or escape byte
     // replaced by another (a deterministic sample, about 60,000 inputs).
-    let swaps: &[u8] = b"\"\\{}[],: 0-e.tnu\x01\x7f";
+    let swaps: &[u8] = b"\"\\{}[],: 0-e.tnu\x01\x7f\xc3\xff";
     let mut rejected = 0;
     let mut mutated = 0;
     for (n, rec) in records.iter().enumerate().step_by(7) {

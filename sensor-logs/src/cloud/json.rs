@@ -43,7 +43,22 @@ impl<'a> Reader<'a> {
     }
 
     /// `from..to` as text, or where it is not UTF-8.
-    fn utf8(&self, from: usize, to: usize) -> Res<&'a str> {
+    /// A run of string bytes from `from` to where the scan stopped, as text, or where it
+    /// is not UTF-8.
+    fn utf8(&self, from: usize, stop: Stop) -> Res<&'a str> {
+        let bytes = &self.text[from..stop.at];
+        // Most of a record is ASCII, found so by the scan itself: from_utf8's set-up
+        // costs more than a short string's check.
+        if stop.ascii {
+            // SAFETY: the scan saw no byte over 0x7f in `bytes`, and ASCII is UTF-8.
+            return Ok(unsafe { std::str::from_utf8_unchecked(bytes) });
+        }
+        std::str::from_utf8(bytes)
+            .map_err(|e| format!("not UTF-8 at byte {}", from + e.valid_up_to()))
+    }
+
+    /// `from..to` as text (a raw value: its strings were checked as they were read).
+    fn utf8_span(&self, from: usize, to: usize) -> Res<&'a str> {
         std::str::from_utf8(&self.text[from..to])
             .map_err(|e| format!("not UTF-8 at byte {}", from + e.valid_up_to()))
     }
@@ -162,7 +177,7 @@ impl<'a> Reader<'a> {
         }
         let start = self.pos;
         self.skip()?;
-        self.utf8(start, self.pos).map(Some)
+        self.utf8_span(start, self.pos).map(Some)
     }
 
     fn literal(&mut self, word: &[u8]) -> Res<()> {
@@ -254,15 +269,16 @@ impl<'a> Reader<'a> {
     pub(crate) fn string(&mut self) -> Res<Cow<'a, str>> {
         let b = self.bytes();
         let start = self.pos + 1;
-        let at = find_special(b, start);
+        let stop = find_special(b, start);
+        let at = stop.at;
         match b.get(at) {
             Some(b'"') => {
                 self.pos = at + 1;
-                self.utf8(start, at).map(Cow::Borrowed)
+                self.utf8(start, stop).map(Cow::Borrowed)
             }
             Some(b'\\') => {
                 let mut out = String::with_capacity(at - start + 16);
-                out.push_str(self.utf8(start, at)?);
+                out.push_str(self.utf8(start, stop)?);
                 self.pos = at;
                 self.unescape_into(&mut out)?;
                 Ok(Cow::Owned(out))
@@ -302,8 +318,9 @@ impl<'a> Reader<'a> {
             }
             // Runs end at ASCII bytes, so each is whole UTF-8 when the string is.
             let run = self.pos + 1;
-            let at = find_special(b, run);
-            out.push_str(self.utf8(run, at)?);
+            let stop = find_special(b, run);
+            let at = stop.at;
+            out.push_str(self.utf8(run, stop)?);
             self.pos = at;
             match b.get(at) {
                 Some(b'"') => {
@@ -358,8 +375,9 @@ impl<'a> Reader<'a> {
         let b = self.bytes();
         let mut run = self.pos + 1;
         loop {
-            let at = find_special(b, run);
-            self.utf8(run, at)?;
+            let stop = find_special(b, run);
+            let at = stop.at;
+            self.utf8(run, stop)?;
             self.pos = at;
             match b.get(at) {
                 Some(b'"') => {
@@ -384,12 +402,89 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// The index of the first `"`, `\` or control character at or after `from` (the length
-/// when there is none), eight bytes at a time: strings are most of a record.
+/// Where a scan inside a string stopped: at the first `"`, `\` or control character at
+/// or after its start (the input's length when there is none), and whether every byte
+/// before that is ASCII (then the run needs no UTF-8 check).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stop {
+    at: usize,
+    ascii: bool,
+}
+
+/// The [`Stop`] of a run of string bytes from `from`: sixteen bytes at a time on x86-64
+/// (SSE2 is part of the architecture), eight elsewhere. Strings are most of a record.
 #[inline]
-fn find_special(b: &[u8], from: usize) -> usize {
+fn find_special(b: &[u8], from: usize) -> Stop {
+    #[cfg(target_arch = "x86_64")]
+    {
+        find_special_sse2(b, from)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        find_special_words(b, from)
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn find_special_sse2(b: &[u8], from: usize) -> Stop {
+    use std::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8,
+    };
+    let mut high = 0;
+    let mut i = from;
+    while let Some(chunk) = b.get(i..i + 16) {
+        // SAFETY: SSE2 is part of x86-64, and `chunk` is 16 readable bytes (the load
+        // is unaligned).
+        let (found, non_ascii) = unsafe {
+            let v = _mm_loadu_si128(chunk.as_ptr().cast());
+            let special = _mm_or_si128(
+                _mm_or_si128(
+                    _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8)),
+                    _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8)),
+                ),
+                // v <= 0x1f, unsigned.
+                _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v),
+            );
+            (
+                _mm_movemask_epi8(special) as u32,
+                _mm_movemask_epi8(v) as u32,
+            )
+        };
+        if found != 0 {
+            let k = found.trailing_zeros();
+            high |= non_ascii & ((1 << k) - 1);
+            return Stop {
+                at: i + k as usize,
+                ascii: high == 0,
+            };
+        }
+        high |= non_ascii;
+        i += 16;
+    }
+    tail(b, i, high == 0)
+}
+
+/// The bytes after the last whole block, one at a time.
+#[inline]
+fn tail(b: &[u8], mut i: usize, mut ascii: bool) -> Stop {
+    while let Some(&c) = b.get(i) {
+        if c == b'"' || c == b'\\' || c < 0x20 {
+            break;
+        }
+        ascii &= c < 0x80;
+        i += 1;
+    }
+    Stop { at: i, ascii }
+}
+
+#[cfg(any(test, not(target_arch = "x86_64")))]
+#[inline]
+fn find_special_words(b: &[u8], from: usize) -> Stop {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut seen = 0;
     let mut i = from;
     while let Some(chunk) = b.get(i..i + 8) {
         let mut word = [0u8; 8];
@@ -405,17 +500,17 @@ fn find_special(b: &[u8], from: usize) -> usize {
             | (w.wrapping_sub(ONES * 0x20) & !w);
         let found = found & HIGH;
         if found != 0 {
-            return i + (found.trailing_zeros() / 8) as usize;
+            let k = found.trailing_zeros() - 7;
+            seen |= w & ((1u64 << k) - 1);
+            return Stop {
+                at: i + (k / 8) as usize,
+                ascii: seen & HIGH == 0,
+            };
         }
+        seen |= w;
         i += 8;
     }
-    while let Some(&c) = b.get(i) {
-        if c == b'"' || c == b'\\' || c < 0x20 {
-            return i;
-        }
-        i += 1;
-    }
-    i
+    tail(b, i, seen & HIGH == 0)
 }
 
 #[cfg(test)]
@@ -487,21 +582,34 @@ mod tests {
     }
 
     #[test]
-    fn the_word_scan_finds_the_first_special_byte_wherever_it_is() {
-        for len in 0..40 {
+    fn the_block_scans_find_the_first_special_byte_and_see_non_ascii_before_it() {
+        for len in 0..70 {
             for at in 0..len {
                 for special in [b'"', b'\\', 0x00, 0x1f] {
-                    let mut b: Vec<u8> = (0..len).map(|i| b"ab\xc3\xa9 ~\x7f!"[i % 8]).collect();
-                    b[at] = special;
-                    // A second special byte later must not matter.
-                    if at + 3 < len {
-                        b[at + 3] = b'"';
+                    for high_at in [None, Some(0), Some(at / 2), Some(at + 1), Some(len - 1)] {
+                        let mut b: Vec<u8> = (0..len).map(|i| b"ab~ \x7f!zq"[i % 8]).collect();
+                        if let Some(h) = high_at.filter(|&h| h < len) {
+                            b[h] = 0xc3;
+                        }
+                        b[at] = special;
+                        // A second special byte later must not matter.
+                        if at + 3 < len {
+                            b[at + 3] = b'"';
+                        }
+                        let ascii = b[..at].is_ascii();
+                        let want = Stop { at, ascii };
+                        assert_eq!(find_special(&b, 0), want, "{b:?}");
+                        assert_eq!(find_special_words(&b, 0), want, "{b:?}");
                     }
-                    assert_eq!(find_special(&b, 0), at, "{b:?}");
                 }
             }
             let b: Vec<u8> = (0..len).map(|i| b" ~A\x7f"[i % 4]).collect();
-            assert_eq!(find_special(&b, 0), len);
+            let want = Stop {
+                at: len,
+                ascii: true,
+            };
+            assert_eq!(find_special(&b, 0), want);
+            assert_eq!(find_special_words(&b, 0), want);
         }
     }
 }

@@ -72,6 +72,10 @@ pub enum Item<'a> {
     NotObject(&'static str),
 }
 
+/// A record's parser as [`RecordSplitter::next_parsed`] takes it: the bytes from the
+/// record's `{` on, to the length it read and what it made of them.
+pub type InPlace<'p, T> = dyn FnMut(&[u8]) -> Option<(usize, T)> + 'p;
+
 /// What [`RecordSplitter::next_parsed`] hands out.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Parsed<'a, T> {
@@ -236,7 +240,7 @@ impl<R: Read> RecordSplitter<R> {
     /// end, so a record is scanned once instead of twice.
     pub fn next_parsed<T>(
         &mut self,
-        parse: &mut dyn FnMut(&[u8]) -> Option<(usize, T)>,
+        parse: &mut InPlace<'_, T>,
     ) -> Result<Option<Parsed<'_, T>>, SplitError> {
         loop {
             match self.state {
@@ -349,7 +353,7 @@ impl<R: Read> RecordSplitter<R> {
     /// skipped if over the cap.
     fn record<T>(
         &mut self,
-        parse: &mut dyn FnMut(&[u8]) -> Option<(usize, T)>,
+        parse: &mut InPlace<'_, T>,
     ) -> Result<Option<Parsed<'_, T>>, SplitError> {
         let start = self.lo;
         let window = &self.buf[start..self.hi.min(start.saturating_add(self.max))];
