@@ -20,10 +20,11 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 use std::sync::Arc;
 
-/// How many events a worker may have read ahead of the sending thread: a little more
-/// than two CloudTrail objects as a trail writes them (up to about 1,000 records each),
-/// so every worker keeps busy while the one before it is drained. About 10 MB each.
-const AHEAD_EVENTS: usize = 4096;
+/// How many events a worker may have read ahead of the sending thread: about two
+/// CloudTrail objects as a trail writes them (up to about 1,000 records each), so every
+/// worker keeps busy while the one before it is drained. 4,096 was no faster, and its
+/// peak RSS 10-20 MB higher.
+const AHEAD_EVENTS: usize = 2048;
 
 /// A replay of CloudTrail or GCP audit-log objects.
 #[derive(Debug)]
