@@ -242,6 +242,9 @@ for t in "${targets[@]}"; do
   mkdir -p "$work/dict" "$work/artifacts/$t" "$seeds/$t"
   : >"$dict"
   for d in $(dicts_of "$t"); do cat "fuzz/dict/$d.dict" >>"$dict"; done
+  # libFuzzer refuses an empty dictionary file; a target without one gets none.
+  dict_arg=()
+  [[ -s $dict ]] && dict_arg=(-dict="$dict")
   if [[ $mode == ci ]]; then
     corpus="$work/ci-corpus/$t"
     rm -rf "$corpus"
@@ -254,7 +257,7 @@ for t in "${targets[@]}"; do
   t0=$(date +%s)
   set +e
   "$bin_dir/$t" "$corpus" "$seeds/$t" \
-    -dict="$dict" -max_len="$(max_len_of "$t")" \
+    "${dict_arg[@]}" -max_len="$(max_len_of "$t")" \
     -max_total_time="$seconds" -runs="$runs" \
     -rss_limit_mb="$rss_mb" -timeout="$timeout_s" \
     -artifact_prefix="$work/artifacts/$t/" -print_final_stats=1 \
