@@ -735,8 +735,21 @@ pub fn query_text(c: &Cond) -> String {
 #[derive(Debug, Clone)]
 enum Got {
     Missing,
-    Strs(Vec<String>),
+    Str(String),
+    /// An array's strings (never empty).
+    Arr(Vec<String>),
     Num(i64),
+}
+
+impl Got {
+    /// The strings a comparison may match: the one, or any element.
+    fn strings(self) -> Vec<String> {
+        match self {
+            Got::Str(s) => vec![s],
+            Got::Arr(v) => v,
+            _ => Vec::new(),
+        }
+    }
 }
 
 /// Reads `path` from the event's JSON (nested objects). `null` and `[]` are missing.
@@ -749,9 +762,9 @@ fn get(doc: &Value, path: &str) -> Got {
         }
     }
     match v {
-        Value::String(s) => Got::Strs(vec![s.clone()]),
+        Value::String(s) => Got::Str(s.clone()),
         Value::Array(items) if items.is_empty() => Got::Missing,
-        Value::Array(items) => Got::Strs(
+        Value::Array(items) => Got::Arr(
             items
                 .iter()
                 .filter_map(|i| i.as_str().map(str::to_string))
@@ -901,10 +914,7 @@ pub fn eval(c: &Cond, doc: &Value) -> bool {
             hit != *negated
         }
         Cond::Str(f, op, vals) => {
-            let strs = match get(doc, f) {
-                Got::Strs(s) => s,
-                _ => Vec::new(),
-            };
+            let strs = get(doc, f).strings();
             let any = |t: &dyn Fn(&str) -> bool| strs.iter().any(|s| t(s));
             match op {
                 StrOp::Eq => any(&|s| s == vals[0]),
@@ -923,9 +933,7 @@ pub fn eval(c: &Cond, doc: &Value) -> bool {
             }
         }
         Cond::Func(func, ci, f, args) => {
-            let Got::Strs(strs) = get(doc, f) else {
-                return false;
-            };
+            let strs = get(doc, f).strings();
             // A function of an array is computed for each element.
             strs.iter().any(|s| {
                 let (s, args): (String, Vec<String>) = if *ci {
@@ -942,23 +950,26 @@ pub fn eval(c: &Cond, doc: &Value) -> bool {
                 }
             })
         }
-        // `length(missing)` is null and no comparison with null holds, `!=` included.
+        // `length(missing)` is null and no comparison with null holds, `!=` included;
+        // `length` of an array counts its elements (ARCHITECTURE.md).
         Cond::Length(f, op, n) => match get(doc, f) {
-            Got::Strs(strs) => strs.iter().any(|s| op.holds(s.chars().count() as i64, *n)),
+            Got::Str(s) => op.holds(s.chars().count() as i64, *n),
+            Got::Arr(v) => op.holds(v.len() as i64, *n),
             _ => false,
         },
-        Cond::Regex(f, ci, pats) => match get(doc, f) {
-            Got::Strs(strs) => strs
-                .iter()
-                .any(|s| pats.iter().any(|p| regex_match(p, s, *ci))),
-            _ => false,
-        },
+        Cond::Regex(f, ci, pats) => get(doc, f)
+            .strings()
+            .iter()
+            .any(|s| pats.iter().any(|p| regex_match(p, s, *ci))),
     }
 }
 
 /// `process where`: `event.category` holds exactly `process` (a term query).
 pub fn is_process(doc: &Value) -> bool {
-    matches!(get(doc, "event.category"), Got::Strs(c) if c.iter().any(|x| x == "process"))
+    get(doc, "event.category")
+        .strings()
+        .iter()
+        .any(|x| x == "process")
 }
 
 /// The reference verdict of `process where <c>` on the event.
