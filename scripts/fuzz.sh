@@ -154,6 +154,13 @@ seed_lines eql_parse '' "$tmp/queries.txt"
 awk 'NR == FNR { ev[n++] = $0; next } { print $0 "\001" ev[FNR % n] }' "$tmp/ecs.ndjson" "$tmp/queries.txt" >"$tmp/eql_eval.txt"
 mkdir -p "$seeds/eql_eval"
 DIR="$seeds/eql_eval" perl -ne 'chomp; my ($q, $e) = split /\x01/, $_, 2; open(my $o, ">", sprintf("%s/pair-%05d", $ENV{DIR}, $.)) or die; print $o "$q\n$e"; close $o' "$tmp/eql_eval.txt"
+# The structured targets read their input as a stream of choices (the `arbitrary`
+# crate), so any bytes are a valid start: a few fixed pseudo-random ones (perl's
+# generator, seeded), the same on every run.
+for t in eql_differential pipeline_accounting; do
+  mkdir -p "$seeds/$t"
+  DIR="$seeds/$t" perl -e 'srand(17); for my $n (1 .. 32) { open(my $o, ">", sprintf("%s/random-%02d", $ENV{DIR}, $n)) or die; binmode $o; print $o pack("C*", map { int(rand(256)) } 1 .. 64 * $n); close $o }'
+done
 seed_files elastic_rule '' "${rules[@]}"
 seed_files config_toml '' packaging/config/*.toml
 seed_files config_layered '' packaging/config/*.toml
@@ -235,6 +242,9 @@ for t in "${targets[@]}"; do
   mkdir -p "$work/dict" "$work/artifacts/$t" "$seeds/$t"
   : >"$dict"
   for d in $(dicts_of "$t"); do cat "fuzz/dict/$d.dict" >>"$dict"; done
+  # libFuzzer refuses an empty dictionary file; a target without one gets none.
+  dict_arg=()
+  [[ -s $dict ]] && dict_arg=(-dict="$dict")
   if [[ $mode == ci ]]; then
     corpus="$work/ci-corpus/$t"
     rm -rf "$corpus"
@@ -247,7 +257,7 @@ for t in "${targets[@]}"; do
   t0=$(date +%s)
   set +e
   "$bin_dir/$t" "$corpus" "$seeds/$t" \
-    -dict="$dict" -max_len="$(max_len_of "$t")" \
+    "${dict_arg[@]}" -max_len="$(max_len_of "$t")" \
     -max_total_time="$seconds" -runs="$runs" \
     -rss_limit_mb="$rss_mb" -timeout="$timeout_s" \
     -artifact_prefix="$work/artifacts/$t/" -print_final_stats=1 \

@@ -1,5 +1,10 @@
 //! Helpers shared by the fuzz targets (`fuzz_targets/`). Nothing here parses: it only
 //! cuts inputs up and supplies fixed context, so a crash always lies in Picket's code.
+//! The exception is [`eql_ref`], the second EQL evaluator `eql_differential` compares
+//! the engine with: a disagreement may lie on either side, and is judged against the
+//! documented semantics.
+
+pub mod eql_ref;
 
 use chrono::{DateTime, TimeZone, Utc};
 use sensor_core::event::Event;

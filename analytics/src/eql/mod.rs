@@ -18,7 +18,8 @@
 //!   variants where Elastic has them, and the operators `+ - * / %`. Any argument may
 //!   be a field, a literal or another call. A function of a missing field is null, and a
 //!   comparison with null does not hold: `length(missing) < 3` is false.
-//!   `stringContains(x, "")` is false, as Elastic's reference says.
+//!   `stringContains(x, "")` is false, as Elastic's reference says. `length` of an
+//!   array field counts its elements; other functions of one run on each element.
 //! - `process where` holds when `event.category` is exactly `process` (Elasticsearch's
 //!   term query); an event without a category is no process event. `any where` holds
 //!   for every event.
@@ -417,15 +418,11 @@ impl Test {
                 _ => false,
             }),
             Test::Length(op, n) => {
-                let len = match v {
-                    // `length(null)` is null, and a comparison with null does not hold.
-                    FieldValue::Missing => return false,
-                    FieldValue::Str(s) => s.chars().count() as f64,
-                    FieldValue::Strs(items) => items.len() as f64,
-                    FieldValue::Json(serde_json::Value::Array(a)) => a.len() as f64,
-                    FieldValue::Json(serde_json::Value::String(s)) => s.chars().count() as f64,
-                    _ => return false,
+                // `length(null)` is null, and a comparison with null does not hold.
+                let Some(len) = value::field_length(v) else {
+                    return false;
                 };
+                let len = len as f64;
                 match op {
                     Some(op) => len.partial_cmp(n).is_some_and(|o| op.holds(o)),
                     None => len == *n,

@@ -39,6 +39,36 @@ fn colon_is_case_insensitive_and_eqeq_is_not() {
     );
 }
 
+/// Found by the `eql_differential` fuzz target: `length(f) > n` on an array counted its
+/// elements (the leaf test), while the same `length` inside an expression took each
+/// element's length, so `length(a) > 6` and `length(a) + 0 > 6` disagreed. Both count
+/// the elements now, as the leaf always did.
+#[test]
+fn fuzz_length_of_an_array_is_its_element_count_on_both_paths() {
+    let e = ev(json!({
+        "event.type": "start",
+        "process.name": "powershell.exe",
+        "process.args": ["net", "use"],
+        "winlog.event_data.Tags": ["windows", "x*y", "S-1-5-18"],
+    }));
+    for (text, holds) in [
+        ("length(process.args) == 2", true),
+        ("length(process.args) == 3", false),
+        ("length(process.args) != 2", false),
+        ("length(process.args) > 2", false),
+        ("length(winlog.event_data.Tags) > 6", false),
+        ("length(winlog.event_data.Tags) == 3", true),
+        ("length(winlog.event_data.Tags) < 3", false),
+        ("length(process.name) == 14", true),
+        ("length(user.name) >= 0", false),
+    ] {
+        let leaf = format!("process where {text}");
+        let computed = format!("process where {}", text.replacen(')', ") + 0", 1));
+        assert_eq!(q(&leaf).matches(&e), holds, "{leaf}");
+        assert_eq!(q(&computed).matches(&e), holds, "{computed}");
+    }
+}
+
 #[test]
 fn arrays_match_when_any_element_does() {
     let e = ev(json!({"event.type": "start", "process.args": ["net", "USE", "\\\\srv\\c$"]}));

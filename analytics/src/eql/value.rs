@@ -5,7 +5,8 @@
 //! Null semantics are Elasticsearch's: a missing field is `null`, a function of a
 //! `null` argument is `null` (but `concat` of nothing), and a comparison with `null`
 //! does not hold. A multi-valued field (`process.args`) gives one value per element,
-//! and a comparison holds when it holds for any of them.
+//! and a comparison holds when it holds for any of them; only `length(field)` counts
+//! the elements instead.
 
 use super::parser::{ArithOp, Lit, Op, Operand};
 use super::{fold, in_cidr, parse_cidr, EqlError, Ord3};
@@ -228,6 +229,12 @@ impl Computed {
             Computed::Lit(v) => vec![v.clone()],
             Computed::Field(f) => field_values(&f.get(ev)),
             Computed::Call { func, ci, args } => {
+                // `length` of a field counts an array's elements, as the leaf test does
+                // (`length(process.args) > 3`), rather than giving each element's length.
+                if let (Func::Length, [Computed::Field(f)]) = (func, &args[..]) {
+                    let n = field_length(&f.get(ev));
+                    return vec![n.map_or(Val::Null, |n| Val::Int(n as i64))];
+                }
                 let values: Vec<Vec<Val>> = args.iter().map(|a| a.eval(ev)).collect();
                 let mut out = Vec::new();
                 if *func == Func::CidrMatch || *func == Func::Wildcard {
@@ -264,6 +271,19 @@ fn advance(pick: &mut [usize], values: &[Vec<Val>]) -> bool {
         *p = 0;
     }
     false
+}
+
+/// `length(field)`: the characters of a string, the elements of an array; `None`
+/// (null) for a missing field or any other value. The leaf test (`mod.rs`) and the
+/// computed path share it, so both forms of a query agree.
+pub(crate) fn field_length(v: &FieldValue<'_>) -> Option<usize> {
+    match v {
+        FieldValue::Str(s) => Some(s.chars().count()),
+        FieldValue::Strs(items) => Some(items.len()),
+        FieldValue::Json(Value::Array(a)) => Some(a.len()),
+        FieldValue::Json(Value::String(s)) => Some(s.chars().count()),
+        _ => None,
+    }
 }
 
 fn field_values(v: &FieldValue<'_>) -> Vec<Val> {

@@ -193,7 +193,10 @@ impl Event {
             cur = cur.and_then(|v| v.get(part.as_ref()));
         }
         match cur {
+            // An empty array is missing, as for the modelled arrays (`process.args`) and
+            // in Elasticsearch, which indexes nothing for it.
             None | Some(Value::Null) => FieldValue::Missing,
+            Some(Value::Array(a)) if a.is_empty() => FieldValue::Missing,
             Some(Value::String(s)) => FieldValue::Str(s),
             Some(Value::Bool(b)) => FieldValue::Bool(*b),
             Some(v @ Value::Number(n)) => n.as_i64().map_or(FieldValue::Json(v), FieldValue::Int),
@@ -339,6 +342,32 @@ mod tests {
         assert!(Event::is_modelled_path("process.parent.name"));
         assert!(!Event::is_modelled_path("process.env_vars"));
         assert!(!Event::is_modelled_path("winlog.event_data.TargetImage"));
+    }
+
+    /// Found by the `eql_differential` fuzz target: `[]` in a field outside the model
+    /// read as present (`winlog.event_data.Tags != null` held), while an empty modelled
+    /// array (`process.args`) reads as missing. Both are missing now, as `null` is.
+    #[test]
+    fn fuzz_an_empty_array_outside_the_model_is_missing() {
+        let ev = Event::from_json_value(serde_json::json!({
+            "@timestamp": "2024-05-01T12:00:00Z",
+            "process": {"args": []},
+            "winlog": {"event_data": {"Tags": [], "None": null, "One": ["a"]}},
+        }))
+        .expect("event");
+        for path in [
+            "process.args",
+            "winlog.event_data.Tags",
+            "winlog.event_data.None",
+        ] {
+            assert_eq!(ev.field(path), FieldValue::Missing, "{path}");
+        }
+        let tags = ExtraPath::new("winlog.event_data.Tags");
+        assert_eq!(ev.extra_field_at(&tags), FieldValue::Missing);
+        assert!(matches!(
+            ev.field("winlog.event_data.One"),
+            FieldValue::Json(Value::Array(_))
+        ));
     }
 
     /// One unknown path into every preserved map: each resolves to its map, reads back
