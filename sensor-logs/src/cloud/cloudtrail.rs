@@ -174,7 +174,7 @@ impl<'a> Record<'a> {
                     let id = if r.null()? {
                         None
                     } else {
-                        Some(Identity::read(r)?)
+                        Some(Identity::read(r).map_err(|e| format!("userIdentity: {e}"))?)
                     };
                     once(s, 14, &key, &mut rec.user_identity, id)
                 }
@@ -208,17 +208,21 @@ impl<'a> Identity<'a> {
                     } else {
                         let mut c = SessionContext::default();
                         let mut seen = 0;
-                        r.object(|r, key| match &*key {
+                        let read = r.object(|r, key| match &*key {
                             "sessionIssuer" => {
                                 let i = if r.null()? {
                                     None
                                 } else {
-                                    Some(Issuer::read(r)?)
+                                    Some(
+                                        Issuer::read(r)
+                                            .map_err(|e| format!("sessionIssuer: {e}"))?,
+                                    )
                                 };
                                 once(&mut seen, 0, &key, &mut c.session_issuer, i)
                             }
                             _ => r.skip(),
-                        })?;
+                        });
+                        read.map_err(|e| format!("sessionContext: {e}"))?;
                         Some(c)
                     };
                     once(s, 7, &key, &mut id.session_context, c)
@@ -619,5 +623,15 @@ mod tests {
         assert!(e.starts_with("eventTime: "), "{e}");
         let e = cloudtrail_event(br#"{"eventTime":5,"eventName":"X"}"#, "t").expect_err("type");
         assert!(e.contains("not a CloudTrail record"), "{e}");
+        assert!(e.contains("eventTime: expected a string"), "{e}");
+        let nested =
+            br#"{"eventName":"X","userIdentity":{"sessionContext":{"sessionIssuer":{"arn":7}}}}"#;
+        let e = cloudtrail_event(nested, "t").expect_err("nested type");
+        assert!(
+            e.contains("userIdentity: sessionContext: sessionIssuer: arn: expected a string"),
+            "{e}"
+        );
+        let e = cloudtrail_event(br#"{"userIdentity":[]}"#, "t").expect_err("not an object");
+        assert!(e.contains("userIdentity: expected an object"), "{e}");
     }
 }
