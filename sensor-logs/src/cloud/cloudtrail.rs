@@ -126,6 +126,18 @@ fn once<T>(seen: &mut u32, bit: u32, key: &str, slot: &mut T, value: T) -> Res<(
     Ok(())
 }
 
+/// An object read by `read`, or `null`; an error inside it names `key` first.
+fn nullable<'a, T>(
+    r: &mut Reader<'a>,
+    key: &str,
+    read: impl FnOnce(&mut Reader<'a>) -> Res<T>,
+) -> Res<Option<T>> {
+    if r.null()? {
+        return Ok(None);
+    }
+    read(r).map(Some).map_err(|e| format!("{key}: {e}"))
+}
+
 impl<'a> Record<'a> {
     /// The record in `bytes` (one JSON object, nothing after it but whitespace).
     fn read(bytes: &'a [u8]) -> Res<Record<'a>> {
@@ -171,11 +183,7 @@ impl<'a> Record<'a> {
                 ),
                 "readOnly" => once(s, 13, &key, &mut rec.read_only, r.opt_flag(&key)?.map(Flag)),
                 "userIdentity" => {
-                    let id = if r.null()? {
-                        None
-                    } else {
-                        Some(Identity::read(r).map_err(|e| format!("userIdentity: {e}"))?)
-                    };
+                    let id = nullable(r, &key, Identity::read)?;
                     once(s, 14, &key, &mut rec.user_identity, id)
                 }
                 "requestParameters" => once(s, 15, &key, &mut rec.request_parameters, r.opt_raw()?),
@@ -203,34 +211,28 @@ impl<'a> Identity<'a> {
                 "userName" => once(s, 5, &key, &mut id.user_name, r.opt_string(&key)?),
                 "invokedBy" => once(s, 6, &key, &mut id.invoked_by, r.opt_string(&key)?),
                 "sessionContext" => {
-                    let c = if r.null()? {
-                        None
-                    } else {
-                        let mut c = SessionContext::default();
-                        let mut seen = 0;
-                        let read = r.object(|r, key| match &*key {
-                            "sessionIssuer" => {
-                                let i = if r.null()? {
-                                    None
-                                } else {
-                                    Some(
-                                        Issuer::read(r)
-                                            .map_err(|e| format!("sessionIssuer: {e}"))?,
-                                    )
-                                };
-                                once(&mut seen, 0, &key, &mut c.session_issuer, i)
-                            }
-                            _ => r.skip(),
-                        });
-                        read.map_err(|e| format!("sessionContext: {e}"))?;
-                        Some(c)
-                    };
+                    let c = nullable(r, &key, SessionContext::read)?;
                     once(s, 7, &key, &mut id.session_context, c)
                 }
                 _ => r.skip(),
             }
         })?;
         Ok(id)
+    }
+}
+
+impl<'a> SessionContext<'a> {
+    fn read(r: &mut Reader<'a>) -> Res<SessionContext<'a>> {
+        let mut c = SessionContext::default();
+        let mut seen = 0;
+        r.object(|r, key| match &*key {
+            "sessionIssuer" => {
+                let i = nullable(r, &key, Issuer::read)?;
+                once(&mut seen, 0, &key, &mut c.session_issuer, i)
+            }
+            _ => r.skip(),
+        })?;
+        Ok(c)
     }
 }
 
@@ -448,8 +450,8 @@ thread_local! {
 
 /// The map of `keys` whose values are present, in that order, built without hashing a
 /// key: a clone of this thread's template of the same keys (a map copies its hashes),
-/// then the values put in place. Inserting hashed every key with SipHash, about a
-/// tenth of a record's cost.
+/// then the values put in place. Inserting hashed every key with SipHash; cloning cut
+/// a record's instructions by about 4%.
 fn shaped<const N: usize>(
     templates: &'static LocalKey<Templates>,
     keys: [&str; N],

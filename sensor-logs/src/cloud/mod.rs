@@ -388,9 +388,9 @@ pub(crate) fn record_text(bytes: &[u8]) -> Result<&str, String> {
     std::str::from_utf8(bytes).map_err(|e| format!("not UTF-8 (at byte {})", e.valid_up_to()))
 }
 
-pub(crate) fn insert_some(map: &mut JsonMap, key: &str, value: Option<impl Into<String>>) {
+pub(crate) fn insert_some(map: &mut JsonMap, key: &str, value: Option<String>) {
     if let Some(v) = value {
-        map.insert(key.into(), Value::String(v.into()));
+        map.insert(key.into(), Value::String(v));
     }
 }
 
