@@ -1,8 +1,9 @@
 //! TimeWindow: discovery followed by lateral movement or credential access by the same
 //! user on the same host, within the window, gives one correlated alert naming both.
 //!
-//! Every discovery alert (an analytic's or an Elastic rule's) records its event as the
-//! latest discovery of its (host, user). A later start event whose command line (or
+//! Every discovery alert (an analytic's, or an Elastic or Sigma rule's when the rule is
+//! under ATT&CK's Discovery tactic) records its event as the latest discovery of its
+//! (host, user). A later start event whose command line (or
 //! decoded PowerShell payload) matches a lateral-movement or credential-access pattern
 //! within `window_secs` of it raises the correlated alert, with the discovery event in
 //! `picket.related_events`.

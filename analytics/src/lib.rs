@@ -100,6 +100,9 @@ pub struct Engine {
     rules: Arc<[ElasticRule]>,
     /// The rules by what they need, shared between clones.
     rule_index: Arc<rule_index::RuleIndex>,
+    /// The `rule_id`s of the rules under the Discovery tactic, whose alerts TimeWindow
+    /// records as discoveries.
+    discovery_rules: Arc<std::collections::HashSet<String>>,
     rule_candidates: rule_index::Candidates,
     /// The single-event rules that matched the event in hand.
     rules_matched: Vec<u32>,
@@ -333,6 +336,10 @@ impl Engine {
         let (loaded, errors) =
             load_rules_with(rules.builtin, extra_rule_sources, &rules.sigma.placeholders);
         let rule_index = Arc::new(rule_index::RuleIndex::build(&loaded));
+        let discovery_rules = (loaded.iter())
+            .filter(|r| r.discovery)
+            .map(|r| r.rule_id.clone())
+            .collect();
         let sequence_rules = (loaded.iter().enumerate())
             .filter(|(_, r)| r.sequence().is_some())
             .map(|(i, _)| (i, eql::SequenceState::default()))
@@ -347,6 +354,7 @@ impl Engine {
             correlator: analytics.correlator,
             rules: Arc::from(loaded),
             rule_index,
+            discovery_rules: Arc::new(discovery_rules),
             rule_candidates: rule_index::Candidates::default(),
             rules_matched: Vec::new(),
             sequence_rules,
@@ -687,7 +695,10 @@ impl Engine {
             return;
         }
         let platform = platform_of(ev);
-        let mut discovery_what: Option<String> = out.first().map(|a| a.rule.name.clone());
+        // A rule's alert is a discovery only if the rule is one (not, say, masquerading).
+        let mut discovery_what: Option<String> = (out.iter())
+            .find(|a| self.discovery_rules.contains(&a.rule.id))
+            .map(|a| a.rule.name.clone());
         match platform {
             Some(Platform::Windows) => {
                 if let Some(a) = &self.an0903 {

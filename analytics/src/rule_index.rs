@@ -9,9 +9,17 @@
 //! evaluated. The candidates are evaluated in load order, so alerts come out exactly as
 //! when every rule runs in turn; the index only skips rules whose query would be false.
 //!
+//! Nearly every rule names the OS it is for (`host.os.type == "windows"`), and most
+//! events come from one OS, so the index is built once per OS value the rules name
+//! ([`Query::os_types`]), over only the rules that can match that OS (and those that name
+//! none), plus once for any other host. An event reads its `host.os.type` once and meets
+//! only that part: a Linux event never runs the Windows rules' automata, and a rule whose
+//! one requirement is its OS is simply evaluated for that OS's events.
+//!
 //! [`Query::need_groups`]: crate::eql::Query
+//! [`Query::os_types`]: crate::eql::Query
 
-use crate::eql::Atom;
+use crate::eql::{os_values, Atom};
 use crate::field::{any_scalar, FieldRef, Scalar};
 use crate::glob::{fold_into, Literal};
 use crate::rules::ElasticRule;
@@ -38,7 +46,16 @@ struct IndexedField {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RuleIndex {
     rule_count: usize,
-    /// Per rule, the bit of every group it has.
+    /// Per folded `host.os.type` value some rule requires, the part for its events.
+    by_os: Vec<(String, Part)>,
+    /// The part for events of any other OS, or none: the rules that require none.
+    other: Part,
+}
+
+/// The index over the rules that can match one OS's events.
+#[derive(Debug, Clone, Default)]
+struct Part {
+    /// Per rule (all rules, by load order), the bit of every group it has here.
     required: Vec<u8>,
     always: Vec<u32>,
     fields: Vec<IndexedField>,
@@ -90,43 +107,121 @@ impl Candidates {
 }
 
 impl RuleIndex {
-    /// Indexes `rules` by their queries' atoms.
+    /// Indexes `rules` by the OS they need and by their queries' atoms.
     pub(crate) fn build(rules: &[ElasticRule]) -> RuleIndex {
-        let mut index = RuleIndex {
+        let needs: Vec<RuleNeeds> = rules.iter().map(RuleNeeds::of).collect();
+        let mut os_values: Vec<&str> = (needs.iter())
+            .flat_map(|n| n.os.iter().flatten().map(String::as_str))
+            .collect();
+        os_values.sort_unstable();
+        os_values.dedup();
+        let by_os = (os_values.into_iter())
+            .map(|os| {
+                let part = Part::build(&needs, |n| {
+                    n.os.as_ref().is_none_or(|v| v.iter().any(|x| x == os))
+                });
+                (os.to_string(), part)
+            })
+            .collect();
+        RuleIndex {
             rule_count: rules.len(),
-            ..RuleIndex::default()
+            by_os,
+            other: Part::build(&needs, |n| n.os.is_none()),
+        }
+    }
+
+    /// How many rules are evaluated for every event whatever its OS (they give neither
+    /// atoms nor an OS).
+    pub(crate) fn always_evaluated(&self) -> usize {
+        self.other.always.len()
+    }
+
+    /// Marks in `out` every rule `ev` could match.
+    pub(crate) fn candidates(&self, ev: &Event, out: &mut Candidates) {
+        out.bits.clear();
+        out.bits.resize(self.rule_count.div_ceil(64), 0);
+        out.hit.resize(self.rule_count, 0);
+        // The model holds one `host.os.type`; an event without one meets only the rules
+        // that need no OS.
+        let part = match FieldRef::HostOsType.get(ev) {
+            FieldValue::Str(os) => {
+                let os = folded(os, &mut out.folded);
+                (self.by_os.iter())
+                    .find(|(value, _)| value == os)
+                    .map_or(&self.other, |(_, part)| part)
+            }
+            _ => &self.other,
         };
-        // Per field (as in `index.fields`): its needles, each needle's rules, and where
+        part.mark(ev, out);
+    }
+}
+
+/// What the index reads of one rule: the OS values it needs (`None`: any OS) and its
+/// groups of atoms (`None`: nothing to go on).
+struct RuleNeeds {
+    os: Option<Vec<String>>,
+    groups: Option<Vec<Vec<Atom>>>,
+}
+
+impl RuleNeeds {
+    fn of(rule: &ElasticRule) -> RuleNeeds {
+        RuleNeeds {
+            os: rule.os_types(),
+            groups: rule.need_groups(),
+        }
+    }
+}
+
+impl Part {
+    /// Indexes the rules of `needs` that `member` admits. A group that only names the
+    /// OS is dropped: every event meeting this part already has it.
+    fn build(needs: &[RuleNeeds], member: impl Fn(&RuleNeeds) -> bool) -> Part {
+        let mut part = Part {
+            required: vec![0; needs.len()],
+            ..Part::default()
+        };
+        // Per field (as in `part.fields`): its needles, each needle's rules, and where
         // each needle is.
         type Needles = (Vec<String>, Vec<RuleIds>, HashMap<String, usize>);
         let mut needles: Vec<Needles> = Vec::new();
-        index.required = vec![0; rules.len()];
-        for (i, rule) in rules.iter().enumerate() {
+        for (i, rule) in needs.iter().enumerate() {
+            if !member(rule) {
+                continue;
+            }
             let id = u32::try_from(i).unwrap_or(u32::MAX);
-            let Some(groups) = rule.need_groups() else {
-                index.always.push(id);
+            let Some(all) = &rule.groups else {
+                part.always.push(id);
                 continue;
             };
+            // No groups at all: a sequence, never a single-event candidate.
+            if all.is_empty() {
+                continue;
+            }
+            let groups: Vec<&Vec<Atom>> = all.iter().filter(|g| os_values(g).is_none()).collect();
+            if groups.is_empty() {
+                part.always.push(id);
+                continue;
+            }
             for (g, atoms) in groups.into_iter().enumerate() {
                 let Ok(group) = u8::try_from(g) else { break };
-                index.required[i] |= 1 << group;
+                part.required[i] |= 1 << group;
                 let entry = (id, group);
-                for Atom { field, literal } in atoms {
-                    let slot = match index.fields.iter().position(|f| f.field == field) {
+                for Atom { field, literal } in atoms.iter().cloned() {
+                    let slot = match part.fields.iter().position(|f| f.field == field) {
                         Some(s) => s,
                         None => {
-                            index.fields.push(IndexedField {
+                            part.fields.push(IndexedField {
                                 field,
                                 exact: HashMap::default(),
                                 contains: None,
                             });
                             needles.push(Default::default());
-                            index.fields.len() - 1
+                            part.fields.len() - 1
                         }
                     };
                     match literal {
                         Literal::Exact(value) => {
-                            let ids = index.fields[slot].exact.entry(value).or_default();
+                            let ids = part.fields[slot].exact.entry(value).or_default();
                             if !ids.contains(&entry) {
                                 ids.push(entry);
                             }
@@ -147,7 +242,7 @@ impl RuleIndex {
                 }
             }
         }
-        for (field, (list, ids, _)) in index.fields.iter_mut().zip(needles) {
+        for (field, (list, ids, _)) in part.fields.iter_mut().zip(needles) {
             if list.is_empty() {
                 continue;
             }
@@ -160,32 +255,24 @@ impl RuleIndex {
             match built {
                 Ok(automaton) => field.contains = Some((automaton, ids)),
                 // Too big to build: those rules are evaluated for every event instead.
-                Err(_) => index
+                Err(_) => part
                     .always
                     .extend(ids.into_iter().flatten().map(|(rule, _)| rule)),
             }
         }
-        index.always.sort_unstable();
-        index.always.dedup();
-        index
+        part.always.sort_unstable();
+        part.always.dedup();
+        part
     }
 
-    /// How many rules are evaluated for every event (they give no atoms).
-    pub(crate) fn always_evaluated(&self) -> usize {
-        self.always.len()
-    }
-
-    /// Marks in `out` every rule `ev` could match.
-    pub(crate) fn candidates(&self, ev: &Event, out: &mut Candidates) {
+    /// Marks in `out` every rule of this part `ev` could match.
+    fn mark(&self, ev: &Event, out: &mut Candidates) {
         let Candidates {
             folded: buf,
             hit: hits,
             touched,
             bits,
         } = out;
-        bits.clear();
-        bits.resize(self.rule_count.div_ceil(64), 0);
-        hits.resize(self.rule_count, 0);
         for &rule in &self.always {
             set_bit(bits, rule);
         }
@@ -285,5 +372,82 @@ impl Hasher for WordHasher {
 
     fn write_u8(&mut self, i: u8) {
         self.add(u64::from(i));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::parse_rule;
+    use serde_json::json;
+
+    fn rule(id: &str, query: &str) -> ElasticRule {
+        let text = format!(
+            "[rule]\nrule_id = \"{id}\"\nname = \"{id}\"\nlanguage = \"eql\"\nquery = '''{query}'''\n"
+        );
+        parse_rule("t.toml", &text).unwrap_or_else(|e| panic!("{query}: {e}"))
+    }
+
+    fn event(os: Option<&str>, name: &str) -> Event {
+        let mut v = json!({"process.name": name, "event.type": ["start"]});
+        if let Some(os) = os {
+            v["host.os.type"] = json!(os);
+        }
+        Event::from_json_value(v).expect("event")
+    }
+
+    fn candidates(index: &RuleIndex, ev: &Event) -> Vec<usize> {
+        let mut out = Candidates::default();
+        index.candidates(ev, &mut out);
+        out.iter().collect()
+    }
+
+    #[test]
+    fn an_event_meets_only_the_rules_of_its_os_and_those_that_name_none() {
+        let rules = [
+            rule(
+                "linux-x",
+                r#"process where host.os.type == "linux" and process.name == "x""#,
+            ),
+            rule(
+                "unix-any",
+                r#"process where host.os.type : ("linux", "macos") and process.name regex~ ".*\\s""#,
+            ),
+            rule("any-x", r#"process where process.name == "x""#),
+            rule(
+                "linux-and-windows",
+                r#"process where host.os.type == "linux" and host.os.type == "windows""#,
+            ),
+            rule("all", r#"process where not process.name == "y""#),
+        ];
+        let index = RuleIndex::build(&rules);
+        // The OS value is folded as the rules' `:` folds it.
+        assert_eq!(candidates(&index, &event(Some("Linux"), "x")), [0, 1, 2, 4]);
+        assert_eq!(candidates(&index, &event(Some("linux"), "z")), [1, 4]);
+        assert_eq!(candidates(&index, &event(Some("macos"), "x")), [1, 2, 4]);
+        assert_eq!(candidates(&index, &event(Some("windows"), "x")), [2, 4]);
+        assert_eq!(candidates(&index, &event(Some("aix"), "x")), [2, 4]);
+        assert_eq!(candidates(&index, &event(None, "x")), [2, 4]);
+        // Rule 3 needs two OSes at once: no event meets it.
+        assert_eq!(
+            index.always_evaluated(),
+            1,
+            "only the rule naming neither OS nor atom"
+        );
+        // The candidates are a superset of the matches, whatever the event.
+        for ev in [
+            event(Some("LINUX"), "a b"),
+            event(Some("macOS"), "x "),
+            event(None, "y"),
+        ] {
+            let got = candidates(&index, &ev);
+            for (i, r) in rules.iter().enumerate() {
+                assert!(
+                    !r.matches(&ev) || got.contains(&i),
+                    "{} matches {ev:?}",
+                    r.name
+                );
+            }
+        }
     }
 }

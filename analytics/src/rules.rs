@@ -105,6 +105,9 @@ impl RuleFormat {
     }
 }
 
+/// ATT&CK's Discovery tactic.
+pub(crate) const DISCOVERY_TACTIC: &str = "TA0007";
+
 /// A loaded, compiled rule: an Elastic rule, or a Sigma rule compiled to the same
 /// query tree (`format` says which).
 #[derive(Debug, Clone)]
@@ -119,6 +122,9 @@ pub struct ElasticRule {
     pub risk_score: f64,
     /// `[[rule.threat]]`, flattened: every technique (and sub-technique), the first tactic.
     pub threat: Threat,
+    /// Some `[[rule.threat]]` is under the Discovery tactic (TA0007); for a Sigma rule,
+    /// the `attack.discovery` tag. Only such a rule's alerts are discoveries to TimeWindow.
+    pub discovery: bool,
     /// The first of `references`, else the detection-rules repository.
     pub reference: String,
     /// A building-block rule (`building_block_type` set).
@@ -172,6 +178,14 @@ impl ElasticRule {
         match &self.query {
             RuleQuery::Event(q) => q.need_groups(),
             RuleQuery::Sequence(_) => Some(Vec::new()),
+        }
+    }
+
+    /// The `host.os.type` values (folded) of which an event must have one to match.
+    pub(crate) fn os_types(&self) -> Option<Vec<String>> {
+        match &self.query {
+            RuleQuery::Event(q) => q.os_types(),
+            RuleQuery::Sequence(_) => None,
         }
     }
 }
@@ -368,6 +382,11 @@ pub fn parse_rule(origin: &str, text: &str) -> Result<ElasticRule, RuleError> {
         Some(toml::Value::Float(f)) => *f,
         _ => severity.default_risk_score(),
     };
+    let discovery = (r.threat.iter()).any(|t| {
+        t.tactic
+            .as_ref()
+            .is_some_and(|ta| ta.id == DISCOVERY_TACTIC)
+    });
     let mut techniques: Vec<Technique> = Vec::new();
     let mut first_tactic = None;
     for t in &r.threat {
@@ -405,6 +424,7 @@ pub fn parse_rule(origin: &str, text: &str) -> Result<ElasticRule, RuleError> {
             technique: techniques,
             tactic: first_tactic,
         },
+        discovery,
         reference: r
             .references
             .first()
@@ -548,6 +568,7 @@ mod tests {
             rule.threat.tactic.as_ref().map(|t| t.id.as_str()),
             Some("TA0007")
         );
+        assert!(rule.discovery, "its alerts are discoveries to TimeWindow");
         assert!(rule.building_block);
     }
 

@@ -182,6 +182,50 @@ fn reload_carries_correlation_fold_and_frequency_state() {
     assert_eq!(alerts[1].picket.related_events.len(), 4);
 }
 
+/// A custom Elastic rule on `process.name == "ls"`, under `tactic`.
+fn ls_rule(id: &str, tactic: &str) -> RuleSource {
+    RuleSource {
+        origin: format!("/etc/picket/rules/{id}.toml"),
+        text: format!(
+            "[rule]\nrule_id = \"{id}\"\nname = \"{id}\"\nlanguage = \"eql\"\n\
+             query = 'process where process.name == \"ls\"'\n\n\
+             [[rule.threat]]\nframework = \"MITRE ATT&CK\"\n\
+             [rule.threat.tactic]\nid = \"{tactic}\"\nname = \"x\"\nreference = \"\"\n"
+        ),
+    }
+}
+
+/// The TimeWindow alerts of `ls` followed by `ssh`, with `rule` loaded.
+fn time_window_after_a_rule_alert(rule: RuleSource) -> Vec<Alert> {
+    let (mut e, errors) = Engine::build(
+        &AnalyticsConfig::default(),
+        &RulesConfig::default(),
+        &[rule],
+    );
+    assert!(errors.is_empty(), "{errors:?}");
+    let mut alerts = Vec::new();
+    e.on_event(&linux(0, &["ls", "-la"]), &mut alerts);
+    assert_eq!(alerts.len(), 1, "the rule fires on ls: {alerts:?}");
+    e.on_event(&linux(10, &["ssh", "admin@10.0.0.9"]), &mut alerts);
+    e.on_tick(t(20), true, &mut alerts);
+    alerts.retain(|a| a.picket.mutable_element == "TimeWindow");
+    alerts
+}
+
+#[test]
+fn only_a_discovery_rules_alert_opens_a_time_window() {
+    // Under Discovery: the ssh that follows correlates, naming the rule.
+    let after_discovery = time_window_after_a_rule_alert(ls_rule("ls-discovery", "TA0007"));
+    assert_eq!(after_discovery.len(), 1, "{after_discovery:?}");
+    assert_eq!(
+        after_discovery[0].picket.details["discovery"],
+        json!("ls-discovery")
+    );
+    // Under Defense Evasion: an alert, but no discovery for ssh to follow.
+    let after_evasion = time_window_after_a_rule_alert(ls_rule("ls-evasion", "TA0005"));
+    assert!(after_evasion.is_empty(), "{after_evasion:?}");
+}
+
 #[test]
 fn reload_drops_state_the_new_config_turns_off() {
     let mut config = AnalyticsConfig::default();

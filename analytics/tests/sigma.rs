@@ -678,6 +678,13 @@ fn alerts_name_the_sigma_rule_and_its_attack_tags() {
     };
     let (mut engine, errors) = Engine::build(&AnalyticsConfig::default(), &rules, &[src]);
     assert!(errors.is_empty(), "{errors:?}");
+    // `attack.discovery`: its alerts are discoveries to TimeWindow.
+    assert!(engine.rules()[0].discovery);
+    let evasion = rule_text("linux", "    sel:\n        Image: x\n    condition: sel")
+        .replace("attack.discovery", "attack.defense_evasion");
+    let no_tags = BTreeMap::new();
+    let evasion = parse_sigma_rule("evasion.yml", &evasion, &no_tags).expect("loads");
+    assert!(!evasion.discovery);
     let ev = event(
         "linux",
         &json!({"process.executable": "/usr/bin/netstat", "process.name": "netstat",

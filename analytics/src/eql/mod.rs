@@ -36,7 +36,7 @@ mod value;
 
 pub use sequence::{Advance, Sequence, SequenceState, MAX_PENDING as MAX_SEQUENCE_PENDING};
 
-pub(crate) use needs::Atom;
+pub(crate) use needs::{os_values, Atom};
 
 use crate::field::{any_scalar, FieldRef, Scalar};
 use crate::glob::{fold, Glob};
@@ -133,6 +133,12 @@ impl Query {
     /// Groups of atoms that must each hold for the query to match (see [`needs`]).
     pub(crate) fn need_groups(&self) -> Option<Vec<Vec<Atom>>> {
         needs::groups(&self.root)
+    }
+
+    /// The `host.os.type` values (folded) of which a matching event has one, when the
+    /// query requires one ([`needs::os_types`]).
+    pub(crate) fn os_types(&self) -> Option<Vec<String>> {
+        needs::os_types(&self.root)
     }
 }
 

@@ -127,6 +127,42 @@ pub(crate) fn groups(node: &Node) -> Option<Vec<Vec<Atom>>> {
     (!all.is_empty()).then_some(all)
 }
 
+/// The folded `host.os.type` values of which an event must have one for `node` to hold:
+/// from every conjunct of a top-level `and` (or the whole query) whose atoms are all
+/// exact `host.os.type` values, intersected. `None` when no conjunct says. Sound for the
+/// same reason as [`groups`]: each such conjunct is necessary.
+pub(crate) fn os_types(node: &Node) -> Option<Vec<String>> {
+    let conjuncts = match node {
+        Node::And(items) => &items[..],
+        other => std::slice::from_ref(other),
+    };
+    let mut out: Option<Vec<String>> = None;
+    for values in conjuncts.iter().filter_map(|c| os_values(&needs(c)?)) {
+        out = Some(match out {
+            None => values,
+            Some(prev) => prev.into_iter().filter(|v| values.contains(v)).collect(),
+        });
+    }
+    out.map(|mut v| {
+        v.sort_unstable();
+        v.dedup();
+        v
+    })
+}
+
+/// The literals of `atoms` when every one is an exact `host.os.type` value.
+pub(crate) fn os_values(atoms: &[Atom]) -> Option<Vec<String>> {
+    if atoms.is_empty() {
+        return None;
+    }
+    (atoms.iter())
+        .map(|a| match (&a.field, &a.literal) {
+            (FieldRef::HostOsType, Literal::Exact(v)) => Some(v.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The highest [`cost`] of a group worth indexing beside a better one: a contained
 /// literal in a command line or user field at worst.
 const SELECTIVE: u32 = 7;

@@ -279,6 +279,9 @@ fn parse(text: &str, placeholders: &BTreeMap<String, Vec<String>>) -> Result<Ela
         severity,
         risk_score: severity.default_risk_score(),
         threat: threat_of(&tags),
+        discovery: tags
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case("attack.discovery")),
         reference: references
             .first()
             .cloned()
