@@ -227,6 +227,28 @@ impl EventSender {
         }
     }
 
+    /// [`EventSender::send_batch`], with the analysed events handed back through
+    /// `give_back` for the sending task to free and to reuse the vector: a live reader's
+    /// allocations and frees then stay on its own thread.
+    pub async fn send_batch_given_back(
+        &self,
+        mut events: Vec<Event>,
+        give_back: &std::sync::mpsc::Sender<Vec<Event>>,
+    ) -> bool {
+        match &self.tx {
+            Tx::Pipeline(tx) => {
+                events.iter_mut().for_each(|e| self.stamp(e));
+                tx.send(Batch {
+                    events,
+                    ack: None,
+                    give_back: Some(give_back.clone()),
+                })
+                .await
+            }
+            Tx::Plain(_) => self.send_batch(events).await,
+        }
+    }
+
     /// Sends without waiting, for contexts that must not block (a reader thread that
     /// would otherwise stall a kernel buffer). A full channel counts the event as lost
     /// in `event_channel`; returns false then.

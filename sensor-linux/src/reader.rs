@@ -25,8 +25,9 @@ use tokio::io::Interest;
 /// added latency of an event to this interval.
 pub(crate) const POLL_INTERVAL: Duration = Duration::from_millis(20);
 
-/// Records taken from the ring per wake-up before they are sent on (bounds the batch
-/// held in memory while the channel applies backpressure).
+/// Records taken from the ring per wake-up before they are sent on, as one hand-over
+/// (one wake-up of the pipeline, not one per event); bounds the batch held in memory
+/// while the channel applies backpressure.
 const BATCH: usize = 512;
 
 static MALFORMED_WARN: RateLimitedWarn = RateLimitedWarn::new(Duration::from_secs(10));
@@ -155,6 +156,41 @@ fn drain(
     false
 }
 
+/// The batch vectors the pipeline gave back: their events are freed on this thread,
+/// where they were allocated, and the vector is used again.
+struct Returned {
+    tx: std::sync::mpsc::Sender<Vec<Event>>,
+    rx: std::sync::mpsc::Receiver<Vec<Event>>,
+}
+
+impl Returned {
+    fn new() -> Self {
+        let (tx, rx) = std::sync::mpsc::channel();
+        Self { tx, rx }
+    }
+
+    /// An empty vector for the next batch: one given back, or a new one.
+    fn empty_batch(&self) -> Vec<Event> {
+        let mut reuse: Option<Vec<Event>> = None;
+        while let Ok(mut back) = self.rx.try_recv() {
+            back.clear();
+            reuse.get_or_insert(back);
+        }
+        reuse.unwrap_or_else(|| Vec::with_capacity(BATCH))
+    }
+
+    /// Sends what `batch` holds as one hand-over and leaves it empty. False when the
+    /// pipeline is gone. (`&mut`: the receiver is `Send` but not `Sync`, and this
+    /// future must be `Send`.)
+    async fn send(&mut self, out: &EventSender, batch: &mut Vec<Event>) -> bool {
+        if batch.is_empty() {
+            return true;
+        }
+        let full = std::mem::replace(batch, self.empty_batch());
+        out.send_batch_given_back(full, &self.tx).await
+    }
+}
+
 /// Reads until `shutdown` fires or the pipeline goes away, then drains what the ring
 /// still holds.
 pub(crate) async fn run(
@@ -198,7 +234,8 @@ pub(crate) async fn run(
     housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut poll = tokio::time::interval(POLL_INTERVAL);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut batch: Vec<Event> = Vec::with_capacity(BATCH);
+    let mut returned = Returned::new();
+    let mut batch = returned.empty_batch();
     // The last read stopped at BATCH records with more waiting: read on without a tick.
     let mut more = false;
 
@@ -224,10 +261,8 @@ pub(crate) async fn run(
                 }
             }
         }
-        for ev in batch.drain(..) {
-            if !out.send(ev).await {
-                break 'outer;
-            }
+        if !returned.send(&out, &mut batch).await {
+            break 'outer;
         }
     }
     // Shutdown: what was already in the ring is delivered before returning.
@@ -237,10 +272,8 @@ pub(crate) async fn run(
             reads.folding.take_all(&mut reads.due);
             reads.hand_on(&conv, &mut batch);
         }
-        for ev in batch.drain(..) {
-            if !out.send(ev).await {
-                break;
-            }
+        if !returned.send(&out, &mut batch).await {
+            break;
         }
         if empty {
             break;
