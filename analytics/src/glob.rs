@@ -88,14 +88,16 @@ impl Glob {
             Shape::Prefix(p) | Shape::Suffix(p) | Shape::Contains(p) => contains(p),
             Shape::Any => None,
             Shape::General(toks) => {
-                // The longest run of literal characters between wildcards.
+                // The longest run of literal characters between wildcards; of equal ones
+                // the last, which in a path or command line is the more particular (in
+                // `/home/*/.kube`, `/.kube` rather than `/home/`).
                 let mut best = String::new();
                 let mut run = String::new();
                 for t in toks.iter().chain(std::iter::once(&Tok::Run)) {
                     match t {
                         Tok::Lit(c) => run.push(*c),
                         _ => {
-                            if run.chars().count() > best.chars().count() {
+                            if !run.is_empty() && run.chars().count() >= best.chars().count() {
                                 best = std::mem::take(&mut run);
                             }
                             run.clear();
@@ -341,6 +343,17 @@ impl GlobList {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_required_literal_is_the_longest_run_and_of_equal_ones_the_last() {
+        let literal = |p: &str| Glob::new(p, true).required_literal();
+        let contains = |s: &str| Some(Literal::Contains(s.into()));
+        assert_eq!(literal("/home/*/.kube"), contains("/.kube"));
+        assert_eq!(literal("/var/lib/*/kubeconfig"), contains("/kubeconfig"));
+        assert_eq!(literal("C:\\Users\\*\\x"), contains("c:\\users\\"));
+        assert_eq!(literal("*a?b*"), contains("b"));
+        assert_eq!(literal("*?*"), None);
+    }
 
     #[test]
     fn shapes_and_case() {
