@@ -92,6 +92,21 @@ fn hex(bytes: &[u8]) -> String {
     s
 }
 
+/// `{ts:x}-{pid:x}-{tag}`, the event's id, built by hand: this runs for every event.
+fn event_id(ts_boot_ns: u64, pid: u32, tag: char) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut id = String::with_capacity(16 + 1 + 8 + 2);
+    for v in [ts_boot_ns, u64::from(pid)] {
+        let digits = (64 - v.leading_zeros()).div_ceil(4).max(1);
+        for shift in (0..digits).rev() {
+            id.push(DIGITS[((v >> (shift * 4)) & 15) as usize] as char);
+        }
+        id.push('-');
+    }
+    id.push(tag);
+    id
+}
+
 /// Bytes as a string, plus whether they were valid UTF-8.
 fn text(bytes: &[u8]) -> (String, bool) {
     match std::str::from_utf8(bytes) {
@@ -231,7 +246,7 @@ impl Converter {
 
     /// The fields every kind shares.
     fn task(&self, ev: &mut Event, t: &TaskRecord<'_>, tag: char) {
-        ev.event.id = Some(format!("{:x}-{:x}-{tag}", t.ts_boot_ns, t.pid));
+        ev.event.id = Some(event_id(t.ts_boot_ns, t.pid, tag));
         ev.host = self.host.clone();
         let start = self.offset.wall(t.start_boot_ns);
         ev.process.pid = Some(t.pid);
@@ -312,12 +327,6 @@ impl Converter {
 
         // Executable.
         let exec_path = absolute(e.filename, e.cwd);
-        let (exe, ok) = text(&exec_path);
-        if !ok {
-            ev.picket
-                .other
-                .insert("executable_raw_hex".into(), json!(hex(&exec_path)));
-        }
         if !e.exe.is_empty() && e.exe != exec_path {
             ev.picket
                 .other
@@ -328,8 +337,19 @@ impl Converter {
                 .other
                 .insert("executable_truncated".into(), json!(true));
         }
+        let exe = match String::from_utf8(exec_path) {
+            Ok(exe) => exe,
+            Err(bad) => {
+                let bytes = bad.into_bytes();
+                ev.picket
+                    .other
+                    .insert("executable_raw_hex".into(), json!(hex(&bytes)));
+                String::from_utf8_lossy(&bytes).into_owned()
+            }
+        };
         if !exe.is_empty() {
-            ev.set_executable(&exe);
+            ev.process.name = Some(sensor_core::event::file_name(&exe).to_string());
+            ev.process.executable = Some(exe);
         } else if !e.task.comm.is_empty() {
             ev.process.name = Some(text(e.task.comm).0);
         }
@@ -337,22 +357,26 @@ impl Converter {
         // Arguments.
         let raw = split_args(e.args);
         let mut args = Vec::with_capacity(raw.len());
-        let mut raw_hex = Vec::with_capacity(raw.len());
-        let mut any_bad = false;
-        for a in &raw {
+        // Only for an argument list with bytes that are not UTF-8 (rare).
+        let mut raw_hex: Option<Vec<Value>> = None;
+        for (i, a) in raw.iter().enumerate() {
             let (s, ok) = text(a);
-            any_bad |= !ok;
-            raw_hex.push(if ok {
-                Value::Null
-            } else {
-                Value::String(hex(a))
-            });
+            if !ok {
+                raw_hex.get_or_insert_with(|| vec![Value::Null; i]);
+            }
+            if let Some(list) = raw_hex.as_mut() {
+                list.push(if ok {
+                    Value::Null
+                } else {
+                    Value::String(hex(a))
+                });
+            }
             args.push(s);
         }
-        if any_bad {
+        if let Some(list) = raw_hex {
             ev.picket
                 .other
-                .insert("args_raw_hex".into(), Value::Array(raw_hex));
+                .insert("args_raw_hex".into(), Value::Array(list));
         }
         if e.flags & F_ARGS_UNREADABLE != 0 {
             ev.picket
@@ -462,6 +486,19 @@ mod tests {
     }
 
     #[test]
+    fn the_event_id_is_boot_time_and_pid_in_hex_and_the_kind() {
+        for (ts, pid, tag) in [
+            (0, 0, 'e'),
+            (2_000_000_000, 10, 'f'),
+            (u64::MAX, u32::MAX, 'x'),
+        ] {
+            assert_eq!(event_id(ts, pid, tag), format!("{ts:x}-{pid:x}-{tag}"));
+        }
+        let ev = converter().convert(&exec_record(b"ss\0", 1, 0));
+        assert_eq!(ev.event.id.as_deref(), Some("77359400-a-e"));
+    }
+
+    #[test]
     fn exec_fields() {
         let ev = converter().convert(&exec_record(b"netstat\0-tan\0", 2, F_HAS_TTY));
         assert_eq!(ev.process.pid, Some(10));
@@ -518,8 +555,30 @@ mod tests {
             ev.picket.other.get("args_raw_hex"),
             Some(&json!([null, null, "fffe41"]))
         );
+        let first = converter().convert(&exec_record(b"\xff\0ok\0", 2, 0));
+        assert_eq!(
+            first.picket.other.get("args_raw_hex"),
+            Some(&json!(["ff", null]))
+        );
         let valid = converter().convert(&exec_record(b"printf\0ok\0", 2, 0));
         assert!(valid.picket.other.get("args_raw_hex").is_none());
+        assert!(valid.picket.other.get("executable_raw_hex").is_none());
+    }
+
+    #[test]
+    fn a_non_utf8_executable_keeps_its_bytes_in_hex() {
+        let Record::Exec(mut e) = exec_record(b"x\0", 1, 0) else {
+            unreachable!("an exec record")
+        };
+        e.filename = b"/tmp/\xffx";
+        e.exe = b"";
+        let ev = converter().convert(&Record::Exec(e));
+        assert_eq!(ev.process.executable.as_deref(), Some("/tmp/\u{FFFD}x"));
+        assert_eq!(ev.process.name.as_deref(), Some("\u{FFFD}x"));
+        assert_eq!(
+            ev.picket.other.get("executable_raw_hex"),
+            Some(&json!("2f746d702fff78"))
+        );
     }
 
     #[test]
