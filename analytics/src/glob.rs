@@ -97,7 +97,7 @@ impl Glob {
                     match t {
                         Tok::Lit(c) => run.push(*c),
                         _ => {
-                            if !run.is_empty() && run.chars().count() >= best.chars().count() {
+                            if run.chars().count() >= best.chars().count() {
                                 best = std::mem::take(&mut run);
                             }
                             run.clear();

@@ -251,7 +251,7 @@ mod tests {
     fn ev(args: &[&str]) -> Event {
         let mut e = Event::default();
         e.event.kind_type = vec!["start".into()];
-        e.set_executable(&format!("/usr/bin/{}", args[0]));
+        e.set_executable(format!("/usr/bin/{}", args[0]));
         e.set_argv(args.iter().map(|s| s.to_string()).collect());
         e
     }

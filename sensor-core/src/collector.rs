@@ -205,14 +205,34 @@ impl EventSender {
 
     /// Sends `events` in order as one hand-over, waiting for room: what a reader that
     /// has many events at once (a replay, a drained buffer) should use.
-    pub async fn send_batch(&self, mut events: Vec<Event>) -> bool {
+    pub async fn send_batch(&self, events: Vec<Event>) -> bool {
+        self.hand_over(events, None).await
+    }
+
+    /// [`EventSender::send_batch`], with the analysed events handed back through
+    /// `give_back` for the sending task to free and to reuse the vector: a live reader's
+    /// allocations and frees then stay on its own thread.
+    pub async fn send_batch_given_back(
+        &self,
+        events: Vec<Event>,
+        give_back: &std::sync::mpsc::Sender<Vec<Event>>,
+    ) -> bool {
+        self.hand_over(events, Some(give_back.clone())).await
+    }
+
+    /// The one async hand-over both `send_batch*` go through.
+    async fn hand_over(
+        &self,
+        mut events: Vec<Event>,
+        give_back: Option<std::sync::mpsc::Sender<Vec<Event>>>,
+    ) -> bool {
         events.iter_mut().for_each(|e| self.stamp(e));
         match &self.tx {
             Tx::Pipeline(tx) => {
                 let batch = Batch {
                     events,
                     ack: None,
-                    give_back: None,
+                    give_back,
                 };
                 tx.send(batch).await
             }
@@ -224,28 +244,6 @@ impl EventSender {
                 }
                 true
             }
-        }
-    }
-
-    /// [`EventSender::send_batch`], with the analysed events handed back through
-    /// `give_back` for the sending task to free and to reuse the vector: a live reader's
-    /// allocations and frees then stay on its own thread.
-    pub async fn send_batch_given_back(
-        &self,
-        mut events: Vec<Event>,
-        give_back: &std::sync::mpsc::Sender<Vec<Event>>,
-    ) -> bool {
-        match &self.tx {
-            Tx::Pipeline(tx) => {
-                events.iter_mut().for_each(|e| self.stamp(e));
-                tx.send(Batch {
-                    events,
-                    ack: None,
-                    give_back: Some(give_back.clone()),
-                })
-                .await
-            }
-            Tx::Plain(_) => self.send_batch(events).await,
         }
     }
 

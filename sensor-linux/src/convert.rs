@@ -348,8 +348,7 @@ impl Converter {
             }
         };
         if !exe.is_empty() {
-            ev.process.name = Some(sensor_core::event::file_name(&exe).to_string());
-            ev.process.executable = Some(exe);
+            ev.set_executable(exe);
         } else if !e.task.comm.is_empty() {
             ev.process.name = Some(text(e.task.comm).0);
         }

@@ -285,10 +285,12 @@ impl Event {
         self.process.args = args;
     }
 
-    /// Sets `process.executable` and derives `process.name` from its file name.
-    pub fn set_executable(&mut self, path: &str) {
-        self.process.name = Some(file_name(path).to_string());
-        self.process.executable = Some(path.to_string());
+    /// Sets `process.executable` and derives `process.name` from its file name (an
+    /// owned path is kept, not copied).
+    pub fn set_executable(&mut self, path: impl Into<String>) {
+        let path = path.into();
+        self.process.name = Some(file_name(&path).to_string());
+        self.process.executable = Some(path);
     }
 
     /// One JSON line (no trailing newline).
