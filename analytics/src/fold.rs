@@ -51,15 +51,31 @@ fn key(a: &Alert) -> String {
         .or(a.user.id.as_deref())
         .or(a.user.name.as_deref())
         .unwrap_or("");
-    let cmd = a
-        .process
-        .command_line
-        .clone()
-        .unwrap_or_else(|| a.process.args.join(" "));
-    format!(
-        "{}\u{1f}{}\u{1f}{}\u{1f}{host}\u{1f}{user}\u{1f}{cmd}",
-        a.rule.id, a.picket.mutable_element, a.picket.matched_value
-    )
+    // Pushed in turn rather than `format!`ed: every alert is keyed, repeats included.
+    let parts = [
+        a.rule.id.as_str(),
+        &a.picket.mutable_element,
+        &a.picket.matched_value,
+        host,
+        user,
+    ];
+    let mut k = String::with_capacity(parts.iter().map(|p| p.len() + 1).sum::<usize>() + 64);
+    for p in parts {
+        k.push_str(p);
+        k.push('\u{1f}');
+    }
+    match &a.process.command_line {
+        Some(cmd) => k.push_str(cmd),
+        None => {
+            for (i, arg) in a.process.args.iter().enumerate() {
+                if i > 0 {
+                    k.push(' ');
+                }
+                k.push_str(arg);
+            }
+        }
+    }
+    k
 }
 
 #[derive(Debug, Clone)]

@@ -22,7 +22,8 @@
 use crate::eql::{os_values, Atom};
 use crate::field::{any_scalar, FieldRef, Scalar};
 use crate::glob::{fold_into, Literal};
-use crate::rules::ElasticRule;
+use crate::parallel::map_in_order;
+use crate::rules::{ElasticRule, PARALLEL_COMPILE_MIN_FILES};
 use aho_corasick::{AhoCorasick, AhoCorasickKind};
 use sensor_core::event::{Event, FieldValue};
 use std::collections::HashMap;
@@ -115,18 +116,28 @@ impl RuleIndex {
             .collect();
         os_values.sort_unstable();
         os_values.dedup();
-        let by_os = (os_values.into_iter())
-            .map(|os| {
-                let part = Part::build(&needs, |n| {
-                    n.os.as_ref().is_none_or(|v| v.iter().any(|x| x == os))
-                });
-                (os.to_string(), part)
-            })
+        // One part per OS value, then the part for any other OS; a large set's parts are
+        // built side by side (a small set's in less time than a thread takes to start).
+        let oses: Vec<Option<&str>> = os_values.into_iter().map(Some).chain([None]).collect();
+        let min_parts = if rules.len() >= PARALLEL_COMPILE_MIN_FILES {
+            2
+        } else {
+            usize::MAX
+        };
+        let mut parts = map_in_order(&oses, min_parts, |os| match *os {
+            Some(os) => Part::build(&needs, |n| {
+                n.os.as_ref().is_none_or(|v| v.iter().any(|x| x == os))
+            }),
+            None => Part::build(&needs, |n| n.os.is_none()),
+        });
+        let other = parts.pop().unwrap_or_default();
+        let by_os = (oses.iter().flatten().map(|os| os.to_string()))
+            .zip(parts)
             .collect();
         RuleIndex {
             rule_count: rules.len(),
             by_os,
-            other: Part::build(&needs, |n| n.os.is_none()),
+            other,
         }
     }
 

@@ -462,8 +462,8 @@ pub fn load_rules(builtin: bool, sources: &[RuleSource]) -> (Vec<ElasticRule>, V
     load_rules_with(builtin, sources, &BTreeMap::new())
 }
 
-/// Fewest rule files worth compiling on more than one thread.
-const PARALLEL_COMPILE_MIN_FILES: usize = 64;
+/// Fewest rule files worth compiling, and rules worth indexing, on more than one thread.
+pub(crate) const PARALLEL_COMPILE_MIN_FILES: usize = 64;
 
 /// [`load_rules`] with the `rules.sigma.placeholders` Sigma's `expand` uses. A large
 /// rule set is compiled on one thread per core (SigmaHQ's and Elastic's together take
@@ -510,40 +510,14 @@ pub fn load_rules_with(
     (rules, errors)
 }
 
-/// Every source parsed and compiled, in order: each thread takes the next file not yet
-/// taken, since files differ a hundredfold in cost.
+/// Every source parsed and compiled, in order, a large set on every core.
 fn compile_all(
     all: &[&RuleSource],
     placeholders: &BTreeMap<String, Vec<String>>,
 ) -> Vec<Result<ElasticRule, RuleError>> {
-    let compile = |src: &RuleSource| parse_any(&src.origin, &src.text, placeholders);
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if threads < 2 || all.len() < PARALLEL_COMPILE_MIN_FILES {
-        return all.iter().map(|src| compile(src)).collect();
-    }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let work = || {
-        let mut done = Vec::new();
-        loop {
-            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let Some(src) = all.get(i) else { break done };
-            done.push((i, compile(src)));
-        }
-    };
-    let mut done: Vec<(usize, Result<ElasticRule, RuleError>)> = std::thread::scope(|scope| {
-        let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
-        let mut done = work();
-        for helper in helpers {
-            match helper.join() {
-                Ok(part) => done.extend(part),
-                // A compile that panics is a bug; let it surface as it would on one thread.
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        }
-        done
-    });
-    done.sort_unstable_by_key(|(i, _)| *i);
-    done.into_iter().map(|(_, outcome)| outcome).collect()
+    crate::parallel::map_in_order(all, PARALLEL_COMPILE_MIN_FILES, |src| {
+        parse_any(&src.origin, &src.text, placeholders)
+    })
 }
 
 #[cfg(test)]

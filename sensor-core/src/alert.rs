@@ -324,12 +324,53 @@ pub fn new_alert_id() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let t = Utc::now().timestamp_nanos_opt().unwrap_or_default();
-    format!("{t:x}-{:x}-{n:x}", std::process::id())
+    // Built by hand: every alert gets one, folded repeats included, and `format!` cost
+    // several times the rest.
+    let mut id = String::with_capacity(32);
+    push_hex(&mut id, t as u64);
+    id.push('-');
+    push_hex(&mut id, u64::from(std::process::id()));
+    id.push('-');
+    push_hex(&mut id, n);
+    id
+}
+
+/// `n` in lower-case hex, as `{:x}` writes it (a negative `i64` as its two's complement).
+fn push_hex(out: &mut String, n: u64) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut buf = [0u8; 16];
+    let mut at = buf.len();
+    let mut rest = n;
+    loop {
+        at -= 1;
+        buf[at] = DIGITS[(rest & 0xf) as usize];
+        rest >>= 4;
+        if rest == 0 {
+            break;
+        }
+    }
+    out.extend(buf[at..].iter().map(|&b| char::from(b)));
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_is_written_as_format_writes_it() {
+        for n in [0u64, 1, 0xf, 0x10, 0xdead_beef, u64::MAX, (-5i64) as u64] {
+            let mut s = String::new();
+            push_hex(&mut s, n);
+            assert_eq!(s, format!("{n:x}"));
+        }
+        let (a, b) = (new_alert_id(), new_alert_id());
+        assert_ne!(a, b);
+        assert_eq!(a.split('-').count(), 3, "{a}");
+        assert_eq!(
+            a.split('-').nth(1),
+            Some(format!("{:x}", std::process::id()).as_str())
+        );
+    }
 
     #[test]
     fn an_alert_takes_its_category_from_the_triggering_event() {

@@ -865,8 +865,8 @@ fn glob_gate(globs: &[Glob]) -> Option<aho_corasick::AhoCorasick> {
 
 /// How dear `n` is to evaluate, coarsely: 0 for plain field comparisons, 1 for reads of
 /// fields outside the event model (a lookup by path) and long wildcard lists, 2 for
-/// regexes. Only dear conjuncts move back: the rule's own order, which puts selective
-/// tests first, is otherwise kept.
+/// regexes. Only dear conjuncts and negations move back (see [`simplify`]): the rule's
+/// own order, which puts selective tests first, is otherwise kept.
 fn eval_cost(n: &Node) -> u8 {
     match n {
         Node::Const(_) => 0,
@@ -899,9 +899,11 @@ fn simplify(n: Node) -> Node {
                     other => out.push(other),
                 }
             }
-            // Dear conjuncts last: `and` of side-effect-free, total tests is the same in
-            // any order, and a false cheap test spares the dear ones.
-            out.sort_by_key(eval_cost);
+            // `and` of side-effect-free, total tests is the same in any order. Positive
+            // tests first, cheap before dear: a false one spares the rest. Negations
+            // last: in rules they are exclusion lists, nearly always true, so ahead of
+            // the tests they guard they cost without sparing anything.
+            out.sort_by_key(|n| (matches!(n, Node::Not(_)), eval_cost(n)));
             match out.len() {
                 0 => Node::Const(true),
                 1 => out.remove(0),

@@ -339,3 +339,33 @@ fn a_long_wildcard_list_is_gated_alike_before_and_after_its_first_use() {
         assert_eq!(copy.matches(&e), *want, "{exe} in a clone");
     }
 }
+
+#[test]
+fn a_conjunction_runs_positive_tests_first_and_exclusions_last() {
+    // Elastic's "Masquerading Space After Filename" shape: a regex, then a `not (...)`
+    // exclusion list that nearly every event passes.
+    let query = q(r#"process where host.os.type == "linux" and
+        process.executable regex~ """/[a-z0-9\s_\-\\./]+\s""" and
+        not (process.name in ("ls", "find") or process.args == "runc")"#);
+    let Node::And(items) = &query.root else {
+        panic!("a conjunction: {:?}", query.root)
+    };
+    let kinds: Vec<&str> = (items.iter())
+        .map(|n| match n {
+            Node::Not(_) => "not",
+            n if eval_cost(n) == 2 => "dear",
+            _ => "cheap",
+        })
+        .collect();
+    assert_eq!(kinds.last(), Some(&"not"), "{kinds:?}");
+    assert_eq!(kinds.iter().filter(|k| **k == "not").count(), 1);
+    let dear = kinds.iter().position(|k| *k == "dear").expect("the regex");
+    assert!(kinds[..dear].iter().all(|k| *k == "cheap"), "{kinds:?}");
+    // The order changes the cost only: an excluded name still does not match.
+    let masq = ev(json!({"event.type": "start", "host.os.type": "linux",
+        "process.name": "x", "process.executable": "/tmp/x "}));
+    let excluded = ev(json!({"event.type": "start", "host.os.type": "linux",
+        "process.name": "ls", "process.executable": "/tmp/ls "}));
+    assert!(query.matches(&masq));
+    assert!(!query.matches(&excluded));
+}

@@ -268,7 +268,7 @@ macro_rules! ecs_object {
                 key: &str,
                 d: D,
             ) -> Result<(), D::Error> {
-                let (head, rest) = key.split_once('.').unwrap_or((key, ""));
+                let (head, rest) = $crate::event::split_dotted(key).unwrap_or((key, ""));
                 match head {
                     $($key => $crate::event::de::$how(&mut self.$field, rest, d),)*
                     _ => $crate::event::de::preserve(&mut self.other, key, d),
