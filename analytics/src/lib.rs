@@ -12,7 +12,8 @@
 //!
 //! May touch: `sensor-core` types only. No I/O and no OS calls: rule files are read by
 //! the caller and handed in as [`RuleSource`]s; time comes from events and ticks. The
-//! one exception is CPU: a large rule set is compiled and indexed on scoped threads, one per core.
+//! one exception is CPU: a large rule set is compiled and indexed on scoped threads, one
+//! per core.
 //!
 //! Which analytic applies to an event is decided first by the device a log event is from
 //! (`observer.type`: `hypervisor` → AN0906; `router`, `switch`, `firewall`, `network` →
